@@ -7,7 +7,7 @@ export CGO_LDFLAGS := $(shell pkg-config --libs openblas lapacke)
 export CGO_CFLAGS := $(shell pkg-config --cflags openblas lapacke)
 endif
 GO ?= go
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .PHONY: test fmtcheck vet lint bench quick reproduce backend
 
@@ -30,3 +30,13 @@ lint:
 
 bench: backend
 	$(GO) test $(TAGS) -run '^$$' -bench . -benchtime 3x ./...
+
+# The paper's figures and the report, from scratch (finished runs in results/store are reused).
+reproduce: backend
+	$(GO) run $(TAGS) ./experiments/sweep -config experiments/paper.yaml
+	$(GO) run $(TAGS) ./experiments/report -table results/table.csv -out results
+
+# The same figures and report from a small grid, for a first look (results/quick/).
+quick: backend
+	$(GO) run $(TAGS) ./experiments/sweep -config experiments/quick.yaml
+	$(GO) run $(TAGS) ./experiments/report -table results/quick/table.csv -out results/quick
