@@ -1,0 +1,195 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Defaults of the fields of Config (the zero value of a field means its default). The choice of
+// Hidden, InitFactor, WarmupSteps and MaxEpochs comes from the convergence exploration recorded
+// in defaults.go.
+const (
+	DefaultHidden        = 20
+	DefaultLoss          = LossSum
+	DefaultConvThreshold = 1e-6
+	DefaultConvEpochs    = 200
+	DefaultSampling      = SamplingIndependent
+	DefaultDivergeLoss   = 1e6
+	DefaultEngine        = EngineFused
+)
+
+// Loss options: the per-sample loss is l_i = c ||f(x_i) - y_i||^2 with c given by LossScale.
+const (
+	LossSum      = "sum"       // c = 1
+	LossHalfSum  = "half_sum"  // c = 1/2
+	LossMean     = "mean"      // c = 1/K
+	LossHalfMean = "half_mean" // c = 1/(2K)
+)
+
+// Sampling options.
+const (
+	// SamplingIndependent draws every step's batch as a uniform random size-B subset, independently
+	// of all other steps. An epoch is ceil(n/B) steps.
+	SamplingIndependent = "independent"
+	// SamplingShuffle permutes the samples at the start of every epoch and takes consecutive
+	// slices of B; an epoch is floor(n/B) steps (the last n mod B samples of each permutation are
+	// dropped, so that every batch has exactly B samples).
+	SamplingShuffle = "shuffle"
+)
+
+// Engines.
+const (
+	EngineFused    = "fused"    // hand-written kernel (sparse inputs, blas64.Gemm at large B)
+	EngineGorgonia = "gorgonia" // gorgonia expression graph on a TapeMachine
+)
+
+// Config is one training run. The zero value of every field except LR and Batch means the default
+// named in the field's comment; LR and Batch are the swept quantities and must be set.
+type Config struct {
+	// Hidden is the number of hidden ReLU units h. Default 20.
+	Hidden int `json:"hidden" yaml:"hidden"`
+	// InitFactor multiplies every weight and bias of PyTorch's default initialization.
+	// Default DefaultInitFactor.
+	InitFactor float64 `json:"init_factor" yaml:"init_factor"`
+	// InitSeed seeds the initial point (the same for every run of a sweep). Default 0.
+	InitSeed uint64 `json:"init_seed" yaml:"init_seed"`
+	// Loss is the per-sample normalization: "sum" (default), "half_sum", "mean", "half_mean".
+	Loss string `json:"loss" yaml:"loss"`
+	// LR is the target step size eta (> 0, required).
+	LR float64 `json:"lr" yaml:"lr"`
+	// Batch is the batch size B, 1..n (required).
+	Batch int `json:"batch" yaml:"batch"`
+	// WarmupSteps is the length W of the linear warm-up eta_t = eta min(1, (t+1)/W), counted in
+	// SGD steps. Default DefaultWarmupSteps; a negative value means no warm-up.
+	WarmupSteps int `json:"warmup_steps" yaml:"warmup_steps"`
+	// ConvThreshold and ConvEpochs: converged when the full-batch loss stayed below ConvThreshold
+	// for ConvEpochs consecutive epochs. Defaults 1e-6 and 200 (the paper's rule).
+	ConvThreshold float64 `json:"conv_threshold" yaml:"conv_threshold"`
+	ConvEpochs    int     `json:"conv_epochs" yaml:"conv_epochs"`
+	// MaxEpochs ends a run that has not converged (status "epoch_limit"). Default DefaultMaxEpochs.
+	MaxEpochs int `json:"max_epochs" yaml:"max_epochs"`
+	// Sampling is "independent" (default) or "shuffle".
+	Sampling string `json:"sampling" yaml:"sampling"`
+	// Seed seeds the batch sampling. Default 0.
+	Seed uint64 `json:"seed" yaml:"seed"`
+	// DivergeLoss: a full-batch loss above it (or NaN/Inf) ends the run as "diverged". Default 1e6.
+	DivergeLoss float64 `json:"diverge_loss" yaml:"diverge_loss"`
+	// Engine is "fused" (default) or "gorgonia".
+	Engine string `json:"engine" yaml:"engine"`
+}
+
+// WithDefaults returns c with every unset field replaced by its default. LR and Batch are kept.
+func (c Config) WithDefaults() Config {
+	if c.Hidden == 0 {
+		c.Hidden = DefaultHidden
+	}
+	if c.InitFactor == 0 {
+		c.InitFactor = DefaultInitFactor
+	}
+	if c.Loss == "" {
+		c.Loss = DefaultLoss
+	}
+	if c.WarmupSteps == 0 {
+		c.WarmupSteps = DefaultWarmupSteps
+	}
+	if c.ConvThreshold == 0 {
+		c.ConvThreshold = DefaultConvThreshold
+	}
+	if c.ConvEpochs == 0 {
+		c.ConvEpochs = DefaultConvEpochs
+	}
+	if c.MaxEpochs == 0 {
+		c.MaxEpochs = DefaultMaxEpochs
+	}
+	if c.Sampling == "" {
+		c.Sampling = DefaultSampling
+	}
+	if c.DivergeLoss == 0 {
+		c.DivergeLoss = DefaultDivergeLoss
+	}
+	if c.Engine == "" {
+		c.Engine = DefaultEngine
+	}
+	return c
+}
+
+// Validate reports the first problem of c (after defaults) for a data set of n samples, naming the
+// field, before any training happens.
+func (c Config) Validate(n int) error {
+	c = c.WithDefaults()
+	finitePos := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+	switch {
+	case n < 1:
+		return fmt.Errorf("train: data set has %d samples, want at least 1", n)
+	case c.Hidden < 1:
+		return fmt.Errorf("train: hidden = %d, want at least 1", c.Hidden)
+	case math.IsNaN(c.InitFactor) || math.IsInf(c.InitFactor, 0):
+		return fmt.Errorf("train: init_factor = %v, want a finite number", c.InitFactor)
+	case c.LR == 0:
+		return errors.New("train: lr is not set (want a step size > 0)")
+	case !finitePos(c.LR):
+		return fmt.Errorf("train: lr = %v, want a finite step size > 0", c.LR)
+	case c.Batch == 0:
+		return fmt.Errorf("train: batch is not set (want a batch size in 1..%d)", n)
+	case c.Batch < 1 || c.Batch > n:
+		return fmt.Errorf("train: batch = %d, want a batch size in 1..n = %d", c.Batch, n)
+	case !finitePos(c.ConvThreshold):
+		return fmt.Errorf("train: conv_threshold = %v, want a finite number > 0", c.ConvThreshold)
+	case c.ConvEpochs < 1:
+		return fmt.Errorf("train: conv_epochs = %d, want at least 1", c.ConvEpochs)
+	case c.MaxEpochs < 1:
+		return fmt.Errorf("train: max_epochs = %d, want at least 1", c.MaxEpochs)
+	case !(c.DivergeLoss > 0) || math.IsNaN(c.DivergeLoss):
+		return fmt.Errorf("train: diverge_loss = %v, want a number > 0", c.DivergeLoss)
+	}
+	if _, err := LossScale(c.Loss, 1); err != nil {
+		return err
+	}
+	switch c.Sampling {
+	case SamplingIndependent, SamplingShuffle:
+	default:
+		return fmt.Errorf("train: unknown sampling %q (want %q or %q)", c.Sampling, SamplingIndependent, SamplingShuffle)
+	}
+	switch c.Engine {
+	case EngineFused, EngineGorgonia:
+	default:
+		return fmt.Errorf("train: unknown engine %q (want %q or %q)", c.Engine, EngineFused, EngineGorgonia)
+	}
+	return nil
+}
+
+// LossScale returns c of l_i = c ||f(x_i) - y_i||^2 for the loss option name and K outputs; the
+// loss's output Hessian is M = 2c I.
+func LossScale(loss string, k int) (float64, error) {
+	switch loss {
+	case LossSum, "":
+		return 1, nil
+	case LossHalfSum:
+		return 0.5, nil
+	case LossMean:
+		return 1 / float64(k), nil
+	case LossHalfMean:
+		return 0.5 / float64(k), nil
+	}
+	return 0, fmt.Errorf("train: unknown loss %q (want %q, %q, %q or %q)", loss, LossSum, LossHalfSum, LossMean, LossHalfMean)
+}
+
+// StepsPerEpoch is the number of SGD steps of one epoch for n samples: ceil(n/B) for independent
+// batches, floor(n/B) for shuffling.
+func (c Config) StepsPerEpoch(n int) int {
+	c = c.WithDefaults()
+	if c.Sampling == SamplingShuffle {
+		return n / c.Batch
+	}
+	return (n + c.Batch - 1) / c.Batch
+}
+
+// StepLR is the step size of SGD step t (0-based) under the linear warm-up.
+func (c Config) StepLR(t int) float64 {
+	c = c.WithDefaults()
+	if c.WarmupSteps < 0 || t+1 >= c.WarmupSteps {
+		return c.LR
+	}
+	return c.LR * float64(t+1) / float64(c.WarmupSteps)
+}

@@ -1,0 +1,45 @@
+// Package train trains the paper's network with plain SGD and returns what the stability analysis
+// needs at the minimum it reaches (Mulayoff & Michaeli 2024, Sec. 4 and App. J).
+//
+// # Model and loss
+//
+// The network is f(x) = W2 relu(W1 x + b1) + b2 with x in R^D (D = 784 for MNIST), h hidden ReLU
+// units and K outputs (K = 4). Its parameters form one flat vector of length d = h*D + h + K*h + K
+// (789 h + 4 for MNIST) in the order W1 (h x D, row-major), b1 (h), W2 (K x h, row-major), b2 (K);
+// [Params] holds the four blocks in this layout. The full-batch loss is L(w) = (1/n) sum_i l_i(w)
+// with the per-sample quadratic loss l_i = c ||f(x_i) - y_i||^2 on one-hot targets, where
+//
+//	Loss "sum"       c = 1        (the default)      output Hessian M = 2 I
+//	Loss "half_sum"  c = 1/2                         M = I
+//	Loss "mean"      c = 1/K      (PyTorch MSELoss)  M = (2/K) I
+//	Loss "half_mean" c = 1/(2K)                      M = (1/K) I
+//
+// # Training
+//
+// [Train] runs SGD w_{t+1} = w_t - eta_t (1/B) sum_{i in batch_t} grad l_i(w_t) from PyTorch's
+// default initialization of nn.Linear (every weight and bias uniform in +-1/sqrt(fan_in)) times
+// Config.InitFactor, seeded by Config.InitSeed so that every run of a sweep starts from the same
+// point. Batches are uniform random size-B subsets drawn independently every step (the model of
+// THEORY.md: p = (n-B)/(B(n-1))), or consecutive slices of a fresh permutation every epoch
+// (Sampling "shuffle"). The step size grows linearly, eta_t = eta min(1, (t+1)/WarmupSteps).
+// After every epoch the full-batch loss is evaluated; the run has converged when it stayed below
+// ConvThreshold for ConvEpochs consecutive epochs (the paper: 1e-6 for 200 epochs), diverged when
+// it became NaN, Inf or larger than DivergeLoss, and otherwise stops at MaxEpochs. [TrainMany]
+// trains many configurations with one worker per core. Same configuration and seeds give
+// bit-identical parameters, whatever the number of workers.
+//
+// Two engines compute the steps. "gorgonia" builds the model and its gradient as a gorgonia
+// expression graph (the trainer of record, float64, TapeMachine). "fused" (the default) does the
+// same arithmetic in hand-written loops that skip zero pixels (about 80% of MNIST), and uses
+// blas64.Gemm at large batches; the tests check that both engines give the same parameters after
+// 10,000 steps to 1e-12 relative.
+//
+// # Curvature at the minimum
+//
+// [PerSampleCurvature] returns, for every sample, the Jacobian J_i = df(x_i)/dw (K x d), the loss's
+// output Hessian M, the gradient g_i = grad l_i = J_i^T M (f(x_i) - y_i), and the relative size of
+// the residual that separates the exact Hessian from its Gauss-Newton part
+// H_GN = (1/n) sum_i J_i^T M J_i. [HVP] gives exact Hessian-vector products by the R-operator
+// (Pearlmutter 1994); [HessianSharpness] runs Lanczos on them for lambda_max of the exact
+// full-batch Hessian. ReLU'(0) is taken as 0 (as PyTorch and gorgonia do), and the second derivative of ReLU is 0.
+package train
