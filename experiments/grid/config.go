@@ -1,0 +1,337 @@
+package grid
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sgdstability/sgdstab/data"
+)
+
+// Config is one grid file. Every field is documented in experiments/README.md; the zero value of
+// a model or training field means "the train package's default" (resolved by the sweep through
+// train.Config.WithDefaults, so that a record always holds the values actually used).
+type Config struct {
+	// Name labels the grid in tables (column "config"). Default: the file name without extension.
+	Name string `yaml:"name"`
+	// Output is the directory for table.csv, table.jsonl, figures and the report.
+	// Default: results/<name>. Relative paths are relative to the working directory.
+	Output string `yaml:"output"`
+	// Store is the directory of run records, shared by grids (records are keyed by content).
+	// Default: results/store.
+	Store string `yaml:"store"`
+	// Data selects the MNIST subset (see data.Selection). Default: digits 0-3, 128 each.
+	Data data.Selection `yaml:"data"`
+	// Model fixes the network and its initial point.
+	Model Model `yaml:"model"`
+	// Training fixes the SGD rule apart from the step size, batch size and seed.
+	Training Training `yaml:"training"`
+	// Grid lists blocks of learning rates x batch sizes; the runs are their union.
+	Grid []Block `yaml:"grid"`
+	// Seeds are the SGD sampling seeds; every (lr, batch) pair runs once per seed. Default: [1].
+	Seeds []uint64 `yaml:"seeds"`
+	// Analysis says what is computed at each converged minimum.
+	Analysis Analysis `yaml:"analysis"`
+	// Workers is the number of runs trained at once. Default: 2. The -workers flag overrides it.
+	Workers int `yaml:"workers"`
+
+	// File is the path the config was read from (empty for configs built in code).
+	File string `yaml:"-"`
+}
+
+// Model is the network part of a grid (train.Config's Hidden, InitFactor, InitSeed, Loss).
+type Model struct {
+	Hidden     int     `yaml:"hidden"`
+	InitFactor float64 `yaml:"init_factor"`
+	InitSeed   uint64  `yaml:"init_seed"`
+	Loss       string  `yaml:"loss"`
+}
+
+// Training is the SGD rule of a grid (the train.Config fields other than LR, Batch and Seed).
+type Training struct {
+	WarmupSteps   int     `yaml:"warmup_steps"`
+	ConvThreshold float64 `yaml:"conv_threshold"`
+	ConvEpochs    int     `yaml:"conv_epochs"`
+	MaxEpochs     int     `yaml:"max_epochs"`
+	Sampling      string  `yaml:"sampling"`
+	Engine        string  `yaml:"engine"`
+	DivergeLoss   float64 `yaml:"diverge_loss"`
+}
+
+// Block is a product of learning rates and batch sizes.
+type Block struct {
+	// Name labels the block (for people; not part of any run's identity).
+	Name  string    `yaml:"name"`
+	LR    []float64 `yaml:"lr"`
+	Batch []Batch   `yaml:"batch"`
+}
+
+// Analysis says what is computed at each converged minimum.
+type Analysis struct {
+	// Covariance asks for the limit covariance quantities at eta = lr (analysis.Options.Eta).
+	// Default: true.
+	Covariance *bool `yaml:"covariance"`
+	// HessianSharpness asks for the exact Hessian's top eigenvalue (Lanczos) besides the
+	// Gauss-Newton sharpness. Default: true.
+	HessianSharpness *bool `yaml:"hessian_sharpness"`
+	// Options are further analysis.Options fields by their JSON names (checked by the sweep).
+	Options map[string]any `yaml:"options"`
+}
+
+// CovarianceOn reports whether the covariance limit is computed (default true).
+func (a Analysis) CovarianceOn() bool { return a.Covariance == nil || *a.Covariance }
+
+// HessianSharpnessOn reports whether the exact Hessian sharpness is computed (default true).
+func (a Analysis) HessianSharpnessOn() bool { return a.HessianSharpness == nil || *a.HessianSharpness }
+
+// Batch is a batch size in a grid file: a positive integer or the string "n" (full batch).
+type Batch int
+
+// FullBatch is the batch size written "n": the number of training samples.
+const FullBatch Batch = -1
+
+// UnmarshalYAML accepts an integer or "n".
+func (b *Batch) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.ScalarNode && node.Value == "n" {
+		*b = FullBatch
+		return nil
+	}
+	var v int
+	if err := node.Decode(&v); err != nil {
+		return fmt.Errorf("line %d: batch size %q is neither an integer nor \"n\"", node.Line, node.Value)
+	}
+	*b = Batch(v)
+	return nil
+}
+
+// MarshalYAML writes FullBatch as "n".
+func (b Batch) MarshalYAML() (any, error) {
+	if b == FullBatch {
+		return "n", nil
+	}
+	return int(b), nil
+}
+
+// Resolve returns the batch size for a data set of n samples.
+func (b Batch) Resolve(n int) int {
+	if b == FullBatch {
+		return n
+	}
+	return int(b)
+}
+
+// Error is a problem with a grid file: the file, the key (dotted path, e.g. "grid[1].lr[0]")
+// and the reason.
+type Error struct {
+	File, Key, Reason string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Load reads and validates a grid file.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("grid: %w", err)
+	}
+	cfg, err := Parse(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse reads and validates a grid from YAML text; file names the source in errors and gives the
+// default name.
+func Parse(raw []byte, file string) (*Config, error) {
+	fail := func(key, format string, args ...any) error {
+		return &Error{File: file, Key: key, Reason: fmt.Sprintf(format, args...)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fail("", "%v", err)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null" {
+		return nil, fail("", "empty grid file")
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, fail("", "line %d: the file must be a mapping of keys (name:, data:, model:, ...)", doc.Line)
+	}
+	lines := map[int]string{}
+	if err := checkKeys(doc, typeOfConfig, "", lines); err != nil {
+		err.File = file
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, typeError(file, err, lines)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, fail("", "more than one YAML document in the file")
+	}
+	cfg.File = file
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// typeError turns yaml.v3's "line N: cannot unmarshal ..." into an Error naming the key at line N.
+func typeError(file string, err error, lines map[int]string) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		var line int
+		if _, serr := fmt.Sscanf(msg, "line %d:", &line); serr == nil {
+			if key, ok := lines[line]; ok {
+				return &Error{File: file, Key: key, Reason: msg}
+			}
+		}
+		return &Error{File: file, Reason: msg}
+	}
+	return &Error{File: file, Reason: err.Error()}
+}
+
+// fill sets defaults and validates; it is idempotent.
+func (c *Config) fill() error {
+	fail := func(key, format string, args ...any) error {
+		return &Error{File: c.File, Key: key, Reason: fmt.Sprintf(format, args...)}
+	}
+	if c.Name == "" {
+		base := filepath.Base(c.File)
+		c.Name = strings.TrimSuffix(base, filepath.Ext(base))
+		if c.Name == "" || c.Name == "." {
+			c.Name = "grid"
+		}
+	}
+	if c.Output == "" {
+		c.Output = filepath.Join("results", c.Name)
+	}
+	if c.Store == "" {
+		c.Store = filepath.Join("results", "store")
+	}
+	def := data.DefaultSelection()
+	if c.Data.Classes == nil {
+		c.Data.Classes = def.Classes
+	}
+	if c.Data.PerClass == 0 {
+		c.Data.PerClass = def.PerClass
+	}
+	if err := c.Data.Validate(); err != nil {
+		return fail("data", "%v", err)
+	}
+	n := c.N()
+
+	m := c.Model
+	if m.Hidden < 0 {
+		return fail("model.hidden", "%d hidden units, want at least 1 (or 0 for the default)", m.Hidden)
+	}
+	if bad(m.InitFactor) || m.InitFactor < 0 {
+		return fail("model.init_factor", "%v, want a finite number > 0 (or 0 for the default)", m.InitFactor)
+	}
+	t := c.Training
+	if bad(t.ConvThreshold) || t.ConvThreshold < 0 {
+		return fail("training.conv_threshold", "%v, want a finite number > 0 (or 0 for the default)", t.ConvThreshold)
+	}
+	if t.ConvEpochs < 0 {
+		return fail("training.conv_epochs", "%d, want >= 1 (or 0 for the default)", t.ConvEpochs)
+	}
+	if t.MaxEpochs < 0 {
+		return fail("training.max_epochs", "%d, want >= 1 (or 0 for the default)", t.MaxEpochs)
+	}
+	if t.MaxEpochs > 0 && t.ConvEpochs > t.MaxEpochs {
+		return fail("training.conv_epochs", "%d consecutive epochs can never happen within max_epochs = %d", t.ConvEpochs, t.MaxEpochs)
+	}
+	switch t.Sampling {
+	case "", "independent", "shuffle":
+	default:
+		return fail("training.sampling", "unknown sampling %q (want independent or shuffle)", t.Sampling)
+	}
+	if bad(t.DivergeLoss) || t.DivergeLoss < 0 {
+		return fail("training.diverge_loss", "%v, want a finite number > 0 (or 0 for the default)", t.DivergeLoss)
+	}
+
+	if len(c.Grid) == 0 {
+		return fail("grid", "no blocks: the grid is empty (want at least one {lr: [...], batch: [...]})")
+	}
+	for i, b := range c.Grid {
+		key := fmt.Sprintf("grid[%d]", i)
+		if len(b.LR) == 0 {
+			return fail(key+".lr", "empty learning-rate list")
+		}
+		if len(b.Batch) == 0 {
+			return fail(key+".batch", "empty batch-size list")
+		}
+		seenLR := map[float64]bool{}
+		for j, lr := range b.LR {
+			k := fmt.Sprintf("%s.lr[%d]", key, j)
+			if bad(lr) || lr <= 0 {
+				return fail(k, "learning rate %v, want a finite number > 0", lr)
+			}
+			if seenLR[lr] {
+				return fail(k, "learning rate %v listed twice", lr)
+			}
+			seenLR[lr] = true
+		}
+		seenB := map[int]bool{}
+		for j, bs := range b.Batch {
+			k := fmt.Sprintf("%s.batch[%d]", key, j)
+			if bs != FullBatch && (bs < 1 || int(bs) > n) {
+				return fail(k, "batch size %d outside 1..n = %d", bs, n)
+			}
+			r := bs.Resolve(n)
+			if seenB[r] {
+				return fail(k, "batch size %d listed twice (\"n\" is %d here)", r, n)
+			}
+			seenB[r] = true
+		}
+	}
+	if c.Seeds == nil {
+		c.Seeds = []uint64{1}
+	}
+	if len(c.Seeds) == 0 {
+		return fail("seeds", "empty seed list")
+	}
+	seenS := map[uint64]bool{}
+	for i, s := range c.Seeds {
+		if seenS[s] {
+			return fail(fmt.Sprintf("seeds[%d]", i), "seed %d listed twice", s)
+		}
+		seenS[s] = true
+	}
+	if c.Workers < 0 {
+		return fail("workers", "%d, want >= 1 (or 0 for the default 2)", c.Workers)
+	}
+	if c.Workers == 0 {
+		c.Workers = 2
+	}
+	return nil
+}
+
+func bad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
+
+// N is the number of training samples the data selection gives.
+func (c *Config) N() int { return len(c.Data.Classes) * c.Data.PerClass }

@@ -1,0 +1,90 @@
+package grid
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Run is one training run of a grid: a step size, a batch size (resolved: "n" is the number of
+// samples) and an SGD seed. Index is its position in the grid's expansion order.
+type Run struct {
+	Index int
+	Block string
+	LR    float64
+	Batch int
+	Seed  uint64
+}
+
+func (r Run) String() string {
+	return fmt.Sprintf("lr=%g B=%d seed=%d", r.LR, r.Batch, r.Seed)
+}
+
+// Runs expands the grid: for each block in file order, for each lr, each batch size, each seed.
+// A run listed by several blocks appears once, at its first place.
+func (c *Config) Runs() []Run {
+	n := c.N()
+	type id struct {
+		lr    float64
+		batch int
+		seed  uint64
+	}
+	seen := map[id]bool{}
+	var runs []Run
+	for i, b := range c.Grid {
+		name := b.Name
+		if name == "" {
+			name = fmt.Sprintf("grid[%d]", i)
+		}
+		for _, lr := range b.LR {
+			for _, bs := range b.Batch {
+				for _, s := range c.Seeds {
+					k := id{lr, bs.Resolve(n), s}
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+					runs = append(runs, Run{Index: len(runs), Block: name, LR: lr, Batch: k.batch, Seed: s})
+				}
+			}
+		}
+	}
+	return runs
+}
+
+// Shard returns shard i of count (0 <= i < count): the runs whose expansion index is i modulo
+// count. The count shards together hold every run exactly once, and each shard gets a mix of
+// cheap and expensive runs.
+func Shard(runs []Run, i, count int) []Run {
+	if count < 1 || i < 0 || i >= count {
+		panic(fmt.Sprintf("grid: shard %d/%d out of range", i, count))
+	}
+	var out []Run
+	for _, r := range runs {
+		if r.Index%count == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ParseShard reads "i/N" (0 <= i < N), as in -shard 3/8; "" means the whole grid (0/1).
+func ParseShard(s string) (i, count int, err error) {
+	if s == "" {
+		return 0, 1, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		i, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			count, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("shard %q: want i/N, e.g. 0/4 (shards are numbered 0..N-1)", s)
+	}
+	if count < 1 || i < 0 || i >= count {
+		return 0, 0, fmt.Errorf("shard %q: want 0 <= i < N and N >= 1 (shards are numbered 0..N-1)", s)
+	}
+	return i, count, nil
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/sgdstability/sgdstab/data"
+)
+
+// Format is the version of the record layout and of the key's definition. Changing what a record
+// means (or what the sweep computes for it) requires a new Format, which changes every key.
+const Format = 1
+
+// Spec is everything that determines a run's result. Train and Analysis are the JSON encodings
+// of the resolved train.Config and of the analysis settings; the store does not interpret them
+// beyond reading named fields for the table.
+type Spec struct {
+	Format   int             `json:"format"`
+	Data     data.Selection  `json:"data"`
+	N        int             `json:"n"`
+	Train    json.RawMessage `json:"train"`
+	Analysis json.RawMessage `json:"analysis"`
+}
+
+// NewSpec builds a spec from a data selection (with defaults filled in), its size n, and the
+// training and analysis settings (encoded with encoding/json).
+func NewSpec(sel data.Selection, n int, train, analysis any) (Spec, error) {
+	t, err := json.Marshal(train)
+	if err != nil {
+		return Spec{}, fmt.Errorf("store: encoding training settings: %w", err)
+	}
+	a, err := json.Marshal(analysis)
+	if err != nil {
+		return Spec{}, fmt.Errorf("store: encoding analysis settings: %w", err)
+	}
+	sel.Dir = ""
+	return Spec{Format: Format, Data: sel, N: n, Train: t, Analysis: a}, nil
+}
+
+// Key is the run's key: the hex SHA-256 of the spec's JSON encoding.
+func (s Spec) Key() string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("store: spec does not encode: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Record is the stored result of one run. Status is "converged", "diverged" or "epoch_limit"
+// (train.Status); only converged runs carry analysis results.
+type Record struct {
+	Format int    `json:"format"`
+	Key    string `json:"key"`
+	Spec   Spec   `json:"spec"`
+
+	Status       string  `json:"status"`
+	Epochs       int     `json:"epochs"`
+	Steps        int     `json:"steps"`
+	FinalLoss    Float   `json:"final_loss"`
+	LossCurve    []Float `json:"loss_curve,omitempty"`
+	TrainSeconds float64 `json:"train_seconds"`
+
+	// Analysis is the analysis.Report of the converged minimum (its JSON keys are those of
+	// issue 3: p, sharpness, gd_threshold, generalized_sharpness, ...).
+	Analysis         json.RawMessage `json:"analysis,omitempty"`
+	HessianSharpness *Float          `json:"hessian_sharpness,omitempty"`
+	ResidualRel      *Float          `json:"residual_rel,omitempty"`
+	AnalysisSeconds  float64         `json:"analysis_seconds,omitempty"`
+
+	// Params are the final parameters (train.Params JSON) when the grid asks to keep them.
+	Params json.RawMessage `json:"params,omitempty"`
+
+	DataChecksum string `json:"data_checksum,omitempty"`
+	Created      string `json:"created,omitempty"` // RFC 3339
+	Host         string `json:"host,omitempty"`
+	Backend      string `json:"backend,omitempty"`
+
+	// Checksum is the hex SHA-256 of the record's JSON encoding with Checksum empty.
+	Checksum string `json:"checksum"`
+}
+
+// seal sets Format, Key and Checksum and returns the encoded record.
+func (r *Record) seal() ([]byte, error) {
+	r.Format = Format
+	r.Spec.Format = Format
+	r.Key = r.Spec.Key()
+	r.Checksum = ""
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("store: encoding record %s: %w", r.Key, err)
+	}
+	sum := sha256.Sum256(b)
+	r.Checksum = hex.EncodeToString(sum[:])
+	b, err = json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// verify decodes a record and checks its format, key and checksum; the reason is "" when fine.
+func verify(raw []byte, wantKey string) (*Record, string) {
+	var r Record
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Sprintf("not a valid record: %v", err)
+	}
+	if dec.More() {
+		return nil, "trailing data after the record"
+	}
+	if r.Format != Format || r.Spec.Format != Format {
+		return nil, fmt.Sprintf("record format %d, this program writes %d", r.Format, Format)
+	}
+	if r.Key != wantKey {
+		return nil, fmt.Sprintf("record key %.12s... does not match its file name %.12s...", r.Key, wantKey)
+	}
+	if k := r.Spec.Key(); k != r.Key {
+		return nil, fmt.Sprintf("record key %.12s... does not match the hash of its spec %.12s...", r.Key, k)
+	}
+	got := r.Checksum
+	r.Checksum = ""
+	b, err := json.Marshal(&r)
+	if err != nil {
+		return nil, fmt.Sprintf("record does not re-encode: %v", err)
+	}
+	sum := sha256.Sum256(b)
+	if want := hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Sprintf("checksum %.12s... does not match the content %.12s...", got, want)
+	}
+	r.Checksum = got
+	return &r, ""
+}
+
+// Float is a float64 that survives JSON when it is not finite: NaN and +-Inf (a diverged run's
+// loss) are written as the strings "NaN", "+Inf", "-Inf".
+type Float float64
+
+// MarshalJSON writes a finite value as a JSON number and NaN/Inf as strings.
+func (f Float) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	switch {
+	case math.IsNaN(x):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(x, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(x, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number or one of "NaN", "+Inf", "-Inf".
+func (f *Float) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = Float(math.NaN())
+		return nil
+	case `"+Inf"`:
+		*f = Float(math.Inf(1))
+		return nil
+	case `"-Inf"`:
+		*f = Float(math.Inf(-1))
+		return nil
+	}
+	var x float64
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	*f = Float(x)
+	return nil
+}
+
+// Ptr returns a pointer to x as a Float (for the optional fields).
+func Ptr(x float64) *Float { f := Float(x); return &f }

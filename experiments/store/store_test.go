@@ -1,0 +1,293 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sgdstability/sgdstab/data"
+)
+
+type trainSettings struct {
+	Hidden     int     `json:"hidden"`
+	InitFactor float64 `json:"init_factor"`
+	InitSeed   uint64  `json:"init_seed"`
+	LR         float64 `json:"lr"`
+	Batch      int     `json:"batch"`
+	Seed       uint64  `json:"seed"`
+}
+
+type analysisSettings struct {
+	Eta  float64 `json:"eta"`
+	Seed uint64  `json:"seed"`
+}
+
+func spec(t *testing.T, lr float64, batch int, seed uint64) Spec {
+	t.Helper()
+	s, err := NewSpec(data.DefaultSelection(), 512,
+		trainSettings{Hidden: 20, InitFactor: 1, InitSeed: 3, LR: lr, Batch: batch, Seed: seed},
+		analysisSettings{Eta: lr, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestKeyIdentity(t *testing.T) {
+	a := spec(t, 0.01, 8, 1)
+	if a.Key() != spec(t, 0.01, 8, 1).Key() {
+		t.Fatal("equal specs give different keys")
+	}
+	sel := data.DefaultSelection()
+	sel.Dir = "/somewhere/else"
+	moved, _ := NewSpec(sel, 512, trainSettings{Hidden: 20, InitFactor: 1, InitSeed: 3, LR: 0.01, Batch: 8, Seed: 1}, analysisSettings{Eta: 0.01, Seed: 1})
+	if moved.Key() != a.Key() {
+		t.Error("the MNIST directory changed the key")
+	}
+	others := map[string]Spec{
+		"lr":    spec(t, 0.02, 8, 1),
+		"batch": spec(t, 0.01, 16, 1),
+		"seed":  spec(t, 0.01, 8, 2),
+	}
+	s := a
+	s.Data.PerClass = 64
+	others["data"] = s
+	s = a
+	s.Format++
+	others["format"] = s
+	s = a
+	s.Analysis = json.RawMessage(`{"eta":0.01,"seed":2}`)
+	others["analysis"] = s
+	s = a
+	s.Train = json.RawMessage(strings.Replace(string(a.Train), `"init_seed":3`, `"init_seed":4`, 1))
+	others["init_seed"] = s
+	seen := map[string]string{a.Key(): "base"}
+	for name, o := range others {
+		k := o.Key()
+		if prev, dup := seen[k]; dup {
+			t.Errorf("changing %s gives the key of %s", name, prev)
+		}
+		seen[k] = name
+		if len(k) != 64 {
+			t.Errorf("key %q is not a hex SHA-256", k)
+		}
+	}
+}
+
+func record(t *testing.T, lr float64, batch int) *Record {
+	return &Record{
+		Spec: spec(t, lr, batch, 1), Status: "converged", Epochs: 300, Steps: 19200,
+		FinalLoss: 3e-7, LossCurve: []Float{1, 0.5, 3e-7}, TrainSeconds: 1.5,
+		Analysis:         json.RawMessage(`{"p":0.5,"sharpness":10,"gd_threshold":0.2,"generalized_sharpness":40,"generalized_sharpness_bracket":[39.5,40.5],"eta_star":0.05,"bound15":20,"bound16":15,"bound25":30,"nonuniformity":2,"covariance_trace":null,"diagnostics":{"iters":3}}`),
+		HessianSharpness: Ptr(10.001), ResidualRel: Ptr(1e-4), AnalysisSeconds: 0.25,
+	}
+}
+
+func TestPutGet(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, 0.01, 8)
+	key := r.Spec.Key()
+	if _, err := st.Get(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get before Put: %v", err)
+	}
+	if err := st.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Key != key || r.Checksum == "" {
+		t.Fatalf("Put did not seal: key %q checksum %q", r.Key, r.Checksum)
+	}
+	got, err := st.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Epochs != 300 || float64(got.FinalLoss) != 3e-7 || float64(*got.HessianSharpness) != 10.001 || !bytes.Equal(got.Spec.Train, r.Spec.Train) {
+		t.Errorf("round trip changed the record: %+v", got)
+	}
+	// Nothing but the record in its directory (no temporary file left).
+	ents, _ := os.ReadDir(filepath.Dir(st.Path(key)))
+	if len(ents) != 1 {
+		t.Errorf("%d files beside the record", len(ents)-1)
+	}
+
+	// Non-finite losses survive.
+	d := record(t, 0.5, 1)
+	d.Status, d.FinalLoss, d.LossCurve, d.Analysis = "diverged", Float(math.Inf(1)), []Float{1, Float(math.NaN())}, nil
+	d.HessianSharpness, d.ResidualRel = nil, nil
+	if err := st.Put(d); err != nil {
+		t.Fatal(err)
+	}
+	gd, err := st.Get(d.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(float64(gd.FinalLoss), 1) || !math.IsNaN(float64(gd.LossCurve[1])) {
+		t.Errorf("non-finite values: %v %v", gd.FinalLoss, gd.LossCurve)
+	}
+}
+
+func TestCorruptRecords(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	r := record(t, 0.01, 8)
+	if err := st.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(st.Path(r.Key))
+	other := record(t, 0.02, 8)
+	if err := st.Put(other); err != nil {
+		t.Fatal(err)
+	}
+	otherRaw, _ := os.ReadFile(st.Path(other.Key))
+
+	// A tampered spec with a recomputed checksum: only the key check can catch it.
+	var tampered Record
+	json.Unmarshal(good, &tampered)
+	tampered.Spec.N = 256
+	tampered.Checksum = ""
+	b, _ := json.Marshal(&tampered)
+	tampered.Checksum = sha(b)
+	tamperedRaw, _ := json.Marshal(&tampered)
+
+	cases := map[string][]byte{
+		"empty":           {},
+		"truncated":       good[:len(good)/2],
+		"not json":        []byte("hello\n"),
+		"changed number":  bytes.Replace(good, []byte(`"epochs":300`), []byte(`"epochs":301`), 1),
+		"changed status":  bytes.Replace(good, []byte(`"converged"`), []byte(`"diverged"`), 1),
+		"other key":       otherRaw,
+		"tampered spec":   tamperedRaw,
+		"unknown field":   bytes.Replace(good, []byte(`{"format":1,`), []byte(`{"format":1,"extra":2,`), 1),
+		"trailing record": append(slices.Clone(good), good...),
+		"old format":      bytes.Replace(good, []byte(`{"format":1,`), []byte(`{"format":0,`), 1),
+	}
+	for name, raw := range cases {
+		t.Run(name, func(t *testing.T) {
+			if bytes.Equal(raw, good) {
+				t.Fatal("test case did not change the record")
+			}
+			if err := os.WriteFile(st.Path(r.Key), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := st.Get(r.Key)
+			var ce *CorruptError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Get = %v, want a CorruptError", err)
+			}
+			if ce.Path != st.Path(r.Key) || ce.Reason == "" {
+				t.Errorf("error %v", ce)
+			}
+		})
+	}
+	// Quarantine moves the bad file aside; the run then counts as missing.
+	moved, err := st.Quarantine(r.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(moved); err != nil {
+		t.Errorf("quarantined file: %v", err)
+	}
+	if _, err := st.Get(r.Key); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after quarantine Get = %v", err)
+	}
+}
+
+func sha(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestCleanTemp(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	dir := filepath.Join(st.Dir, "ab")
+	os.MkdirAll(dir, 0o755)
+	old := filepath.Join(dir, ".abc.json.tmp-123")
+	young := filepath.Join(dir, ".abd.json.tmp-456")
+	keep := filepath.Join(dir, "abe.json")
+	for _, p := range []string{old, young, keep} {
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	os.Chtimes(keep, past, past)
+	n, err := st.CleanTemp(time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("CleanTemp = %d, %v; want 1 removed", n, err)
+	}
+	for p, want := range map[string]bool{old: false, young: true, keep: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+}
+
+func TestTable(t *testing.T) {
+	dir := t.TempDir()
+	c := record(t, 0.01, 8)
+	d := record(t, 0.5, 1)
+	d.Status, d.FinalLoss, d.Analysis, d.HessianSharpness, d.ResidualRel, d.AnalysisSeconds = "diverged", Float(math.NaN()), nil, nil, nil, 0
+	for _, r := range []*Record{c, d} {
+		if _, err := r.seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteTable(dir, "quick", []*Record{c, d}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(filepath.Join(dir, "table.csv"))
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || !slices.Equal(rows[0], Columns) {
+		t.Fatalf("csv: %d rows, header %v", len(rows), rows[0])
+	}
+	get := func(row int, col string) string { return rows[row][slices.Index(Columns, col)] }
+	want := map[string]string{
+		"key": c.Key, "config": "quick", "hidden": "20", "init_factor": "1", "lr": "0.01", "batch": "8",
+		"n": "512", "seed": "1", "init_seed": "3", "status": "converged", "epochs": "300", "steps": "19200",
+		"final_loss": "3e-07", "train_seconds": "1.5", "p": "0.5", "sharpness": "10", "gd_threshold": "0.2",
+		"two_over_eta": "200", "generalized_sharpness": "40", "gen_sharpness_lo": "39.5", "gen_sharpness_hi": "40.5",
+		"eta_star": "0.05", "bound15": "20", "bound16": "15", "bound25": "30", "nonuniformity": "2",
+		"hessian_sharpness": "10.001", "residual_rel": "0.0001", "analysis_seconds": "0.25",
+		"covariance_trace": "", "expected_loss": "", "sampling": "",
+	}
+	for col, v := range want {
+		if got := get(1, col); got != v {
+			t.Errorf("converged row %s = %q, want %q", col, got, v)
+		}
+	}
+	for col, v := range map[string]string{"status": "diverged", "final_loss": "NaN", "lr": "0.5", "two_over_eta": "4", "sharpness": "", "analysis_seconds": "", "hessian_sharpness": ""} {
+		if got := get(2, col); got != v {
+			t.Errorf("diverged row %s = %q, want %q", col, got, v)
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "table.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d JSON lines", len(lines))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != len(Columns) || m["final_loss"] != nil || m["status"] != "diverged" || m["lr"] != 0.5 || m["sharpness"] != nil {
+		t.Errorf("jsonl row: %v", m)
+	}
+	// Keys in column order.
+	if !strings.HasPrefix(lines[0], `{"key":"`+c.Key+`","config":"quick","hidden":20,`) {
+		t.Errorf("jsonl order: %.80s", lines[0])
+	}
+}
