@@ -1,0 +1,435 @@
+package plots
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Verdict is the outcome of one claim check.
+type Verdict string
+
+const (
+	Holds    Verdict = "holds"
+	Fails    Verdict = "fails"
+	Untested Verdict = "untested" // the table lacks the runs the claim is about
+)
+
+// Claim is one of the paper's claims (issue 6) checked against a results table.
+type Claim struct {
+	ID        int
+	Statement string
+	Verdict   Verdict
+	Summary   string   // the numbers behind the verdict, one or two sentences
+	Details   []string // per-group numbers and every violation found (capped)
+	Figures   []string // names of the figures the claim rests on, e.g. "fig1a"
+}
+
+// Tolerances of the claim checks. The zero value of each field means its default
+// (WithDefaults); every default is justified in its comment.
+type Tolerances struct {
+	// EdgeSlack (claim 1): a converged minimum satisfies "x <= 2/eta" if
+	// x <= (1 + EdgeSlack) 2/eta. Default 0.01: SGD settles at the edge (lambda_gen close to
+	// 2/eta), and the convergence rule (loss below a threshold for a few epochs) cannot
+	// see a mean-square growth rate just above 1 per step, nor can a linearization at a
+	// point that is only approximately a minimum; 1% covers that, a real violation of
+	// the stability theory would be larger.
+	EdgeSlack float64
+	// GDBatch (claim 2): batch sizes B >= GDBatch (and B < n) are compared with B = n.
+	// Default 32, the paper's "moderate batch sizes and above".
+	GDBatch int
+	// NearGD (claim 2): "within a few percent of B = n" means
+	// |sharpness(B)/sharpness(n) - 1| <= NearGD at the same step size. Default 0.05.
+	NearGD float64
+	// MonotoneSlack (claim 2): "rises with B" means, at every step size, the sharpness
+	// (median over repeated runs) never drops by more than this fraction from one batch
+	// size to the next larger one. Default 0.05, the same few percent as NearGD: at large
+	// B the curves coincide and single runs scatter by about that much.
+	MonotoneSlack float64
+	// SmallBatch (claim 3): "small B" means B <= SmallBatch. Default 8, the largest batch
+	// size of the paper's Figure 2.
+	SmallBatch int
+	// EdgeRatio (claim 3): the minima "sit at the edge of mean-square stability" if, for
+	// every small B, the median over step sizes of lambda_gen/(2/eta) = eta/eta* is at
+	// least EdgeRatio. Default 0.9 (within 10% of the edge).
+	EdgeRatio float64
+	// BelowRatio (claim 3): the sharpness is "well below 2/eta" if, for every small B, the
+	// median of lambda_max/(2/eta) is at most BelowRatio. Default 0.8: at least 20% below
+	// the GD limit, so that "at the edge" (>= 0.9) and "well below" cannot both describe
+	// the same number.
+	BelowRatio float64
+	// ChainRel (claim 4): relative rounding slack of the inequalities of chain (26),
+	// a <= b checked as a <= b (1 + ChainRel). The chain is a theorem, so only rounding is
+	// forgiven. Default 1e-6. The upper end lambda_gen is the certified upper bound
+	// gen_sharpness_hi when present.
+	ChainRel float64
+}
+
+// WithDefaults returns t with every zero field replaced by its default.
+func (t Tolerances) WithDefaults() Tolerances {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&t.EdgeSlack, 0.01)
+	def(&t.NearGD, 0.05)
+	def(&t.MonotoneSlack, 0.05)
+	def(&t.EdgeRatio, 0.9)
+	def(&t.BelowRatio, 0.8)
+	def(&t.ChainRel, 1e-6)
+	if t.GDBatch == 0 {
+		t.GDBatch = 32
+	}
+	if t.SmallBatch == 0 {
+		t.SmallBatch = 8
+	}
+	return t
+}
+
+// Describe lists the tolerances in words, for the report.
+func (t Tolerances) Describe() []string {
+	t = t.WithDefaults()
+	return []string{
+		fmt.Sprintf("Claim (1): x ≤ 2/η counts as satisfied when x ≤ (1 + %g)·2/η (rounding, the finite convergence rule and linearization at an approximate minimum cannot resolve a smaller excess).", t.EdgeSlack),
+		fmt.Sprintf("Claim (2): \"rises with B\": at every step size the sharpness (median over repeated runs) never drops by more than %g%% from one batch size to the next; \"within a few percent of B = n\": |λmax(B)/λmax(n) − 1| ≤ %g%% for every %d ≤ B < n.", 100*t.MonotoneSlack, 100*t.NearGD, t.GDBatch),
+		fmt.Sprintf("Claim (3): small B means B ≤ %d; \"at the edge\": median over step sizes of λgen/(2/η) ≥ %g for each small B; \"well below\": median of λmax/(2/η) ≤ %g for each small B.", t.SmallBatch, t.EdgeRatio, t.BelowRatio),
+		fmt.Sprintf("Claim (4): each link a ≤ b of the chain is checked as a ≤ b·(1 + %g) (rounding only); λgen is taken as its certified upper bound when the table has it.", t.ChainRel),
+	}
+}
+
+const maxDetails = 12
+
+// CheckClaims checks the paper's four claims of issue 6 against rows, using converged
+// runs only (every claim is about converged minima).
+func CheckClaims(rows []Row, tol Tolerances) []Claim {
+	tol = tol.WithDefaults()
+	var conv []Row
+	for _, r := range rows {
+		if r.Converged() {
+			conv = append(conv, r)
+		}
+	}
+	return []Claim{claim1(conv, tol), claim2(conv, SampleCount(rows), tol), claim3(conv, tol), claim4(conv, tol)}
+}
+
+func g4(x float64) string { return fmt.Sprintf("%.4g", x) }
+
+func runName(r Row) string { return fmt.Sprintf("η = %g, B = %d", r.LR, r.Batch) }
+
+// addDetail appends s to d unless d is full, counting what was dropped in *dropped.
+func addDetail(d *[]string, dropped *int, s string) {
+	if len(*d) < maxDetails {
+		*d = append(*d, s)
+	} else {
+		*dropped++
+	}
+}
+
+func claim1(conv []Row, tol Tolerances) Claim {
+	c := Claim{ID: 1, Statement: "Every converged minimum has sharpness ≤ 2/η and generalized sharpness ≤ 2/η.",
+		Figures: []string{"fig1a", "fig3"}}
+	type stat struct {
+		n     int
+		worst float64
+		at    Row
+		viol  int
+	}
+	check := func(name string, value func(Row) float64) stat {
+		s := stat{worst: math.Inf(-1)}
+		dropped := 0
+		for _, r := range conv {
+			v := value(r)
+			if !ok(v) {
+				continue
+			}
+			s.n++
+			ratio := v / r.TwoOverLR()
+			if ratio > s.worst {
+				s.worst, s.at = ratio, r
+			}
+			if ratio > 1+tol.EdgeSlack {
+				s.viol++
+				addDetail(&c.Details, &dropped, fmt.Sprintf("violation: %s = %s > 2/η = %s at %s (ratio %.4f)", name, g4(v), g4(r.TwoOverLR()), runName(r), ratio))
+			}
+		}
+		if dropped > 0 {
+			c.Details = append(c.Details, fmt.Sprintf("... and %d more %s violations", dropped, name))
+		}
+		return s
+	}
+	sh := check("sharpness", sharpness)
+	gen := check("generalized sharpness", func(r Row) float64 { return r.GenSharpness })
+	if sh.n == 0 && gen.n == 0 {
+		c.Verdict, c.Summary = Untested, "No converged run with a sharpness or generalized sharpness value."
+		return c
+	}
+	var parts []string
+	if sh.n > 0 {
+		parts = append(parts, fmt.Sprintf("sharpness checked at %d minima, largest λmax/(2/η) = %.4f (%s), %d above 1 + %g", sh.n, sh.worst, runName(sh.at), sh.viol, tol.EdgeSlack))
+	}
+	if gen.n > 0 {
+		parts = append(parts, fmt.Sprintf("generalized sharpness checked at %d minima, largest λgen/(2/η) = %.4f (%s), %d above 1 + %g", gen.n, gen.worst, runName(gen.at), gen.viol, tol.EdgeSlack))
+	}
+	c.Summary = strings.Join(parts, "; ") + "."
+	switch {
+	case sh.viol+gen.viol > 0:
+		c.Verdict = Fails
+	case sh.n == 0 || gen.n == 0:
+		c.Verdict = Untested
+		c.Summary += " One of the two quantities is missing from every converged run."
+	default:
+		c.Verdict = Holds
+	}
+	if miss := len(conv) - gen.n; miss > 0 && gen.n > 0 {
+		c.Details = append(c.Details, fmt.Sprintf("%d converged run(s) have no generalized sharpness and were not checked for it", miss))
+	}
+	return c
+}
+
+// medianBy groups the usable values of rows by key and returns the medians.
+func medianBy[K comparable](rows []Row, key func(Row) K, value func(Row) float64) map[K]float64 {
+	vals := map[K][]float64{}
+	for _, r := range rows {
+		if v := value(r); ok(v) {
+			vals[key(r)] = append(vals[key(r)], v)
+		}
+	}
+	out := map[K]float64{}
+	for k, v := range vals {
+		out[k] = median(v)
+	}
+	return out
+}
+
+func sortedInts(m map[int]float64) []int {
+	var ks []int
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	return ks
+}
+
+func claim2(conv []Row, n int, tol Tolerances) Claim {
+	c := Claim{ID: 2, Statement: fmt.Sprintf("Sharpness rises with B, and for B ≥ %d the curves are within a few percent of B = n.", tol.GDBatch),
+		Figures: []string{"fig1b", "fig1a"}}
+	full := n
+	if full < 1 {
+		for _, r := range conv {
+			full = max(full, r.Batch)
+		}
+		c.Details = append(c.Details, fmt.Sprintf("n is not in the table: the largest batch size, %d, stands for B = n", full))
+	}
+	dropped := 0
+	monoTested, monoFail := 0, 0
+	worstDrop, worstDropAt := 0.0, ""
+	gdTested, gdFail := 0, 0
+	worstDev, worstDevAt := 0.0, ""
+	var rises []string
+	for _, eta := range LRs(conv) {
+		s := medianBy(filterLR(conv, eta), func(r Row) int { return r.Batch }, sharpness)
+		bs := sortedInts(s)
+		if len(bs) >= 2 {
+			monoTested++
+			bad := false
+			for k := 0; k+1 < len(bs); k++ {
+				drop := 1 - s[bs[k+1]]/s[bs[k]]
+				if drop > worstDrop {
+					worstDrop, worstDropAt = drop, fmt.Sprintf("η = %g, B %d → %d", eta, bs[k], bs[k+1])
+				}
+				if drop > tol.MonotoneSlack {
+					bad = true
+					addDetail(&c.Details, &dropped, fmt.Sprintf("violation (rise): at η = %g the sharpness drops %.1f%% from B = %d (%s) to B = %d (%s)", eta, 100*drop, bs[k], g4(s[bs[k]]), bs[k+1], g4(s[bs[k+1]])))
+				}
+			}
+			if bad {
+				monoFail++
+			}
+			rises = append(rises, fmt.Sprintf("η = %g: λmax(B=%d)/λmax(B=%d) = %.3g", eta, bs[len(bs)-1], bs[0], s[bs[len(bs)-1]]/s[bs[0]]))
+		}
+		ref, have := s[full]
+		if !have {
+			continue
+		}
+		for _, b := range bs {
+			if b < tol.GDBatch || b >= full {
+				continue
+			}
+			gdTested++
+			dev := s[b]/ref - 1
+			if math.Abs(dev) > math.Abs(worstDev) {
+				worstDev, worstDevAt = dev, fmt.Sprintf("η = %g, B = %d", eta, b)
+			}
+			if math.Abs(dev) > tol.NearGD {
+				gdFail++
+				addDetail(&c.Details, &dropped, fmt.Sprintf("violation (near B = n): at η = %g, λmax(B=%d) = %s is %+.1f%% from λmax(B=n) = %s", eta, b, g4(s[b]), 100*dev, g4(ref)))
+			}
+		}
+	}
+	if dropped > 0 {
+		c.Details = append(c.Details, fmt.Sprintf("... and %d more violations", dropped))
+	}
+	if len(rises) > 0 {
+		c.Details = append(c.Details, "overall rise, largest over smallest batch size: "+strings.Join(rises, "; "))
+	}
+	var parts []string
+	if monoTested > 0 {
+		p := fmt.Sprintf("rise with B tested at %d step sizes, %d with a drop above %g%%", monoTested, monoFail, 100*tol.MonotoneSlack)
+		if worstDropAt != "" {
+			p += fmt.Sprintf(" (largest drop %.1f%% at %s)", 100*worstDrop, worstDropAt)
+		}
+		parts = append(parts, p)
+	} else {
+		parts = append(parts, "rise with B untested (no step size with two or more converged batch sizes)")
+	}
+	if gdTested > 0 {
+		parts = append(parts, fmt.Sprintf("%d (η, B ≥ %d) pairs compared with B = n = %d, %d more than %g%% away (largest deviation %+.1f%% at %s)", gdTested, tol.GDBatch, full, gdFail, 100*tol.NearGD, 100*worstDev, worstDevAt))
+	} else {
+		parts = append(parts, fmt.Sprintf("closeness to B = n untested (no step size with converged runs at B = n = %d and at %d ≤ B < n)", full, tol.GDBatch))
+	}
+	c.Summary = strings.Join(parts, "; ") + "."
+	switch {
+	case monoFail+gdFail > 0:
+		c.Verdict = Fails
+	case monoTested > 0 && gdTested > 0:
+		c.Verdict = Holds
+	default:
+		c.Verdict = Untested
+	}
+	return c
+}
+
+func claim3(conv []Row, tol Tolerances) Claim {
+	c := Claim{ID: 3, Statement: fmt.Sprintf("For small B (B ≤ %d) the minima sit at the edge of mean-square stability (generalized sharpness close to 2/η) while the sharpness is well below 2/η.", tol.SmallBatch),
+		Figures: []string{"fig2", "fig3"}}
+	var small []Row
+	for _, r := range conv {
+		if r.Batch <= tol.SmallBatch && ok(r.GenSharpness) && ok(r.Sharpness) {
+			small = append(small, r)
+		}
+	}
+	if len(small) == 0 {
+		c.Verdict = Untested
+		c.Summary = fmt.Sprintf("No converged run with B ≤ %d has both the sharpness and the generalized sharpness.", tol.SmallBatch)
+		return c
+	}
+	batch := func(r Row) int { return r.Batch }
+	gen := medianBy(small, batch, func(r Row) float64 { return r.GenSharpness / r.TwoOverLR() })
+	sh := medianBy(small, batch, func(r Row) float64 { return r.Sharpness / r.TwoOverLR() })
+	fail := false
+	var parts []string
+	for _, b := range sortedInts(gen) {
+		br := filterBatch(small, b)
+		edgeOK, belowOK := gen[b] >= tol.EdgeRatio, sh[b] <= tol.BelowRatio
+		mark := "ok"
+		if !edgeOK || !belowOK {
+			fail = true
+			var why []string
+			if !edgeOK {
+				why = append(why, fmt.Sprintf("λgen/(2/η) median %.3f < %g", gen[b], tol.EdgeRatio))
+			}
+			if !belowOK {
+				why = append(why, fmt.Sprintf("λmax/(2/η) median %.3f > %g", sh[b], tol.BelowRatio))
+			}
+			mark = "violation: " + strings.Join(why, ", ")
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range br {
+			v := r.GenSharpness / r.TwoOverLR()
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		parts = append(parts, fmt.Sprintf("B = %d: median λgen/(2/η) = %.3f, median λmax/(2/η) = %.3f", b, gen[b], sh[b]))
+		c.Details = append(c.Details, fmt.Sprintf("B = %d (%d minima): λgen/(2/η) median %.3f (range %.3f–%.3f), λmax/(2/η) median %.3f: %s", b, len(br), gen[b], lo, hi, sh[b], mark))
+	}
+	c.Summary = strings.Join(parts, "; ") + "."
+	if fail {
+		c.Verdict = Fails
+	} else {
+		c.Verdict = Holds
+	}
+	return c
+}
+
+func claim4(conv []Row, tol Tolerances) Claim {
+	c := Claim{ID: 4, Statement: "The chain sharpness ≤ (15) ≤ (25) ≤ generalized sharpness holds at every minimum.",
+		Figures: []string{"fig2"}}
+	type link struct {
+		name   string
+		lo, hi func(Row) float64
+		tested int
+		viol   int
+		worst  float64 // largest lo/hi - 1
+	}
+	upper := func(r Row) float64 {
+		if ok(r.GenHi) {
+			return r.GenHi
+		}
+		return r.GenSharpness
+	}
+	links := []*link{
+		{name: "λmax ≤ (15)", lo: sharpness, hi: func(r Row) float64 { return r.Bound15 }},
+		{name: "(15) ≤ (25)", lo: func(r Row) float64 { return r.Bound15 }, hi: func(r Row) float64 { return r.Bound25 }},
+		{name: "(25) ≤ λgen", lo: func(r Row) float64 { return r.Bound25 }, hi: upper},
+	}
+	dropped, complete := 0, 0
+	for _, r := range conv {
+		all := true
+		for _, l := range links {
+			a, b := l.lo(r), l.hi(r)
+			if !ok(a) || !ok(b) {
+				all = false
+				continue
+			}
+			l.tested++
+			excess := a/b - 1
+			if l.tested == 1 || excess > l.worst {
+				l.worst = excess
+			}
+			if a > b*(1+tol.ChainRel) {
+				l.viol++
+				addDetail(&c.Details, &dropped, fmt.Sprintf("violation: %s fails at %s: %.8g > %.8g (relative excess %.2g)", l.name, runName(r), a, b, excess))
+			}
+		}
+		if all {
+			complete++
+		}
+	}
+	if dropped > 0 {
+		c.Details = append(c.Details, fmt.Sprintf("... and %d more violations", dropped))
+	}
+	// Bound (16) <= lambda_gen is also a theorem (THEORY.md); reported, not part of the verdict.
+	b16, b16viol := 0, 0
+	for _, r := range conv {
+		if ok(r.Bound16) && ok(upper(r)) {
+			b16++
+			if r.Bound16 > upper(r)*(1+tol.ChainRel) {
+				b16viol++
+			}
+		}
+	}
+	if b16 > 0 {
+		c.Details = append(c.Details, fmt.Sprintf("also bound (16) ≤ λgen (not part of the claim): %d minima, %d violations", b16, b16viol))
+	}
+	var parts []string
+	viol := 0
+	for _, l := range links {
+		if l.tested == 0 {
+			parts = append(parts, l.name+": no minimum has both values")
+			continue
+		}
+		viol += l.viol
+		parts = append(parts, fmt.Sprintf("%s: %d minima, %d violations (largest a/b − 1 = %.2g)", l.name, l.tested, l.viol, l.worst))
+	}
+	c.Summary = fmt.Sprintf("%d of %d converged minima have the whole chain; ", complete, len(conv)) + strings.Join(parts, "; ") + "."
+	switch {
+	case viol > 0:
+		c.Verdict = Fails
+	case complete == 0:
+		c.Verdict = Untested
+	default:
+		c.Verdict = Holds
+	}
+	return c
+}

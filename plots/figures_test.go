@@ -1,0 +1,251 @@
+package plots
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv")
+
+func tinyRows(t *testing.T) []Row {
+	t.Helper()
+	rows, err := ReadTableFile(filepath.Join("testdata", "tiny.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// comparePNG decodes both images and returns an error if their sizes differ or more than
+// maxFrac of the pixels differ by more than 16 (of 255) in some channel. The slack absorbs
+// anti-aliasing differences between CPU architectures (fused multiply-add); a moved,
+// missing or recoloured curve changes far more pixels.
+func comparePNG(got, want []byte, maxFrac float64) error {
+	a, err := png.Decode(bytes.NewReader(got))
+	if err != nil {
+		return fmt.Errorf("decoding rendered PNG: %v", err)
+	}
+	b, err := png.Decode(bytes.NewReader(want))
+	if err != nil {
+		return fmt.Errorf("decoding golden PNG: %v", err)
+	}
+	if a.Bounds() != b.Bounds() {
+		return fmt.Errorf("size %v, golden %v", a.Bounds(), b.Bounds())
+	}
+	diff, total := 0, 0
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			total++
+			if pixelDiff(a, b, x, y) > 16 {
+				diff++
+			}
+		}
+	}
+	if frac := float64(diff) / float64(total); frac > maxFrac {
+		return fmt.Errorf("%d of %d pixels differ (%.3f%% > %.3f%%)", diff, total, 100*frac, 100*maxFrac)
+	}
+	return nil
+}
+
+func pixelDiff(a, b image.Image, x, y int) uint32 {
+	r1, g1, b1, a1 := a.At(x, y).RGBA()
+	r2, g2, b2, a2 := b.At(x, y).RGBA()
+	d := uint32(0)
+	for _, p := range [][2]uint32{{r1, r2}, {g1, g2}, {b1, b2}, {a1, a2}} {
+		v := p[0] >> 8
+		w := p[1] >> 8
+		if v > w {
+			v, w = w, v
+		}
+		d = max(d, w-v)
+	}
+	return d
+}
+
+var svgNumber = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?`)
+
+// compareSVG compares two SVG documents as text with every number replaced by a
+// placeholder, and the numbers themselves within absolute tolerance tol (points).
+func compareSVG(got, want []byte, tol float64) error {
+	ga, wa := svgNumber.FindAllString(string(got), -1), svgNumber.FindAllString(string(want), -1)
+	gt, wt := svgNumber.ReplaceAllString(string(got), "#"), svgNumber.ReplaceAllString(string(want), "#")
+	if gt != wt {
+		gl, wl := strings.Split(gt, "\n"), strings.Split(wt, "\n")
+		for i := 0; i < min(len(gl), len(wl)); i++ {
+			if gl[i] != wl[i] {
+				return fmt.Errorf("text differs at line %d:\n got  %.200s\n want %.200s", i+1, gl[i], wl[i])
+			}
+		}
+		return fmt.Errorf("text differs: %d lines, golden %d", len(gl), len(wl))
+	}
+	for i := range ga {
+		x, _ := strconv.ParseFloat(ga[i], 64)
+		y, _ := strconv.ParseFloat(wa[i], 64)
+		if math.Abs(x-y) > tol {
+			return fmt.Errorf("number %d: %s, golden %s", i, ga[i], wa[i])
+		}
+	}
+	return nil
+}
+
+func render(t *testing.T, f *Figure, format string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f.Encode(&buf, format); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestGoldenFigures renders the figures of testdata/tiny.csv and compares them with
+// testdata/golden (go test ./plots -run Golden -update rewrites those).
+func TestGoldenFigures(t *testing.T) {
+	figs, err := Figures(tinyRows(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "golden")
+	if *update {
+		if _, err := os.Stat(dir); err != nil {
+			os.MkdirAll(dir, 0o755)
+		}
+	}
+	for _, f := range figs {
+		for _, format := range []string{"png", "svg"} {
+			got := render(t, f, format)
+			path := filepath.Join(dir, f.Name+"."+format)
+			if *update {
+				if err := WriteFileAtomic(path, got); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+			}
+			if format == "png" {
+				err = comparePNG(got, want, 0.002)
+			} else {
+				err = compareSVG(got, want, 0.05)
+			}
+			if err != nil {
+				t.Errorf("%s differs from golden: %v", path, err)
+			}
+		}
+	}
+}
+
+// TestGoldenDetectsChange makes sure the golden comparison can fail: a figure from a table
+// with one run's values changed must not pass as the golden one.
+func TestGoldenDetectsChange(t *testing.T) {
+	rows := tinyRows(t)
+	for i := range rows {
+		if rows[i].Batch == 8 && rows[i].LR == 0.002 {
+			rows[i].Sharpness *= 0.5 // the yellow point of the B = 8 panel moves
+			rows[i].Bound15 *= 0.6
+		}
+	}
+	f, err := Figure2(rows, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"png", "svg"} {
+		want, err := os.ReadFile(filepath.Join("testdata", "golden", "fig2."+format))
+		if err != nil {
+			t.Skip("no golden file yet")
+		}
+		got := render(t, f, format)
+		if format == "png" {
+			err = comparePNG(got, want, 0.002)
+		} else {
+			err = compareSVG(got, want, 0.05)
+		}
+		if err == nil {
+			t.Errorf("%s: a changed figure passed the golden comparison", format)
+		}
+	}
+}
+
+// TestFiguresRobust renders figures from degenerate tables: nothing converged, one batch
+// size and one step size, non-positive values on log axes, a missing B = n. None may
+// panic or fail, and non-drawable values must be counted as left out.
+func TestFiguresRobust(t *testing.T) {
+	base := defaultSynth().rows()
+	allDiverged := append([]Row(nil), base...)
+	for i := range allDiverged {
+		allDiverged[i].Status = "diverged"
+	}
+	single := []Row{base[len(base)-1]}
+	bad := append([]Row(nil), base...)
+	bad[3].Sharpness = 0
+	bad[4].Sharpness = -1
+	bad[5].GenSharpness = math.Inf(1)
+	bad[6].Bound25 = math.NaN()
+	cases := map[string][]Row{"none": nil, "all diverged": allDiverged, "single": single, "bad values": bad}
+	for name, rows := range cases {
+		figs, err := Figures(rows)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, f := range figs {
+			for _, format := range []string{"png", "svg"} {
+				var buf bytes.Buffer
+				if err := f.Encode(&buf, format); err != nil {
+					t.Errorf("%s: %s: %v", name, f.Name, err)
+				} else if buf.Len() == 0 {
+					t.Errorf("%s: %s.%s is empty", name, f.Name, format)
+				}
+			}
+		}
+		if name == "bad values" && !strings.Contains(figs[0].Caption, "2 converged run(s) without a usable sharpness") {
+			t.Errorf("caption does not count the two non-positive sharpness values: %q", figs[0].Caption)
+		}
+		if name == "all diverged" && !strings.Contains(figs[0].Caption, fmt.Sprintf("%d run(s) that did not converge (diverged %d)", len(base), len(base))) {
+			t.Errorf("caption does not count the diverged runs: %q", figs[0].Caption)
+		}
+	}
+}
+
+func TestSaveAtomicAndFormats(t *testing.T) {
+	f, err := Figure1a(tinyRows(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths, err := f.Save(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v, size %d", p, err, st.Size())
+		}
+	}
+	if _, err := f.Save(dir, "gif"); err == nil {
+		t.Error("unknown format accepted")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("directory holds %d files after a failed save, want the 2 figures (no temporary leftovers)", len(entries))
+	}
+	// Figure 1(b) with the paper's step sizes is matched to the tiny grid exactly.
+	if lr, ok := MatchLR(tinyRows(t), 0.0125, LRMatchTol); !ok || lr != 0.012 {
+		t.Errorf("MatchLR(0.0125) = %g, %v; want 0.012, true", lr, ok)
+	}
+	if _, ok := MatchLR(tinyRows(t), 0.02, LRMatchTol); ok {
+		t.Error("MatchLR(0.02) matched a step size more than 10% away")
+	}
+}

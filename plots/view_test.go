@@ -1,0 +1,34 @@
+package plots
+
+import (
+	"bytes"
+	"flag"
+	"testing"
+)
+
+var viewDir = flag.String("view", "", "write the figures of a full synthetic table into this directory (for looking at them)")
+
+// TestFiguresSynthetic renders every figure of a realistic synthetic table in both formats.
+func TestFiguresSynthetic(t *testing.T) {
+	rows, err := ReadTable(bytes.NewReader(tableCSV(defaultSynth().rows())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := Figures(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := *viewDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	for _, f := range figs {
+		paths, err := f.Save(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(paths) != 2 {
+			t.Fatalf("%s: wrote %v, want png and svg", f.Name, paths)
+		}
+	}
+}
