@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunWritesFiguresAndReport(t *testing.T) {
+	out := t.TempDir()
+	section := filepath.Join(out, "validation.md")
+	if err := os.WriteFile(section, []byte("## Validation\n\nlater"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	table, _ := filepath.Abs(filepath.Join("..", "..", "plots", "testdata", "tiny.csv"))
+	if err := run([]string{"-table", table, "-out", out, "-section", section}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"fig1a", "fig1b", "fig2", "fig3"} {
+		for _, ext := range []string{"png", "svg"} {
+			st, err := os.Stat(filepath.Join(out, "figures", name+"."+ext))
+			if err != nil || st.Size() == 0 {
+				t.Errorf("%s.%s: %v", name, ext, err)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(figures/fig1a.png)", "## Validation\n\nlater", "### Claim (3)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("REPORT.md lacks %q", want)
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	out := t.TempDir()
+	bad := filepath.Join(out, "bad.csv")
+	os.WriteFile(bad, []byte("lr,batch\n0.1,1\n"), 0o644)
+	for _, args := range [][]string{
+		{},
+		{"-table", bad},
+		{"-table", bad, "-out", out},
+		{"-table", filepath.Join(out, "none.csv"), "-out", out},
+		{"-table", "../../plots/testdata/tiny.csv", "-out", out, "-section", filepath.Join(out, "none.md")},
+	} {
+		if err := run(args); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "REPORT.md")); err == nil {
+		t.Error("a failed run left a REPORT.md")
+	}
+}
