@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sgdstability/sgdstab/experiments/store"
+)
+
+// Display shows a sweep's progress. On a terminal it keeps one status line at the bottom (a bar
+// over the runs, elapsed time, an estimate of the time left, each worker's run with its epoch
+// and loss) and prints finished runs above it. Elsewhere (CI, files) it prints plain lines: one
+// per started and finished run, and every Heartbeat a progress line.
+type Display struct {
+	W         io.Writer
+	TTY       bool
+	Width     func() int    // terminal width; nil means 100
+	Heartbeat time.Duration // plain mode; 0 means 30 s
+
+	mu       sync.Mutex
+	start    time.Time
+	total    int
+	skipped  int
+	done     int
+	failed   int
+	cost     float64 // estimated cost of the runs to do
+	costDone float64
+	slots    []slot
+	shown    bool // a status line is on screen
+	stop     chan struct{}
+	stopped  sync.WaitGroup
+}
+
+type slot struct {
+	task    *Task
+	status  Status
+	started time.Time
+}
+
+// Logf prints a line (above the status line on a terminal).
+func (d *Display) Logf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clear()
+	fmt.Fprintf(d.W, format+"\n", args...)
+	d.draw()
+}
+
+// Begin starts the display of a sweep over todo (skipped runs are done already).
+func (d *Display) Begin(todo []*Task, skipped, workers int) {
+	d.mu.Lock()
+	d.start = time.Now()
+	d.total, d.skipped = len(todo), skipped
+	d.cost = 0
+	for _, t := range todo {
+		d.cost += cost(t.Run)
+	}
+	d.slots = make([]slot, workers)
+	d.stop = make(chan struct{})
+	d.mu.Unlock()
+	interval := 250 * time.Millisecond
+	if !d.TTY {
+		interval = d.Heartbeat
+		if interval <= 0 {
+			interval = 30 * time.Second
+		}
+	}
+	d.stopped.Add(1)
+	go func() {
+		defer d.stopped.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-d.stop:
+				return
+			case <-tick.C:
+				d.tick()
+			}
+		}
+	}()
+}
+
+func (d *Display) tick() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.TTY {
+		d.clear()
+		d.draw()
+		return
+	}
+	running := d.running()
+	if running == "" {
+		return
+	}
+	fmt.Fprintf(d.W, "progress: %s; running %s\n", d.counts(), running)
+}
+
+// Start marks worker w as running t.
+func (d *Display) Start(w int, t *Task) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.slots[w] = slot{task: t, started: time.Now(), status: Status{Phase: "train"}}
+	if !d.TTY {
+		fmt.Fprintf(d.W, "start  %v\n", t.Run)
+	}
+}
+
+// Update records worker w's current status.
+func (d *Display) Update(w int, s Status) {
+	d.mu.Lock()
+	d.slots[w].status = s
+	d.mu.Unlock()
+}
+
+// Finish reports worker w's run as done (rec) or failed (err).
+func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	elapsed := time.Since(d.slots[w].started)
+	d.slots[w] = slot{}
+	d.costDone += cost(t.Run)
+	d.clear()
+	if err != nil {
+		d.failed++
+		fmt.Fprintf(d.W, "FAILED %v after %s: %v\n", t.Run, round(elapsed), err)
+	} else {
+		d.done++
+		fmt.Fprintf(d.W, "[%*d/%d] %v: %s (%s)\n", digits(d.total), d.done+d.failed, d.total, t.Run, summary(rec, t.Run.LR), round(elapsed))
+	}
+	d.draw()
+}
+
+// Abandon reports that worker w's run was stopped by an interrupt (no record written).
+func (d *Display) Abandon(w int, t *Task) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.slots[w] = slot{}
+	d.clear()
+	fmt.Fprintf(d.W, "stopped %v (no record written; the next sweep redoes it)\n", t.Run)
+	d.draw()
+}
+
+// End stops the display and removes the status line.
+func (d *Display) End() {
+	if d.stop != nil {
+		close(d.stop)
+		d.stopped.Wait()
+		d.stop = nil
+	}
+	d.mu.Lock()
+	d.clear()
+	d.mu.Unlock()
+}
+
+func (d *Display) counts() string {
+	elapsed := time.Since(d.start)
+	left := "?"
+	if d.costDone > 0 {
+		left = "~" + round(time.Duration(float64(elapsed)*(d.cost-d.costDone)/d.costDone)).String()
+	}
+	return fmt.Sprintf("%d/%d runs, %s elapsed, %s left", d.done+d.failed, d.total, round(elapsed), left)
+}
+
+func (d *Display) running() string {
+	var parts []string
+	for _, s := range d.slots {
+		if s.task == nil {
+			continue
+		}
+		p := fmt.Sprintf("lr=%g B=%d", s.task.Run.LR, s.task.Run.Batch)
+		switch {
+		case s.status.Phase == "analyse":
+			p += " analysing"
+		case s.status.Epoch > 0:
+			p += fmt.Sprintf(" ep %d loss %.2e", s.status.Epoch, s.status.Loss)
+		default:
+			p += " starting"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " | ")
+}
+
+// draw writes the status line (terminal only); the caller holds mu.
+func (d *Display) draw() {
+	if !d.TTY || d.stop == nil {
+		return
+	}
+	const barLen = 20
+	frac := 0.0
+	if d.total > 0 {
+		frac = float64(d.done+d.failed) / float64(d.total)
+	}
+	fill := int(frac * barLen)
+	bar := "[" + strings.Repeat("#", fill) + strings.Repeat(".", barLen-fill) + "]"
+	line := bar + " " + d.counts()
+	if r := d.running(); r != "" {
+		line += " | " + r
+	}
+	width := 100
+	if d.Width != nil {
+		if w := d.Width(); w > 10 {
+			width = w
+		}
+	}
+	if len(line) > width-1 {
+		line = line[:width-1]
+	}
+	fmt.Fprint(d.W, line)
+	d.shown = true
+}
+
+// clear erases the status line; the caller holds mu.
+func (d *Display) clear() {
+	if d.shown {
+		fmt.Fprint(d.W, "\r\x1b[K")
+		d.shown = false
+	}
+}
+
+// summary is a one-line description of a finished run.
+func summary(rec *store.Record, lr float64) string {
+	s := fmt.Sprintf("%s after %d epochs, loss %.2e, train %.1fs", rec.Status, rec.Epochs, float64(rec.FinalLoss), rec.TrainSeconds)
+	if len(rec.Analysis) == 0 {
+		return s
+	}
+	var rep struct {
+		Sharpness            *float64 `json:"sharpness"`
+		GeneralizedSharpness *float64 `json:"generalized_sharpness"`
+	}
+	if json.Unmarshal(rec.Analysis, &rep) == nil && rep.Sharpness != nil && rep.GeneralizedSharpness != nil {
+		s += fmt.Sprintf(", analysis %.1fs: sharpness %.4g, generalized %.4g, 2/eta %.4g", rec.AnalysisSeconds, *rep.Sharpness, *rep.GeneralizedSharpness, 2/lr)
+	}
+	return s
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func digits(n int) int { return len(fmt.Sprint(n)) }

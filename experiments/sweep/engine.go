@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/train"
+)
+
+// realEngine trains with package train and analyses converged minima with package analysis.
+type realEngine struct {
+	cfg   *grid.Config
+	mnist string
+
+	once     sync.Once
+	ds       *data.Dataset
+	checksum string
+	dsErr    error
+
+	// analyseMu runs one analysis at a time: it is memory-hungry (the n x K x d Jacobians) and
+	// its linear algebra uses every core on the OpenBLAS backend; the other worker keeps training.
+	analyseMu sync.Mutex
+}
+
+// NewEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
+// does not read MNIST). mnist overrides where the MNIST files are looked for.
+func NewEngine(cfg *grid.Config, mnist string) (Engine, error) {
+	e := &realEngine{cfg: cfg, mnist: mnist}
+	// Validate every run's configuration now, so that a bad grid fails before any training.
+	for _, r := range cfg.Runs() {
+		if _, err := e.Spec(r); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// trainConfig is the train.Config of a run, with train's defaults filled in.
+func (e *realEngine) trainConfig(r grid.Run) train.Config {
+	m, t := e.cfg.Model, e.cfg.Training
+	return train.Config{
+		Hidden: m.Hidden, InitFactor: m.InitFactor, InitSeed: m.InitSeed, Loss: m.Loss,
+		LR: r.LR, Batch: r.Batch, Seed: r.Seed,
+		WarmupSteps: t.WarmupSteps, ConvThreshold: t.ConvThreshold, ConvEpochs: t.ConvEpochs,
+		MaxEpochs: t.MaxEpochs, Sampling: t.Sampling, DivergeLoss: t.DivergeLoss, Engine: t.Engine,
+	}.WithDefaults()
+}
+
+// Spec is the run's identity: the data selection, the resolved training configuration and the
+// resolved analysis settings.
+func (e *realEngine) Spec(r grid.Run) (store.Spec, error) {
+	tc := e.trainConfig(r)
+	if err := tc.Validate(e.cfg.N()); err != nil {
+		return store.Spec{}, &grid.Error{File: e.cfg.File, Key: "model/training", Reason: fmt.Sprintf("run %v: %v", r, err)}
+	}
+	as, err := e.analysisSettings(r)
+	if err != nil {
+		return store.Spec{}, err
+	}
+	return store.NewSpec(e.cfg.Data, e.cfg.N(), tc, as)
+}
+
+func (e *realEngine) data() (*data.Dataset, string, error) {
+	e.once.Do(func() {
+		sel := e.cfg.Data
+		sel.Dir = e.mnist
+		e.ds, e.dsErr = data.Load(sel)
+		if e.dsErr == nil {
+			e.checksum = e.ds.Checksum()
+			if e.ds.N != e.cfg.N() {
+				e.dsErr = fmt.Errorf("data selection gave %d samples, the grid expects %d", e.ds.N, e.cfg.N())
+			}
+		}
+	})
+	return e.ds, e.checksum, e.dsErr
+}
+
+// Run trains one run and analyses it if it converged.
+func (e *realEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, error) {
+	ds, checksum, err := e.data()
+	if err != nil {
+		return nil, err
+	}
+	tc := e.trainConfig(r)
+	res, err := train.Train(ctx, ds, tc, func(p train.Progress) {
+		report(Status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := &store.Record{
+		Status: string(res.Status), Epochs: res.Epochs, Steps: res.Steps,
+		FinalLoss: store.Float(res.FinalLoss), TrainSeconds: res.Seconds, DataChecksum: checksum,
+	}
+	rec.LossCurve = make([]store.Float, len(res.LossCurve))
+	for i, l := range res.LossCurve {
+		rec.LossCurve[i] = store.Float(l)
+	}
+	if res.Status != train.Converged {
+		return rec, nil // diverged and epoch-limit runs are recorded, not analysed
+	}
+	report(Status{Phase: "analyse"})
+	e.analyseMu.Lock()
+	defer e.analyseMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := e.analyse(ds, tc, res.Params, r, rec); err != nil {
+		return nil, fmt.Errorf("analysing the minimum of %v: %w", r, err)
+	}
+	rec.AnalysisSeconds = time.Since(start).Seconds()
+	return rec, nil
+}
+
+// marshalReport encodes an analysis report, refusing non-finite numbers with a clear message.
+func marshalReport(rep any) (json.RawMessage, error) {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the analysis report: %w", err)
+	}
+	return b, nil
+}

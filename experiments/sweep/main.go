@@ -1,0 +1,222 @@
+// Command sweep runs an experiment grid: it expands a grid file (experiments/*.yaml) into runs,
+// trains each run that the results store does not hold yet (several at once), analyses every
+// converged minimum, writes one record per run as soon as it is done, and finally writes the
+// table of all runs of the grid that have a record.
+//
+//	go run ./experiments/sweep -config experiments/quick.yaml [-dry-run] [-shard i/N]
+//	    [-workers 2] [-mnist DIR] [-table-only] [-progress auto|bar|plain]
+//
+// Interrupting (Ctrl-C, SIGTERM) stops the runs in progress between epochs without writing
+// anything for them; rerunning the same command resumes with the unfinished runs. A second
+// Ctrl-C quits at once (records are written atomically, so that is safe too).
+//
+// -shard i/N (0 <= i < N) runs every N-th run of the grid starting at i, for batch schedulers'
+// job arrays writing into one shared store; the table written at the end holds every run of the
+// grid that has a record by then (rerun with -table-only after all shards for the final one).
+//
+// Exit status: 0 when every selected run has a record, 1 on errors or failed runs, 2 on bad
+// usage, 130 when interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/store"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type usageError struct{ error }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	err := sweep(args, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errInterrupted):
+		return 130
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "sweep: %v (see -h)\n", err)
+		return 2
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sweep: %v\n", err)
+		return 1
+	}
+}
+
+var errInterrupted = errors.New("interrupted")
+
+func sweep(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "grid file (e.g. experiments/quick.yaml); required")
+	dryRun := fs.Bool("dry-run", false, "list the runs and which are done, train nothing")
+	shardFlag := fs.String("shard", "", "run shard `i/N` of the grid only (0 <= i < N)")
+	workers := fs.Int("workers", 0, "runs trained at once (0: the grid's workers, default 2)")
+	mnist := fs.String("mnist", "", "directory of the MNIST IDX files (default: see go doc ./data)")
+	tableOnly := fs.Bool("table-only", false, "only rewrite the grid's table from the store")
+	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal), bar, plain")
+	heartbeat := fs.Duration("heartbeat", 30*time.Second, "plain progress: interval of the progress lines")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *configPath == "" {
+		return usageError{errors.New("-config is required")}
+	}
+	shard, shards, err := grid.ParseShard(*shardFlag)
+	if err != nil {
+		return usageError{err}
+	}
+	if *workers < 0 {
+		return usageError{fmt.Errorf("-workers %d: want >= 1", *workers)}
+	}
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	switch *progress {
+	case "auto":
+	case "bar":
+		tty = true
+	case "plain":
+		tty = false
+	default:
+		return usageError{fmt.Errorf("-progress %q: want auto, bar or plain", *progress)}
+	}
+
+	cfg, err := grid.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *workers > 0 {
+		cfg.Workers = *workers
+	}
+	engine, err := NewEngine(cfg, *mnist)
+	if err != nil {
+		return err
+	}
+	disp := &Display{W: stderr, TTY: tty, Heartbeat: *heartbeat}
+	if tty {
+		disp.Width = func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		}
+	}
+	st := &store.Store{Dir: cfg.Store}
+	r := &Runner{Config: cfg, Store: st, Engine: engine, Workers: cfg.Workers, Display: disp}
+
+	all := cfg.Runs()
+	tasks, err := r.Plan(all)
+	if err != nil {
+		return err
+	}
+	mine := tasks
+	if shards > 1 {
+		mine = nil
+		for _, run := range grid.Shard(all, shard, shards) {
+			mine = append(mine, tasks[run.Index])
+		}
+	}
+
+	if *dryRun {
+		return list(stdout, cfg, mine, len(all), *shardFlag)
+	}
+	if !*tableOnly {
+		if _, err := store.Open(cfg.Store); err != nil {
+			return err
+		}
+		if n, err := st.CleanTemp(time.Hour); err == nil && n > 0 {
+			disp.Logf("removed %d stale temporary files from %s", n, cfg.Store)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			<-ctx.Done()
+			stop() // a second Ctrl-C kills the process at once
+		}()
+		done := 0
+		for _, t := range mine {
+			if t.Done() {
+				done++
+			}
+		}
+		what := fmt.Sprintf("%d runs", len(all))
+		if shards > 1 {
+			what = fmt.Sprintf("shard %d/%d: %d of %d runs", shard, shards, len(mine), len(all))
+		}
+		disp.Logf("sweep %s (%s): %s, %d done already, %d to run on %d workers; store %s",
+			cfg.Name, *configPath, what, done, len(mine)-done, min(cfg.Workers, max(len(mine)-done, 1)), cfg.Store)
+		start := time.Now()
+		out, err := r.Sweep(ctx, mine)
+		if err != nil {
+			return err
+		}
+		rows, terr := r.Table(tasks)
+		disp.Logf("sweep %s: %d run, %d skipped (done before), %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
+			cfg.Name, out.Ran, out.Skipped, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
+		if terr != nil {
+			return terr
+		}
+		if out.Interrupted {
+			disp.Logf("interrupted: rerun the same command to finish the remaining runs")
+			return errInterrupted
+		}
+		if out.Failed > 0 {
+			return fmt.Errorf("%d runs failed (see above); they have no record and are retried by the next sweep", out.Failed)
+		}
+		return nil
+	}
+	rows, err := r.Table(tasks)
+	if err != nil {
+		return err
+	}
+	disp.Logf("table %s/table.csv: %d of %d runs of %s", cfg.Output, rows, len(all), cfg.Name)
+	return nil
+}
+
+// list prints the dry-run listing.
+func list(w io.Writer, cfg *grid.Config, tasks []*Task, total int, shard string) error {
+	done, corrupt := 0, 0
+	fmt.Fprintf(w, "%5s  %-8s  %-9s  %5s  %5s  %-12s  %s\n", "index", "block", "lr", "batch", "seed", "key", "state")
+	for _, t := range tasks {
+		state := "to do"
+		switch {
+		case t.Record != nil:
+			done++
+			state = "done: " + t.Record.Status
+		case t.Corrupt != nil:
+			corrupt++
+			state = "corrupt record (will be redone): " + t.Corrupt.Reason
+		}
+		fmt.Fprintf(w, "%5d  %-8s  %-9g  %5d  %5d  %-12.12s  %s\n", t.Run.Index, t.Run.Block, t.Run.LR, t.Run.Batch, t.Run.Seed, t.Key, state)
+	}
+	sel := ""
+	if shard != "" {
+		sel = fmt.Sprintf(" (shard %s of %d runs)", shard, total)
+	}
+	fmt.Fprintf(w, "%s: %d runs%s, %d done, %d to do (%d of them with a corrupt record); store %s, table %s\n",
+		cfg.Name, len(tasks), sel, done, len(tasks)-done, corrupt, cfg.Store, cfg.Output)
+	return nil
+}

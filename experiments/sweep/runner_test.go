@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/store"
+)
+
+// fakeEngine stands in for training and analysis: a run with lr >= divergeAt diverges, one with
+// lr == failAt fails, one with lr == blockAt waits for cancellation; the others converge with a
+// made-up report whose numbers are functions of (lr, batch).
+type fakeEngine struct {
+	divergeAt, failAt, blockAt float64
+	started                    chan grid.Run // if non-nil, receives every run as it starts
+
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+type fakeSettings struct {
+	LR    float64 `json:"lr"`
+	Batch int     `json:"batch"`
+	Seed  uint64  `json:"seed"`
+}
+
+func (f *fakeEngine) Spec(r grid.Run) (store.Spec, error) {
+	cfg := &grid.Config{}
+	return store.NewSpec(cfg.Data, 8, fakeSettings{r.LR, r.Batch, r.Seed}, map[string]any{"eta": r.LR})
+}
+
+func (f *fakeEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[r.String()]++
+	f.mu.Unlock()
+	if f.started != nil {
+		f.started <- r
+	}
+	report(Status{Phase: "train", Epoch: 1, Loss: 0.5})
+	switch {
+	case r.LR == f.blockAt:
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case r.LR == f.failAt:
+		return nil, errors.New("fake failure")
+	case f.divergeAt > 0 && r.LR >= f.divergeAt:
+		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: store.Float(1e7)}, nil
+	}
+	report(Status{Phase: "analyse"})
+	rep := fmt.Sprintf(`{"p":%g,"sharpness":%g,"generalized_sharpness":%g,"generalized_sharpness_bracket":[1,2]}`,
+		1/float64(r.Batch), 1/r.LR, 1.5/r.LR)
+	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7,
+		Analysis: json.RawMessage(rep), ResidualRel: store.Ptr(0.01)}, nil
+}
+
+func (f *fakeEngine) count(r grid.Run) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[r.String()]
+}
+
+const fakeGrid = `
+name: fake
+data: {per_class: 2}
+grid:
+  - lr: [0.01, 0.02, 0.5, 1.0]
+    batch: [1, 2, n]
+seeds: [1, 2]
+`
+
+func setup(t *testing.T, text string, eng Engine) (*Runner, *bytes.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	text += fmt.Sprintf("output: %s\nstore: %s\n", filepath.Join(dir, "out"), filepath.Join(dir, "store"))
+	cfg, err := grid.Parse([]byte(text), filepath.Join(dir, "fake.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	return &Runner{Config: cfg, Store: st, Engine: eng, Workers: 2, Display: &Display{W: &syncWriter{w: &log}, Heartbeat: time.Hour}}, &log
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func sweepAll(t *testing.T, r *Runner, ctx context.Context) ([]*Task, Outcome) {
+	t.Helper()
+	tasks, err := r.Plan(r.Config.Runs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Sweep(ctx, tasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Table(tasks); err != nil {
+		t.Fatal(err)
+	}
+	return tasks, out
+}
+
+func readTable(t *testing.T, dir string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "table.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, row := range rows[1:] {
+		m := map[string]string{}
+		for i, c := range rows[0] {
+			m[c] = row[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestSweepRecordsEveryRunOnceAndResumes(t *testing.T) {
+	eng := &fakeEngine{divergeAt: 0.5}
+	r, log := setup(t, fakeGrid, eng)
+	runs := r.Config.Runs()
+	if len(runs) != 24 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	_, out := sweepAll(t, r, context.Background())
+	if out.Ran != 24 || out.Skipped != 0 || out.Failed != 0 || out.Interrupted {
+		t.Fatalf("outcome %+v\n%s", out, log)
+	}
+	for _, run := range runs {
+		if eng.count(run) != 1 {
+			t.Errorf("%v trained %d times", run, eng.count(run))
+		}
+	}
+	rows := readTable(t, r.Config.Output)
+	if len(rows) != 24 {
+		t.Fatalf("table has %d rows", len(rows))
+	}
+	diverged := 0
+	for i, row := range rows {
+		run := runs[i]
+		if row["lr"] != fmt.Sprint(run.LR) || row["batch"] != fmt.Sprint(run.Batch) || row["config"] != "fake" {
+			t.Errorf("row %d (%s, %s) is not run %v", i, row["lr"], row["batch"], run)
+		}
+		if row["status"] == "diverged" {
+			diverged++
+			if row["sharpness"] != "" {
+				t.Errorf("diverged run analysed: %v", row)
+			}
+		} else if row["sharpness"] != fmt.Sprint(1/run.LR) {
+			t.Errorf("row %d sharpness %s", i, row["sharpness"])
+		}
+	}
+	if diverged != 12 {
+		t.Errorf("%d diverged rows, want 12 (lr 0.5 and 1)", diverged)
+	}
+	// A second sweep finds everything done.
+	_, out = sweepAll(t, r, context.Background())
+	if out.Ran != 0 || out.Skipped != 24 {
+		t.Errorf("second sweep %+v", out)
+	}
+	for _, run := range runs {
+		if eng.count(run) != 1 {
+			t.Errorf("%v trained %d times after the second sweep", run, eng.count(run))
+		}
+	}
+}
+
+func TestSweepFailureIsNotRecorded(t *testing.T) {
+	eng := &fakeEngine{failAt: 0.02}
+	r, log := setup(t, fakeGrid, eng)
+	tasks, out := sweepAll(t, r, context.Background())
+	if out.Failed != 6 || out.Ran != 18 {
+		t.Fatalf("outcome %+v", out)
+	}
+	for _, task := range tasks {
+		_, err := r.Store.Get(task.Key)
+		if failed := task.Run.LR == 0.02; failed != errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%v: Get = %v", task.Run, err)
+		}
+	}
+	if !strings.Contains(log.String(), "FAILED lr=0.02") || !strings.Contains(log.String(), "fake failure") {
+		t.Errorf("failure not reported:\n%s", log)
+	}
+	// Once fixed, the next sweep runs only the failed ones.
+	eng.failAt = -1
+	_, out = sweepAll(t, r, context.Background())
+	if out.Ran != 6 || out.Skipped != 18 {
+		t.Errorf("retry outcome %+v", out)
+	}
+}
+
+func TestSweepCorruptRecordIsReportedAndRerun(t *testing.T) {
+	eng := &fakeEngine{}
+	r, log := setup(t, fakeGrid, eng)
+	tasks, _ := sweepAll(t, r, context.Background())
+	victim := tasks[5]
+	path := r.Store.Path(victim.Key)
+	raw, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, raw[:len(raw)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	tasks, out := sweepAll(t, r, context.Background())
+	if out.Ran != 1 || out.Skipped != 23 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if eng.count(victim.Run) != 2 {
+		t.Errorf("corrupt run trained %d times in all, want 2", eng.count(victim.Run))
+	}
+	if !strings.Contains(log.String(), "corrupt record for "+victim.Run.String()) {
+		t.Errorf("not reported:\n%s", log)
+	}
+	if _, err := r.Store.Get(victim.Key); err != nil {
+		t.Errorf("rerun record: %v", err)
+	}
+	moved, _ := filepath.Glob(path + ".corrupt-*")
+	if len(moved) != 1 {
+		t.Errorf("corrupt file kept as %v", moved)
+	}
+	if rows := readTable(t, r.Config.Output); len(rows) != 24 {
+		t.Errorf("table has %d rows", len(rows))
+	}
+}
+
+func TestSweepInterrupt(t *testing.T) {
+	eng := &fakeEngine{blockAt: 0.01, started: make(chan grid.Run, 100)}
+	r, log := setup(t, fakeGrid, eng)
+	r.Workers = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once a blocking run has started.
+		for run := range eng.started {
+			if run.LR == 0.01 {
+				cancel()
+				return
+			}
+		}
+	}()
+	tasks, out := sweepAll(t, r, ctx)
+	if !out.Interrupted || out.Ran+out.Unstarted != 24 || out.Unstarted == 0 {
+		t.Fatalf("outcome %+v", out)
+	}
+	recorded := 0
+	for _, task := range tasks {
+		_, err := r.Store.Get(task.Key)
+		switch {
+		case err == nil:
+			recorded++
+			if task.Run.LR == 0.01 {
+				t.Errorf("interrupted run %v has a record", task.Run)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("%v: %v", task.Run, err)
+		}
+	}
+	if recorded != out.Ran {
+		t.Errorf("%d records, %d runs done", recorded, out.Ran)
+	}
+	if !strings.Contains(log.String(), "stopped lr=0.01") {
+		t.Errorf("abandoned run not reported:\n%s", log)
+	}
+	// Resume: the rest, each exactly once in all.
+	eng.blockAt = -1
+	eng.started = nil
+	_, out = sweepAll(t, r, context.Background())
+	if out.Ran+out.Skipped != 24 || out.Interrupted {
+		t.Errorf("resume outcome %+v", out)
+	}
+	for _, task := range tasks {
+		want := 1
+		if task.Run.LR == 0.01 && eng.count(task.Run) == 2 {
+			want = 2 // the one abandoned
+		}
+		if eng.count(task.Run) != want {
+			t.Errorf("%v trained %d times", task.Run, eng.count(task.Run))
+		}
+	}
+}
+
+func TestShardsTogetherRunTheGridOnce(t *testing.T) {
+	eng := &fakeEngine{}
+	r, _ := setup(t, fakeGrid, eng)
+	all := r.Config.Runs()
+	tasks, err := r.Plan(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	total := 0
+	for i := 0; i < n; i++ {
+		var mine []*Task
+		for _, run := range grid.Shard(all, i, n) {
+			mine = append(mine, tasks[run.Index])
+		}
+		out, err := r.Sweep(context.Background(), mine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Skipped != 0 {
+			t.Errorf("shard %d skipped %d runs done by another shard", i, out.Skipped)
+		}
+		total += out.Ran
+		// Each shard's table holds every run recorded so far, not only its own.
+		fresh, _ := r.Plan(all)
+		rows, err := r.Table(fresh)
+		if err != nil || rows != total {
+			t.Errorf("after shard %d the table has %d rows (%v), want %d", i, rows, err, total)
+		}
+	}
+	if total != len(all) {
+		t.Errorf("shards ran %d runs, grid has %d", total, len(all))
+	}
+	for _, run := range all {
+		if eng.count(run) != 1 {
+			t.Errorf("%v trained %d times", run, eng.count(run))
+		}
+	}
+}
+
+func TestDisplayModes(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		eng := &fakeEngine{divergeAt: 0.5}
+		r, log := setup(t, "data: {per_class: 2}\ngrid: [{lr: [0.01, 0.5], batch: [2]}]\n", eng)
+		r.Display.TTY = tty
+		r.Display.Heartbeat = time.Millisecond
+		sweepAll(t, r, context.Background())
+		s := log.String()
+		for _, want := range []string{"lr=0.01 B=2 seed=1: converged after 10 epochs", "generalized 150, 2/eta 200", "lr=0.5 B=2 seed=1: diverged after 3 epochs"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("tty=%v: no %q in\n%s", tty, want, s)
+			}
+		}
+		if strings.Contains(s, "\x1b[K") != tty {
+			t.Errorf("tty=%v: terminal control codes present = %v", tty, !tty)
+		}
+	}
+}
