@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"flag"
+	"path/filepath"
 	"testing"
 )
 
@@ -21,6 +22,8 @@ func TestFiguresSynthetic(t *testing.T) {
 	dir := *viewDir
 	if dir == "" {
 		dir = t.TempDir()
+	} else if err := WriteFileAtomic(filepath.Join(dir, "table.csv"), tableCSV(defaultSynth().rows())); err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range figs {
 		paths, err := f.Save(dir)
