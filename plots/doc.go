@@ -17,6 +17,14 @@
 //   - WriteReport: REPORT.md with the figures, the claim checks and a table of every run;
 //     extra Markdown sections (e.g. the validation of issue 7) are appended verbatim.
 //
+// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv and compares
+// them with testdata/golden (decoded PNG pixels, SVG text with numbers to 0.05 pt); after an
+// intended change of the figures, regenerate with
+//
+//	go test ./plots -run Golden -update
+//
+// and look at the new PNGs before committing them.
+//
 // The command experiments/report wires these together:
 //
 //	go run ./experiments/report -table results/table.csv -out results

@@ -193,7 +193,8 @@ func TestFiguresRobust(t *testing.T) {
 	bad[4].Sharpness = -1
 	bad[5].GenSharpness = math.Inf(1)
 	bad[6].Bound25 = math.NaN()
-	cases := map[string][]Row{"none": nil, "all diverged": allDiverged, "single": single, "bad values": bad}
+	quick := synthSpec{N: 512, Batches: []int{1, 8, 32, 512}, Etas: []float64{0.005, 0.012, 0.03}, Seed: 2}.rows()
+	cases := map[string][]Row{"none": nil, "all diverged": allDiverged, "single": single, "bad values": bad, "quick grid": quick}
 	for name, rows := range cases {
 		figs, err := Figures(rows)
 		if err != nil {
@@ -208,6 +209,9 @@ func TestFiguresRobust(t *testing.T) {
 					t.Errorf("%s: %s.%s is empty", name, f.Name, format)
 				}
 			}
+		}
+		if name == "quick grid" && !strings.Contains(figs[1].Caption, "η = 0.043: no step size in the table within 10%") {
+			t.Errorf("Figure 1(b) caption does not say that 0.043 is missing: %q", figs[1].Caption)
 		}
 		if name == "bad values" && !strings.Contains(figs[0].Caption, "2 converged run(s) without a usable sharpness") {
 			t.Errorf("caption does not count the two non-positive sharpness values: %q", figs[0].Caption)
