@@ -1,0 +1,223 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
+)
+
+// Report holds every quantity of THEORY.md for one minimum and batch size. JSON keys are those of
+// issue 3 (and of the analyze command's output).
+type Report struct {
+	P                    float64    `json:"p"`                             // (n-B)/(B(n-1))
+	Sharpness            float64    `json:"sharpness"`                     // lambda_max(H)
+	GDThreshold          float64    `json:"gd_threshold"`                  // 2/lambda_max(H) (Thm 1)
+	GeneralizedSharpness float64    `json:"generalized_sharpness"`         // lambda_max(pinv(C) D) (Thm 3)
+	Bracket              [2]float64 `json:"generalized_sharpness_bracket"` // certified [lo, hi]
+	EtaStar              float64    `json:"eta_star"`                      // 2/GeneralizedSharpness, in [2/hi, 2/lo]
+	Bound15              float64    `json:"bound15"`                       // eq. (15)
+	Bound16              float64    `json:"bound16"`                       // eq. (16)
+	Bound25              float64    `json:"bound25"`                       // eq. (25), best of many ascents
+	Nonuniformity        float64    `json:"nonuniformity"`                 // sqrt(lambda_max((1/n) sum H_i^2 - H^2))
+	// Covariance limit (Thm 5, Cor. 1), only when Options.Eta > 0 and gradients are given.
+	CovarianceTrace   *float64 `json:"covariance_trace,omitempty"`    // lim E||P(w - w*)||^2
+	ExpectedLoss      *float64 `json:"expected_loss,omitempty"`       // lim E[Ltilde(w)] - L(w*)
+	ExpectedGradNorm2 *float64 `json:"expected_grad_norm2,omitempty"` // lim E||grad Ltilde(w)||^2
+
+	Diagnostics Diagnostics `json:"diagnostics"`
+
+	// TopEigenvector is a unit eigenvector v_max of H for lambda_max(H), in parameter space.
+	TopEigenvector []float64 `json:"-"`
+	// Bound25Vector is the unit maximizer found for (25), in parameter space.
+	Bound25Vector []float64 `json:"-"`
+	// Seconds is the wall-clock time of each stage (not serialized, so that the same input
+	// gives the same bytes).
+	Seconds map[string]float64 `json:"-"`
+
+	pr  *problem
+	gen *genResult
+}
+
+// Diagnostics describes how the numbers were obtained.
+type Diagnostics struct {
+	Backend string `json:"backend"` // linear-algebra backend (internal/linalg)
+	N       int    `json:"n"`
+	Batch   int    `json:"batch_size"`
+	Dim     int    `json:"d"`
+	K       int    `json:"k,omitempty"` // outputs (factored input)
+	Rank    int    `json:"rank"`        // r = dim range(H)
+	// NullEigenvalueMax is the largest |eigenvalue| of H declared zero (RankTol * lambda_max cut).
+	NullEigenvalueMax float64 `json:"null_eigenvalue_max"`
+	LambdaMinRange    float64 `json:"lambda_min_range"` // smallest eigenvalue of H kept
+	TraceH            float64 `json:"trace_h"`
+
+	// Generalized sharpness
+	Method          string  `json:"method"`
+	Status          string  `json:"status"`       // "converged" or "iteration_limit"
+	Applications    int     `json:"applications"` // applications of D (each ~ 3 n k r^2 flops factored)
+	Certificates    int     `json:"certificates"` // Collatz-Wielandt evaluations
+	Restarts        int     `json:"restarts"`
+	Residual        float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
+	BracketRelWidth float64 `json:"bracket_rel_width"` // (hi - lo)/hi
+
+	// Bound (25)
+	Bound25Starts     int `json:"bound25_starts"`
+	Bound25Screened   int `json:"bound25_screened"`
+	Bound25Iterations int `json:"bound25_iterations"`
+	Bound25Converged  int `json:"bound25_converged"`
+
+	NonuniformityIterations int `json:"nonuniformity_iterations"`
+
+	// Gradients and covariance limit
+	GradMeanRel          float64 `json:"grad_mean_rel,omitempty"`         // ||mean g|| / rms ||g_i|| (before centering)
+	GradNullFraction     float64 `json:"grad_null_fraction,omitempty"`    // share of sum ||g_i||^2 in null(H)
+	CovarianceIterations int     `json:"covariance_iterations,omitempty"` // CG iterations
+	CovarianceResidual   float64 `json:"covariance_residual,omitempty"`   // relative residual of the solve
+	NoiseTrace           float64 `json:"noise_trace,omitempty"`           // trace S_g, S_g = (1/n) sum P g_i g_i^T P
+}
+
+// AnalyzeDense computes every quantity of THEORY.md for explicit per-sample Hessians and batch
+// size batch. Input and options are validated first (see [Dense.Validate]).
+func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.withDefaults()
+	if err := d.Validate(opt); err != nil {
+		return nil, err
+	}
+	if err := checkBatch(d.N, batch); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	pr, err := newDenseProblem(d, opt.RankTol)
+	if err != nil {
+		return nil, err
+	}
+	return analyze(pr, d.Gradients, batch, opt, time.Since(t0), 0)
+}
+
+// AnalyzeFactored computes every quantity of THEORY.md for Gauss-Newton curvature
+// H_i = J_i^T M J_i without forming any d x d matrix: it works in the r-dimensional eigenbasis
+// of H obtained from the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i, where H is
+// diagonal. Input and options are validated first (see [Factored.Validate]).
+func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.withDefaults()
+	if err := f.Validate(opt); err != nil {
+		return nil, err
+	}
+	if err := checkBatch(f.N, batch); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	pr, err := newFactoredProblem(f, opt.RankTol)
+	if err != nil {
+		return nil, err
+	}
+	return analyze(pr, f.Gradients, batch, opt, time.Since(t0), f.K)
+}
+
+func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int) (*Report, error) {
+	p := P(pr.n, batch)
+	rep := &Report{P: p, Sharpness: pr.l[0], GDThreshold: 2 / pr.l[0], pr: pr,
+		Seconds: map[string]float64{"basis": basisTime.Seconds()}}
+	dg := &rep.Diagnostics
+	dg.Backend, dg.N, dg.Batch, dg.Dim, dg.K, dg.Rank = linalg.Backend(), pr.n, batch, pr.d, k, pr.r
+	dg.NullEigenvalueMax, dg.LambdaMinRange = pr.nullMax, pr.l[pr.r-1]
+	for _, l := range pr.l {
+		dg.TraceH += l
+	}
+	e1 := make([]float64, pr.r)
+	e1[0] = 1
+	rep.TopEigenvector = make([]float64, pr.d)
+	pr.space.toParams(rep.TopEigenvector, e1)
+
+	t := time.Now()
+	rep.Bound15 = bound15(pr, p)
+	rep.Bound16 = bound16(pr, p)
+	rep.Seconds["bounds15_16"] = time.Since(t).Seconds()
+
+	t = time.Now()
+	gen := generalizedSharpness(pr, p, opt)
+	rep.gen = gen
+	rep.Seconds["generalized_sharpness"] = time.Since(t).Seconds()
+	rep.GeneralizedSharpness = gen.value
+	rep.Bracket = [2]float64{gen.lo, gen.hi}
+	rep.EtaStar = 2 / gen.value
+	dg.Method, dg.Applications, dg.Certificates, dg.Restarts, dg.Residual = gen.method, gen.applications, gen.certificates, gen.restarts, gen.residual
+	dg.BracketRelWidth = (gen.hi - gen.lo) / gen.hi
+	dg.Status = "converged"
+	if !gen.converged {
+		dg.Status = "iteration_limit"
+	}
+
+	t = time.Now()
+	b := bound25(pr, p, opt)
+	rep.Seconds["bound25"] = time.Since(t).Seconds()
+	rep.Bound25 = b.value
+	rep.Bound25Vector = make([]float64, pr.d)
+	pr.space.toParams(rep.Bound25Vector, b.vector)
+	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged = b.starts, b.screened, b.iterations, b.converged
+
+	t = time.Now()
+	rep.Nonuniformity, dg.NonuniformityIterations = nonuniformity(pr, opt.Seed)
+	rep.Seconds["nonuniformity"] = time.Since(t).Seconds()
+
+	if grads != nil {
+		dg.GradMeanRel = gradMeanRel(grads, pr.d)
+	}
+	if opt.Eta > 0 && grads != nil {
+		if !(opt.Eta < 2/gen.hi) {
+			return nil, fmt.Errorf("analysis: eta = %g is not below eta* (certified eta* >= 2/%.17g = %.17g): the covariance limit does not exist", opt.Eta, gen.hi, 2/gen.hi)
+		}
+		t = time.Now()
+		g := grads
+		if opt.CenterGradients {
+			g = centered(grads, pr.d)
+		}
+		gh := make([]float64, pr.n*pr.r)
+		pr.space.project(gh, g)
+		tot, rng := 0.0, 0.0
+		for _, gi := range g {
+			for _, v := range gi {
+				tot += v * v
+			}
+		}
+		for _, v := range gh {
+			rng += v * v
+		}
+		cov, err := covariance(pr, p, opt.Eta, gh, gen, opt.MaxApplications)
+		if err != nil {
+			return nil, err
+		}
+		rep.Seconds["covariance"] = time.Since(t).Seconds()
+		rep.CovarianceTrace, rep.ExpectedLoss, rep.ExpectedGradNorm2 = &cov.trace, &cov.loss, &cov.gradNorm2
+		dg.CovarianceIterations, dg.CovarianceResidual, dg.NoiseTrace = cov.iterations, cov.residual, cov.noiseTrace
+		if tot > 0 {
+			dg.GradNullFraction = math.Max(0, (tot-rng)/tot)
+		}
+	}
+	return rep, nil
+}
+
+func centered(g [][]float64, d int) [][]float64 {
+	mean := make([]float64, d)
+	for _, gi := range g {
+		for a, v := range gi {
+			mean[a] += v / float64(len(g))
+		}
+	}
+	out := make([][]float64, len(g))
+	for i, gi := range g {
+		out[i] = make([]float64, d)
+		for a, v := range gi {
+			out[i][a] = v - mean[a]
+		}
+	}
+	return out
+}

@@ -1,0 +1,536 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
+)
+
+// problem is the analysis problem written in an orthonormal eigenbasis V (d x r) of range(H):
+// there H is diag(l) with l_1 >= ... >= l_r > RankTol * l_1, and the per-sample Hessians are
+// Hh_i = V^T H_i V (r x r). Every quantity of THEORY.md lives on range(H), so nothing else is
+// needed, except the maps between basis coordinates and parameters.
+type problem struct {
+	n, d, r int
+	l       []float64 // eigenvalues of H on range(H), descending
+	nullMax float64   // largest |eigenvalue| of H declared zero (0 if none)
+	curv    curvature
+	space   paramSpace
+}
+
+// curvature is the family of per-sample Hessians Hh_i (r x r) in the basis. The dense and the
+// factored input implement it differently; all matrices are row-major.
+type curvature interface {
+	// sandwich sets dst = (1/n) sum_i Hh_i S Hh_i for a symmetric r x r S.
+	sandwich(dst, s []float64)
+	// forms sets q[i*m+j] = v_j^T Hh_i v_j for the m columns of V (r x m).
+	forms(q, v []float64, m int)
+	// weighted sets dst[:, j] = sum_i w[i*m+j] Hh_i v_j for V, dst r x m.
+	weighted(dst, v []float64, m int, w []float64)
+	// diagonals sets q[i*r+a] = Hh_i[a, a].
+	diagonals(q []float64)
+	// frob2 returns ||Hh_i||_F^2 = ||H_i||_F^2.
+	frob2(i int) float64
+	// top returns the largest eigenvalue of Hh_i and writes a unit eigenvector into v (length r).
+	top(i int, v []float64) float64
+	// squares sets dst = (1/n) sum_i Hh_i^2 x for a vector x of length r.
+	squares(dst, x []float64)
+}
+
+// paramSpace maps between basis coordinates and parameters (length d).
+type paramSpace interface {
+	// toParams sets x = V y.
+	toParams(x, y []float64)
+	// project sets y[i*r:(i+1)*r] = V^T g_i for every g_i (len(g) vectors).
+	project(y []float64, g [][]float64)
+}
+
+// --- dense input ---
+
+type denseCurv struct {
+	n, r int
+	h    [][]float64 // Hh_i, r x r
+	tmp  []float64
+}
+
+type denseSpace struct {
+	d, r int
+	v    []float64 // d x r
+}
+
+func (s *denseSpace) toParams(x, y []float64) {
+	blas64.Gemv(blas.NoTrans, 1, blas64.General{Rows: s.d, Cols: s.r, Stride: s.r, Data: s.v},
+		blas64.Vector{N: s.r, Inc: 1, Data: y}, 0, blas64.Vector{N: s.d, Inc: 1, Data: x})
+}
+
+func (s *denseSpace) project(y []float64, g [][]float64) {
+	for i, gi := range g {
+		blas64.Gemv(blas.Trans, 1, blas64.General{Rows: s.d, Cols: s.r, Stride: s.r, Data: s.v},
+			blas64.Vector{N: s.d, Inc: 1, Data: gi}, 0, blas64.Vector{N: s.r, Inc: 1, Data: y[i*s.r : (i+1)*s.r]})
+	}
+}
+
+// newDenseProblem eigendecomposes H = (1/n) sum_i H_i and rotates every H_i into the basis.
+func newDenseProblem(in *Dense, rankTol float64) (*problem, error) {
+	d, n := in.D, in.N
+	hm := make([]float64, d*d)
+	sym := make([][]float64, n)
+	for i, h := range in.Hessians {
+		sym[i] = make([]float64, d*d)
+		symmetrizeInto(sym[i], h, d)
+		for a, v := range sym[i] {
+			hm[a] += v / float64(n)
+		}
+	}
+	w := make([]float64, d)
+	if err := linalg.EigSym(d, hm, w, true); err != nil {
+		return nil, fmt.Errorf("analysis: eigendecomposition of H: %v", err)
+	}
+	lmax := w[d-1]
+	if lmax <= 0 {
+		return nil, fmt.Errorf("analysis: H = (1/n) sum_i H_i is zero: no curvature, every threshold is infinite")
+	}
+	r := 0
+	for r < d && w[d-1-r] > rankTol*lmax {
+		r++
+	}
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r)}
+	if r < d {
+		p.nullMax = math.Max(math.Abs(w[d-1-r]), math.Abs(w[0]))
+	}
+	v := make([]float64, d*r) // d x r, column a = eigenvector of the a-th largest eigenvalue
+	for a := 0; a < r; a++ {
+		p.l[a] = w[d-1-a]
+		row := hm[(d-1-a)*d : (d-a)*d]
+		for k := 0; k < d; k++ {
+			v[k*r+a] = row[k]
+		}
+	}
+	vg := blas64.General{Rows: d, Cols: r, Stride: r, Data: v}
+	c := &denseCurv{n: n, r: r, h: make([][]float64, n), tmp: make([]float64, d*r+r*r)}
+	tmp := make([]float64, d*r)
+	for i := range sym {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, blas64.General{Rows: d, Cols: d, Stride: d, Data: sym[i]}, vg, 0,
+			blas64.General{Rows: d, Cols: r, Stride: r, Data: tmp})
+		hi := make([]float64, r*r)
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1, vg, blas64.General{Rows: d, Cols: r, Stride: r, Data: tmp}, 0,
+			blas64.General{Rows: r, Cols: r, Stride: r, Data: hi})
+		symmetrizeInto(hi, hi, r)
+		c.h[i] = hi
+	}
+	p.curv = c
+	p.space = &denseSpace{d: d, r: r, v: v}
+	return p, nil
+}
+
+func gen(rows, cols int, data []float64) blas64.General {
+	return blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: data}
+}
+
+func (c *denseCurv) sandwich(dst, s []float64) {
+	r := c.r
+	t := c.tmp[:r*r]
+	for a := range dst[:r*r] {
+		dst[a] = 0
+	}
+	for _, h := range c.h {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(r, r, h), gen(r, r, s), 0, gen(r, r, t))
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1/float64(c.n), gen(r, r, t), gen(r, r, h), 1, gen(r, r, dst))
+	}
+	symmetrizeInto(dst, dst, r)
+}
+
+func (c *denseCurv) forms(q, v []float64, m int) {
+	r := c.r
+	t := make([]float64, r*m)
+	for i, h := range c.h {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(r, r, h), gen(r, m, v), 0, gen(r, m, t))
+		for j := 0; j < m; j++ {
+			s := 0.0
+			for a := 0; a < r; a++ {
+				s += v[a*m+j] * t[a*m+j]
+			}
+			q[i*m+j] = s
+		}
+	}
+}
+
+func (c *denseCurv) weighted(dst, v []float64, m int, w []float64) {
+	r := c.r
+	t := make([]float64, r*m)
+	for a := range dst[:r*m] {
+		dst[a] = 0
+	}
+	for i, h := range c.h {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(r, r, h), gen(r, m, v), 0, gen(r, m, t))
+		for a := 0; a < r; a++ {
+			for j := 0; j < m; j++ {
+				dst[a*m+j] += w[i*m+j] * t[a*m+j]
+			}
+		}
+	}
+}
+
+func (c *denseCurv) diagonals(q []float64) {
+	r := c.r
+	for i, h := range c.h {
+		for a := 0; a < r; a++ {
+			q[i*r+a] = h[a*r+a]
+		}
+	}
+}
+
+func (c *denseCurv) frob2(i int) float64 {
+	s := 0.0
+	for _, v := range c.h[i] {
+		s += v * v
+	}
+	return s
+}
+
+func (c *denseCurv) top(i int, v []float64) float64 {
+	r := c.r
+	a := append([]float64(nil), c.h[i]...)
+	w := make([]float64, r)
+	if err := linalg.EigSym(r, a, w, true); err != nil {
+		panic(err) // finite by validation
+	}
+	copy(v, a[(r-1)*r:r*r])
+	return w[r-1]
+}
+
+func (c *denseCurv) squares(dst, x []float64) {
+	r := c.r
+	t := make([]float64, r)
+	for a := range dst[:r] {
+		dst[a] = 0
+	}
+	for _, h := range c.h {
+		blas64.Gemv(blas.NoTrans, 1, gen(r, r, h), blas64.Vector{N: r, Inc: 1, Data: x}, 0, blas64.Vector{N: r, Inc: 1, Data: t})
+		blas64.Gemv(blas.NoTrans, 1/float64(c.n), gen(r, r, h), blas64.Vector{N: r, Inc: 1, Data: t}, 1, blas64.Vector{N: r, Inc: 1, Data: dst})
+	}
+}
+
+// --- factored input ---
+
+// factCurv represents Hh_i = B_i^T B_i with B (nk x r) the stacked factors in the basis:
+// B_i = G_i V with G_i = M^{1/2} J_i. If K = G G^T = U diag(s^2) U^T (the nk x nk Gram matrix of
+// the stacked G), then V = G^T U_r diag(1/s) and B = U_r diag(s): H is diag(s^2 / n) in this
+// basis, and B comes straight out of the Gram eigendecomposition.
+type factCurv struct {
+	n, k, r int
+	b       []float64 // nk x r
+	gram    [][]float64
+	w, y    []float64 // nk x r work space
+	f       []float64 // nk x r, signed square-root factors
+}
+
+type factSpace struct {
+	n, k, d, r int
+	cols       []int     // parameter index of each kept column of G
+	g          []float64 // nk x len(cols): G restricted to the columns that are not identically zero
+	u          []float64 // nk x r: U_r
+	s          []float64 // singular values s_a
+}
+
+// newFactoredProblem forms the Gram matrix of the stacked G_i = M^{1/2} J_i (dropping parameters
+// whose column is zero for every sample: they lie in null(H)) and eigendecomposes it.
+func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
+	n, k, d := in.N, in.K, in.D
+	nk := n * k
+	// M^{1/2}
+	msym := make([]float64, k*k)
+	symmetrizeInto(msym, in.OutputHessian, k)
+	mw := make([]float64, k)
+	if err := linalg.EigSym(k, msym, mw, true); err != nil {
+		return nil, fmt.Errorf("analysis: output Hessian: %v", err)
+	}
+	root := make([]float64, k*k)
+	for j := 0; j < k; j++ {
+		s := math.Sqrt(math.Max(mw[j], 0))
+		e := msym[j*k : (j+1)*k]
+		for a := 0; a < k; a++ {
+			for b := 0; b < k; b++ {
+				root[a*k+b] += s * e[a] * e[b]
+			}
+		}
+	}
+	// columns that are not identically zero
+	used := make([]bool, d)
+	for _, j := range in.Factors {
+		for a := 0; a < k; a++ {
+			row := j[a*d : (a+1)*d]
+			for c, v := range row {
+				if v != 0 {
+					used[c] = true
+				}
+			}
+		}
+	}
+	var cols []int
+	for c, u := range used {
+		if u {
+			cols = append(cols, c)
+		}
+	}
+	dc := len(cols)
+	if dc == 0 {
+		return nil, fmt.Errorf("analysis: every factor J_i is zero: H = 0, no curvature, every threshold is infinite")
+	}
+	g := make([]float64, nk*dc)
+	row := make([]float64, dc)
+	for i, j := range in.Factors {
+		for a := 0; a < k; a++ {
+			dst := g[(i*k+a)*dc : (i*k+a+1)*dc]
+			for b := 0; b < k; b++ {
+				rab := root[a*k+b]
+				if rab == 0 {
+					continue
+				}
+				src := j[b*d : (b+1)*d]
+				for ci, c := range cols {
+					row[ci] = src[c]
+				}
+				blas64.Axpy(rab, blas64.Vector{N: dc, Inc: 1, Data: row}, blas64.Vector{N: dc, Inc: 1, Data: dst})
+			}
+		}
+	}
+	gram := make([]float64, nk*nk)
+	blas64.Syrk(blas.NoTrans, 1, gen(nk, dc, g), 0, blas64.Symmetric{Uplo: blas.Upper, N: nk, Stride: nk, Data: gram})
+	for a := 0; a < nk; a++ {
+		for b := a + 1; b < nk; b++ {
+			gram[b*nk+a] = gram[a*nk+b]
+		}
+	}
+	w := make([]float64, nk)
+	if err := linalg.EigSym(nk, gram, w, true); err != nil {
+		return nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
+	}
+	smax := w[nk-1]
+	if smax <= 0 {
+		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
+	}
+	r := 0
+	for r < nk && w[nk-1-r] > rankTol*smax {
+		r++
+	}
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r)}
+	if r < nk {
+		p.nullMax = math.Max(math.Abs(w[nk-1-r]), math.Abs(w[0])) / float64(n)
+	}
+	u := make([]float64, nk*r)
+	b := make([]float64, nk*r)
+	s := make([]float64, r)
+	for a := 0; a < r; a++ {
+		sq := w[nk-1-a]
+		p.l[a] = sq / float64(n)
+		s[a] = math.Sqrt(sq)
+		vec := gram[(nk-1-a)*nk : (nk-a)*nk]
+		for x := 0; x < nk; x++ {
+			u[x*r+a] = vec[x]
+			b[x*r+a] = vec[x] * s[a]
+		}
+	}
+	c := &factCurv{n: n, k: k, r: r, b: b, gram: make([][]float64, n)}
+	for i := 0; i < n; i++ {
+		bi := gen(k, r, b[i*k*r:(i+1)*k*r])
+		gi := make([]float64, k*k)
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, bi, bi, 0, gen(k, k, gi))
+		c.gram[i] = gi
+	}
+	p.curv = c
+	p.space = &factSpace{n: n, k: k, d: d, r: r, cols: cols, g: g, u: u, s: s}
+	return p, nil
+}
+
+func (s *factSpace) toParams(x, y []float64) {
+	nk, dc := s.n*s.k, len(s.cols)
+	z := make([]float64, nk)
+	ys := make([]float64, s.r)
+	for a := range ys {
+		ys[a] = y[a] / s.s[a]
+	}
+	blas64.Gemv(blas.NoTrans, 1, gen(nk, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: nk, Inc: 1, Data: z})
+	xc := make([]float64, dc)
+	blas64.Gemv(blas.Trans, 1, gen(nk, dc, s.g), blas64.Vector{N: nk, Inc: 1, Data: z}, 0, blas64.Vector{N: dc, Inc: 1, Data: xc})
+	for i := range x[:s.d] {
+		x[i] = 0
+	}
+	for ci, c := range s.cols {
+		x[c] = xc[ci]
+	}
+}
+
+// project computes V^T g_i = diag(1/s) U_r^T G g_i for all i with two matrix products.
+func (s *factSpace) project(y []float64, g [][]float64) {
+	nk, dc, m := s.n*s.k, len(s.cols), len(g)
+	gc := make([]float64, m*dc)
+	for i, gi := range g {
+		for ci, c := range s.cols {
+			gc[i*dc+ci] = gi[c]
+		}
+	}
+	pg := make([]float64, nk*m)
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(nk, dc, s.g), gen(m, dc, gc), 0, gen(nk, m, pg))
+	// y (m x r) = pg^T U_r diag(1/s)
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(nk, m, pg), gen(nk, s.r, s.u), 0, gen(m, s.r, y))
+	for i := 0; i < m; i++ {
+		for a := 0; a < s.r; a++ {
+			y[i*s.r+a] /= s.s[a]
+		}
+	}
+}
+
+// sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i: W = B S, Z_i = W_i B_i^T (k x k),
+// Z_i = E_i diag(z) E_i^T, F_i = diag(sqrt|z|) E_i^T B_i, and the result as F+^T F+ - F-^T F-
+// (two symmetric rank-k updates): about 3 n k r^2 flops.
+func (c *factCurv) sandwich(dst, s []float64) {
+	n, k, r := c.n, c.k, c.r
+	nk := n * k
+	if c.w == nil {
+		c.w = make([]float64, nk*r)
+		c.f = make([]float64, nk*r)
+	}
+	blas64.Symm(blas.Right, 1, blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: s}, gen(nk, r, c.b), 0, gen(nk, r, c.w))
+	z := make([]float64, k*k)
+	zw := make([]float64, k)
+	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom
+	for i := 0; i < n; i++ {
+		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
+		symmetrizeInto(z, z, k)
+		if err := linalg.EigSym(k, z, zw, true); err != nil {
+			panic(err)
+		}
+		for j := 0; j < k; j++ {
+			if zw[j] == 0 {
+				continue
+			}
+			var row []float64
+			if zw[j] > 0 {
+				row = c.f[pos*r : (pos+1)*r]
+				pos++
+			} else {
+				neg--
+				row = c.f[neg*r : (neg+1)*r]
+			}
+			blas64.Gemv(blas.Trans, math.Sqrt(math.Abs(zw[j])), bi, blas64.Vector{N: k, Inc: 1, Data: z[j*k : (j+1)*k]}, 0, blas64.Vector{N: r, Inc: 1, Data: row})
+		}
+	}
+	out := blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: dst}
+	blas64.Syrk(blas.Trans, 1/float64(n), gen(pos, r, c.f[:pos*r]), 0, out)
+	if neg < nk {
+		blas64.Syrk(blas.Trans, -1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
+	}
+	for a := 0; a < r; a++ {
+		for b := a + 1; b < r; b++ {
+			dst[b*r+a] = dst[a*r+b]
+		}
+	}
+}
+
+func (c *factCurv) forms(q, v []float64, m int) {
+	nk := c.n * c.k
+	w := make([]float64, nk*m)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, m, v), 0, gen(nk, m, w))
+	for i := 0; i < c.n; i++ {
+		for j := 0; j < m; j++ {
+			s := 0.0
+			for a := 0; a < c.k; a++ {
+				x := w[(i*c.k+a)*m+j]
+				s += x * x
+			}
+			q[i*m+j] = s
+		}
+	}
+}
+
+func (c *factCurv) weighted(dst, v []float64, m int, wt []float64) {
+	nk := c.n * c.k
+	w := make([]float64, nk*m)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, m, v), 0, gen(nk, m, w))
+	for i := 0; i < c.n; i++ {
+		for a := 0; a < c.k; a++ {
+			for j := 0; j < m; j++ {
+				w[(i*c.k+a)*m+j] *= wt[i*m+j]
+			}
+		}
+	}
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(nk, m, w), 0, gen(c.r, m, dst))
+}
+
+func (c *factCurv) diagonals(q []float64) {
+	r := c.r
+	for i := range q[:c.n*r] {
+		q[i] = 0
+	}
+	for i := 0; i < c.n; i++ {
+		for a := 0; a < c.k; a++ {
+			row := c.b[(i*c.k+a)*r : (i*c.k+a+1)*r]
+			for x, v := range row {
+				q[i*r+x] += v * v
+			}
+		}
+	}
+}
+
+func (c *factCurv) frob2(i int) float64 {
+	s := 0.0
+	for _, v := range c.gram[i] {
+		s += v * v
+	}
+	return s
+}
+
+func (c *factCurv) top(i int, v []float64) float64 {
+	k, r := c.k, c.r
+	z := append([]float64(nil), c.gram[i]...)
+	w := make([]float64, k)
+	if err := linalg.EigSym(k, z, w, true); err != nil {
+		panic(err)
+	}
+	lam := w[k-1]
+	if lam <= 0 {
+		for a := range v[:r] {
+			v[a] = 0
+		}
+		v[0] = 1
+		return 0
+	}
+	blas64.Gemv(blas.Trans, 1/math.Sqrt(lam), gen(k, r, c.b[i*k*r:(i+1)*k*r]), blas64.Vector{N: k, Inc: 1, Data: z[(k-1)*k : k*k]}, 0, blas64.Vector{N: r, Inc: 1, Data: v})
+	return lam
+}
+
+func (c *factCurv) squares(dst, x []float64) {
+	nk := c.n * c.k
+	y := make([]float64, nk)
+	z := make([]float64, nk)
+	blas64.Gemv(blas.NoTrans, 1, gen(nk, c.r, c.b), blas64.Vector{N: c.r, Inc: 1, Data: x}, 0, blas64.Vector{N: nk, Inc: 1, Data: y})
+	k := c.k
+	for i := 0; i < c.n; i++ {
+		gi := c.gram[i]
+		for a := 0; a < k; a++ {
+			s := 0.0
+			for b := 0; b < k; b++ {
+				s += gi[a*k+b] * y[i*k+b]
+			}
+			z[i*k+a] = s
+		}
+	}
+	blas64.Gemv(blas.Trans, 1/float64(c.n), gen(nk, c.r, c.b), blas64.Vector{N: nk, Inc: 1, Data: z}, 0, blas64.Vector{N: c.r, Inc: 1, Data: dst})
+}
+
+// order returns the indices of xs sorted by decreasing value.
+func order(xs []float64) []int {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] > xs[idx[b]] })
+	return idx
+}

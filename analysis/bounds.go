@@ -1,0 +1,281 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// bound15 returns (15): l_max + p (1/n) sum_i (v_max^T H_i v_max - l_max)^2 / l_max, with the
+// population variance (divide by n). In the basis v_max = e_1.
+func bound15(pr *problem, p float64) float64 {
+	q := make([]float64, pr.n*pr.r)
+	pr.curv.diagonals(q)
+	l1 := pr.l[0]
+	s := 0.0
+	for i := 0; i < pr.n; i++ {
+		d := q[i*pr.r] - l1
+		s += d * d
+	}
+	return l1 + p*s/float64(pr.n)/l1
+}
+
+// bound16 returns (16): [(1-p) ||H||_F^2 + p (1/n) sum_i ||H_i||_F^2] / trace(H), which is the
+// generalized Rayleigh quotient <I, D(I)> / <I, C(I)>.
+func bound16(pr *problem, p float64) float64 {
+	h2, tr := 0.0, 0.0
+	for _, l := range pr.l {
+		h2 += l * l
+		tr += l
+	}
+	s := 0.0
+	for i := 0; i < pr.n; i++ {
+		s += pr.curv.frob2(i)
+	}
+	return ((1-p)*h2 + p*s/float64(pr.n)) / tr
+}
+
+// b25 is the objective of (25) on the unit sphere:
+//
+//	f(v) = a + p (1/n) sum_i (q_i - a)^2 / a = (1-p) a + p (1/n) sum_i q_i^2 / a,
+//
+// a = v^T H v, q_i = v^T H_i v. It is <vv^T, D(vv^T)> / <vv^T, C(vv^T)>, a generalized
+// Rayleigh quotient of (D, C), hence f(v) <= lambda_gen for every v.
+type b25 struct {
+	pr *problem
+	p  float64
+}
+
+// values sets f[j] for the m unit columns of v (r x m); q is n*m work space.
+func (b b25) values(f, v []float64, m int, q []float64) {
+	r, n := b.pr.r, b.pr.n
+	b.pr.curv.forms(q, v, m)
+	for j := 0; j < m; j++ {
+		a := 0.0
+		for x := 0; x < r; x++ {
+			a += b.pr.l[x] * v[x*m+j] * v[x*m+j]
+		}
+		s := 0.0
+		for i := 0; i < n; i++ {
+			s += q[i*m+j] * q[i*m+j]
+		}
+		f[j] = (1-b.p)*a + b.p*s/float64(n)/a
+	}
+}
+
+// grads sets g[:, j] = Riemannian gradient of f at the unit column v_j:
+// grad f = 2(1-p) H v + p [ (4/n) sum_i q_i H_i v / a - 2 ((1/n) sum_i q_i^2) H v / a^2 ],
+// projected onto the tangent space (minus 2 f v, by Euler's identity for the degree-2 f).
+func (b b25) grads(g, v []float64, m int, q, f []float64) {
+	r, n := b.pr.r, b.pr.n
+	b.pr.curv.forms(q, v, m)
+	a := make([]float64, m)
+	s2 := make([]float64, m)
+	for j := 0; j < m; j++ {
+		for x := 0; x < r; x++ {
+			a[j] += b.pr.l[x] * v[x*m+j] * v[x*m+j]
+		}
+		for i := 0; i < n; i++ {
+			s2[j] += q[i*m+j] * q[i*m+j]
+		}
+		s2[j] /= float64(n)
+		f[j] = (1-b.p)*a[j] + b.p*s2[j]/a[j]
+	}
+	w := make([]float64, n*m)
+	for i := 0; i < n; i++ {
+		for j := 0; j < m; j++ {
+			w[i*m+j] = 4 * b.p * q[i*m+j] / (float64(n) * a[j])
+		}
+	}
+	b.pr.curv.weighted(g, v, m, w)
+	for x := 0; x < r; x++ {
+		for j := 0; j < m; j++ {
+			hv := b.pr.l[x] * v[x*m+j]
+			g[x*m+j] += 2*(1-b.p)*hv - 2*b.p*s2[j]*hv/(a[j]*a[j]) - 2*f[j]*v[x*m+j]
+		}
+	}
+}
+
+type bound25Result struct {
+	value      float64
+	vector     []float64 // maximizer in the basis
+	starts     int       // ascents run
+	screened   int       // candidate starting points evaluated
+	iterations int       // ascent iterations (all starts together)
+	converged  int       // ascents that met the stopping rule
+}
+
+// bound25 maximizes (25) over the unit sphere of range(H) by Riemannian gradient ascent with an
+// adaptive step (backtracking on failure, growth on success), run in parallel from the
+// opt.Bound25Starts best of these candidates: every eigenvector of H (v_max always kept), every
+// H_i's top eigenvector and opt.Bound25Random random unit vectors (seeded). Maxima restricted to
+// range(H) are the global ones: a null-space component only scales f down.
+func bound25(pr *problem, p float64, opt Options) bound25Result {
+	r, n := pr.r, pr.n
+	obj := b25{pr: pr, p: p}
+	// candidates: eigenvectors of H (values from the diagonals), tops of H_i, random
+	nc := r + n + opt.Bound25Random
+	fc := make([]float64, nc)
+	diag := make([]float64, n*r)
+	pr.curv.diagonals(diag)
+	for x := 0; x < r; x++ {
+		s := 0.0
+		for i := 0; i < n; i++ {
+			s += diag[i*r+x] * diag[i*r+x]
+		}
+		fc[x] = (1-p)*pr.l[x] + p*s/float64(n)/pr.l[x]
+	}
+	extra := n + opt.Bound25Random
+	cand := make([]float64, r*extra) // r x extra, columns
+	col := make([]float64, r)
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x25))
+	for j := 0; j < extra; j++ {
+		if j < n {
+			pr.curv.top(j, col)
+		} else {
+			for x := range col {
+				col[x] = rng.NormFloat64()
+			}
+		}
+		nrm := blas64.Nrm2(vec(col))
+		if nrm == 0 {
+			col[0], nrm = 1, 1
+		}
+		for x := 0; x < r; x++ {
+			cand[x*extra+j] = col[x] / nrm
+		}
+	}
+	q := make([]float64, n*extra)
+	obj.values(fc[r:], cand, extra, q)
+	// pick the starts
+	idx := order(fc)
+	m := min(opt.Bound25Starts, nc)
+	chosen := []int{0}
+	for _, c := range idx {
+		if len(chosen) == m {
+			break
+		}
+		if c != 0 {
+			chosen = append(chosen, c)
+		}
+	}
+	m = len(chosen)
+	v := make([]float64, r*m)
+	for j, c := range chosen {
+		if c < r {
+			v[c*m+j] = 1
+		} else {
+			for x := 0; x < r; x++ {
+				v[x*m+j] = cand[x*extra+(c-r)]
+			}
+		}
+	}
+	res := bound25Result{starts: m, screened: nc}
+	f := make([]float64, m)
+	ft := make([]float64, m)
+	g := make([]float64, r*m)
+	vt := make([]float64, r*m)
+	qm := make([]float64, n*m)
+	step := make([]float64, m)
+	active := make([]bool, m)
+	stall := make([]int, m)
+	obj.values(f, v, m, qm)
+	for j := range step {
+		step[j] = 1 / (2 * f[j]) // the power-iteration step for a Rayleigh quotient
+		active[j] = true
+	}
+	for it := 0; it < opt.Bound25MaxIter; it++ {
+		any := false
+		for _, a := range active {
+			any = any || a
+		}
+		if !any {
+			break
+		}
+		res.iterations++
+		obj.grads(g, v, m, qm, f)
+		for j := 0; j < m; j++ {
+			for x := 0; x < r; x++ {
+				vt[x*m+j] = v[x*m+j]
+				if active[j] {
+					vt[x*m+j] += step[j] * g[x*m+j]
+				}
+			}
+			nrm := 0.0
+			for x := 0; x < r; x++ {
+				nrm += vt[x*m+j] * vt[x*m+j]
+			}
+			nrm = math.Sqrt(nrm)
+			for x := 0; x < r; x++ {
+				vt[x*m+j] /= nrm
+			}
+		}
+		obj.values(ft, vt, m, qm)
+		for j := 0; j < m; j++ {
+			if !active[j] {
+				continue
+			}
+			if ft[j] > f[j] {
+				gain := (ft[j] - f[j]) / f[j]
+				for x := 0; x < r; x++ {
+					v[x*m+j] = vt[x*m+j]
+				}
+				f[j] = ft[j]
+				step[j] *= 1.5
+				if gain < 1e-13 {
+					stall[j]++
+				} else {
+					stall[j] = 0
+				}
+			} else {
+				step[j] *= 0.25
+				stall[j]++
+			}
+			if stall[j] >= 8 || step[j]*f[j] < 1e-16 {
+				active[j] = false
+				res.converged++
+			}
+		}
+	}
+	best := 0
+	for j := range f {
+		if f[j] > f[best] {
+			best = j
+		}
+	}
+	res.value = f[best]
+	res.vector = make([]float64, r)
+	for x := 0; x < r; x++ {
+		res.vector[x] = v[x*m+best]
+	}
+	return res
+}
+
+// nonuniformity returns sqrt(lambda_max((1/n) sum_i H_i^2 - H^2)) (Wu, Ma and E 2018), by
+// Lanczos on vectors of length r; the matrix is (1/n) sum_i (H_i - H)^2, PSD.
+func nonuniformity(pr *problem, seed uint64) (value float64, iters int) {
+	r := pr.r
+	apply := func(dst, x []float64) {
+		pr.curv.squares(dst, x)
+		for a := 0; a < r; a++ {
+			dst[a] -= pr.l[a] * pr.l[a] * x[a]
+		}
+	}
+	lz := newLanczos(r, apply, min(r, 300))
+	x0 := make([]float64, r)
+	rng := rand.New(rand.NewPCG(seed, 0x77))
+	for a := range x0 {
+		x0[a] = 1 + 0.1*rng.NormFloat64()
+	}
+	lz.start(x0)
+	var rz ritz
+	for restarts := 0; restarts < 20; restarts++ {
+		rz = lz.run(1e-12, 10*r+100)
+		if rz.converge || lz.broke {
+			break
+		}
+		lz.start(rz.vector)
+	}
+	return math.Sqrt(math.Max(rz.value, 0)), lz.applys
+}

@@ -1,0 +1,301 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
+)
+
+// Dense holds explicit per-sample Hessians H_i (d x d, row-major) at a minimum w*, and optionally
+// the per-sample gradients g_i = grad l_i(w*). Gradients == nil means an interpolating minimum
+// (every g_i = 0). For small problems and tests; a network's curvature goes in [Factored].
+type Dense struct {
+	N, D      int
+	Hessians  [][]float64 // N entries, each D*D row-major, symmetric PSD
+	Gradients [][]float64 // nil, or N entries of length D with (1/N) sum_i g_i = 0
+}
+
+// Factored holds per-sample Gauss-Newton curvature H_i = J_i^T M J_i with J_i the K x D Jacobian of
+// the network's outputs at sample i and M the K x K Hessian of the loss in the outputs (PSD).
+// Nothing of size D x D is ever formed from it.
+type Factored struct {
+	N, K, D       int
+	Factors       [][]float64 // N entries, each K*D row-major: J_i
+	OutputHessian []float64   // K*K row-major: M, symmetric PSD
+	Gradients     [][]float64 // nil (interpolating), or N entries of length D with zero mean
+}
+
+// Options tunes an analysis. The zero value of every field means its documented default.
+type Options struct {
+	// Eta, if positive, asks for the covariance limit of Thm 5 / Cor. 1 at step size Eta
+	// (needs gradients; must satisfy 0 < Eta < eta*). 0: no covariance limit.
+	Eta float64
+	// Seed drives the random restarts of bound (25). Same seed, same numbers.
+	Seed uint64
+	// RelWidth is the target relative width (hi - lo) / hi of the certified bracket of the
+	// generalized sharpness. Default 1e-6.
+	RelWidth float64
+	// RankTol: eigenvalues of H at or below RankTol * lambda_max(H) are taken as zero (they span
+	// null(H)). Default 1e-10.
+	RankTol float64
+	// SymTol: a dense H_i (or M) is symmetric if |A_ab - A_ba| <= SymTol * max|A| over all inputs.
+	// Default 1e-8.
+	SymTol float64
+	// PSDTol: a dense H_i (or M) is PSD if its smallest eigenvalue is >= -PSDTol * s, with s the
+	// largest eigenvalue over all inputs. Default 1e-8.
+	PSDTol float64
+	// GradMeanTol: gradients must satisfy ||(1/n) sum_i g_i|| <= GradMeanTol * sqrt((1/n) sum_i ||g_i||^2).
+	// Default 1e-6.
+	GradMeanTol float64
+	// CenterGradients subtracts the mean gradient instead of rejecting a non-zero mean (for
+	// minima found by training, whose full-batch gradient is small but not zero). The removed
+	// relative mean is reported in the diagnostics.
+	CenterGradients bool
+	// MaxApplications caps the applications of the operator pinv(C) D in the generalized
+	// sharpness (and of 2C - eta D in the covariance solve). Default 600.
+	MaxApplications int
+	// Bound25Starts is the number of gradient ascents run for bound (25), chosen as the best
+	// starting points among every eigenvector of H, every H_i's top eigenvector and
+	// Bound25Random random unit vectors; v_max is always one of them. Default 32.
+	Bound25Starts int
+	// Bound25Random is the number of random starting points screened for bound (25). Default 16.
+	Bound25Random int
+	// Bound25MaxIter caps the ascent iterations per start. Default 2000.
+	Bound25MaxIter int
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.RelWidth, 1e-6)
+	def(&o.RankTol, 1e-10)
+	def(&o.SymTol, 1e-8)
+	def(&o.PSDTol, 1e-8)
+	def(&o.GradMeanTol, 1e-6)
+	defi := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defi(&o.MaxApplications, 600)
+	defi(&o.Bound25Starts, 32)
+	defi(&o.Bound25Random, 16)
+	defi(&o.Bound25MaxIter, 2000)
+	return o
+}
+
+func (o Options) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Eta", o.Eta}, {"RelWidth", o.RelWidth}, {"RankTol", o.RankTol}, {"SymTol", o.SymTol},
+		{"PSDTol", o.PSDTol}, {"GradMeanTol", o.GradMeanTol}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("analysis: option %s = %v must be finite and >= 0", f.name, f.v)
+		}
+	}
+	if o.RelWidth >= 1 || o.RankTol >= 1 {
+		return fmt.Errorf("analysis: options RelWidth (%v) and RankTol (%v) must be below 1", o.RelWidth, o.RankTol)
+	}
+	if o.MaxApplications < 0 || o.Bound25Starts < 0 || o.Bound25Random < 0 || o.Bound25MaxIter < 0 {
+		return fmt.Errorf("analysis: negative iteration option")
+	}
+	return nil
+}
+
+// P returns p = (n - B) / (B (n - 1)), the factor by which sampling a batch of size B without
+// replacement from n samples shrinks the covariance of a batch mean (THEORY.md, Setting).
+// p = 1 at B = 1 and p = 0 at B = n. It panics unless 1 <= B <= n.
+func P(n, batch int) float64 {
+	if batch < 1 || batch > n {
+		panic(fmt.Sprintf("analysis: batch size %d outside 1..%d", batch, n))
+	}
+	if n == 1 {
+		return 0
+	}
+	return float64(n-batch) / (float64(batch) * float64(n-1))
+}
+
+func checkBatch(n, batch int) error {
+	if batch < 1 || batch > n {
+		return fmt.Errorf("analysis: batch size %d outside 1..n = 1..%d", batch, n)
+	}
+	return nil
+}
+
+func finite(xs []float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks shapes, finiteness, symmetry and positive semi-definiteness of every H_i
+// (tolerances from opt) and the zero mean of the gradients.
+func (d *Dense) Validate(opt Options) error {
+	opt = opt.withDefaults()
+	if d == nil {
+		return fmt.Errorf("analysis: nil dense input")
+	}
+	if d.N < 1 || d.D < 1 {
+		return fmt.Errorf("analysis: dense input needs n >= 1 and d >= 1, got n=%d d=%d", d.N, d.D)
+	}
+	if len(d.Hessians) != d.N {
+		return fmt.Errorf("analysis: n = %d but %d Hessians given", d.N, len(d.Hessians))
+	}
+	scale := 0.0
+	for i, h := range d.Hessians {
+		if len(h) != d.D*d.D {
+			return fmt.Errorf("analysis: Hessian %d has %d entries, want d*d = %d", i, len(h), d.D*d.D)
+		}
+		if !finite(h) {
+			return fmt.Errorf("analysis: Hessian %d contains NaN or Inf", i)
+		}
+		for _, v := range h {
+			scale = math.Max(scale, math.Abs(v))
+		}
+	}
+	n := d.D
+	for i, h := range d.Hessians {
+		for a := 0; a < n; a++ {
+			for b := a + 1; b < n; b++ {
+				if math.Abs(h[a*n+b]-h[b*n+a]) > opt.SymTol*scale {
+					return fmt.Errorf("analysis: Hessian %d is not symmetric: entry (%d,%d) = %g but (%d,%d) = %g (tolerance %g)",
+						i, a, b, h[a*n+b], b, a, h[b*n+a], opt.SymTol*scale)
+				}
+			}
+		}
+	}
+	mins := make([]float64, d.N)
+	top := 0.0
+	w := make([]float64, n)
+	buf := make([]float64, n*n)
+	for i, h := range d.Hessians {
+		symmetrizeInto(buf, h, n)
+		if err := linalg.EigSym(n, buf, w, false); err != nil {
+			return fmt.Errorf("analysis: Hessian %d: %v", i, err)
+		}
+		mins[i] = w[0]
+		top = math.Max(top, w[n-1])
+	}
+	for i, m := range mins {
+		if m < -opt.PSDTol*top {
+			return fmt.Errorf("analysis: Hessian %d is not positive semi-definite: smallest eigenvalue %g (tolerance %g)", i, m, -opt.PSDTol*top)
+		}
+	}
+	return validateGradients(d.Gradients, d.N, d.D, opt)
+}
+
+// Validate checks shapes and finiteness of the factors, symmetry and positive semi-definiteness
+// of M (tolerances from opt) and the zero mean of the gradients.
+func (f *Factored) Validate(opt Options) error {
+	opt = opt.withDefaults()
+	if f == nil {
+		return fmt.Errorf("analysis: nil factored input")
+	}
+	if f.N < 1 || f.K < 1 || f.D < 1 {
+		return fmt.Errorf("analysis: factored input needs n, k, d >= 1, got n=%d k=%d d=%d", f.N, f.K, f.D)
+	}
+	if len(f.Factors) != f.N {
+		return fmt.Errorf("analysis: n = %d but %d factors given", f.N, len(f.Factors))
+	}
+	for i, j := range f.Factors {
+		if len(j) != f.K*f.D {
+			return fmt.Errorf("analysis: factor %d has %d entries, want k*d = %d", i, len(j), f.K*f.D)
+		}
+		if !finite(j) {
+			return fmt.Errorf("analysis: factor %d contains NaN or Inf", i)
+		}
+	}
+	k := f.K
+	if len(f.OutputHessian) != k*k {
+		return fmt.Errorf("analysis: output Hessian has %d entries, want k*k = %d", len(f.OutputHessian), k*k)
+	}
+	if !finite(f.OutputHessian) {
+		return fmt.Errorf("analysis: output Hessian contains NaN or Inf")
+	}
+	scale := 0.0
+	for _, v := range f.OutputHessian {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	m := f.OutputHessian
+	for a := 0; a < k; a++ {
+		for b := a + 1; b < k; b++ {
+			if math.Abs(m[a*k+b]-m[b*k+a]) > opt.SymTol*scale {
+				return fmt.Errorf("analysis: output Hessian is not symmetric: entry (%d,%d) = %g but (%d,%d) = %g", a, b, m[a*k+b], b, a, m[b*k+a])
+			}
+		}
+	}
+	buf := make([]float64, k*k)
+	symmetrizeInto(buf, m, k)
+	w := make([]float64, k)
+	if err := linalg.EigSym(k, buf, w, false); err != nil {
+		return fmt.Errorf("analysis: output Hessian: %v", err)
+	}
+	if w[0] < -opt.PSDTol*math.Max(w[k-1], 0) || w[k-1] < 0 {
+		return fmt.Errorf("analysis: output Hessian is not positive semi-definite: smallest eigenvalue %g", w[0])
+	}
+	return validateGradients(f.Gradients, f.N, f.D, opt)
+}
+
+func validateGradients(g [][]float64, n, d int, opt Options) error {
+	if g == nil {
+		return nil
+	}
+	if len(g) != n {
+		return fmt.Errorf("analysis: n = %d but %d gradients given", n, len(g))
+	}
+	for i, gi := range g {
+		if len(gi) != d {
+			return fmt.Errorf("analysis: gradient %d has length %d, want d = %d", i, len(gi), d)
+		}
+		if !finite(gi) {
+			return fmt.Errorf("analysis: gradient %d contains NaN or Inf", i)
+		}
+	}
+	if opt.CenterGradients {
+		return nil
+	}
+	rel := gradMeanRel(g, d)
+	if rel > opt.GradMeanTol {
+		return fmt.Errorf("analysis: gradients do not average to zero: ||mean g|| / rms ||g_i|| = %.3g > tolerance %g", rel, opt.GradMeanTol)
+	}
+	return nil
+}
+
+// gradMeanRel returns ||(1/n) sum g_i|| / sqrt((1/n) sum ||g_i||^2) (0 when every g_i = 0).
+func gradMeanRel(g [][]float64, d int) float64 {
+	mean := make([]float64, d)
+	ms := 0.0
+	for _, gi := range g {
+		for a, v := range gi {
+			mean[a] += v
+			ms += v * v
+		}
+	}
+	n := float64(len(g))
+	nm := 0.0
+	for _, v := range mean {
+		nm += (v / n) * (v / n)
+	}
+	if ms == 0 {
+		return 0
+	}
+	return math.Sqrt(nm) / math.Sqrt(ms/n)
+}
+
+func symmetrizeInto(dst, a []float64, n int) {
+	for i := 0; i < n; i++ {
+		dst[i*n+i] = a[i*n+i]
+		for j := i + 1; j < n; j++ {
+			v := 0.5 * (a[i*n+j] + a[j*n+i])
+			dst[i*n+j], dst[j*n+i] = v, v
+		}
+	}
+}

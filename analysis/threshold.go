@@ -1,0 +1,282 @@
+package analysis
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
+)
+
+// operator holds the maps of THEORY.md on symmetric r x r matrices S in the eigenbasis of H:
+//
+//	C(S)_ab = (l_a + l_b)/2 S_ab                              (C = (1/2) H kronsum H)
+//	D(S)    = (1-p) H S H + p (1/n) sum_i H_i S H_i           (D, Thm 3)
+//	T(S)    = pinv(C) D(S),   A = C^{-1/2} D C^{-1/2}          (lambda_gen = lambda_max(T) = lambda_max(A))
+//
+// A is self-adjoint and PSD for the Frobenius inner product. Lanczos works on packed vectors
+// x of length r(r+1)/2 (upper triangle, off-diagonal entries times sqrt 2, so that the Euclidean
+// inner product of packed vectors is the Frobenius inner product of the matrices).
+type operator struct {
+	pr    *problem
+	p     float64
+	r     int
+	cm12  []float64 // 1/sqrt(C_ab)
+	s, ds []float64 // r x r work
+	apply int       // applications of D
+}
+
+func newOperator(pr *problem, p float64) *operator {
+	r := pr.r
+	o := &operator{pr: pr, p: p, r: r, cm12: make([]float64, r*r), s: make([]float64, r*r), ds: make([]float64, r*r)}
+	for a := 0; a < r; a++ {
+		for b := 0; b < r; b++ {
+			o.cm12[a*r+b] = 1 / math.Sqrt((pr.l[a]+pr.l[b])/2)
+		}
+	}
+	return o
+}
+
+func (o *operator) dim() int { return o.r * (o.r + 1) / 2 }
+
+// applyD sets dst = D(s).
+func (o *operator) applyD(dst, s []float64) {
+	r, l := o.r, o.pr.l
+	o.apply++
+	if o.p > 0 {
+		o.pr.curv.sandwich(dst, s)
+	}
+	for a := 0; a < r; a++ {
+		for b := 0; b < r; b++ {
+			dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
+		}
+	}
+}
+
+// applyT sets dst = T(s) = pinv(C) D(s).
+func (o *operator) applyT(dst, s []float64) {
+	o.applyD(dst, s)
+	for i, c := range o.cm12 {
+		dst[i] *= c * c
+	}
+}
+
+// unpack sets m = w o X for the packed x (w = cm12 if scaled, else 1).
+func (o *operator) unpack(m, x []float64, scaled bool) {
+	r := o.r
+	k := 0
+	for a := 0; a < r; a++ {
+		for b := a; b < r; b++ {
+			v := x[k]
+			if a != b {
+				v *= math.Sqrt2 / 2
+			}
+			if scaled {
+				v *= o.cm12[a*r+b]
+			}
+			m[a*r+b], m[b*r+a] = v, v
+			k++
+		}
+	}
+}
+
+// pack sets x = pack(w o M).
+func (o *operator) pack(x, m []float64, scaled bool) {
+	r := o.r
+	k := 0
+	for a := 0; a < r; a++ {
+		for b := a; b < r; b++ {
+			v := m[a*r+b]
+			if a != b {
+				v *= math.Sqrt2
+			}
+			if scaled {
+				v *= o.cm12[a*r+b]
+			}
+			x[k] = v
+			k++
+		}
+	}
+}
+
+// applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.
+func (o *operator) applyA(dst, x []float64) {
+	o.unpack(o.s, x, true)
+	o.applyD(o.ds, o.s)
+	o.pack(dst, o.ds, true)
+}
+
+// genResult is the generalized sharpness with its certificate.
+type genResult struct {
+	value, lo, hi float64
+	x             []float64 // packed unit top eigenvector of A
+	s             []float64 // r x r top eigenmatrix of T = pinv(C) D (PSD, Thm 6), unit Frobenius norm
+	applications  int
+	certificates  int
+	restarts      int
+	residual      float64 // ||A x - value x|| / value
+	converged     bool
+	method        string
+}
+
+// generalizedSharpness computes lambda_gen = lambda_max(pinv(C) D) (Thm 3) with a certified
+// bracket [lo, hi]:
+//   - lo = max of the Rayleigh quotient <X, A X> of the Ritz vector (A is symmetric) and the
+//     Collatz-Wielandt lower bound lambda_min(S^{-1/2} T(S) S^{-1/2});
+//   - hi = lambda_max(S^{-1/2} T(S) S^{-1/2}) for the positive definite S = C^{-1/2} X: since T
+//     maps the PSD cone into itself, T(S) <= hi S implies rho(T) <= hi.
+//
+// Lanczos on A (started from C^{-1/2}(l_1 v_max v_max^T + 1e-3 H), a positive definite matrix
+// with a positive inner product with the PSD top eigenvector) is run to a residual tolerance
+// that is tightened until (hi - lo)/hi <= relWidth. At p = 0 the eigenvalues of T are
+// 2 l_a l_b / (l_a + l_b) (App. I), so lambda_gen = l_1 in closed form.
+func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
+	o := newOperator(pr, p)
+	r := pr.r
+	l1 := pr.l[0]
+	if p == 0 {
+		s := make([]float64, r*r)
+		s[0] = 1
+		x := make([]float64, o.dim())
+		x[0] = 1
+		return &genResult{value: l1, lo: l1, hi: l1, x: x, s: s, converged: true, method: "closed form (p = 0: lambda_gen = lambda_max(H))"}
+	}
+	dim := o.dim()
+	maxBasis := int(1.5e9 / (8 * float64(dim)))
+	maxBasis = max(10, min(maxBasis, 200))
+	lz := newLanczos(dim, o.applyA, maxBasis)
+	y0 := make([]float64, r*r)
+	for a := 0; a < r; a++ {
+		y0[a*r+a] = 1e-3 * pr.l[a]
+	}
+	y0[0] += l1
+	x0 := make([]float64, dim)
+	o.pack(x0, y0, true)
+	lz.start(x0)
+
+	res := &genResult{lo: 0, hi: math.Inf(1), method: "Lanczos on C^-1/2 D C^-1/2 + Collatz-Wielandt certificate"}
+	tol := math.Max(opt.RelWidth, 1e-12)
+	ax := make([]float64, dim)
+	s := make([]float64, r*r)
+	ts := make([]float64, r*r)
+	var tIdentity []float64
+	for {
+		budget := opt.MaxApplications - o.apply
+		rz := lz.run(tol, budget-1)
+		x := rz.vector
+		o.applyA(ax, x)
+		rq := blas64.Dot(vec(x), vec(ax)) / blas64.Dot(vec(x), vec(x))
+		// true residual
+		rn := 0.0
+		for i := range x {
+			d := ax[i] - rq*x[i]
+			rn += d * d
+		}
+		rn = math.Sqrt(rn) / math.Abs(rq)
+		o.unpack(s, x, true)
+		o.unpack(ts, ax, true)
+		tr := 0.0
+		for a := 0; a < r; a++ {
+			tr += s[a*r+a]
+		}
+		if tr < 0 {
+			blas64.Scal(-1, vec(s))
+			blas64.Scal(-1, vec(ts))
+			blas64.Scal(-1, vec(x))
+		}
+		lo, hi, ok := collatzWielandt(r, s, ts)
+		res.certificates++
+		if !ok {
+			lo, hi = 0, math.Inf(1)
+			// S is not numerically positive definite (e.g. a top eigenmatrix of low rank):
+			// certify with S + eps tr(S)/r I instead.
+			if tIdentity == nil {
+				id := make([]float64, r*r)
+				for a := 0; a < r; a++ {
+					id[a*r+a] = 1
+				}
+				tIdentity = make([]float64, r*r)
+				o.applyT(tIdentity, id)
+			}
+			trS := 0.0
+			for a := 0; a < r; a++ {
+				trS += s[a*r+a]
+			}
+			se := make([]float64, r*r)
+			tse := make([]float64, r*r)
+			for _, eps := range []float64{1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2} {
+				c := eps * trS / float64(r)
+				copy(se, s)
+				copy(tse, ts)
+				for a := 0; a < r; a++ {
+					se[a*r+a] += c
+				}
+				blas64.Axpy(c, vec(tIdentity), vec(tse))
+				l2, h2, ok2 := collatzWielandt(r, se, tse)
+				res.certificates++
+				if ok2 {
+					lo = math.Max(lo, l2)
+					hi = math.Min(hi, h2)
+				}
+			}
+		}
+		lo = math.Max(lo, rq)
+		if lo > res.lo {
+			res.lo = lo
+		}
+		if hi < res.hi {
+			res.hi = hi
+		}
+		if rq >= res.value {
+			res.value = rq
+			res.x = append(res.x[:0], x...)
+			res.s = append(res.s[:0], s...)
+			res.residual = rn
+		}
+		res.applications = o.apply
+		width := (res.hi - res.lo) / res.hi
+		if width <= opt.RelWidth {
+			res.converged = true
+			break
+		}
+		if o.apply >= opt.MaxApplications-1 {
+			break
+		}
+		f := 0.3 * opt.RelWidth / width
+		if math.IsNaN(f) || f < 1e-3 {
+			f = 1e-3
+		}
+		tol = math.Max(math.Min(tol, rn)*math.Min(f, 0.5), 1e-15)
+		if lz.broke || lz.m == lz.maxBasis && len(lz.alpha) == lz.m {
+			lz.start(x)
+			res.restarts++
+		}
+	}
+	// the reported value is the Rayleigh quotient, clamped into the certified bracket
+	res.value = math.Min(math.Max(res.value, res.lo), res.hi)
+	nrm := blas64.Nrm2(vec(res.s))
+	blas64.Scal(1/nrm, vec(res.s))
+	return res
+}
+
+// collatzWielandt returns lambda_min and lambda_max of S^{-1/2} T S^{-1/2} (computed as
+// L^{-1} T L^{-T} with S = L L^T), and ok = false if S is not numerically positive definite.
+func collatzWielandt(r int, s, ts []float64) (lo, hi float64, ok bool) {
+	l := append([]float64(nil), s...)
+	tri, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: r, Stride: r, Data: l})
+	if !ok {
+		return 0, 0, false
+	}
+	m := append([]float64(nil), ts...)
+	g := gen(r, r, m)
+	blas64.Trsm(blas.Left, blas.NoTrans, 1, tri, g)
+	blas64.Trsm(blas.Right, blas.Trans, 1, tri, g)
+	symmetrizeInto(m, m, r)
+	w := make([]float64, r)
+	if err := linalg.EigSym(r, m, w, false); err != nil {
+		return 0, 0, false
+	}
+	return w[0], w[r-1], true
+}
