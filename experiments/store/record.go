@@ -73,6 +73,9 @@ type Record struct {
 	ResidualRel      *Float          `json:"residual_rel,omitempty"`
 	AnalysisSeconds  float64         `json:"analysis_seconds,omitempty"`
 
+	// Notes are remarks of the sweep about this run (e.g. a quantity that does not exist here).
+	Notes []string `json:"notes,omitempty"`
+
 	// Params are the final parameters (train.Params JSON) when the grid asks to keep them.
 	Params json.RawMessage `json:"params,omitempty"`
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Columns are the table's columns in order (CONTRACTS.md's list, then extras). CSV header =
@@ -25,7 +26,7 @@ var Columns = []string{
 	// extras
 	"covariance_trace", "expected_loss", "expected_grad_norm2",
 	"loss", "sampling", "engine", "warmup_steps", "conv_threshold", "conv_epochs", "max_epochs",
-	"data_checksum", "created",
+	"data_checksum", "created", "notes",
 }
 
 // Row is one table row: column name -> value (float64, int, string, json.Number or nil).
@@ -82,6 +83,9 @@ func MakeRow(config string, r *Record) (Row, error) {
 	}
 	if r.DataChecksum != "" {
 		row["data_checksum"] = r.DataChecksum
+	}
+	if len(r.Notes) > 0 {
+		row["notes"] = strings.Join(r.Notes, "; ")
 	}
 	if r.Created != "" {
 		row["created"] = r.Created

@@ -1,40 +1,149 @@
 package main
 
 import (
-	"errors"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
 
+	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/linalg"
 	"github.com/sgdstability/sgdstab/train"
 )
 
-// analysisSettings are the resolved analysis settings of a run (part of its key).
+// analysisSettings are the resolved analysis settings of a run (part of its key). Options is
+// analysis.Options as the run uses it: Eta = lr when the grid asks for the covariance limit,
+// CenterGradients on unless the grid turns it off (a trained minimum's mean gradient is small
+// but not zero), the rest from the grid's analysis.options (zero = analysis's default).
 type analysisSettings struct {
-	HessianSharpness bool    `json:"hessian_sharpness"`
-	Eta              float64 `json:"eta"`
+	HessianSharpness bool             `json:"hessian_sharpness"`
+	Options          analysis.Options `json:"options"`
+}
+
+// analysisOptions turns the grid's analysis.options (snake_case keys of analysis.Options fields,
+// e.g. rel_width, bound25_starts) into analysis.Options, rejecting unknown keys and wrong types.
+func analysisOptions(cfg *grid.Config) (analysis.Options, error) {
+	opt := analysis.Options{CenterGradients: true}
+	if len(cfg.Analysis.Options) == 0 {
+		return opt, nil
+	}
+	t := reflect.TypeFor[analysis.Options]()
+	byName := map[string]string{} // snake-less lower-case name -> field name
+	var known []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Name == "Eta" {
+			continue
+		}
+		byName[strings.ToLower(f.Name)] = f.Name
+		known = append(known, snake(f.Name))
+	}
+	sort.Strings(known)
+	fail := func(key, format string, args ...any) error {
+		return &grid.Error{File: cfg.File, Key: "analysis.options." + key, Reason: fmt.Sprintf(format, args...)}
+	}
+	keys := make([]string, 0, len(cfg.Analysis.Options))
+	for k := range cfg.Analysis.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := cfg.Analysis.Options[k]
+		if k == "eta" {
+			return opt, fail(k, "set by the sweep (eta = lr when analysis.covariance is true)")
+		}
+		name, ok := byName[strings.ReplaceAll(strings.ToLower(k), "_", "")]
+		if !ok {
+			return opt, fail(k, "unknown analysis option (known: %s)", strings.Join(known, ", "))
+		}
+		raw, err := json.Marshal(map[string]any{name: v})
+		if err != nil {
+			return opt, fail(k, "%v", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&opt); err != nil {
+			return opt, fail(k, "value %v: %v", v, err)
+		}
+	}
+	return opt, nil
+}
+
+// snake spells a Go field name in snake_case (RelWidth -> rel_width, Bound25Starts -> bound25_starts).
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (e *realEngine) analysisSettings(r grid.Run) (analysisSettings, error) {
-	as := analysisSettings{HessianSharpness: e.cfg.Analysis.HessianSharpnessOn()}
-	if e.cfg.Analysis.CovarianceOn() {
-		as.Eta = r.LR
+	opt, err := analysisOptions(e.cfg)
+	if err != nil {
+		return analysisSettings{}, err
 	}
-	return as, nil
+	if e.cfg.Analysis.CovarianceOn() {
+		opt.Eta = r.LR
+	}
+	return analysisSettings{HessianSharpness: e.cfg.Analysis.HessianSharpnessOn(), Options: opt}, nil
 }
 
+// analyse computes the per-sample curvature at the minimum, the analysis report, the exact
+// Hessian's sharpness and the Gauss-Newton residual, and stores them in rec.
+//
+// When the covariance limit is asked for but does not exist (lr >= eta*, which happens when SGD
+// converged at the very edge of its stability region), the analysis is redone without it and
+// rec.Notes says so.
 func (e *realEngine) analyse(ds *data.Dataset, tc train.Config, p train.Params, r grid.Run, rec *store.Record) error {
+	as, err := e.analysisSettings(r)
+	if err != nil {
+		return err
+	}
 	curv, err := train.PerSampleCurvature(ds, p, tc.Loss)
 	if err != nil {
 		return err
 	}
 	rec.ResidualRel = store.Ptr(curv.ResidualRel)
-	if e.cfg.Analysis.HessianSharpnessOn() {
+	f := &analysis.Factored{N: curv.N, K: curv.K, D: curv.D, Factors: curv.Jacobians,
+		OutputHessian: curv.OutputHessian, Gradients: curv.Gradients}
+	rep, err := analysis.AnalyzeFactored(f, r.Batch, as.Options)
+	if err != nil && as.Options.Eta > 0 {
+		opt := as.Options
+		opt.Eta = 0
+		rep2, err2 := analysis.AnalyzeFactored(f, r.Batch, opt)
+		if err2 != nil {
+			return err // the first error is the informative one
+		}
+		rec.Notes = append(rec.Notes, fmt.Sprintf("covariance limit not computed: %v", err))
+		rep, err = rep2, nil
+	}
+	if err != nil {
+		return err
+	}
+	curv = nil
+	f = nil
+	if rec.Analysis, err = marshalReport(rep); err != nil {
+		return err
+	}
+	rec.Backend = linalg.Backend()
+	if as.HessianSharpness {
 		hs, err := train.HessianSharpness(ds, p, tc.Loss)
 		if err != nil {
 			return err
 		}
 		rec.HessianSharpness = store.Ptr(hs)
 	}
-	return errors.New("package analysis not available yet")
+	return nil
 }
