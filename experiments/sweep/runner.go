@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -127,7 +128,7 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 			defer wg.Done()
 			for t := range queue {
 				r.Display.Start(w, t)
-				rec, err := r.Engine.Run(ctx, t.Run, func(s Status) { r.Display.Update(w, s) })
+				rec, err := runSafely(ctx, r.Engine, t.Run, func(s Status) { r.Display.Update(w, s) })
 				if err == nil {
 					rec.Spec = t.Spec
 					rec.Created = time.Now().UTC().Format(time.RFC3339)
@@ -167,6 +168,17 @@ feed:
 	out.Unstarted = len(todo) - out.Ran - out.Failed
 	out.Interrupted = ctx.Err() != nil
 	return out, nil
+}
+
+// runSafely calls e.Run, turning a panic into an error so that one bad run does not end the
+// sweep (it is reported as failed, gets no record, and is retried by the next sweep).
+func runSafely(ctx context.Context, e Engine, run grid.Run, report func(Status)) (rec *store.Record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rec, err = nil, fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return e.Run(ctx, run, report)
 }
 
 // cost is a rough relative cost of a run for ordering and the time estimate: the number of

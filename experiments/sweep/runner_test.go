@@ -55,6 +55,8 @@ func (f *fakeEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (
 	case r.LR == f.blockAt:
 		<-ctx.Done()
 		return nil, ctx.Err()
+	case r.LR == f.failAt && r.Batch == 2:
+		panic("fake panic")
 	case r.LR == f.failAt:
 		return nil, errors.New("fake failure")
 	case f.divergeAt > 0 && r.LR >= f.divergeAt:
@@ -210,7 +212,7 @@ func TestSweepFailureIsNotRecorded(t *testing.T) {
 			t.Errorf("%v: Get = %v", task.Run, err)
 		}
 	}
-	if !strings.Contains(log.String(), "FAILED lr=0.02") || !strings.Contains(log.String(), "fake failure") {
+	if !strings.Contains(log.String(), "FAILED lr=0.02") || !strings.Contains(log.String(), "fake failure") || !strings.Contains(log.String(), "panic: fake panic") {
 		t.Errorf("failure not reported:\n%s", log)
 	}
 	// Once fixed, the next sweep runs only the failed ones.
