@@ -74,9 +74,10 @@ func (e *gorgoniaNet) build(scale float64) (err error) {
 
 func (e *gorgoniaNet) nodes() []*G.Node { return []*G.Node{e.w1, e.b1, e.w2, e.b2} }
 
-// step runs forward and backward on the batch and applies w -= lr grad. A batch of all n samples
-// is taken in natural order (as the fused engine does).
-func (e *gorgoniaNet) step(batch []int, lr float64) float64 {
+// forwardBackward binds the batch (a batch of all n samples is taken in natural order, as the
+// fused engine does), runs forward and backward and returns the cost; the gradients are then in
+// the parameter nodes' Grad().
+func (e *gorgoniaNet) forwardBackward(batch []int) float64 {
 	d, k := e.ds.D, e.ds.K
 	for b, i := range batch {
 		if len(batch) == e.ds.N {
@@ -94,21 +95,46 @@ func (e *gorgoniaNet) step(batch []int, lr float64) float64 {
 	if err := e.vm.RunAll(); err != nil {
 		panic(fmt.Sprintf("train: gorgonia run: %v", err))
 	}
-	loss := e.costVal.Data().(float64)
+	return e.costVal.Data().(float64)
+}
+
+// grad returns the gradient of the node's parameter block (a view).
+func grad(n *G.Node) *tensor.Dense {
+	gv, err := n.Grad()
+	if err != nil {
+		panic(fmt.Sprintf("train: gorgonia gradient of %s: %v", n.Name(), err))
+	}
+	return gv.(*tensor.Dense)
+}
+
+// step runs forward and backward on the batch, applies w -= lr grad in place and zeroes the
+// gradients (the TapeMachine would otherwise accumulate them into the next run).
+func (e *gorgoniaNet) step(batch []int, lr float64) float64 {
+	loss := e.forwardBackward(batch)
 	for _, n := range e.nodes() {
 		w := n.Value().Data().([]float64)
-		gv, err := n.Grad()
-		if err != nil {
-			panic(fmt.Sprintf("train: gorgonia gradient of %s: %v", n.Name(), err))
+		g := grad(n)
+		for i, gi := range g.Data().([]float64) {
+			w[i] -= lr * gi
 		}
-		g := gv.Data().([]float64)
-		for i := range w {
-			w[i] -= lr * g[i]
-		}
-		gv.(*tensor.Dense).Zero()
+		g.Zero()
 	}
 	e.vm.Reset()
 	return loss
+}
+
+// gradient returns the gradient of the batch's mean loss at the current parameters, flat in the
+// order W1, b1, W2, b2 (for the tests of the analytic derivatives), leaving the parameters alone.
+func (e *gorgoniaNet) gradient(batch []int) []float64 {
+	e.forwardBackward(batch)
+	var out []float64
+	for _, n := range e.nodes() {
+		g := grad(n)
+		out = append(out, g.Data().([]float64)...)
+		g.Zero()
+	}
+	e.vm.Reset()
+	return out
 }
 
 func (e *gorgoniaNet) params() Params {

@@ -1,0 +1,79 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkTrain measures training throughput on the 512-image MNIST subset at h = 20 (the
+// issue's target: >= 100,000 run-steps/s at B = 1, >= 222k samples/s at B = 64, >= 739k at
+// B = 512, aggregated over both cores). Each iteration trains `workers` identical runs in
+// parallel through TrainMany for a fixed number of epochs (no convergence stop), including the
+// full-batch loss after every epoch. Metrics: run-steps/s and samples/s summed over the runs.
+//
+//	go test -tags openblas -run '^$' -bench Train ./train/
+func BenchmarkTrain(b *testing.B) {
+	ds := loadMNIST(b)
+	for _, eng := range []string{EngineFused, EngineGorgonia} {
+		for _, batch := range []int{1, 8, 64, 512} {
+			for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+				name := fmt.Sprintf("engine=%s/B=%d/workers=%d", eng, batch, workers)
+				b.Run(name, func(b *testing.B) {
+					benchTrain(b, ds, eng, batch, workers)
+				})
+			}
+		}
+	}
+}
+
+func benchTrain(b *testing.B, _ any, eng string, batch, workers int) {
+	ds := loadMNIST(b)
+	// about 0.5 s of work per run for the fused engine at every batch size
+	epochs := map[int]int{1: 100, 8: 200, 64: 300, 512: 300}[batch]
+	if eng == EngineGorgonia {
+		epochs = map[int]int{1: 4, 8: 20, 64: 30, 512: 30}[batch]
+	}
+	cfg := Config{Hidden: 20, LR: 0.01, Batch: batch, MaxEpochs: epochs, ConvEpochs: 1 << 30, Engine: eng}
+	cfgs := make([]Config, workers)
+	for i := range cfgs {
+		cfgs[i] = cfg
+		cfgs[i].Seed = uint64(i)
+	}
+	var steps, samples float64
+	var elapsed time.Duration
+	var cpu float64
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		start, cpu0 := time.Now(), cpuSeconds()
+		res, err := TrainMany(context.Background(), ds, cfgs, workers, nil)
+		elapsed += time.Since(start)
+		cpu += cpuSeconds() - cpu0
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			steps += float64(r.Steps)
+			samples += float64(r.Steps * batch)
+		}
+	}
+	b.ReportMetric(steps/elapsed.Seconds(), "run-steps/s")
+	b.ReportMetric(samples/elapsed.Seconds(), "samples/s")
+	// Per CPU-second: what one core gives when it is not shared (the machine is shared by other
+	// processes, so the wall-clock numbers depend on the load; see uptime).
+	b.ReportMetric(steps/cpu, "run-steps/cpu-s")
+	b.ReportMetric(samples/cpu, "samples/cpu-s")
+}
+
+// cpuSeconds is the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
