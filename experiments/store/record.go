@@ -72,6 +72,8 @@ type Record struct {
 	HessianSharpness *Float          `json:"hessian_sharpness,omitempty"`
 	ResidualRel      *Float          `json:"residual_rel,omitempty"`
 	AnalysisSeconds  float64         `json:"analysis_seconds,omitempty"`
+	// StageSeconds times the analysis' stages (curvature, generalized_sharpness, bound25, ...).
+	StageSeconds map[string]float64 `json:"stage_seconds,omitempty"`
 
 	// Notes are remarks of the sweep about this run (e.g. a quantity that does not exist here).
 	Notes []string `json:"notes,omitempty"`

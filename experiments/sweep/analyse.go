@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/data"
@@ -111,10 +112,12 @@ func (e *realEngine) analyse(ds *data.Dataset, tc train.Config, p train.Params, 
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	curv, err := train.PerSampleCurvature(ds, p, tc.Loss)
 	if err != nil {
 		return err
 	}
+	curvSeconds := time.Since(t0).Seconds()
 	rec.ResidualRel = store.Ptr(curv.ResidualRel)
 	f := &analysis.Factored{N: curv.N, K: curv.K, D: curv.D, Factors: curv.Jacobians,
 		OutputHessian: curv.OutputHessian, Gradients: curv.Gradients}
@@ -134,16 +137,22 @@ func (e *realEngine) analyse(ds *data.Dataset, tc train.Config, p train.Params, 
 	}
 	curv = nil
 	f = nil
+	rec.StageSeconds = map[string]float64{"curvature": curvSeconds}
+	for k, v := range rep.Seconds {
+		rec.StageSeconds[k] = v
+	}
 	if rec.Analysis, err = marshalReport(rep); err != nil {
 		return err
 	}
 	rec.Backend = linalg.Backend()
 	if as.HessianSharpness {
+		t0 := time.Now()
 		hs, err := train.HessianSharpness(ds, p, tc.Loss)
 		if err != nil {
 			return err
 		}
 		rec.HessianSharpness = store.Ptr(hs)
+		rec.StageSeconds["hessian_sharpness"] = time.Since(t0).Seconds()
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type Display struct {
 	cost     float64 // estimated cost of the runs to do
 	costDone float64
 	slots    []slot
+	queued   int // trained runs waiting for the analysis
+	begun    map[*Task]time.Time
 	shown    bool // a status line is on screen
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -50,7 +52,8 @@ func (d *Display) Logf(format string, args ...any) {
 	d.draw()
 }
 
-// Begin starts the display of a sweep over todo (skipped runs are done already).
+// Begin starts the display of a sweep over todo (skipped runs are done already) with the given
+// number of slots (trainers and the analysis).
 func (d *Display) Begin(todo []*Task, skipped, workers int) {
 	d.mu.Lock()
 	d.start = time.Now()
@@ -60,6 +63,8 @@ func (d *Display) Begin(todo []*Task, skipped, workers int) {
 		d.cost += cost(t.Run)
 	}
 	d.slots = make([]slot, workers)
+	d.begun = map[*Task]time.Time{}
+	d.queued = 0
 	d.stop = make(chan struct{})
 	d.mu.Unlock()
 	interval := 250 * time.Millisecond
@@ -100,14 +105,40 @@ func (d *Display) tick() {
 	fmt.Fprintf(d.W, "progress: %s; running %s\n", d.counts(), running)
 }
 
-// Start marks worker w as running t.
-func (d *Display) Start(w int, t *Task) {
+// Start marks slot w (a trainer, or the analysis) as working on t.
+func (d *Display) Start(w int, t *Task, s Status) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.slots[w] = slot{task: t, started: time.Now(), status: Status{Phase: "train"}}
-	if !d.TTY {
+	if s.Phase == "analyse" {
+		d.queued--
+	} else {
+		d.begun[t] = time.Now()
+	}
+	d.slots[w] = slot{task: t, started: time.Now(), status: s}
+	if !d.TTY && s.Phase == "train" {
 		fmt.Fprintf(d.W, "start  %v\n", t.Run)
 	}
+}
+
+// Queue reports that trainer w finished t, which now waits for its analysis.
+func (d *Display) Queue(w int, t *Task, rec *store.Record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.slots[w] = slot{}
+	d.queued++
+	if !d.TTY {
+		fmt.Fprintf(d.W, "trained %v: %s after %d epochs in %.1fs; analysis queued\n", t.Run, rec.Status, rec.Epochs, rec.TrainSeconds)
+	}
+}
+
+// Drop reports a queued analysis dropped by an interrupt.
+func (d *Display) Drop(t *Task) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.queued--
+	d.clear()
+	fmt.Fprintf(d.W, "stopped %v before its analysis (no record written; the next sweep redoes it)\n", t.Run)
+	d.draw()
 }
 
 // Update records worker w's current status.
@@ -121,7 +152,8 @@ func (d *Display) Update(w int, s Status) {
 func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	elapsed := time.Since(d.slots[w].started)
+	elapsed := time.Since(d.begun[t])
+	delete(d.begun, t)
 	d.slots[w] = slot{}
 	d.costDone += cost(t.Run)
 	d.clear()
@@ -130,7 +162,7 @@ func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
 		fmt.Fprintf(d.W, "FAILED %v after %s: %v\n", t.Run, round(elapsed), err)
 	} else {
 		d.done++
-		fmt.Fprintf(d.W, "[%*d/%d] %v: %s (%s)\n", digits(d.total), d.done+d.failed, d.total, t.Run, summary(rec, t.Run.LR), round(elapsed))
+		fmt.Fprintf(d.W, "[%*d/%d] %v: %s (%s in all)\n", digits(d.total), d.done+d.failed, d.total, t.Run, summary(rec, t.Run.LR), round(elapsed))
 	}
 	d.draw()
 }
@@ -140,6 +172,7 @@ func (d *Display) Abandon(w int, t *Task) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.slots[w] = slot{}
+	delete(d.begun, t)
 	d.clear()
 	fmt.Fprintf(d.W, "stopped %v (no record written; the next sweep redoes it)\n", t.Run)
 	d.draw()
@@ -175,13 +208,16 @@ func (d *Display) running() string {
 		p := fmt.Sprintf("lr=%g B=%d", s.task.Run.LR, s.task.Run.Batch)
 		switch {
 		case s.status.Phase == "analyse":
-			p += " analysing"
+			p = "analysing " + p
 		case s.status.Epoch > 0:
 			p += fmt.Sprintf(" ep %d loss %.2e", s.status.Epoch, s.status.Loss)
 		default:
 			p += " starting"
 		}
 		parts = append(parts, p)
+	}
+	if d.queued > 0 {
+		parts = append(parts, fmt.Sprintf("%d queued for analysis", d.queued))
 	}
 	return strings.Join(parts, " | ")
 }

@@ -22,10 +22,6 @@ type realEngine struct {
 	ds       *data.Dataset
 	checksum string
 	dsErr    error
-
-	// analyseMu runs one analysis at a time: it is memory-hungry (the n x K x d Jacobians) and
-	// its linear algebra uses every core on the OpenBLAS backend; the other worker keeps training.
-	analyseMu sync.Mutex
 }
 
 // NewEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
@@ -81,18 +77,25 @@ func (e *realEngine) data() (*data.Dataset, string, error) {
 	return e.ds, e.checksum, e.dsErr
 }
 
-// Run trains one run and analyses it if it converged.
-func (e *realEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, error) {
+// minimum is a converged run waiting for its analysis.
+type minimum struct {
+	ds     *data.Dataset
+	tc     train.Config
+	params train.Params
+}
+
+// Train trains one run; a converged run's minimum is returned for Analyse.
+func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
 	ds, checksum, err := e.data()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tc := e.trainConfig(r)
 	res, err := train.Train(ctx, ds, tc, func(p train.Progress) {
 		report(Status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec := &store.Record{
 		Status: string(res.Status), Epochs: res.Epochs, Steps: res.Steps,
@@ -103,20 +106,20 @@ func (e *realEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (
 		rec.LossCurve[i] = store.Float(l)
 	}
 	if res.Status != train.Converged {
-		return rec, nil // diverged and epoch-limit runs are recorded, not analysed
+		return rec, nil, nil // diverged and epoch-limit runs are recorded, not analysed
 	}
-	report(Status{Phase: "analyse"})
-	e.analyseMu.Lock()
-	defer e.analyseMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return rec, &minimum{ds: ds, tc: tc, params: res.Params}, nil
+}
+
+// Analyse analyses a converged run's minimum.
+func (e *realEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
+	min := m.(*minimum)
 	start := time.Now()
-	if err := e.analyse(ds, tc, res.Params, r, rec); err != nil {
-		return nil, fmt.Errorf("analysing the minimum of %v: %w", r, err)
+	if err := e.analyse(min.ds, min.tc, min.params, r, rec); err != nil {
+		return fmt.Errorf("analysing the minimum: %w", err)
 	}
 	rec.AnalysisSeconds = time.Since(start).Seconds()
-	return rec, nil
+	return nil
 }
 
 // marshalReport encodes an analysis report, refusing non-finite numbers with a clear message.

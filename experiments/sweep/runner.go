@@ -20,15 +20,20 @@ type Engine interface {
 	// Spec returns the identity of a run (everything that determines its result), validating
 	// the run's configuration.
 	Spec(run grid.Run) (store.Spec, error)
-	// Run trains the run and, if it converged, analyses the minimum. It returns the record to
-	// store (the runner fills in Spec, Created and Host), or ctx.Err() when cancelled. report
-	// may be called often (after every epoch) from the calling goroutine.
-	Run(ctx context.Context, run grid.Run, report func(Status)) (*store.Record, error)
+	// Train trains the run and returns its record (the runner fills in Spec, Created and Host)
+	// and, when the run converged, the minimum to analyse (nil otherwise: the record is final).
+	// A cancelled ctx returns ctx.Err(). report may be called after every epoch.
+	Train(ctx context.Context, run grid.Run, report func(Status)) (*store.Record, Minimum, error)
+	// Analyse analyses a minimum returned by Train and completes rec.
+	Analyse(run grid.Run, m Minimum, rec *store.Record) error
 }
+
+// Minimum is what Engine.Train hands to Engine.Analyse; the runner does not look inside.
+type Minimum any
 
 // Status is what a run is doing now, for the progress display.
 type Status struct {
-	Phase string // "train" or "analyse"
+	Phase string // "train", "queued" (for analysis) or "analyse"
 	Epoch int
 	Loss  float64
 }
@@ -85,10 +90,13 @@ type Outcome struct {
 	Interrupted                     bool
 }
 
-// Sweep runs every task without a valid record, Workers at a time, storing each record as soon
-// as its run is done. Corrupt records are reported, moved aside and redone. A cancelled ctx
-// stops the workers between epochs; the runs in progress are abandoned (no record) and are
-// redone by the next sweep.
+// Sweep runs every task without a valid record and stores each record as soon as its run is
+// done. Workers goroutines train (one run each at a time, longest expected runs first); converged
+// runs queue for one analysis goroutine, so training goes on while a minimum is analysed (an
+// analysis is memory-hungry and uses every core with OpenBLAS). Corrupt records are reported,
+// moved aside and redone. A cancelled ctx stops training between epochs and drops the queued
+// analyses (those runs get no record and are redone by the next sweep); an analysis in progress
+// is finished and stored.
 func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 	var out Outcome
 	var todo []*Task
@@ -107,50 +115,78 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		}
 		todo = append(todo, t)
 	}
-	// Longest first, so that the last runs to finish are short ones and both workers stay busy.
 	sort.SliceStable(todo, func(i, j int) bool { return cost(todo[i].Run) > cost(todo[j].Run) })
-	workers := r.Workers
-	if workers < 1 {
-		workers = 1
-	}
-	if workers > len(todo) {
-		workers = max(len(todo), 1)
-	}
-	r.Display.Begin(todo, out.Skipped, workers)
+	workers := min(max(r.Workers, 1), max(len(todo), 1))
+	r.Display.Begin(todo, out.Skipped, workers+1) // slot workers: the analysis
 	host, _ := os.Hostname()
+
+	var mu sync.Mutex
+	finish := func(slot int, t *Task, rec *store.Record, err error) {
+		if err == nil {
+			rec.Spec = t.Spec
+			rec.Created = time.Now().UTC().Format(time.RFC3339)
+			rec.Host = host
+			err = r.Store.Put(rec)
+		}
+		mu.Lock()
+		switch {
+		case err == nil:
+			out.Ran++
+			t.Record = rec
+		case ctx.Err() != nil:
+			// abandoned; counted as not done below, redone by the next sweep
+		default:
+			out.Failed++
+		}
+		mu.Unlock()
+		if err != nil && ctx.Err() != nil {
+			r.Display.Abandon(slot, t)
+		} else {
+			r.Display.Finish(slot, t, rec, err)
+		}
+	}
+
+	type job struct {
+		t   *Task
+		rec *store.Record
+		m   Minimum
+	}
+	analyses := make(chan job, len(todo)) // never blocks a trainer
+	analysed := make(chan struct{})
+	go func() {
+		defer close(analysed)
+		slot := workers
+		for j := range analyses {
+			if ctx.Err() != nil {
+				r.Display.Drop(j.t)
+				continue
+			}
+			r.Display.Start(slot, j.t, Status{Phase: "analyse"})
+			err := safely(func() error { return r.Engine.Analyse(j.t.Run, j.m, j.rec) })
+			finish(slot, j.t, j.rec, err)
+		}
+	}()
 
 	queue := make(chan *Task)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for t := range queue {
-				r.Display.Start(w, t)
-				rec, err := runSafely(ctx, r.Engine, t.Run, func(s Status) { r.Display.Update(w, s) })
-				if err == nil {
-					rec.Spec = t.Spec
-					rec.Created = time.Now().UTC().Format(time.RFC3339)
-					rec.Host = host
-					err = r.Store.Put(rec)
+				r.Display.Start(w, t, Status{Phase: "train"})
+				var rec *store.Record
+				var m Minimum
+				err := safely(func() (err error) {
+					rec, m, err = r.Engine.Train(ctx, t.Run, func(s Status) { r.Display.Update(w, s) })
+					return err
+				})
+				if err == nil && m != nil {
+					r.Display.Queue(w, t, rec)
+					analyses <- job{t, rec, m}
+					continue
 				}
-				mu.Lock()
-				switch {
-				case err == nil:
-					out.Ran++
-					t.Record = rec
-				case ctx.Err() != nil:
-					// abandoned, counted below as not done; the next sweep redoes it
-				default:
-					out.Failed++
-				}
-				mu.Unlock()
-				if ctx.Err() != nil && err != nil {
-					r.Display.Abandon(w, t)
-				} else {
-					r.Display.Finish(w, t, rec, err)
-				}
+				finish(w, t, rec, err)
 			}
 		}(w)
 	}
@@ -164,21 +200,23 @@ feed:
 	}
 	close(queue)
 	wg.Wait()
+	close(analyses)
+	<-analysed
 	r.Display.End()
 	out.Unstarted = len(todo) - out.Ran - out.Failed
 	out.Interrupted = ctx.Err() != nil
 	return out, nil
 }
 
-// runSafely calls e.Run, turning a panic into an error so that one bad run does not end the
-// sweep (it is reported as failed, gets no record, and is retried by the next sweep).
-func runSafely(ctx context.Context, e Engine, run grid.Run, report func(Status)) (rec *store.Record, err error) {
+// safely calls f, turning a panic into an error so that one bad run does not end the sweep (it
+// is reported as failed, gets no record, and is retried by the next sweep).
+func safely(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			rec, err = nil, fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return e.Run(ctx, run, report)
+	return f()
 }
 
 // cost is a rough relative cost of a run for ordering and the time estimate: the number of

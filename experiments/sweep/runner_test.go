@@ -40,7 +40,7 @@ func (f *fakeEngine) Spec(r grid.Run) (store.Spec, error) {
 	return store.NewSpec(cfg.Data, 8, fakeSettings{r.LR, r.Batch, r.Seed}, map[string]any{"eta": r.LR})
 }
 
-func (f *fakeEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, error) {
+func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]int{}
@@ -54,19 +54,26 @@ func (f *fakeEngine) Run(ctx context.Context, r grid.Run, report func(Status)) (
 	switch {
 	case r.LR == f.blockAt:
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	case r.LR == f.failAt && r.Batch == 2:
 		panic("fake panic")
-	case r.LR == f.failAt:
-		return nil, errors.New("fake failure")
 	case f.divergeAt > 0 && r.LR >= f.divergeAt:
-		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: store.Float(1e7)}, nil
+		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: store.Float(1e7)}, nil, nil
 	}
-	report(Status{Phase: "analyse"})
-	rep := fmt.Sprintf(`{"p":%g,"sharpness":%g,"generalized_sharpness":%g,"generalized_sharpness_bracket":[1,2]}`,
-		1/float64(r.Batch), 1/r.LR, 1.5/r.LR)
-	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7,
-		Analysis: json.RawMessage(rep), ResidualRel: store.Ptr(0.01)}, nil
+	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, r, nil
+}
+
+func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
+	if m.(grid.Run) != r {
+		return fmt.Errorf("minimum of %v handed to the analysis of %v", m, r)
+	}
+	if r.LR == f.failAt {
+		return errors.New("fake failure")
+	}
+	rec.Analysis = json.RawMessage(fmt.Sprintf(`{"p":%g,"sharpness":%g,"generalized_sharpness":%g,"generalized_sharpness_bracket":[1,2]}`,
+		1/float64(r.Batch), 1/r.LR, 1.5/r.LR))
+	rec.ResidualRel = store.Ptr(0.01)
+	return nil
 }
 
 func (f *fakeEngine) count(r grid.Run) int {
