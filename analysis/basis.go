@@ -54,7 +54,8 @@ type paramSpace interface {
 
 type denseCurv struct {
 	n, r int
-	h    [][]float64 // Hh_i, r x r
+	all  []float64   // n*r x r: the Hh_i stacked
+	h    [][]float64 // Hh_i, r x r, views into all
 	tmp  []float64
 }
 
@@ -112,12 +113,12 @@ func newDenseProblem(in *Dense, rankTol float64) (*problem, error) {
 		}
 	}
 	vg := blas64.General{Rows: d, Cols: r, Stride: r, Data: v}
-	c := &denseCurv{n: n, r: r, h: make([][]float64, n), tmp: make([]float64, d*r+r*r)}
+	c := &denseCurv{n: n, r: r, h: make([][]float64, n), tmp: make([]float64, d*r+r*r), all: make([]float64, n*r*r)}
 	tmp := make([]float64, d*r)
 	for i := range sym {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, blas64.General{Rows: d, Cols: d, Stride: d, Data: sym[i]}, vg, 0,
 			blas64.General{Rows: d, Cols: r, Stride: r, Data: tmp})
-		hi := make([]float64, r*r)
+		hi := c.all[i*r*r : (i+1)*r*r]
 		blas64.Gemm(blas.Trans, blas.NoTrans, 1, vg, blas64.General{Rows: d, Cols: r, Stride: r, Data: tmp}, 0,
 			blas64.General{Rows: r, Cols: r, Stride: r, Data: hi})
 		symmetrizeInto(hi, hi, r)
@@ -147,13 +148,14 @@ func (c *denseCurv) sandwich(dst, s []float64) {
 
 func (c *denseCurv) forms(q, v []float64, m int) {
 	r := c.r
-	t := make([]float64, r*m)
-	for i, h := range c.h {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(r, r, h), gen(r, m, v), 0, gen(r, m, t))
+	t := make([]float64, c.n*r*m)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, m, v), 0, gen(c.n*r, m, t))
+	for i := 0; i < c.n; i++ {
+		ti := t[i*r*m : (i+1)*r*m]
 		for j := 0; j < m; j++ {
 			s := 0.0
 			for a := 0; a < r; a++ {
-				s += v[a*m+j] * t[a*m+j]
+				s += v[a*m+j] * ti[a*m+j]
 			}
 			q[i*m+j] = s
 		}
@@ -162,15 +164,16 @@ func (c *denseCurv) forms(q, v []float64, m int) {
 
 func (c *denseCurv) weighted(dst, v []float64, m int, w []float64) {
 	r := c.r
-	t := make([]float64, r*m)
+	t := make([]float64, c.n*r*m)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, m, v), 0, gen(c.n*r, m, t))
 	for a := range dst[:r*m] {
 		dst[a] = 0
 	}
-	for i, h := range c.h {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(r, r, h), gen(r, m, v), 0, gen(r, m, t))
+	for i := 0; i < c.n; i++ {
+		ti := t[i*r*m : (i+1)*r*m]
 		for a := 0; a < r; a++ {
 			for j := 0; j < m; j++ {
-				dst[a*m+j] += w[i*m+j] * t[a*m+j]
+				dst[a*m+j] += w[i*m+j] * ti[a*m+j]
 			}
 		}
 	}

@@ -59,11 +59,14 @@ func (l *lanczos) start(x0 []float64) {
 	l.broke = false
 }
 
+// full reports whether the basis cannot grow (restart needed to continue).
+func (l *lanczos) full() bool { return l.broke || len(l.alpha) == l.m }
+
 // run extends the Krylov basis until the top Ritz pair has residual <= tol * |value|, the basis is
 // full or the budget of operator applications is spent, and returns the top Ritz pair.
 func (l *lanczos) run(tol float64, budget int) ritz {
 	for {
-		if l.broke || len(l.alpha) == l.m && l.m == l.maxBasis || budget <= 0 {
+		if l.broke || len(l.alpha) == l.m || budget <= 0 {
 			return l.ritz(tol, true)
 		}
 		j := l.m - 1
@@ -90,15 +93,14 @@ func (l *lanczos) run(tol float64, budget int) ritz {
 			l.broke = true // invariant subspace: the Ritz values are exact
 			return l.ritz(tol, true)
 		}
-		rz := l.ritz(tol, false)
-		if rz.converge {
-			return l.ritz(tol, true)
-		}
 		if l.m < l.maxBasis {
 			next := l.q[l.m*l.dim : (l.m+1)*l.dim]
 			copy(next, l.w)
 			blas64.Scal(1/b, vec(next))
 			l.m++
+		}
+		if rz := l.ritz(tol, false); rz.converge {
+			return l.ritz(tol, true)
 		}
 	}
 }

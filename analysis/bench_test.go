@@ -1,0 +1,104 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// syntheticNetwork returns the Gauss-Newton curvature of the paper's network shape
+// f(x) = W2 relu(W1 x + b1) + b2 (784 inputs, h hidden units, 4 outputs, d = 789 h + 4) at random
+// weights (PyTorch's default scale), on n synthetic MNIST-like inputs: about 19% of the pixels
+// non-zero, drawn from a common blob (so the inputs are correlated, as MNIST's are), values in
+// (0, 1]. M = 2I (the "sum" loss).
+func syntheticNetwork(n, h int, seed uint64) *Factored {
+	const px, k = 784, 4
+	rng := rand.New(rand.NewPCG(seed, 7))
+	d := h*px + h + k*h + k
+	prob := make([]float64, px)
+	for c := range prob {
+		x, y := float64(c%28)-13.5, float64(c/28)-13.5
+		prob[c] = 0.7 * math.Exp(-(x*x+y*y)/(2*7*7))
+	}
+	u := func(s float64) float64 { return s * (2*rng.Float64() - 1) }
+	w1 := make([]float64, h*px)
+	b1 := make([]float64, h)
+	w2 := make([]float64, k*h)
+	for i := range w1 {
+		w1[i] = u(1 / math.Sqrt(px))
+	}
+	for i := range b1 {
+		b1[i] = u(1 / math.Sqrt(px))
+	}
+	for i := range w2 {
+		w2[i] = u(1 / math.Sqrt(float64(h)))
+	}
+	f := &Factored{N: n, K: k, D: d, OutputHessian: make([]float64, k*k)}
+	for a := 0; a < k; a++ {
+		f.OutputHessian[a*k+a] = 2
+	}
+	x := make([]float64, px)
+	z := make([]float64, h)
+	for i := 0; i < n; i++ {
+		for c := range x {
+			x[c] = 0
+			if rng.Float64() < prob[c] {
+				x[c] = 0.2 + 0.8*rng.Float64()
+			}
+		}
+		for j := 0; j < h; j++ {
+			s := b1[j]
+			for c, v := range x {
+				s += w1[j*px+c] * v
+			}
+			z[j] = s
+		}
+		jac := make([]float64, k*d)
+		for o := 0; o < k; o++ {
+			row := jac[o*d : (o+1)*d]
+			for j := 0; j < h; j++ {
+				if z[j] <= 0 {
+					continue
+				}
+				g := w2[o*h+j]
+				for c, v := range x {
+					row[j*px+c] = g * v
+				}
+				row[h*px+j] = g
+				row[h*px+h+o*h+j] = z[j]
+			}
+			row[h*px+h+k*h+o] = 1
+		}
+		f.Factors = append(f.Factors, jac)
+	}
+	return f
+}
+
+// BenchmarkAnalyzeFactored times the full analysis of one minimum at the paper's size
+// (n = 512, k = 4, d = 15,784 for h = 20 and 78,904 for h = 100), batch size 8.
+func BenchmarkAnalyzeFactored(b *testing.B) {
+	for _, h := range []int{20, 100} {
+		b.Run(fmt.Sprintf("h=%d", h), func(b *testing.B) {
+			f := syntheticNetwork(512, h, 1)
+			var rep *Report
+			for b.Loop() {
+				var err error
+				rep, err = AnalyzeFactored(f, 8, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			dg := rep.Diagnostics
+			b.ReportMetric(float64(dg.Rank), "rank")
+			b.ReportMetric(float64(dg.Applications), "applications")
+			b.ReportMetric(dg.BracketRelWidth, "bracket_width")
+			b.ReportMetric(float64(dg.Bound25Iterations), "b25_iters")
+			for _, st := range []string{"basis", "generalized_sharpness", "bound25", "nonuniformity"} {
+				b.ReportMetric(rep.Seconds[st], st+"_s")
+			}
+			b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g diag %+v seconds %v",
+				dg.Backend, rep.GeneralizedSharpness, rep.Bracket, rep.Sharpness, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity, dg, rep.Seconds)
+		})
+	}
+}
