@@ -1,0 +1,129 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestValidation(t *testing.T) {
+	good := func() *Dense {
+		return &Dense{N: 2, D: 2, Hessians: [][]float64{{2, 1, 1, 2}, {1, 0, 0, 3}},
+			Gradients: [][]float64{{1, -1}, {-1, 1}}}
+	}
+	if _, err := AnalyzeDense(good(), 1, Options{}); err != nil {
+		t.Fatalf("good input rejected: %v", err)
+	}
+	cases := []struct {
+		name  string
+		mod   func(d *Dense)
+		batch int
+		opt   Options
+		want  string
+	}{
+		{"n mismatch", func(d *Dense) { d.N = 3 }, 1, Options{}, "n = 3 but 2 Hessians"},
+		{"short Hessian", func(d *Dense) { d.Hessians[1] = []float64{1, 0, 0} }, 1, Options{}, "Hessian 1 has 3 entries"},
+		{"NaN", func(d *Dense) { d.Hessians[0][1] = math.NaN() }, 1, Options{}, "NaN or Inf"},
+		{"Inf gradient", func(d *Dense) { d.Gradients[0][0] = math.Inf(1) }, 1, Options{}, "gradient 0 contains NaN or Inf"},
+		{"asymmetric", func(d *Dense) { d.Hessians[0][1] = 1.5 }, 1, Options{}, "not symmetric"},
+		{"not PSD", func(d *Dense) { d.Hessians[1] = []float64{1, 0, 0, -0.01} }, 1, Options{}, "not positive semi-definite"},
+		{"batch 0", func(d *Dense) {}, 0, Options{}, "batch size 0 outside"},
+		{"batch > n", func(d *Dense) {}, 3, Options{}, "batch size 3 outside"},
+		{"gradient mean", func(d *Dense) { d.Gradients[0][0] = 1.1 }, 1, Options{}, "do not average to zero"},
+		{"gradient length", func(d *Dense) { d.Gradients[1] = []float64{1} }, 1, Options{}, "gradient 1 has length 1"},
+		{"gradient count", func(d *Dense) { d.Gradients = d.Gradients[:1] }, 1, Options{}, "1 gradients given"},
+		{"eta too large", func(d *Dense) {}, 1, Options{Eta: 10}, "not below eta*"},
+		{"eta negative", func(d *Dense) {}, 1, Options{Eta: -1}, "Eta"},
+		{"zero H", func(d *Dense) { d.Hessians = [][]float64{{0, 0, 0, 0}, {0, 0, 0, 0}} }, 1, Options{}, "H = (1/n) sum_i H_i is zero"},
+		{"d = 0", func(d *Dense) { d.D = 0 }, 1, Options{}, "d >= 1"},
+	}
+	for _, tc := range cases {
+		d := good()
+		tc.mod(d)
+		_, err := AnalyzeDense(d, tc.batch, tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	// centering instead of rejecting
+	d := good()
+	d.Gradients[0][0] = 1.1
+	rep, err := AnalyzeDense(d, 1, Options{CenterGradients: true, Eta: 0.1})
+	if err != nil || rep.Diagnostics.GradMeanRel == 0 || rep.CovarianceTrace == nil {
+		t.Errorf("CenterGradients: err %v, report %+v", err, rep)
+	}
+
+	goodF := func() *Factored {
+		return &Factored{N: 2, K: 2, D: 3, Factors: [][]float64{{1, 0, 2, 0, 1, 0}, {0, 1, 1, 1, 0, 0}}, OutputHessian: []float64{2, 0, 0, 2}}
+	}
+	if _, err := AnalyzeFactored(goodF(), 1, Options{}); err != nil {
+		t.Fatalf("good factored input rejected: %v", err)
+	}
+	fcases := []struct {
+		name string
+		mod  func(f *Factored)
+		want string
+	}{
+		{"factor count", func(f *Factored) { f.Factors = f.Factors[:1] }, "1 factors given"},
+		{"factor length", func(f *Factored) { f.Factors[0] = f.Factors[0][:5] }, "factor 0 has 5 entries"},
+		{"NaN factor", func(f *Factored) { f.Factors[1][2] = math.NaN() }, "factor 1 contains NaN"},
+		{"M shape", func(f *Factored) { f.OutputHessian = []float64{1} }, "output Hessian has 1 entries"},
+		{"M asymmetric", func(f *Factored) { f.OutputHessian[1] = 1 }, "not symmetric"},
+		{"M not PSD", func(f *Factored) { f.OutputHessian[3] = -1 }, "not positive semi-definite"},
+		{"zero factors", func(f *Factored) { f.Factors = [][]float64{make([]float64, 6), make([]float64, 6)} }, "H = 0"},
+	}
+	for _, tc := range fcases {
+		f := goodF()
+		tc.mod(f)
+		_, err := AnalyzeFactored(f, 1, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := SimulateDense(good(), Simulation{Eta: 0, Batch: 1}); err == nil {
+		t.Error("simulation with eta = 0 accepted")
+	}
+}
+
+// TestCertificate checks the Cholesky-based upper bound against the dense Collatz-Wielandt
+// bracket lambda_max(S^{-1/2} T(S) S^{-1/2}) for arbitrary positive definite S, and that both
+// bound lambda_gen from above.
+func TestCertificate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(121, 122))
+	in := randDense(rng, problemSpec{n: 5, d: 4, k: 1})
+	pr, err := newDenseProblem(in, 1e-10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := AnalyzeDense(in, 2, Options{})
+	o := newOperator(pr, P(5, 2))
+	r := pr.r
+	for trial := 0; trial < 5; trial++ {
+		s := make([]float64, r*r)
+		for c := 0; c < r+2; c++ {
+			z := make([]float64, r)
+			for a := range z {
+				z[a] = rng.NormFloat64()
+			}
+			for a := 0; a < r; a++ {
+				for b := 0; b < r; b++ {
+					s[a*r+b] += z[a] * z[b]
+				}
+			}
+		}
+		ts := make([]float64, r*r)
+		o.applyT(ts, s)
+		lo, hi, ok := cwBracket(r, s, ts)
+		if !ok {
+			t.Fatal("random S not positive definite")
+		}
+		up, ok := cwUpper(r, s, ts, lo, 1e-3)
+		if !ok || up < hi*(1-1e-12) || up > hi+(hi-lo)/8+2e-3*lo { // bisection resolution: 1/16 of the last grid step
+			t.Errorf("cwUpper %g, dense bracket [%g, %g]", up, lo, hi)
+		}
+		if hi < rep.GeneralizedSharpness*(1-1e-12) || lo > rep.GeneralizedSharpness*(1+1e-12) {
+			t.Errorf("Collatz-Wielandt bracket [%g, %g] misses lambda_gen %g", lo, hi, rep.GeneralizedSharpness)
+		}
+	}
+}
