@@ -36,8 +36,56 @@ type Report struct {
 	// gives the same bytes).
 	Seconds map[string]float64 `json:"-"`
 
-	pr  *problem
-	gen *genResult
+	pr    *problem
+	gen   *genResult
+	grads [][]float64
+	opt   Options
+}
+
+// AddCovariance computes the covariance limit of Thm 5 and the three limits of Cor. 1 at step
+// size eta for a report made with gradients, filling CovarianceTrace, ExpectedLoss and
+// ExpectedGradNorm2 (it reuses the eigenbasis and the top eigenvector of the analysis, so it
+// costs only the linear solve). eta must satisfy 0 < eta < eta*, certified: eta < 2 / Bracket[1].
+// Without gradients (an interpolating minimum) the limits are zero and the fields stay nil.
+func (rep *Report) AddCovariance(eta float64) error {
+	if rep.pr == nil {
+		return fmt.Errorf("analysis: AddCovariance needs a report made by AnalyzeDense or AnalyzeFactored")
+	}
+	gen, pr := rep.gen, rep.pr
+	if !(eta > 0) || !(eta < 2/gen.hi) {
+		return fmt.Errorf("analysis: eta = %g is not in (0, eta*) (certified eta* >= 2/%.17g = %.17g): the covariance limit does not exist", eta, gen.hi, 2/gen.hi)
+	}
+	if rep.grads == nil {
+		return nil
+	}
+	t := time.Now()
+	g := rep.grads
+	if rep.opt.CenterGradients {
+		g = centered(g, pr.d)
+	}
+	gh := make([]float64, pr.n*pr.r)
+	pr.space.project(gh, g)
+	tot, rng := 0.0, 0.0
+	for _, gi := range g {
+		for _, v := range gi {
+			tot += v * v
+		}
+	}
+	for _, v := range gh {
+		rng += v * v
+	}
+	cov, err := covariance(pr, rep.P, eta, gh, gen, rep.opt.MaxApplications)
+	if err != nil {
+		return err
+	}
+	rep.Seconds["covariance"] = time.Since(t).Seconds()
+	rep.CovarianceTrace, rep.ExpectedLoss, rep.ExpectedGradNorm2 = &cov.trace, &cov.loss, &cov.gradNorm2
+	dg := &rep.Diagnostics
+	dg.CovarianceEta, dg.CovarianceIterations, dg.CovarianceResidual, dg.NoiseTrace = eta, cov.iterations, cov.residual, cov.noiseTrace
+	if tot > 0 {
+		dg.GradNullFraction = math.Max(0, (tot-rng)/tot)
+	}
+	return nil
 }
 
 // Diagnostics describes how the numbers were obtained.
@@ -74,6 +122,7 @@ type Diagnostics struct {
 	// Gradients and covariance limit
 	GradMeanRel          float64 `json:"grad_mean_rel,omitempty"`         // ||mean g|| / rms ||g_i|| (before centering)
 	GradNullFraction     float64 `json:"grad_null_fraction,omitempty"`    // share of sum ||g_i||^2 in null(H)
+	CovarianceEta        float64 `json:"covariance_eta,omitempty"`        // step size of the covariance limit
 	CovarianceIterations int     `json:"covariance_iterations,omitempty"` // CG iterations
 	CovarianceResidual   float64 `json:"covariance_residual,omitempty"`   // relative residual of the solve
 	NoiseTrace           float64 `json:"noise_trace,omitempty"`           // trace S_g, S_g = (1/n) sum P g_i g_i^T P
@@ -171,38 +220,13 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Nonuniformity, dg.NonuniformityIterations = nonuniformity(pr, opt.Seed)
 	rep.Seconds["nonuniformity"] = time.Since(t).Seconds()
 
+	rep.grads, rep.opt = grads, opt
 	if grads != nil {
 		dg.GradMeanRel = gradMeanRel(grads, pr.d)
 	}
-	if opt.Eta > 0 && grads != nil {
-		if !(opt.Eta < 2/gen.hi) {
-			return nil, fmt.Errorf("analysis: eta = %g is not below eta* (certified eta* >= 2/%.17g = %.17g): the covariance limit does not exist", opt.Eta, gen.hi, 2/gen.hi)
-		}
-		t = time.Now()
-		g := grads
-		if opt.CenterGradients {
-			g = centered(grads, pr.d)
-		}
-		gh := make([]float64, pr.n*pr.r)
-		pr.space.project(gh, g)
-		tot, rng := 0.0, 0.0
-		for _, gi := range g {
-			for _, v := range gi {
-				tot += v * v
-			}
-		}
-		for _, v := range gh {
-			rng += v * v
-		}
-		cov, err := covariance(pr, p, opt.Eta, gh, gen, opt.MaxApplications)
-		if err != nil {
+	if opt.Eta > 0 {
+		if err := rep.AddCovariance(opt.Eta); err != nil {
 			return nil, err
-		}
-		rep.Seconds["covariance"] = time.Since(t).Seconds()
-		rep.CovarianceTrace, rep.ExpectedLoss, rep.ExpectedGradNorm2 = &cov.trace, &cov.loss, &cov.gradNorm2
-		dg.CovarianceIterations, dg.CovarianceResidual, dg.NoiseTrace = cov.iterations, cov.residual, cov.noiseTrace
-		if tot > 0 {
-			dg.GradNullFraction = math.Max(0, (tot-rng)/tot)
 		}
 	}
 	return rep, nil

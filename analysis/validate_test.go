@@ -33,7 +33,7 @@ func TestValidation(t *testing.T) {
 		{"gradient mean", func(d *Dense) { d.Gradients[0][0] = 1.1 }, 1, Options{}, "do not average to zero"},
 		{"gradient length", func(d *Dense) { d.Gradients[1] = []float64{1} }, 1, Options{}, "gradient 1 has length 1"},
 		{"gradient count", func(d *Dense) { d.Gradients = d.Gradients[:1] }, 1, Options{}, "1 gradients given"},
-		{"eta too large", func(d *Dense) {}, 1, Options{Eta: 10}, "not below eta*"},
+		{"eta too large", func(d *Dense) {}, 1, Options{Eta: 10}, "is not in (0, eta*)"},
 		{"eta negative", func(d *Dense) {}, 1, Options{Eta: -1}, "Eta"},
 		{"zero H", func(d *Dense) { d.Hessians = [][]float64{{0, 0, 0, 0}, {0, 0, 0, 0}} }, 1, Options{}, "H = (1/n) sum_i H_i is zero"},
 		{"d = 0", func(d *Dense) { d.D = 0 }, 1, Options{}, "d >= 1"},

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/sgdstability/sgdstab/analysis"
+)
+
+// fileInput is the JSON input of -in (see the package comment).
+type fileInput struct {
+	N             *int          `json:"n"`
+	BatchSize     *int          `json:"batch_size"`
+	Hessians      [][][]float64 `json:"hessians"`
+	Factors       [][][]float64 `json:"factors"`
+	OutputHessian [][]float64   `json:"output_hessian"`
+	Gradients     [][]float64   `json:"gradients"`
+	Eta           *float64      `json:"eta"`
+}
+
+// request is a decoded, shape-checked input: exactly one of Dense and Factored is set.
+type request struct {
+	Dense    *analysis.Dense
+	Factored *analysis.Factored
+	Batch    int
+	Eta      float64 // 0: not given
+}
+
+// decode parses and shape-checks an input file. Numerical checks (symmetry, PSD, zero mean of
+// the gradients, eta below eta*) are done by package analysis.
+func decode(data []byte) (*request, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var in fileInput
+	if err := dec.Decode(&in); err != nil {
+		return nil, fmt.Errorf("input is not valid JSON of the expected form: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("input has data after the JSON object")
+	}
+	if in.N == nil {
+		return nil, fmt.Errorf(`input lacks "n"`)
+	}
+	if in.BatchSize == nil {
+		return nil, fmt.Errorf(`input lacks "batch_size"`)
+	}
+	n, b := *in.N, *in.BatchSize
+	if n < 1 {
+		return nil, fmt.Errorf("n = %d must be at least 1", n)
+	}
+	if b < 1 || b > n {
+		return nil, fmt.Errorf("batch_size %d outside 1..n = 1..%d", b, n)
+	}
+	req := &request{Batch: b}
+	if in.Eta != nil {
+		if !(*in.Eta > 0) || math.IsInf(*in.Eta, 0) {
+			return nil, fmt.Errorf("eta = %v must be positive and finite (the covariance limit needs 0 < eta < eta*)", *in.Eta)
+		}
+		req.Eta = *in.Eta
+	}
+	switch {
+	case in.Hessians != nil && in.Factors != nil:
+		return nil, fmt.Errorf(`input has both "hessians" and "factors": give one form`)
+	case in.Hessians == nil && in.Factors == nil:
+		return nil, fmt.Errorf(`input has neither "hessians" nor "factors"`)
+	case in.Hessians != nil && in.OutputHessian != nil:
+		return nil, fmt.Errorf(`"output_hessian" belongs to the factored form, not to "hessians"`)
+	}
+	var d int
+	if in.Hessians != nil {
+		if len(in.Hessians) != n {
+			return nil, fmt.Errorf("n = %d but %d Hessians given", n, len(in.Hessians))
+		}
+		d = len(in.Hessians[0])
+		if d == 0 {
+			return nil, fmt.Errorf("Hessian 0 is empty")
+		}
+		dn := &analysis.Dense{N: n, D: d}
+		for i, h := range in.Hessians {
+			flat, err := flatten(h, d, d, fmt.Sprintf("Hessian %d", i))
+			if err != nil {
+				return nil, err
+			}
+			dn.Hessians = append(dn.Hessians, flat)
+		}
+		req.Dense = dn
+	} else {
+		if len(in.Factors) != n {
+			return nil, fmt.Errorf("n = %d but %d factors given", n, len(in.Factors))
+		}
+		k := len(in.Factors[0])
+		if k == 0 || len(in.Factors[0][0]) == 0 {
+			return nil, fmt.Errorf("factor 0 is empty (want k x d)")
+		}
+		d = len(in.Factors[0][0])
+		if in.OutputHessian == nil {
+			return nil, fmt.Errorf(`factored input lacks "output_hessian" (k x k)`)
+		}
+		m, err := flatten(in.OutputHessian, k, k, "output_hessian")
+		if err != nil {
+			return nil, err
+		}
+		f := &analysis.Factored{N: n, K: k, D: d, OutputHessian: m}
+		for i, j := range in.Factors {
+			flat, err := flatten(j, k, d, fmt.Sprintf("factor %d", i))
+			if err != nil {
+				return nil, err
+			}
+			f.Factors = append(f.Factors, flat)
+		}
+		req.Factored = f
+	}
+	if in.Gradients != nil {
+		if len(in.Gradients) != n {
+			return nil, fmt.Errorf("n = %d but %d gradients given", n, len(in.Gradients))
+		}
+		for i, g := range in.Gradients {
+			if len(g) != d {
+				return nil, fmt.Errorf("gradient %d has length %d, want d = %d", i, len(g), d)
+			}
+		}
+		if req.Dense != nil {
+			req.Dense.Gradients = in.Gradients
+		} else {
+			req.Factored.Gradients = in.Gradients
+		}
+	}
+	return req, nil
+}
+
+// flatten checks that m is rows x cols and returns it row-major.
+func flatten(m [][]float64, rows, cols int, what string) ([]float64, error) {
+	if len(m) != rows {
+		return nil, fmt.Errorf("%s has %d rows, want %d", what, len(m), rows)
+	}
+	out := make([]float64, 0, rows*cols)
+	for r, row := range m {
+		if len(row) != cols {
+			return nil, fmt.Errorf("%s: row %d has %d entries, want %d", what, r, len(row), cols)
+		}
+		out = append(out, row...)
+	}
+	return out, nil
+}
+
+// analyze runs the analysis of a decoded request.
+func (req *request) analyze(seed uint64, width float64) (*analysis.Report, error) {
+	opt := analysis.Options{Eta: req.Eta, Seed: seed, RelWidth: width}
+	if req.Dense != nil {
+		return analysis.AnalyzeDense(req.Dense, req.Batch, opt)
+	}
+	return analysis.AnalyzeFactored(req.Factored, req.Batch, opt)
+}
+
+func analyzeFile(path string, stdin io.Reader, seed uint64, width float64) (*analysis.Report, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	rep, err := req.analyze(seed, width)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return rep, nil
+}
