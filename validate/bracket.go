@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"math"
 	"sort"
 )
@@ -70,4 +71,20 @@ func EscapeBracket(points []EscapePoint) Bracket {
 	b.Consistent = !math.IsNaN(b.Lo) && !math.IsNaN(b.Hi)
 	b.ContainsOne = b.Consistent && b.Lo < 1 && 1 < b.Hi
 	return b
+}
+
+// MarshalJSON writes a missing end (NaN) as null.
+func (b Bracket) MarshalJSON() ([]byte, error) {
+	f := func(x float64) *float64 {
+		if math.IsNaN(x) {
+			return nil
+		}
+		return &x
+	}
+	return json.Marshal(struct {
+		Lo          *float64 `json:"lo"`
+		Hi          *float64 `json:"hi"`
+		Consistent  bool     `json:"consistent"`
+		ContainsOne bool     `json:"contains_one"`
+	}{f(b.Lo), f(b.Hi), b.Consistent, b.ContainsOne})
 }

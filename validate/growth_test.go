@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -116,5 +117,12 @@ func TestBrackets(t *testing.T) {
 	e := EscapeBracket([]EscapePoint{{0.8, 0, 3}, {0.9, 0, 3}, {1.05, 1, 3}, {1.1, 2, 3}, {1.25, 3, 3}})
 	if e.Lo != 0.9 || e.Hi != 1.1 || !e.ContainsOne {
 		t.Errorf("escape bracket %+v, want [0.9, 1.1]", e)
+	}
+}
+
+func TestBracketJSON(t *testing.T) {
+	js, err := json.Marshal(Bracket{Lo: 0.9, Hi: math.NaN(), Consistent: true})
+	if err != nil || string(js) != `{"lo":0.9,"hi":null,"consistent":true,"contains_one":false}` {
+		t.Errorf("%s, %v", js, err)
 	}
 }
