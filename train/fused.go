@@ -78,10 +78,12 @@ type fused struct {
 	n, d, h, k      int
 	c               float64
 	w1t, b1, w2, b2 []float64
-	// gradient accumulators
+	// gradient accumulators (g1t: dense path only)
 	g1t, gb1, gw2, gb2 []float64
-	touched            []bool
-	list               []int
+	// the batch's inputs by columns (see batchColumns)
+	bptr, bnext []int
+	brow        []int
+	bval        []float64
 	// per-batch scratch: pre-activations (B x h), output deltas, hidden deltas (B x h)
 	z, dz    []float64
 	xb       []float64
@@ -100,7 +102,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 		w1t: make([]float64, d*h), b1: append([]float64(nil), p.B1...),
 		w2: append([]float64(nil), p.W2...), b2: append([]float64(nil), p.B2...),
 		g1t: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
-		touched: make([]bool, d), z: make([]float64, batch*h), dz: make([]float64, batch*h),
+		bptr: make([]int, d+1), bnext: make([]int, d), z: make([]float64, batch*h), dz: make([]float64, batch*h),
 		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), df: make([]float64, k)}
 	for j := 0; j < h; j++ {
 		for q := 0; q < d; q++ {
@@ -135,7 +137,7 @@ func (e *fused) params() Params {
 }
 
 // preact writes z = W1 x_i (without bias), summing over the nonzero pixels of sample i in
-// increasing order. Four hidden units are accumulated at a time in registers.
+// increasing order. Ten hidden units are accumulated at a time (gatherDot10), then four, then one.
 func (e *fused) preact(i int, z []float64) {
 	h := e.h
 	z = z[:h]
@@ -145,22 +147,10 @@ func (e *fused) preact(i int, z []float64) {
 	val = val[:len(idx)]
 	w := e.w1t
 	j := 0
-	for ; j+8 <= h; j += 8 {
-		var s0, s1, s2, s3, s4, s5, s6, s7 float64
-		for q, p := range idx {
-			v := val[q]
-			r := w[p*h+j : p*h+j+8 : p*h+j+8]
-			s0 += v * r[0]
-			s1 += v * r[1]
-			s2 += v * r[2]
-			s3 += v * r[3]
-			s4 += v * r[4]
-			s5 += v * r[5]
-			s6 += v * r[6]
-			s7 += v * r[7]
-		}
-		z[j], z[j+1], z[j+2], z[j+3] = s0, s1, s2, s3
-		z[j+4], z[j+5], z[j+6], z[j+7] = s4, s5, s6, s7
+	var acc [10]float64
+	for ; j+10 <= h; j += 10 {
+		gatherDot10(idx, val, w, h, j, e.d-1, &acc)
+		copy(z[j:j+10], acc[:])
 	}
 	for ; j+4 <= h; j += 4 {
 		var s0, s1, s2, s3 float64
@@ -314,37 +304,13 @@ func (e *fused) step(batch []int, lr float64) float64 {
 			e.w1t[q] -= s * g
 		}
 	} else if rows == nil {
-		e.fullBatchUpdate(s)
+		e.columnUpdate(e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
 	} else if m == 1 {
 		// w -= s (v dz): the same rounding as accumulating g = 0 + v dz and subtracting s g.
 		e.sparseUpdate(batch[0], e.dz[:h], s)
 	} else {
-		sp := e.sp
-		for b := 0; b < m; b++ {
-			i := b
-			if rows != nil {
-				i = rows[b]
-			}
-			dz := e.dz[b*h : b*h+h]
-			for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
-				p, v := sp.idx[q], sp.val[q]
-				if !e.touched[p] {
-					e.touched[p] = true
-					e.list = append(e.list, p)
-				}
-				axpy(e.g1t[p*h:p*h+h], v, dz)
-			}
-		}
-		for _, p := range e.list {
-			w, g := e.w1t[p*h:p*h+h], e.g1t[p*h:p*h+h]
-			g = g[:len(w)]
-			for j := range w {
-				w[j] -= s * g[j]
-			}
-			clear(g)
-			e.touched[p] = false
-		}
-		e.list = e.list[:0]
+		e.batchColumns(rows)
+		e.columnUpdate(e.bptr, e.brow, e.bval, m, s)
 	}
 	update := func(w, g []float64) {
 		for j := range w {
@@ -372,59 +338,28 @@ func (e *fused) sparseUpdate(i int, dz []float64, s float64) {
 	}
 }
 
-// axpy does g[j] += v * dz[j] (four at a time).
-func axpy(g []float64, v float64, dz []float64) {
-	g = g[:len(dz)]
-	j := 0
-	for ; j+4 <= len(dz); j += 4 {
-		g4, d4 := g[j:j+4:j+4], dz[j:j+4:j+4]
-		g4[0] += v * d4[0]
-		g4[1] += v * d4[1]
-		g4[2] += v * d4[2]
-		g4[3] += v * d4[3]
-	}
-	for ; j < len(dz); j++ {
-		g[j] += v * dz[j]
-	}
-}
-
-// fullBatchUpdate applies W1 -= s sum_i dz_i x_i^T over all samples, pixel by pixel through the
-// column-sparse copy of X; each gradient entry is summed over samples in increasing order from 0,
-// exactly as the row-by-row accumulation would, but in registers.
-func (e *fused) fullBatchUpdate(s float64) {
+// columnUpdate applies W1 -= s sum_b dz_b x_b^T from the batch's inputs in compressed sparse
+// columns: pixel p's entries are rows[cptr[p]:cptr[p+1]] (positions b in the batch, increasing)
+// with values vals. Each gradient entry is summed over b in increasing order from 0, exactly as
+// accumulating the samples one by one would, but in registers (gatherDot10).
+func (e *fused) columnUpdate(cptr, rows []int, vals []float64, m int, s float64) {
 	h := e.h
-	sp := e.sp
-	dz := e.dz
-	for p := 0; p+1 < len(sp.cptr); p++ {
-		rows, vals := sp.rows[sp.cptr[p]:sp.cptr[p+1]], sp.cval[sp.cptr[p]:sp.cptr[p+1]]
+	dz := e.dz[:m*h]
+	var acc [10]float64
+	for p := 0; p+1 < len(cptr); p++ {
+		rows, vals := rows[cptr[p]:cptr[p+1]], vals[cptr[p]:cptr[p+1]]
 		if len(rows) == 0 {
 			continue
 		}
 		vals = vals[:len(rows)]
 		w := e.w1t[p*h : p*h+h]
 		j := 0
-		for ; j+8 <= h; j += 8 {
-			var g0, g1, g2, g3, g4, g5, g6, g7 float64
-			for q, i := range rows {
-				v, d := vals[q], dz[i*h+j:i*h+j+8:i*h+j+8]
-				g0 += v * d[0]
-				g1 += v * d[1]
-				g2 += v * d[2]
-				g3 += v * d[3]
-				g4 += v * d[4]
-				g5 += v * d[5]
-				g6 += v * d[6]
-				g7 += v * d[7]
+		for ; j+10 <= h; j += 10 {
+			gatherDot10(rows, vals, dz, h, j, m-1, &acc)
+			w10 := w[j : j+10 : j+10]
+			for k, g := range acc {
+				w10[k] -= s * g
 			}
-			w8 := w[j : j+8 : j+8]
-			w8[0] -= s * g0
-			w8[1] -= s * g1
-			w8[2] -= s * g2
-			w8[3] -= s * g3
-			w8[4] -= s * g4
-			w8[5] -= s * g5
-			w8[6] -= s * g6
-			w8[7] -= s * g7
 		}
 		for ; j+4 <= h; j += 4 {
 			var g0, g1, g2, g3 float64
@@ -447,6 +382,37 @@ func (e *fused) fullBatchUpdate(s float64) {
 				g += vals[q] * dz[i*h+j]
 			}
 			w[j] -= s * g
+		}
+	}
+}
+
+// batchColumns builds the compressed sparse columns of the batch's inputs (counting sort of its
+// entries by pixel) into e.bptr, e.brow, e.bval.
+func (e *fused) batchColumns(rows []int) {
+	sp := e.sp
+	ptr := e.bptr
+	clear(ptr)
+	total := 0
+	for _, i := range rows {
+		for _, p := range sp.idx[sp.ptr[i]:sp.ptr[i+1]] {
+			ptr[p+1]++
+		}
+		total += sp.ptr[i+1] - sp.ptr[i]
+	}
+	for p := 0; p < e.d; p++ {
+		ptr[p+1] += ptr[p]
+	}
+	if cap(e.brow) < total {
+		e.brow, e.bval = make([]int, total), make([]float64, total)
+	}
+	e.brow, e.bval = e.brow[:total], e.bval[:total]
+	next := e.bnext
+	copy(next, ptr[:e.d])
+	for b, i := range rows {
+		for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
+			p := sp.idx[q]
+			e.brow[next[p]], e.bval[next[p]] = b, sp.val[q]
+			next[p]++
 		}
 	}
 }
