@@ -56,7 +56,7 @@ func nz(x float64) float64 {
 	return x
 }
 
-func fmtBracket(b validate.Bracket) string {
+func fmtBracket(b validate.Bracket, escape bool) string {
 	f := func(x float64) string {
 		if math.IsNaN(x) {
 			return "none"
@@ -67,6 +67,8 @@ func fmtBracket(b validate.Bracket) string {
 	switch {
 	case b.ContainsOne:
 		return s + " yes"
+	case !b.Consistent && escape:
+		return s + " open (an end was not observed)"
 	case !b.Consistent:
 		return s + " **no (not monotone)**"
 	}
@@ -112,14 +114,14 @@ func writeMarkdown(path string, out *Output) error {
 				}
 				parts = append(parts, fmt.Sprintf("%d/%d", e, n))
 			}
-			return strings.Join(parts, " ") + "; " + fmtBracket(br)
+			return strings.Join(parts, " ") + "; " + fmtBracket(br, true)
 		}
 		src := r.Source
 		if strings.HasPrefix(src, "store:") {
 			src = "store"
 		}
 		fmt.Fprintf(&b, "| B=%d, lr=%g | %.4f | %.5g | %.3f | %s | %s | %s | %s | %s |\n", r.Batch, r.LR, r.P, r.EtaStar,
-			r.LR/r.EtaStar, src, fmtBracket(r.LinBracket[validate.ProcessSGD]), fmtBracket(r.LinBracket[validate.ProcessMixture]),
+			r.LR/r.EtaStar, src, fmtBracket(r.LinBracket[validate.ProcessSGD], false), fmtBracket(r.LinBracket[validate.ProcessMixture], false),
 			esc(validate.ProcessSGD), esc(validate.ProcessMixture))
 	}
 	verdict := "every linearized bracket contains c = 1"
