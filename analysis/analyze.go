@@ -52,9 +52,10 @@ func (rep *Report) AddCovariance(eta float64) error {
 		return fmt.Errorf("analysis: AddCovariance needs a report made by AnalyzeDense or AnalyzeFactored")
 	}
 	gen, pr := rep.gen, rep.pr
-	if !(eta > 0) || !(eta < 2/gen.hi) {
-		return fmt.Errorf("analysis: eta = %g is not in (0, eta*) (certified eta* >= 2/%.17g = %.17g): the covariance limit does not exist", eta, gen.hi, 2/gen.hi)
+	if !(eta > 0) || !(eta < 2/rep.Bracket[1]) {
+		return fmt.Errorf("analysis: eta = %g is not in (0, eta*) (certified eta* >= 2/%.17g = %.17g): the covariance limit does not exist", eta, rep.Bracket[1], 2/rep.Bracket[1])
 	}
+	sc := pr.scale // scaled problem: H/sc, g/sc, eta*sc has the same trajectories
 	if rep.grads == nil {
 		return nil
 	}
@@ -65,6 +66,9 @@ func (rep *Report) AddCovariance(eta float64) error {
 	}
 	gh := make([]float64, pr.n*pr.r)
 	pr.space.project(gh, g)
+	for i := range gh {
+		gh[i] /= sc
+	}
 	tot, rng := 0.0, 0.0
 	for _, gi := range g {
 		for _, v := range gi {
@@ -72,11 +76,19 @@ func (rep *Report) AddCovariance(eta float64) error {
 		}
 	}
 	for _, v := range gh {
-		rng += v * v
+		rng += v * v * sc * sc
 	}
-	cov, err := covariance(pr, rep.P, eta, gh, gen, rep.opt.MaxApplications)
+	cov, err := covariance(pr, rep.P, eta*sc, gh, gen, rep.opt.MaxApplications)
 	if err != nil {
 		return err
+	}
+	cov.loss *= sc
+	cov.gradNorm2 *= sc * sc
+	cov.noiseTrace *= sc * sc
+	for _, v := range []float64{cov.trace, cov.loss, cov.gradNorm2} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("analysis: the covariance limit overflowed (gradients too large for float64)")
+		}
 	}
 	rep.Seconds["covariance"] = time.Since(t).Seconds()
 	rep.CovarianceTrace, rep.ExpectedLoss, rep.ExpectedGradNorm2 = &cov.trace, &cov.loss, &cov.gradNorm2
@@ -174,13 +186,14 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 
 func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int) (*Report, error) {
 	p := P(pr.n, batch)
-	rep := &Report{P: p, Sharpness: pr.l[0], GDThreshold: 2 / pr.l[0], pr: pr,
+	sc := pr.scale // the problem is stored as H / sc; curvatures are multiplied back
+	rep := &Report{P: p, Sharpness: pr.l[0] * sc, GDThreshold: 2 / (pr.l[0] * sc), pr: pr,
 		Seconds: map[string]float64{"basis": basisTime.Seconds()}}
 	dg := &rep.Diagnostics
 	dg.Backend, dg.N, dg.Batch, dg.Dim, dg.K, dg.Rank = linalg.Backend(), pr.n, batch, pr.d, k, pr.r
-	dg.NullEigenvalueMax, dg.LambdaMinRange = pr.nullMax, pr.l[pr.r-1]
+	dg.NullEigenvalueMax, dg.LambdaMinRange = pr.nullMax*sc, pr.l[pr.r-1]*sc
 	for _, l := range pr.l {
-		dg.TraceH += l
+		dg.TraceH += l * sc
 	}
 	e1 := make([]float64, pr.r)
 	e1[0] = 1
@@ -188,17 +201,17 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	pr.space.toParams(rep.TopEigenvector, e1)
 
 	t := time.Now()
-	rep.Bound15 = bound15(pr, p)
-	rep.Bound16 = bound16(pr, p)
+	rep.Bound15 = bound15(pr, p) * sc
+	rep.Bound16 = bound16(pr, p) * sc
 	rep.Seconds["bounds15_16"] = time.Since(t).Seconds()
 
 	t = time.Now()
 	gen := generalizedSharpness(pr, p, opt)
 	rep.gen = gen
 	rep.Seconds["generalized_sharpness"] = time.Since(t).Seconds()
-	rep.GeneralizedSharpness = gen.value
-	rep.Bracket = [2]float64{gen.lo, gen.hi}
-	rep.EtaStar = 2 / gen.value
+	rep.GeneralizedSharpness = gen.value * sc
+	rep.Bracket = [2]float64{gen.lo * sc, gen.hi * sc}
+	rep.EtaStar = 2 / rep.GeneralizedSharpness
 	dg.Method, dg.Applications, dg.Certificates, dg.Restarts, dg.Residual = gen.method, gen.applications, gen.certificates, gen.restarts, gen.residual
 	dg.BracketRelWidth = (gen.hi - gen.lo) / gen.hi
 	dg.Status = "converged"
@@ -211,15 +224,22 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["bound25"] = time.Since(t).Seconds()
 	// (25) is a generalized Rayleigh quotient of (D, C), so it cannot exceed lambda_gen; a
 	// rounding-level excess (seen at p = 0, where both equal lambda_max) is clipped.
-	rep.Bound25 = math.Min(b.value, rep.GeneralizedSharpness)
+	rep.Bound25 = math.Min(b.value*sc, rep.GeneralizedSharpness)
 	rep.Bound25Vector = make([]float64, pr.d)
 	pr.space.toParams(rep.Bound25Vector, b.vector)
 	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged, dg.Bound25Pruned = b.starts, b.screened, b.iterations, b.converged, b.pruned
 
 	t = time.Now()
 	rep.Nonuniformity, dg.NonuniformityIterations = nonuniformity(pr, opt.Seed)
+	rep.Nonuniformity *= sc
 	rep.Seconds["nonuniformity"] = time.Since(t).Seconds()
 
+	for _, v := range []float64{rep.Sharpness, rep.GDThreshold, rep.GeneralizedSharpness, rep.Bracket[0], rep.Bracket[1],
+		rep.EtaStar, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("analysis: a result is not finite (curvature too large or too small for float64)")
+		}
+	}
 	rep.grads, rep.opt = grads, opt
 	if grads != nil {
 		dg.GradMeanRel = gradMeanRel(grads, pr.d)

@@ -133,7 +133,7 @@ func checkPSD(t *testing.T, name string, s []float64, d int) {
 
 func TestScaleInvariance(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, sc := range []float64{1e6, 1e-6} {
+	for _, sc := range []float64{1e6, 1e-6, 1e200, 1e-200} {
 		spec := problemSpec{n: 6, d: 5, k: 1, sub: 4}
 		base := randDense(rand.New(rand.NewPCG(5, 5)), spec)
 		spec.scale = sc

@@ -17,6 +17,7 @@ import (
 // needed, except the maps between basis coordinates and parameters.
 type problem struct {
 	n, d, r int
+	scale   float64   // every curvature below is H / scale (scale-free numerics; results are rescaled)
 	l       []float64 // eigenvalues of H on range(H), descending
 	nullMax float64   // largest |eigenvalue| of H declared zero (0 if none)
 	curv    curvature
@@ -79,11 +80,23 @@ func (s *denseSpace) project(y []float64, g [][]float64) {
 // newDenseProblem eigendecomposes H = (1/n) sum_i H_i and rotates every H_i into the basis.
 func newDenseProblem(in *Dense, rankTol float64) (*problem, error) {
 	d, n := in.D, in.N
+	scale := 0.0
+	for _, h := range in.Hessians {
+		for _, v := range h {
+			scale = math.Max(scale, math.Abs(v))
+		}
+	}
+	if scale == 0 {
+		return nil, fmt.Errorf("analysis: H = (1/n) sum_i H_i is zero: no curvature, every threshold is infinite")
+	}
 	hm := make([]float64, d*d)
 	sym := make([][]float64, n)
 	for i, h := range in.Hessians {
 		sym[i] = make([]float64, d*d)
 		symmetrizeInto(sym[i], h, d)
+		for a := range sym[i] {
+			sym[i][a] /= scale
+		}
 		for a, v := range sym[i] {
 			hm[a] += v / float64(n)
 		}
@@ -100,7 +113,7 @@ func newDenseProblem(in *Dense, rankTol float64) (*problem, error) {
 	for r < d && w[d-1-r] > rankTol*lmax {
 		r++
 	}
-	p := &problem{n: n, d: d, r: r, l: make([]float64, r)}
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r), scale: scale}
 	if r < d {
 		p.nullMax = math.Max(math.Abs(w[d-1-r]), math.Abs(w[0]))
 	}
@@ -247,15 +260,31 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	n, k, d := in.N, in.K, in.D
 	nk := n * k
 	// M^{1/2}
+	sm, sj := 0.0, 0.0
+	for _, v := range in.OutputHessian {
+		sm = math.Max(sm, math.Abs(v))
+	}
+	for _, j := range in.Factors {
+		for _, v := range j {
+			sj = math.Max(sj, math.Abs(v))
+		}
+	}
+	if sm == 0 || sj == 0 {
+		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
+	}
+	// work with J / sj and M / sm: H / (sj^2 sm)
 	msym := make([]float64, k*k)
 	symmetrizeInto(msym, in.OutputHessian, k)
+	for a := range msym {
+		msym[a] /= sm
+	}
 	mw := make([]float64, k)
 	if err := linalg.EigSym(k, msym, mw, true); err != nil {
 		return nil, fmt.Errorf("analysis: output Hessian: %v", err)
 	}
 	root := make([]float64, k*k)
 	for j := 0; j < k; j++ {
-		s := math.Sqrt(math.Max(mw[j], 0))
+		s := math.Sqrt(math.Max(mw[j], 0)) / sj
 		e := msym[j*k : (j+1)*k]
 		for a := 0; a < k; a++ {
 			for b := 0; b < k; b++ {
@@ -322,7 +351,7 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	for r < nk && w[nk-1-r] > rankTol*smax {
 		r++
 	}
-	p := &problem{n: n, d: d, r: r, l: make([]float64, r)}
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r), scale: sj * sj * sm}
 	if r < nk {
 		p.nullMax = math.Max(math.Abs(w[nk-1-r]), math.Abs(w[0])) / float64(n)
 	}

@@ -176,8 +176,14 @@ func (d *Dense) Validate(opt Options) error {
 	top := 0.0
 	w := make([]float64, n)
 	buf := make([]float64, n*n)
+	if scale == 0 {
+		scale = 1
+	}
 	for i, h := range d.Hessians {
 		symmetrizeInto(buf, h, n)
+		for a := range buf {
+			buf[a] /= scale // avoid overflow in the eigensolver for huge entries
+		}
 		if err := linalg.EigSym(n, buf, w, false); err != nil {
 			return fmt.Errorf("analysis: Hessian %d: %v", i, err)
 		}
@@ -234,6 +240,11 @@ func (f *Factored) Validate(opt Options) error {
 	}
 	buf := make([]float64, k*k)
 	symmetrizeInto(buf, m, k)
+	if scale > 0 {
+		for a := range buf {
+			buf[a] /= scale
+		}
+	}
 	w := make([]float64, k)
 	if err := linalg.EigSym(k, buf, w, false); err != nil {
 		return fmt.Errorf("analysis: output Hessian: %v", err)

@@ -133,7 +133,8 @@ func TestProp2(t *testing.T) {
 						got += v[a*r+x] * qsv[a*d+c] * v[c*r+y]
 					}
 				}
-				want := sp[x*r+y] - eta*(pr.l[x]+pr.l[y])*sp[x*r+y] + eta*eta*ds[x*r+y]
+				es := eta * pr.scale // the problem holds H / scale
+				want := sp[x*r+y] - es*(pr.l[x]+pr.l[y])*sp[x*r+y] + es*es*ds[x*r+y]
 				if math.Abs(got-want) > 1e-12 {
 					t.Fatalf("operator in basis: entry (%d,%d) = %.15g, enumeration gives %.15g", x, y, want, got)
 				}

@@ -71,7 +71,7 @@ func TestValidation(t *testing.T) {
 		{"M shape", func(f *Factored) { f.OutputHessian = []float64{1} }, "output Hessian has 1 entries"},
 		{"M asymmetric", func(f *Factored) { f.OutputHessian[1] = 1 }, "not symmetric"},
 		{"M not PSD", func(f *Factored) { f.OutputHessian[3] = -1 }, "not positive semi-definite"},
-		{"zero factors", func(f *Factored) { f.Factors = [][]float64{make([]float64, 6), make([]float64, 6)} }, "H = 0"},
+		{"zero factors", func(f *Factored) { f.Factors = [][]float64{make([]float64, 6), make([]float64, 6)} }, "is zero"},
 	}
 	for _, tc := range fcases {
 		f := goodF()
@@ -122,8 +122,9 @@ func TestCertificate(t *testing.T) {
 		if !ok || up < hi*(1-1e-12) || up > hi+(hi-lo)/8+2e-3*lo { // bisection resolution: 1/16 of the last grid step
 			t.Errorf("cwUpper %g, dense bracket [%g, %g]", up, lo, hi)
 		}
-		if hi < rep.GeneralizedSharpness*(1-1e-12) || lo > rep.GeneralizedSharpness*(1+1e-12) {
-			t.Errorf("Collatz-Wielandt bracket [%g, %g] misses lambda_gen %g", lo, hi, rep.GeneralizedSharpness)
+		g := rep.GeneralizedSharpness / pr.scale // the problem holds H / scale
+		if hi < g*(1-1e-12) || lo > g*(1+1e-12) {
+			t.Errorf("Collatz-Wielandt bracket [%g, %g] misses lambda_gen %g", lo, hi, g)
 		}
 	}
 }
