@@ -61,8 +61,14 @@ type Config struct {
 	// Batch is the batch size B, 1..n (required).
 	Batch int `json:"batch" yaml:"batch"`
 	// WarmupSteps is the length W of the linear warm-up eta_t = eta min(1, (t+1)/W), counted in
-	// SGD steps. Default DefaultWarmupSteps; a negative value means no warm-up.
+	// SGD steps (t = 0, 1, ...); a negative value means no warm-up. 0: the length is given by
+	// WarmupEpochs instead.
 	WarmupSteps int `json:"warmup_steps" yaml:"warmup_steps"`
+	// WarmupEpochs gives the warm-up length in epochs when WarmupSteps is 0:
+	// W = ceil(WarmupEpochs * StepsPerEpoch). Default (both 0) DefaultWarmupEpochs; negative: no
+	// warm-up. Counting in epochs gives small batches the long warm-up (in steps) that their noisy
+	// steps need, without spending thousands of epochs on it at B = n (see defaults.go).
+	WarmupEpochs float64 `json:"warmup_epochs" yaml:"warmup_epochs"`
 	// ConvThreshold and ConvEpochs: converged when the full-batch loss stayed below ConvThreshold
 	// for ConvEpochs consecutive epochs. Defaults 1e-6 and 200 (the paper's rule).
 	ConvThreshold float64 `json:"conv_threshold" yaml:"conv_threshold"`
@@ -90,8 +96,8 @@ func (c Config) WithDefaults() Config {
 	if c.Loss == "" {
 		c.Loss = DefaultLoss
 	}
-	if c.WarmupSteps == 0 {
-		c.WarmupSteps = DefaultWarmupSteps
+	if c.WarmupSteps == 0 && c.WarmupEpochs == 0 {
+		c.WarmupEpochs = DefaultWarmupEpochs
 	}
 	if c.ConvThreshold == 0 {
 		c.ConvThreshold = DefaultConvThreshold
@@ -136,6 +142,10 @@ func (c Config) Validate(n int) error {
 		return fmt.Errorf("train: batch = %d, want a batch size in 1..n = %d", c.Batch, n)
 	case !finitePos(c.ConvThreshold):
 		return fmt.Errorf("train: conv_threshold = %v, want a finite number > 0", c.ConvThreshold)
+	case math.IsNaN(c.WarmupEpochs) || math.IsInf(c.WarmupEpochs, 0):
+		return fmt.Errorf("train: warmup_epochs = %v, want a finite number", c.WarmupEpochs)
+	case c.WarmupSteps > 0 && c.WarmupEpochs > 0:
+		return fmt.Errorf("train: warmup_steps = %d and warmup_epochs = %v: set one of them, not both", c.WarmupSteps, c.WarmupEpochs)
 	case c.ConvEpochs < 1:
 		return fmt.Errorf("train: conv_epochs = %d, want at least 1", c.ConvEpochs)
 	case c.MaxEpochs < 1:
@@ -185,11 +195,25 @@ func (c Config) StepsPerEpoch(n int) int {
 	return (n + c.Batch - 1) / c.Batch
 }
 
-// StepLR is the step size of SGD step t (0-based) under the linear warm-up.
-func (c Config) StepLR(t int) float64 {
+// WarmupLength is the warm-up length W in steps for n samples (0: no warm-up).
+func (c Config) WarmupLength(n int) int {
 	c = c.WithDefaults()
-	if c.WarmupSteps < 0 || t+1 >= c.WarmupSteps {
+	switch {
+	case c.WarmupSteps > 0:
+		return c.WarmupSteps
+	case c.WarmupSteps < 0 || c.WarmupEpochs <= 0:
+		return 0
+	}
+	return int(math.Ceil(c.WarmupEpochs * float64(c.StepsPerEpoch(n))))
+}
+
+// StepLR is the step size of SGD step t (0-based) for n samples under the linear warm-up:
+// eta min(1, (t+1)/W) with W = WarmupLength(n).
+func (c Config) StepLR(t, n int) float64 {
+	c = c.WithDefaults()
+	w := c.WarmupLength(n)
+	if t+1 >= w {
 		return c.LR
 	}
-	return c.LR * float64(t+1) / float64(c.WarmupSteps)
+	return c.LR * float64(t+1) / float64(w)
 }

@@ -3,7 +3,7 @@ package train
 // Defaults chosen by the convergence exploration (see the comment below; provisional until the
 // exploration is recorded).
 const (
-	DefaultInitFactor  = 1.0
-	DefaultWarmupSteps = 1000
-	DefaultMaxEpochs   = 5000
+	DefaultInitFactor   = 1.0
+	DefaultWarmupEpochs = 100.0
+	DefaultMaxEpochs    = 5000
 )

@@ -21,7 +21,8 @@
 // Config.InitFactor, seeded by Config.InitSeed so that every run of a sweep starts from the same
 // point. Batches are uniform random size-B subsets drawn independently every step (the model of
 // THEORY.md: p = (n-B)/(B(n-1))), or consecutive slices of a fresh permutation every epoch
-// (Sampling "shuffle"). The step size grows linearly, eta_t = eta min(1, (t+1)/WarmupSteps).
+// (Sampling "shuffle"). The step size grows linearly, eta_t = eta min(1, (t+1)/W), over W steps
+// (Config.WarmupSteps, or Config.WarmupEpochs epochs: 100 by default).
 // After every epoch the full-batch loss is evaluated; the run has converged when it stayed below
 // ConvThreshold for ConvEpochs consecutive epochs (the paper: 1e-6 for 200 epochs), diverged when
 // it became NaN, Inf or larger than DivergeLoss, and otherwise stops at MaxEpochs. [TrainMany]

@@ -166,7 +166,7 @@ func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, id int,
 		lr := 0.0
 		finite := true
 		for s := 0; s < res.StepsPerEpoch; s++ {
-			lr = cfg.StepLR(res.Steps)
+			lr = cfg.StepLR(res.Steps, ds.N)
 			bl := eng.step(smp.next(), lr)
 			res.Steps++
 			if math.IsNaN(bl) || math.IsInf(bl, 0) {

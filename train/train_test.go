@@ -51,7 +51,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	d := Config{LR: 0.1, Batch: 2}.WithDefaults()
-	if d.Hidden != DefaultHidden || d.InitFactor != DefaultInitFactor || d.Loss != LossSum || d.WarmupSteps != DefaultWarmupSteps ||
+	if d.Hidden != DefaultHidden || d.InitFactor != DefaultInitFactor || d.Loss != LossSum || d.WarmupSteps != 0 || d.WarmupEpochs != DefaultWarmupEpochs ||
 		d.ConvThreshold != 1e-6 || d.ConvEpochs != 200 || d.MaxEpochs != DefaultMaxEpochs || d.Sampling != SamplingIndependent ||
 		d.Engine != EngineFused || d.DivergeLoss != DefaultDivergeLoss || d.LR != 0.1 || d.Batch != 2 {
 		t.Fatalf("defaults %+v", d)
@@ -61,13 +61,27 @@ func TestValidate(t *testing.T) {
 func TestScheduleAndEpochs(t *testing.T) {
 	c := Config{LR: 0.1, Batch: 3, WarmupSteps: 4}
 	for step, want := range []float64{0.025, 0.05, 0.075, 0.1, 0.1, 0.1} {
-		if got := c.StepLR(step); math.Abs(got-want) > 1e-15*want {
+		if got := c.StepLR(step, 10); math.Abs(got-want) > 1e-15*want {
 			t.Fatalf("step %d: lr %g, want %g", step, got, want)
 		}
 	}
 	c.WarmupSteps = -1
-	if c.StepLR(0) != 0.1 {
+	if c.StepLR(0, 10) != 0.1 || c.WarmupLength(10) != 0 {
 		t.Fatal("no warm-up: first step not at full lr")
+	}
+	// In epochs: 1.5 epochs of ceil(10/3) = 4 steps is 6 steps; the default is 100 epochs.
+	c = Config{LR: 0.1, Batch: 3, WarmupEpochs: 1.5}
+	if w := c.WarmupLength(10); w != 6 || math.Abs(c.StepLR(2, 10)-0.05) > 1e-16 {
+		t.Fatalf("warm-up of 1.5 epochs: %d steps, lr(2) %g", w, c.StepLR(2, 10))
+	}
+	if w := (Config{LR: 0.1, Batch: 1}).WarmupLength(512); w != int(DefaultWarmupEpochs)*512 {
+		t.Fatalf("default warm-up at B = 1: %d steps", w)
+	}
+	if w := (Config{LR: 0.1, Batch: 512}).WarmupLength(512); w != int(DefaultWarmupEpochs) {
+		t.Fatalf("default warm-up at B = n: %d steps", w)
+	}
+	if err := (Config{LR: 0.1, Batch: 1, WarmupSteps: 5, WarmupEpochs: 2}).Validate(10); err == nil {
+		t.Fatal("both warm-up lengths accepted")
 	}
 	if got := c.StepsPerEpoch(10); got != 4 {
 		t.Fatalf("independent: %d steps per epoch for n=10, B=3, want 4", got)

@@ -47,7 +47,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&c.InitFactor, "init-factor", 0, fmt.Sprintf("initialization scale (0 = default %g)", train.DefaultInitFactor))
 	fs.Uint64Var(&c.InitSeed, "init-seed", 0, "seed of the initial point")
 	fs.StringVar(&c.Loss, "loss", "", "per-sample loss: sum | half_sum | mean | half_mean (default sum)")
-	fs.IntVar(&c.WarmupSteps, "warmup", 0, fmt.Sprintf("linear warm-up length in steps (0 = default %d, < 0 = none)", train.DefaultWarmupSteps))
+	fs.IntVar(&c.WarmupSteps, "warmup", 0, "linear warm-up length in steps (0 = use -warmup-epochs, < 0 = none)")
+	fs.Float64Var(&c.WarmupEpochs, "warmup-epochs", 0, fmt.Sprintf("linear warm-up length in epochs, when -warmup is 0 (0 = default %g, < 0 = none)", train.DefaultWarmupEpochs))
 	fs.Float64Var(&c.ConvThreshold, "conv-threshold", 0, "convergence threshold on the full-batch loss (0 = default 1e-6)")
 	fs.IntVar(&c.ConvEpochs, "conv-epochs", 0, "consecutive epochs below the threshold (0 = default 200)")
 	fs.IntVar(&c.MaxEpochs, "max-epochs", 0, fmt.Sprintf("epoch limit (0 = default %d)", train.DefaultMaxEpochs))
@@ -99,8 +100,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := c.WithDefaults()
-	fmt.Fprintf(stderr, "training h=%d init_factor=%g lr=%g batch=%d n=%d loss=%s warmup=%d engine=%s (max %d epochs)\n",
-		cfg.Hidden, cfg.InitFactor, cfg.LR, cfg.Batch, ds.N, cfg.Loss, cfg.WarmupSteps, cfg.Engine, cfg.MaxEpochs)
+	fmt.Fprintf(stderr, "training h=%d init_factor=%g lr=%g batch=%d n=%d loss=%s warm-up=%d steps engine=%s (max %d epochs)\n",
+		cfg.Hidden, cfg.InitFactor, cfg.LR, cfg.Batch, ds.N, cfg.Loss, cfg.WarmupLength(ds.N), cfg.Engine, cfg.MaxEpochs)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	var last time.Time
