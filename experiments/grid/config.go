@@ -57,6 +57,7 @@ type Model struct {
 // Training is the SGD rule of a grid (the train.Config fields other than LR, Batch and Seed).
 type Training struct {
 	WarmupSteps   int     `yaml:"warmup_steps"`
+	WarmupEpochs  float64 `yaml:"warmup_epochs"`
 	ConvThreshold float64 `yaml:"conv_threshold"`
 	ConvEpochs    int     `yaml:"conv_epochs"`
 	MaxEpochs     int     `yaml:"max_epochs"`
@@ -253,6 +254,9 @@ func (c *Config) fill() error {
 		return fail("model.init_factor", "%v, want a finite number > 0 (or 0 for the default)", m.InitFactor)
 	}
 	t := c.Training
+	if bad(t.WarmupEpochs) {
+		return fail("training.warmup_epochs", "%v, want a finite number (0 for the default, negative for no warm-up)", t.WarmupEpochs)
+	}
 	if bad(t.ConvThreshold) || t.ConvThreshold < 0 {
 		return fail("training.conv_threshold", "%v, want a finite number > 0 (or 0 for the default)", t.ConvThreshold)
 	}

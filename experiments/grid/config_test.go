@@ -101,6 +101,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate seed", base + "seeds: [3, 3]\n", "seeds[1]", "twice"},
 		{"negative hidden", base + "model: {hidden: -1}\n", "model.hidden", "at least 1"},
 		{"nan init", base + "model: {init_factor: .nan}\n", "model.init_factor", "finite"},
+		{"nan warm-up", base + "training: {warmup_epochs: .inf}\n", "training.warmup_epochs", "finite"},
 		{"bad sampling", base + "training: {sampling: cyclic}\n", "training.sampling", "unknown sampling"},
 		{"conv beyond max", base + "training: {conv_epochs: 200, max_epochs: 100}\n", "training.conv_epochs", "never"},
 		{"bad class", base + "data: {classes: [1, 11]}\n", "data", "unknown class"},

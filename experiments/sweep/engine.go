@@ -43,7 +43,7 @@ func (e *realEngine) trainConfig(r grid.Run) train.Config {
 	return train.Config{
 		Hidden: m.Hidden, InitFactor: m.InitFactor, InitSeed: m.InitSeed, Loss: m.Loss,
 		LR: r.LR, Batch: r.Batch, Seed: r.Seed,
-		WarmupSteps: t.WarmupSteps, ConvThreshold: t.ConvThreshold, ConvEpochs: t.ConvEpochs,
+		WarmupSteps: t.WarmupSteps, WarmupEpochs: t.WarmupEpochs, ConvThreshold: t.ConvThreshold, ConvEpochs: t.ConvEpochs,
 		MaxEpochs: t.MaxEpochs, Sampling: t.Sampling, DivergeLoss: t.DivergeLoss, Engine: t.Engine,
 	}.WithDefaults()
 }

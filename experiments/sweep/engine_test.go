@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 func parse(t *testing.T, text string) *grid.Config {
@@ -81,7 +83,7 @@ func TestEngineSpec(t *testing.T) {
 	}
 	for _, extra := range []string{
 		"model: {hidden: 21}\n", "model: {init_factor: 2}\n", "model: {init_seed: 5}\n", "model: {loss: mean}\n",
-		"training: {warmup_steps: 10}\n", "training: {max_epochs: 100}\n", "training: {sampling: shuffle}\n",
+		"training: {warmup_steps: 10}\n", "training: {warmup_epochs: 5}\n", "training: {max_epochs: 100}\n", "training: {sampling: shuffle}\n",
 		"training: {engine: gorgonia}\n", "analysis: {covariance: false}\n", "analysis: {hessian_sharpness: false}\n",
 		"analysis: {options: {rel_width: 1e-3}}\n", "data: {per_class: 4, random: true}\n",
 	} {
@@ -98,6 +100,35 @@ func TestEngineSpec(t *testing.T) {
 	var ge *grid.Error
 	if !errors.As(err, &ge) || ge.File != "g.yaml" || !strings.Contains(ge.Reason, "cubic") {
 		t.Errorf("bad loss: %v", err)
+	}
+}
+
+// Every field of train.Config must come from the grid (or from the run): a field added to
+// train.Config without a grid key would silently keep its default.
+func TestTrainConfigFieldsAreWired(t *testing.T) {
+	wired := map[string]bool{
+		"Hidden": true, "InitFactor": true, "InitSeed": true, "Loss": true, // model
+		"LR": true, "Batch": true, "Seed": true, // the run
+		"WarmupSteps": true, "WarmupEpochs": true, "ConvThreshold": true, "ConvEpochs": true, // training
+		"MaxEpochs": true, "Sampling": true, "DivergeLoss": true, "Engine": true,
+	}
+	typ := reflect.TypeFor[train.Config]()
+	for i := 0; i < typ.NumField(); i++ {
+		if f := typ.Field(i); f.IsExported() && !wired[f.Name] {
+			t.Errorf("train.Config.%s has no grid key (add it to grid.Model or grid.Training and trainConfig)", f.Name)
+		}
+	}
+	// And the wiring passes values through.
+	cfg := parse(t, "data: {per_class: 4}\nmodel: {hidden: 3, init_factor: 2.5, init_seed: 9, loss: mean}\n"+
+		"training: {warmup_steps: 7, warmup_epochs: 1.5, conv_threshold: 1e-5, conv_epochs: 3, max_epochs: 50, sampling: shuffle, diverge_loss: 99, engine: gorgonia}\n"+
+		"grid: [{lr: [0.25], batch: [2]}]\nseeds: [4]\n")
+	e := &realEngine{cfg: cfg}
+	got := e.trainConfig(cfg.Runs()[0])
+	want := train.Config{Hidden: 3, InitFactor: 2.5, InitSeed: 9, Loss: "mean", LR: 0.25, Batch: 2, Seed: 4,
+		WarmupSteps: 7, WarmupEpochs: 1.5, ConvThreshold: 1e-5, ConvEpochs: 3, MaxEpochs: 50, Sampling: "shuffle",
+		DivergeLoss: 99, Engine: "gorgonia"}
+	if got != want {
+		t.Errorf("trainConfig\n got %+v\nwant %+v", got, want)
 	}
 }
 

@@ -152,9 +152,15 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		finished := make(chan struct{})
+		defer close(finished)
 		go func() {
-			<-ctx.Done()
-			stop() // a second Ctrl-C kills the process at once
+			select {
+			case <-ctx.Done():
+				stop() // a second Ctrl-C kills the process at once
+				disp.Logf("interrupt: stopping the runs in progress (no record is written for them); Ctrl-C again quits at once")
+			case <-finished:
+			}
 		}()
 		done := 0
 		for _, t := range mine {
