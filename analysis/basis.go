@@ -33,6 +33,9 @@ type curvature interface {
 	forms(q, v []float64, m int)
 	// weighted sets dst[:, j] = sum_i w[i*m+j] Hh_i v_j for V, dst r x m.
 	weighted(dst, v []float64, m int, w []float64)
+	// blockForms sets out[((i*m+j)*c+x)*c+y] = z_{x m + j}^T Hh_i z_{y m + j} for Z (r x c m):
+	// the c x c matrices of every Hh_i on the subspaces spanned by the column groups j.
+	blockForms(out, z []float64, m, c int)
 	// diagonals sets q[i*r+a] = Hh_i[a, a].
 	diagonals(q []float64)
 	// frob2 returns ||Hh_i||_F^2 = ||H_i||_F^2.
@@ -187,6 +190,27 @@ func (c *denseCurv) weighted(dst, v []float64, m int, w []float64) {
 		for a := 0; a < r; a++ {
 			for j := 0; j < m; j++ {
 				dst[a*m+j] += w[i*m+j] * ti[a*m+j]
+			}
+		}
+	}
+}
+
+func (c *denseCurv) blockForms(out, z []float64, m, nc int) {
+	r, cm := c.r, nc*m
+	y := make([]float64, c.n*r*cm)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, cm, z), 0, gen(c.n*r, cm, y))
+	for i := 0; i < c.n; i++ {
+		yi := y[i*r*cm : (i+1)*r*cm]
+		for j := 0; j < m; j++ {
+			o := out[(i*m+j)*nc*nc : (i*m+j+1)*nc*nc]
+			for x := 0; x < nc; x++ {
+				for w := x; w < nc; w++ {
+					s := 0.0
+					for a := 0; a < r; a++ {
+						s += z[a*cm+x*m+j] * yi[a*cm+w*m+j]
+					}
+					o[x*nc+w], o[w*nc+x] = s, s
+				}
 			}
 		}
 	}
@@ -494,6 +518,27 @@ func (c *factCurv) weighted(dst, v []float64, m int, wt []float64) {
 		}
 	}
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(nk, m, w), 0, gen(c.r, m, dst))
+}
+
+func (c *factCurv) blockForms(out, z []float64, m, nc int) {
+	nk, cm := c.n*c.k, nc*m
+	y := make([]float64, nk*cm)
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, cm, z), 0, gen(nk, cm, y))
+	for i := 0; i < c.n; i++ {
+		for j := 0; j < m; j++ {
+			o := out[(i*m+j)*nc*nc : (i*m+j+1)*nc*nc]
+			for x := 0; x < nc; x++ {
+				for w := x; w < nc; w++ {
+					s := 0.0
+					for a := 0; a < c.k; a++ {
+						row := y[(i*c.k+a)*cm:]
+						s += row[x*m+j] * row[w*m+j]
+					}
+					o[x*nc+w], o[w*nc+x] = s, s
+				}
+			}
+		}
+	}
 }
 
 func (c *factCurv) diagonals(q []float64) {

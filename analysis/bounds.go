@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
 )
 
 // bound15 returns (15): l_max + p (1/n) sum_i (v_max^T H_i v_max - l_max)^2 / l_max, with the
@@ -178,17 +180,17 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 		res.vector[0] = 1
 		return res
 	}
+	// Each iteration maximizes f over span{v, grad f(v), previous step} (a 3-dimensional
+	// subproblem, as in LOBPCG for Rayleigh quotients), which converges much faster than plain
+	// gradient ascent; the value never decreases.
 	f := make([]float64, m)
-	ft := make([]float64, m)
 	g := make([]float64, r*m)
-	vt := make([]float64, r*m)
+	z := make([]float64, r*3*m) // columns [V | G | P]
 	qm := make([]float64, n*m)
-	step := make([]float64, m)
+	wf := make([]float64, n*m*9)
 	active := make([]bool, m)
 	stall := make([]int, m)
-	obj.values(f, v, m, qm)
-	for j := range step {
-		step[j] = 1 / (2 * f[j]) // the power-iteration step for a Rayleigh quotient
+	for j := range active {
 		active[j] = true
 	}
 	for it := 0; it < opt.Bound25MaxIter; it++ {
@@ -201,51 +203,60 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 		}
 		res.iterations++
 		obj.grads(g, v, m, qm, f)
-		for j := 0; j < m; j++ {
-			for x := 0; x < r; x++ {
-				vt[x*m+j] = v[x*m+j]
-				if active[j] {
-					vt[x*m+j] += step[j] * g[x*m+j]
-				}
-			}
-			nrm := 0.0
-			for x := 0; x < r; x++ {
-				nrm += vt[x*m+j] * vt[x*m+j]
-			}
-			nrm = math.Sqrt(nrm)
-			for x := 0; x < r; x++ {
-				vt[x*m+j] /= nrm
+		for x := 0; x < r; x++ {
+			for j := 0; j < m; j++ {
+				z[x*3*m+j] = v[x*m+j]
+				z[x*3*m+m+j] = g[x*m+j]
 			}
 		}
-		obj.values(ft, vt, m, qm)
+		pr.curv.blockForms(wf, z, m, 3)
 		for j := 0; j < m; j++ {
 			if !active[j] {
 				continue
 			}
-			if ft[j] > f[j] {
-				gain := (ft[j] - f[j]) / f[j]
-				for x := 0; x < r; x++ {
-					v[x*m+j] = vt[x*m+j]
+			var a3, g3 [9]float64 // Z_j^T H Z_j and Z_j^T Z_j
+			for x := 0; x < 3; x++ {
+				for y := 0; y < 3; y++ {
+					for t := 0; t < r; t++ {
+						zx, zy := z[t*3*m+x*m+j], z[t*3*m+y*m+j]
+						a3[x*3+y] += pr.l[t] * zx * zy
+						g3[x*3+y] += zx * zy
+					}
 				}
-				f[j] = ft[j]
-				step[j] *= 1.5
-				if gain < 1e-11 {
-					stall[j]++
-				} else {
-					stall[j] = 0
-				}
-			} else {
-				step[j] *= 0.25
-				stall[j]++
 			}
-			if stall[j] >= 4 || step[j]*f[j] < 1e-16 {
+			c, fnew := subspaceMax(a3, g3, wf, j, m, n, p, f[j])
+			gain := (fnew - f[j]) / f[j]
+			if gain > 0 {
+				for t := 0; t < r; t++ {
+					row := z[t*3*m:]
+					nv := c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]
+					row[2*m+j] = c[1]*row[m+j] + c[2]*row[2*m+j] // new search direction P
+					v[t*m+j] = nv
+				}
+				nrm := 0.0
+				for t := 0; t < r; t++ {
+					nrm += v[t*m+j] * v[t*m+j]
+				}
+				nrm = math.Sqrt(nrm)
+				for t := 0; t < r; t++ {
+					v[t*m+j] /= nrm
+					z[t*3*m+2*m+j] /= nrm
+				}
+				f[j] = fnew
+			}
+			if gain < 1e-13 {
+				stall[j]++
+			} else {
+				stall[j] = 0
+			}
+			if stall[j] >= 2 {
 				active[j] = false
 				res.converged++
 			}
 		}
-		// After the first 50 iterations, stop ascents that trail the best by more than 2%:
-		// first-order ascent gains little that late, and each ascent costs as much as the others.
-		if it >= 50 && it%10 == 0 {
+		// After 30 iterations, stop ascents that trail the best by more than 2%: they gain
+		// little that late, and each costs as much as the others.
+		if it >= 30 && it%5 == 0 {
 			fb := 0.0
 			for _, x := range f {
 				fb = math.Max(fb, x)
@@ -258,6 +269,7 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 			}
 		}
 	}
+	obj.values(f, v, m, qm)
 	best := 0
 	for j := range f {
 		if f[j] > f[best] {
@@ -298,4 +310,144 @@ func nonuniformity(pr *problem, seed uint64) (value float64, iters int) {
 		lz.start(rz.vector)
 	}
 	return math.Sqrt(math.Max(rz.value, 0)), lz.applys
+}
+
+// subspaceMax maximizes f over span(Z_j) for start j, given the 3 x 3 matrices a3 = Z_j^T H Z_j,
+// g3 = Z_j^T Z_j and W_i = Z_j^T H_i Z_j (in wf), starting from c = e_1 (the current v, value f0).
+// It returns the coefficients c (with ||Z_j c|| not normalized) and the value reached (never
+// below f0; c = e_1 if no improvement).
+func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([3]float64, float64) {
+	// orthonormal coordinates: g3 = Q diag(w) Q^T, keep directions with w > 1e-12 w_max
+	gq := g3
+	w := make([]float64, 3)
+	if err := linalg.EigSym(3, gq[:], w, true); err != nil {
+		return [3]float64{1, 0, 0}, f0
+	}
+	var tmat [][3]float64 // columns of T: Q_k / sqrt(w_k)
+	for k := 2; k >= 0; k-- {
+		if w[k] > 1e-12*w[2] {
+			var col [3]float64
+			for x := 0; x < 3; x++ {
+				col[x] = gq[k*3+x] / math.Sqrt(w[k])
+			}
+			tmat = append(tmat, col)
+		}
+	}
+	kd := len(tmat)
+	proj := func(mat []float64) []float64 { // T^T mat T
+		out := make([]float64, kd*kd)
+		for a := 0; a < kd; a++ {
+			for b := 0; b < kd; b++ {
+				s := 0.0
+				for x := 0; x < 3; x++ {
+					for y := 0; y < 3; y++ {
+						s += tmat[a][x] * mat[x*3+y] * tmat[b][y]
+					}
+				}
+				out[a*kd+b] = s
+			}
+		}
+		return out
+	}
+	ap := proj(a3[:])
+	ws := make([][]float64, n)
+	for i := 0; i < n; i++ {
+		ws[i] = proj(wf[(i*m+j)*9 : (i*m+j+1)*9])
+	}
+	// e0: coordinates of e_1 = T e0, i.e. e0 = T^+ e_1 = diag(sqrt w) Q^T e_1
+	e := make([]float64, kd)
+	for a := 0; a < kd; a++ {
+		// T^T G e_1 = (Q_k/sqrt(w_k))^T Q diag(w) Q^T e_1 = sqrt(w_k) Q_k^T e_1
+		s := 0.0
+		for x := 0; x < 3; x++ {
+			s += tmat[a][x] * g3[x*3+0]
+		}
+		e[a] = s
+	}
+	val := func(e []float64) (float64, float64, []float64) {
+		quad := func(mat []float64) float64 {
+			s := 0.0
+			for a := 0; a < kd; a++ {
+				for b := 0; b < kd; b++ {
+					s += e[a] * mat[a*kd+b] * e[b]
+				}
+			}
+			return s
+		}
+		a := quad(ap)
+		q := make([]float64, n)
+		s2 := 0.0
+		for i := range ws {
+			q[i] = quad(ws[i])
+			s2 += q[i] * q[i]
+		}
+		s2 /= float64(n)
+		return (1-p)*a + p*s2/a, a, q
+	}
+	normalize := func(e []float64) {
+		s := 0.0
+		for _, x := range e {
+			s += x * x
+		}
+		s = math.Sqrt(s)
+		for a := range e {
+			e[a] /= s
+		}
+	}
+	normalize(e)
+	fe, _, _ := val(e)
+	step := 1 / (2 * fe)
+	grad := make([]float64, kd)
+	et := make([]float64, kd)
+	for it := 0; it < 200; it++ {
+		f, a, q := val(e)
+		s2 := 0.0
+		for _, x := range q {
+			s2 += x * x
+		}
+		s2 /= float64(n)
+		for x := 0; x < kd; x++ {
+			ae, we := 0.0, 0.0
+			for y := 0; y < kd; y++ {
+				ae += ap[x*kd+y] * e[y]
+			}
+			for i := range ws {
+				s := 0.0
+				for y := 0; y < kd; y++ {
+					s += ws[i][x*kd+y] * e[y]
+				}
+				we += q[i] * s
+			}
+			grad[x] = 2*(1-p)*ae + p*(4*we/(float64(n)*a)-2*s2*ae/(a*a)) - 2*f*e[x]
+		}
+		improved := false
+		for try := 0; try < 30; try++ {
+			for x := range et {
+				et[x] = e[x] + step*grad[x]
+			}
+			normalize(et)
+			ft, _, _ := val(et)
+			if ft > f {
+				copy(e, et)
+				step *= 2
+				improved = (ft-f)/f > 1e-15
+				break
+			}
+			step *= 0.25
+		}
+		if !improved {
+			break
+		}
+	}
+	fe, _, _ = val(e)
+	if !(fe > f0) {
+		return [3]float64{1, 0, 0}, f0
+	}
+	var c [3]float64
+	for a := 0; a < kd; a++ {
+		for x := 0; x < 3; x++ {
+			c[x] += tmat[a][x] * e[a]
+		}
+	}
+	return c, fe
 }

@@ -147,17 +147,11 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 	maxBasis := int(1.5e9 / (8 * float64(dim)))
 	maxBasis = max(10, min(maxBasis, 200))
 	lz := newLanczos(dim, o.applyA, maxBasis)
-	y0 := make([]float64, r*r)
-	for a := 0; a < r; a++ {
-		y0[a*r+a] = 1e-3 * pr.l[a]
-	}
-	y0[0] += l1
-	x0 := make([]float64, dim)
-	o.pack(x0, y0, true)
+	x0 := startVector(pr, o)
 	lz.start(x0)
 
 	res := &genResult{lo: 0, hi: math.Inf(1), method: "Lanczos on C^-1/2 D C^-1/2 + Collatz-Wielandt certificate"}
-	tol := math.Max(0.1*opt.RelWidth, 1e-13)
+	tol := math.Max(1e-3*opt.RelWidth, 1e-13)
 	ax := make([]float64, dim)
 	s := make([]float64, r*r)
 	ts := make([]float64, r*r)
@@ -323,4 +317,19 @@ func cwBracket(r int, s, ts []float64) (lo, hi float64, ok bool) {
 		return 0, 0, false
 	}
 	return w[0], w[r-1], true
+}
+
+// startVector returns the Lanczos start for A: C^{-1/2}(l_1 v_max v_max^T + 1e-3 H), positive
+// definite, hence with a positive inner product with the PSD top eigenmatrix. (A warm start from
+// the problem compressed to the leading eigendirections of H was tried and saved nothing.)
+func startVector(pr *problem, o *operator) []float64 {
+	r := pr.r
+	y0 := make([]float64, r*r)
+	for a := 0; a < r; a++ {
+		y0[a*r+a] = 1e-3 * pr.l[a]
+	}
+	y0[0] += pr.l[0]
+	x0 := make([]float64, o.dim())
+	o.pack(x0, y0, true)
+	return x0
 }
