@@ -42,5 +42,7 @@
 // the residual that separates the exact Hessian from its Gauss-Newton part
 // H_GN = (1/n) sum_i J_i^T M J_i. [HVP] gives exact Hessian-vector products by the R-operator
 // (Pearlmutter 1994); [HessianSharpness] runs Lanczos on them for lambda_max of the exact
-// full-batch Hessian. ReLU'(0) is taken as 0 (as PyTorch and gorgonia do), and the second derivative of ReLU is 0.
+// full-batch Hessian. ReLU'(0) is taken as 0 here and in the fused engine (as in PyTorch);
+// gorgonia's Rectify uses 1. The two differ only when a pre-activation is exactly 0. ReLU has zero
+// second derivative.
 package train
