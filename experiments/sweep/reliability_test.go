@@ -34,7 +34,7 @@ grid:
   - name: a
     lr: [0.05, 0.1, 0.2, 40]
     batch: [1, 2, 4, n]
-seeds: [1, 2]
+seeds: [1]
 analysis: {covariance: true, hessian_sharpness: true}
 workers: 2
 `
