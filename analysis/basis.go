@@ -452,7 +452,7 @@ func (c *factCurv) sandwich(dst, s []float64) {
 		c.w = make([]float64, nk*r)
 		c.f = make([]float64, nk*r)
 	}
-	blas64.Symm(blas.Right, 1, blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: s}, gen(nk, r, c.b), 0, gen(nk, r, c.w))
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, r, c.b), gen(r, r, s), 0, gen(nk, r, c.w))
 	z := make([]float64, k*k)
 	zw := make([]float64, k)
 	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom

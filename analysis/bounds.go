@@ -364,6 +364,7 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 		}
 		e[a] = s
 	}
+	q := make([]float64, n)
 	val := func(e []float64) (float64, float64, []float64) {
 		quad := func(mat []float64) float64 {
 			s := 0.0
@@ -375,7 +376,6 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 			return s
 		}
 		a := quad(ap)
-		q := make([]float64, n)
 		s2 := 0.0
 		for i := range ws {
 			q[i] = quad(ws[i])
@@ -399,7 +399,7 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 	step := 1 / (2 * fe)
 	grad := make([]float64, kd)
 	et := make([]float64, kd)
-	for it := 0; it < 200; it++ {
+	for it := 0; it < 60; it++ {
 		f, a, q := val(e)
 		s2 := 0.0
 		for _, x := range q {
@@ -430,7 +430,7 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 			if ft > f {
 				copy(e, et)
 				step *= 2
-				improved = (ft-f)/f > 1e-15
+				improved = (ft-f)/f > 1e-14
 				break
 			}
 			step *= 0.25

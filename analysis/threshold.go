@@ -145,7 +145,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 	}
 	dim := o.dim()
 	maxBasis := int(1.5e9 / (8 * float64(dim)))
-	maxBasis = max(10, min(maxBasis, 200))
+	maxBasis = max(10, min(maxBasis, 80))
 	lz := newLanczos(dim, o.applyA, maxBasis)
 	x0 := startVector(pr, o)
 	lz.start(x0)

@@ -1,0 +1,58 @@
+// Package analysis computes the exact mean-square stability threshold of SGD at a minimum and
+// everything around it (Mulayoff & Michaeli, "Exact Mean Square Linear Stability Analysis for
+// SGD", COLT 2024), from per-sample curvature. Equation numbers refer to the paper and to
+// ../shared/THEORY.md, which restates every formula.
+//
+// # Inputs
+//
+// [Dense] holds explicit per-sample Hessians H_i (small problems, tests); [Factored] holds
+// Gauss-Newton factors H_i = J_i^T M J_i of a network with k outputs, and is analysed without
+// ever forming a d x d matrix. Both take optional per-sample gradients g_i (nil: interpolating
+// minimum). [Options] tunes tolerances; its zero value is the default.
+//
+//	rep, err := analysis.AnalyzeFactored(f, batch, analysis.Options{Eta: lr})
+//
+// # Quantities ([Report], JSON keys of issue 3)
+//
+//   - P: p = (n - B) / (B (n - 1)) (batches without replacement).
+//   - Sharpness: lambda_max(H), H = (1/n) sum_i H_i; GDThreshold = 2 / lambda_max(H) (Thm 1);
+//     TopEigenvector: v_max.
+//   - GeneralizedSharpness: lambda_gen = lambda_max(pinv(C) D) with C = (1/2) H kronsum H and
+//     D = (1-p) H kron H + p (1/n) sum_i H_i kron H_i (Thm 3, 4); EtaStar = 2 / lambda_gen.
+//     Bracket is a certified [lo, hi] of relative width <= Options.RelWidth (1e-6): lo is a
+//     Rayleigh quotient of the symmetric operator C^{-1/2} D C^{-1/2}, hi a Collatz-Wielandt
+//     bound T(S) <= hi S for a positive definite S (T = pinv(C) D preserves the PSD cone, Thm 6).
+//   - Bound15, Bound16, Bound25: the lower bounds (15), (16), (25) of Prop. 3; (25) by ascent
+//     from many starts (every eigenvector of H and every H_i's top eigenvector screened, v_max
+//     always ascended). Chain (26): lambda_max <= (15) <= (25) <= lambda_gen, (16) <= lambda_gen.
+//   - Nonuniformity: sqrt(lambda_max((1/n) sum_i H_i^2 - H^2)) (Wu, Ma and E 2018).
+//   - With Options.Eta (0 < eta < eta*) and gradients, the covariance limit of Thm 5,
+//     lim Sigma_perp = eta p pinv(2C - eta D) S_g, and the three limits of Cor. 1:
+//     CovarianceTrace = lim E||P(w - w*)||^2, ExpectedLoss = lim E[Ltilde] - L(w*),
+//     ExpectedGradNorm2 = lim E||grad Ltilde||^2 ([Report.AddCovariance] adds them later).
+//
+// # Method
+//
+// Everything lives on range(H) (THEORY.md, "Structure worth exploiting"). The analysis works in
+// an orthonormal eigenbasis of range(H) (rank r; eigenvalues below Options.RankTol * lambda_max
+// count as zero), where H is diagonal and C acts entrywise. For factored input the basis comes
+// from the eigendecomposition of the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i:
+// if G G^T = U diag(s^2) U^T, the factors in the basis are B = U_r diag(s). One application of
+// D then costs about 3 n k r^2 flops (a symmetric matrix product and two symmetric rank-k
+// updates). Lanczos with full reorthogonalization on C^{-1/2} D C^{-1/2} (symmetric, PSD) gives
+// the top eigenpair; its residual tolerance is tightened until the Collatz-Wielandt upper bound,
+// checked by Cholesky factorizations of mu S - T(S), meets the target width. At p = 0 (B = n)
+// lambda_gen = lambda_max(H) in closed form (App. I). The covariance limit is a preconditioned
+// conjugate-gradient solve. Inputs are normalized internally (results do not depend on the
+// scale of H up to rounding, from 1e-200 to 1e200).
+//
+// # Simulation
+//
+// [SimulateDense] and [SimulateFactored] run the linearized SGD dynamics
+// x_{t+1} = x_t - eta (1/B) sum_{i in batch} (H_i x_t + g_i) with batches drawn without
+// replacement, or the mixture process ALG(p) of Prop. 2, over many seeded chains, and record
+// E||x_t||^2 and E||P x_t||^2 with standard errors.
+//
+// Fast linear algebra comes from internal/linalg (OpenBLAS + LAPACKE with the build tag
+// `openblas`, pure Go otherwise).
+package analysis
