@@ -154,6 +154,9 @@ func writeAtomic(path string, b []byte) (err error) {
 	if _, err = f.Write(b); err != nil {
 		return fmt.Errorf("train: writing %s: %w", path, err)
 	}
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes the file private
+		return fmt.Errorf("train: writing %s: %w", path, err)
+	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("train: writing %s: %w", path, err)
 	}
