@@ -356,13 +356,7 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 			}
 		}
 	}
-	gram := make([]float64, nk*nk)
-	blas64.Syrk(blas.NoTrans, 1, gen(nk, dc, g), 0, blas64.Symmetric{Uplo: blas.Upper, N: nk, Stride: nk, Data: gram})
-	for a := 0; a < nk; a++ {
-		for b := a + 1; b < nk; b++ {
-			gram[b*nk+a] = gram[a*nk+b]
-		}
-	}
+	gram := gramMatrix(g, nk, dc, gramChunk)
 	w := make([]float64, nk)
 	if err := linalg.EigSym(nk, gram, w, true); err != nil {
 		return nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
@@ -610,4 +604,63 @@ func order(xs []float64) []int {
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] > xs[idx[b]] })
 	return idx
+}
+
+// gramChunk is the column-chunk width of gramMatrix.
+const gramChunk = 512
+
+// gramMatrix returns G G^T (rows x rows, both triangles) for the row-major rows x cols matrix g,
+// by symmetric rank-k updates over chunks of chunk consecutive columns. A chunk in which only
+// some rows are nonzero (network Jacobians: inactive ReLU units, zero pixels) is gathered to
+// those rows first, so its cost falls with the square of the active fraction.
+func gramMatrix(g []float64, rows, cols, chunk int) []float64 {
+	gram := make([]float64, rows*rows)
+	out := blas64.Symmetric{Uplo: blas.Upper, N: rows, Stride: rows, Data: gram}
+	var buf, small []float64
+	idx := make([]int, 0, rows)
+	for c0 := 0; c0 < cols; c0 += chunk {
+		w := min(chunk, cols-c0)
+		idx = idx[:0]
+		for x := 0; x < rows; x++ {
+			for _, v := range g[x*cols+c0 : x*cols+c0+w] {
+				if v != 0 {
+					idx = append(idx, x)
+					break
+				}
+			}
+		}
+		m := len(idx)
+		if m == 0 {
+			continue
+		}
+		if 4*m >= 3*rows { // dense enough: update in place
+			blas64.Syrk(blas.NoTrans, 1, blas64.General{Rows: rows, Cols: w, Stride: cols, Data: g[c0:]}, 1, out)
+			continue
+		}
+		if cap(buf) < m*w {
+			buf = make([]float64, m*w)
+		}
+		if cap(small) < m*m {
+			small = make([]float64, m*m)
+		}
+		b := buf[:m*w]
+		for k, x := range idx {
+			copy(b[k*w:(k+1)*w], g[x*cols+c0:x*cols+c0+w])
+		}
+		sm := small[:m*m]
+		blas64.Syrk(blas.NoTrans, 1, gen(m, w, b), 0, blas64.Symmetric{Uplo: blas.Upper, N: m, Stride: m, Data: sm})
+		for k, x := range idx {
+			row := gram[x*rows:]
+			for l := k; l < m; l++ {
+				y := idx[l] // y >= x: upper triangle
+				row[y] += sm[k*m+l]
+			}
+		}
+	}
+	for a := 0; a < rows; a++ {
+		for b := a + 1; b < rows; b++ {
+			gram[b*rows+a] = gram[a*rows+b]
+		}
+	}
+	return gram
 }

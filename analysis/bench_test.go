@@ -5,6 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // syntheticNetwork returns the Gauss-Newton curvature of the paper's network shape
@@ -101,4 +104,20 @@ func BenchmarkAnalyzeFactored(b *testing.B) {
 				dg.Backend, rep.GeneralizedSharpness, rep.Bracket, rep.Sharpness, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity, dg, rep.Seconds)
 		})
 	}
+}
+
+// BenchmarkGemm2048 measures the machine's 2048 x 2048 matrix product rate (GFLOP/s) with the
+// backend in use, to put the analysis timings in context (the machine may be shared).
+func BenchmarkGemm2048(b *testing.B) {
+	const n = 2048
+	rng := rand.New(rand.NewPCG(1, 1))
+	a := make([]float64, n*n)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	c := make([]float64, n*n)
+	for b.Loop() {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(n, n, a), gen(n, n, a), 0, gen(n, n, c))
+	}
+	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
 }
