@@ -3,7 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
-	"strings"
+	"strconv"
 	"testing"
 )
 
@@ -17,6 +17,7 @@ var bruteCases = []struct {
 	{"d8 n8", problemSpec{n: 8, d: 8, k: 2}},
 	{"rank-deficient d5 sub2 k1", problemSpec{n: 4, d: 5, k: 1, sub: 2}},
 	{"rank-one H_i d7", problemSpec{n: 9, d: 7, k: 1, sub: 6}},
+	{"n30 d4 (B = n-1: p ~ 1e-3)", problemSpec{n: 30, d: 4, k: 1}},
 }
 
 // TestDenseAgainstBruteForce builds Q, C and D as d^2 x d^2 matrices and compares every quantity.
@@ -94,11 +95,14 @@ func TestDenseAgainstBruteForce(t *testing.T) {
 			}
 			checkPSD(t, name+" brute top eigenvector (Thm 6)", top, d)
 			checkPSD(t, name+" solver top eigenmatrix", rep.gen.s, rep.pr.r)
+			if rep.Diagnostics.Status != "converged" {
+				t.Errorf("%s: status %s", name, rep.Diagnostics.Status)
+			}
 		}
 	}
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i%10))) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func quad(h, v []float64, d int) float64 {
 	s := 0.0

@@ -82,6 +82,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	defi(&o.MaxApplications, 600)
+	o.MaxApplications = max(o.MaxApplications, 5)
 	defi(&o.Bound25Starts, 32)
 	defi(&o.Bound25Random, 16)
 	defi(&o.Bound25MaxIter, 2000)
