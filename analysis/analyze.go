@@ -114,14 +114,13 @@ type Diagnostics struct {
 	TraceH            float64 `json:"trace_h"`
 
 	// Generalized sharpness
-	Method           string  `json:"method"`
-	Status           string  `json:"status"`            // "converged" or "iteration_limit"
-	Applications     int     `json:"applications"`      // applications of D (each ~ 3 n k r^2 flops factored)
-	HeadApplications int     `json:"head_applications"` // applications on the compressed warm-start problem
-	Certificates     int     `json:"certificates"`      // Collatz-Wielandt evaluations
-	Restarts         int     `json:"restarts"`
-	Residual         float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
-	BracketRelWidth  float64 `json:"bracket_rel_width"` // (hi - lo)/hi
+	Method          string  `json:"method"`
+	Status          string  `json:"status"`       // "converged" or "iteration_limit"
+	Applications    int     `json:"applications"` // applications of D (each ~ 3 n k r^2 flops factored)
+	Certificates    int     `json:"certificates"` // Collatz-Wielandt evaluations
+	Restarts        int     `json:"restarts"`
+	Residual        float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
+	BracketRelWidth float64 `json:"bracket_rel_width"` // (hi - lo)/hi
 
 	// Bound (25)
 	Bound25Starts     int `json:"bound25_starts"`

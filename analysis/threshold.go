@@ -257,8 +257,9 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 // cwUpper returns a certified upper bound on rho(T) from the Collatz-Wielandt inequality for
 // cone-preserving maps: if S is positive definite and mu S - T(S) is positive definite, then
 // rho(T) <= mu. Both are checked by Cholesky factorizations (r^3/3 flops each), for
-// mu = base (1 + w 2^j), j = 0, 1, ..., refined by bisection between the last failure and the
-// first success. ok is false if S is not positive definite or no mu up to base (1 + w 2^60) works.
+// mu = base (1 + x) on a grid of x (w, w/10, w/100, ... down to 1e-15 while it certifies; or
+// w 2^j upwards until it does), refined by bisection between the last failure and the first
+// success. ok is false if S is not positive definite or no mu up to base (1 + w 2^60) works.
 func cwUpper(r int, s, ts []float64, base, w float64) (float64, bool) {
 	buf := make([]float64, r*r)
 	pd := func(mu float64) bool {
@@ -274,28 +275,42 @@ func cwUpper(r int, s, ts []float64, base, w float64) (float64, bool) {
 	if base <= 0 || !pd(math.Inf(1)) {
 		return math.Inf(1), false
 	}
-	j := 0
-	for ; j <= 60; j++ {
-		if pd(base * (1 + w*math.Ldexp(1, j))) {
-			break
+	// smallest w on a geometric grid (factor 10 below the start, 2 above) that certifies
+	var good, bad float64 // relative offsets: certified, and not certified
+	if pd(base * (1 + w)) {
+		good, bad = w, 0
+		for x := w / 10; x >= 1e-15; x /= 10 {
+			if !pd(base * (1 + x)) {
+				bad = x
+				break
+			}
+			good = x
 		}
+		if bad == 0 {
+			return base * (1 + good), true
+		}
+	} else {
+		bad = w
+		j := 1
+		for ; j <= 60; j++ {
+			if pd(base * (1 + w*math.Ldexp(1, j))) {
+				break
+			}
+		}
+		if j > 60 {
+			return math.Inf(1), false
+		}
+		good, bad = w*math.Ldexp(1, j), w*math.Ldexp(1, j-1)
 	}
-	if j > 60 {
-		return math.Inf(1), false
-	}
-	if j == 0 {
-		return base * (1 + w), true
-	}
-	a, b := w*math.Ldexp(1, j-1), w*math.Ldexp(1, j)
 	for it := 0; it < 4; it++ {
-		m := 0.5 * (a + b)
+		m := 0.5 * (good + bad)
 		if pd(base * (1 + m)) {
-			b = m
+			good = m
 		} else {
-			a = m
+			bad = m
 		}
 	}
-	return base * (1 + b), true
+	return base * (1 + good), true
 }
 
 // cwBracket returns lambda_min and lambda_max of S^{-1/2} T S^{-1/2} (computed as
