@@ -10,7 +10,7 @@ import (
 )
 
 // lanczos finds the largest eigenvalue of a symmetric operator on R^dim by the Lanczos method
-// with full reorthogonalization (classical Gram-Schmidt, twice) and explicit restarts from the
+// with full reorthogonalization (classical Gram-Schmidt, repeated once if needed) and explicit restarts from the
 // current Ritz vector when the basis holds maxBasis vectors.
 type lanczos struct {
 	dim      int
@@ -78,12 +78,19 @@ func (l *lanczos) run(tol float64, budget int) ritz {
 		l.alpha = append(l.alpha, a)
 		// reorthogonalize against the whole basis, twice
 		qb := blas64.General{Rows: l.m, Cols: l.dim, Stride: l.dim, Data: l.q[:l.m*l.dim]}
+		// classical Gram-Schmidt, repeated when it cancelled much ("twice is enough")
+		before := blas64.Nrm2(vec(l.w))
+		var b float64
 		for pass := 0; pass < 2; pass++ {
 			h := vec(l.h[:l.m])
 			blas64.Gemv(blas.NoTrans, 1, qb, vec(l.w), 0, h)
 			blas64.Gemv(blas.Trans, -1, qb, h, 1, vec(l.w))
+			b = blas64.Nrm2(vec(l.w))
+			if b > 0.7*before {
+				break
+			}
+			before = b
 		}
-		b := blas64.Nrm2(vec(l.w))
 		l.beta = append(l.beta, b)
 		scale := math.Abs(a)
 		for _, x := range l.alpha {
