@@ -112,3 +112,25 @@ func threadCPUSeconds() float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// BenchmarkCurvature times the per-sample curvature (Jacobians, gradients, residual, Gauss-Newton
+// sharpness by Lanczos) and the exact-Hessian sharpness at n = 512, h = 20 (at the initial point;
+// the Lanczos iteration counts at minima are similar).
+func BenchmarkCurvature(b *testing.B) {
+	ds := loadMNIST(b)
+	p := InitParams(ds.D, 20, ds.K, 1, 0)
+	b.Run("PerSampleCurvature", func(b *testing.B) {
+		for it := 0; it < b.N; it++ {
+			if _, err := PerSampleCurvature(ds, p, LossSum); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("HessianSharpness", func(b *testing.B) {
+		for it := 0; it < b.N; it++ {
+			if _, err := HessianSharpness(ds, p, LossSum); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
