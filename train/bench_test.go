@@ -3,9 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
-	"math"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -69,15 +67,6 @@ func benchTrain(b *testing.B, _ any, eng string, batch, workers int) {
 	b.ReportMetric(samples/cpu, "samples/cpu-s")
 }
 
-// cpuSeconds is the process's user+system CPU time.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return math.NaN()
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
 // BenchmarkFullBatchStep times one full-batch SGD step (B = n = 512, h = 20) of the fused engine
 // with the sparse loops and with blas64.Gemm (OpenBLAS under the tag `openblas`).
 func BenchmarkFullBatchStep(b *testing.B) {
@@ -102,35 +91,4 @@ func BenchmarkFullBatchStep(b *testing.B) {
 			b.ReportMetric(float64(b.N*ds.N)/(threadCPUSeconds()-cpu0), "samples/cpu-s")
 		})
 	}
-}
-
-// threadCPUSeconds is the calling OS thread's CPU time (lock the goroutine to its thread first).
-func threadCPUSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
-		return math.NaN()
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// BenchmarkCurvature times the per-sample curvature (Jacobians, gradients, residual, Gauss-Newton
-// sharpness by Lanczos) and the exact-Hessian sharpness at n = 512, h = 20 (at the initial point;
-// the Lanczos iteration counts at minima are similar).
-func BenchmarkCurvature(b *testing.B) {
-	ds := loadMNIST(b)
-	p := InitParams(ds.D, 20, ds.K, 1, 0)
-	b.Run("PerSampleCurvature", func(b *testing.B) {
-		for it := 0; it < b.N; it++ {
-			if _, err := PerSampleCurvature(ds, p, LossSum); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("HessianSharpness", func(b *testing.B) {
-		for it := 0; it < b.N; it++ {
-			if _, err := HessianSharpness(ds, p, LossSum); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }
