@@ -56,7 +56,6 @@ func buildSweep(t *testing.T) string {
 	bin := filepath.Join(dir, "sweep")
 	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	cmd := exec.Command(gotool, "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -108,7 +109,10 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		}
 		if t.Corrupt != nil {
 			moved, err := r.Store.Quarantine(t.Key)
-			if err != nil {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				moved = "(already gone: another process moved or replaced it)"
+			case err != nil:
 				return out, fmt.Errorf("moving corrupt record aside: %w", err)
 			}
 			r.Display.Logf("corrupt record for %v: %s; moved to %s, the run is redone", t.Run, t.Corrupt.Reason, moved)
