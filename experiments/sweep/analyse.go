@@ -75,14 +75,21 @@ func analysisOptions(cfg *grid.Config) (analysis.Options, error) {
 	return opt, nil
 }
 
-// snake spells a Go field name in snake_case (RelWidth -> rel_width, Bound25Starts -> bound25_starts).
+// snake spells a Go field name in snake_case: RelWidth -> rel_width, PSDTol -> psd_tol,
+// Bound25MaxIter -> bound25_max_iter (a run of capitals is one word).
 func snake(s string) string {
 	var b strings.Builder
-	for i, r := range s {
-		if r >= 'A' && r <= 'Z' {
-			if i > 0 {
+	rs := []rune(s)
+	for i, r := range rs {
+		upper := r >= 'A' && r <= 'Z'
+		if upper && i > 0 {
+			prevUpper := rs[i-1] >= 'A' && rs[i-1] <= 'Z'
+			nextLower := i+1 < len(rs) && rs[i+1] >= 'a' && rs[i+1] <= 'z'
+			if !prevUpper || nextLower {
 				b.WriteByte('_')
 			}
+		}
+		if upper {
 			r += 'a' - 'A'
 		}
 		b.WriteRune(r)

@@ -59,6 +59,15 @@ func TestAnalysisOptions(t *testing.T) {
 	}
 }
 
+func TestSnake(t *testing.T) {
+	for in, want := range map[string]string{"RelWidth": "rel_width", "PSDTol": "psd_tol", "Bound25MaxIter": "bound25_max_iter",
+		"Seed": "seed", "CenterGradients": "center_gradients", "GradMeanTol": "grad_mean_tol"} {
+		if got := snake(in); got != want {
+			t.Errorf("snake(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestEngineSpec(t *testing.T) {
 	base := "data: {per_class: 4}\ngrid: [{lr: [0.1], batch: [1, 2]}]\n"
 	key := func(text string, i int) string {
