@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
 )
 
@@ -20,6 +21,8 @@ type Display struct {
 	TTY       bool
 	Width     func() int    // terminal width; nil means 100
 	Heartbeat time.Duration // plain mode; 0 means 30 s
+	// Cost estimates a run's relative cost for the time-left estimate; nil counts runs.
+	Cost func(grid.Run) float64
 
 	mu       sync.Mutex
 	start    time.Time
@@ -43,6 +46,13 @@ type slot struct {
 	started time.Time
 }
 
+func (d *Display) costOf(t *Task) float64 {
+	if d.Cost == nil {
+		return 1
+	}
+	return d.Cost(t.Run)
+}
+
 // Logf prints a line (above the status line on a terminal).
 func (d *Display) Logf(format string, args ...any) {
 	d.mu.Lock()
@@ -60,7 +70,7 @@ func (d *Display) Begin(todo []*Task, skipped, workers int) {
 	d.total, d.skipped = len(todo), skipped
 	d.cost = 0
 	for _, t := range todo {
-		d.cost += cost(t.Run)
+		d.cost += d.costOf(t)
 	}
 	d.slots = make([]slot, workers)
 	d.begun = map[*Task]time.Time{}
@@ -155,7 +165,7 @@ func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
 	elapsed := time.Since(d.begun[t])
 	delete(d.begun, t)
 	d.slots[w] = slot{}
-	d.costDone += cost(t.Run)
+	d.costDone += d.costOf(t)
 	d.clear()
 	if err != nil {
 		d.failed++

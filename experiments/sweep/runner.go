@@ -13,6 +13,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // Engine trains and analyses single runs. The real one (engine.go) wires the train and analysis
@@ -120,7 +121,8 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		}
 		todo = append(todo, t)
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return cost(todo[i].Run) > cost(todo[j].Run) })
+	sort.SliceStable(todo, func(i, j int) bool { return r.Cost(todo[i].Run) > r.Cost(todo[j].Run) })
+	r.Display.Cost = r.Cost
 	workers := min(max(r.Workers, 1), max(len(todo), 1))
 	r.Display.Begin(todo, out.Skipped, 2*workers) // slots: trainers, then analysers
 	host, _ := os.Hostname()
@@ -249,10 +251,18 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-// cost is a rough relative cost of a run for ordering and the time estimate: the number of
-// epochs grows like 1/lr, and an epoch costs about the same at every batch size except that
-// small batches pay a per-step overhead.
-func cost(r grid.Run) float64 { return (1 + 2/float64(r.Batch)) / r.LR }
+// Cost is a rough relative cost of a run, for the order of the runs and the time estimate.
+// SGD needs about A/eta steps to converge (A ~ 8,000 here, see train/defaults.go), i.e.
+// A B/(eta n) epochs but at least a few thousand, capped at max_epochs; an epoch costs about the
+// same at every batch size, a little more at small B (per-step overhead).
+func (r *Runner) Cost(run grid.Run) float64 {
+	maxEpochs := float64(r.Config.Training.MaxEpochs)
+	if maxEpochs <= 0 {
+		maxEpochs = train.DefaultMaxEpochs
+	}
+	epochs := min(max(3000, 8000*float64(run.Batch)/(run.LR*float64(r.Config.N()))), maxEpochs)
+	return epochs * (1 + 1/float64(run.Batch))
+}
 
 // Table writes the table of every run of the grid that has a record, in grid order.
 func (r *Runner) Table(tasks []*Task) (int, error) {

@@ -376,3 +376,15 @@ func TestDisplayModes(t *testing.T) {
 		}
 	}
 }
+
+func TestCostOrdersSlowRunsFirst(t *testing.T) {
+	r := &Runner{Config: parse(t, "training: {max_epochs: 20000}\ngrid: [{lr: [0.002, 0.043], batch: [1, 32, n]}]\n")}
+	c := func(lr float64, b int) float64 { return r.Cost(grid.Run{LR: lr, Batch: b}) }
+	// Full batch at a small step size hits the epoch cap: the most expensive.
+	if got, want := c(0.002, 512), 20000*(1+1.0/512); got != want {
+		t.Errorf("capped cost %v, want %v", got, want)
+	}
+	if !(c(0.002, 512) > c(0.002, 32) && c(0.002, 32) > c(0.043, 32) && c(0.043, 32) > c(0.043, 1)) {
+		t.Errorf("costs out of order: %v %v %v %v", c(0.002, 512), c(0.002, 32), c(0.043, 32), c(0.043, 1))
+	}
+}
