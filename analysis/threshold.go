@@ -151,7 +151,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 	lz.start(x0)
 
 	res := &genResult{lo: 0, hi: math.Inf(1), method: "Lanczos on C^-1/2 D C^-1/2 + Collatz-Wielandt certificate"}
-	tol := math.Max(1e-3*opt.RelWidth, 1e-13)
+	tol := math.Max(2e-2*opt.RelWidth, 1e-13)
 	ax := make([]float64, dim)
 	s := make([]float64, r*r)
 	ts := make([]float64, r*r)
@@ -183,6 +183,16 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 		// certified upper bound: the smallest mu on a grid with mu S - T(S) positive definite
 		hi, ok := cwUpper(r, s, ts, rq, 0.5*opt.RelWidth)
 		res.certificates++
+		// One power step S1 = T(S) damps the residual's subdominant components and typically
+		// tightens the certificate 10-100x, for one more application: T(S1) = T(T(S)).
+		if o.apply < opt.MaxApplications {
+			t2 := make([]float64, r*r)
+			o.applyT(t2, ts)
+			if h1, ok1 := cwUpper(r, ts, t2, rq, 0.5*opt.RelWidth); ok1 {
+				hi, ok = math.Min(hi, h1), true
+			}
+			res.certificates++
+		}
 		if !ok {
 			// S is not numerically positive definite (e.g. a top eigenmatrix of low rank):
 			// certify with S + eps tr(S)/r I instead.
