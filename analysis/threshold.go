@@ -126,7 +126,9 @@ type genResult struct {
 //   - lo = the Rayleigh quotient <X, A X> / <X, X> of the Ritz vector X (A is symmetric);
 //   - hi = a mu with mu S - T(S) positive definite for the positive definite S = C^{-1/2} X:
 //     since T maps the PSD cone into itself, T(S) <= mu S implies rho(T) <= mu
-//     (Collatz-Wielandt); mu is found by Cholesky tests on a geometric grid above lo.
+//     (Collatz-Wielandt); mu is found by Cholesky tests on a geometric grid above lo. The same
+//     test on S1 = T(S) (one power step, one more application) is usually 10-100x tighter;
+//     the smaller mu is kept.
 //
 // Lanczos on A (started from C^{-1/2}(l_1 v_max v_max^T + 1e-3 H), a positive definite matrix
 // with a positive inner product with the PSD top eigenvector) is run to a residual tolerance
