@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -94,9 +95,8 @@ type Outcome struct {
 
 // Sweep runs every task without a valid record and stores each record as soon as its run is
 // done. Workers goroutines train (one run each at a time, longest expected runs first); converged
-// runs queue for analysis, so training goes on while a minimum is analysed. One analysis runs
-// beside the trainers; when trainers fall idle, up to Workers analyses run at once (an analysis
-// holds ~n K d floats: 320 MB at n = 512, h = 20). Corrupt records are reported,
+// runs queue for analysis, one at a time, which pauses the trainers between two epochs and uses
+// every core (an analysis holds ~n K d floats: 320 MB at n = 512, h = 20). Corrupt records are reported,
 // moved aside and redone. A cancelled ctx stops training between epochs and drops the queued
 // analyses (those runs get no record and are redone by the next sweep); an analysis in progress
 // is finished and stored.
@@ -124,7 +124,7 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 	sort.SliceStable(todo, func(i, j int) bool { return r.Cost(todo[i].Run) > r.Cost(todo[j].Run) })
 	r.Display.Cost = r.Cost
 	workers := min(max(r.Workers, 1), max(len(todo), 1))
-	r.Display.Begin(todo, out.Skipped, 2*workers) // slots: trainers, then analysers
+	r.Display.Begin(todo, out.Skipped, workers+1) // slots: trainers, then the analysis
 	host, _ := os.Hostname()
 
 	var mu sync.Mutex
@@ -159,43 +159,31 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		m   Minimum
 	}
 	analyses := make(chan job, len(todo)) // never blocks a trainer
-	// Analyses run one at a time while trainers are busy; when trainers fall idle (no runs left
-	// to train), up to `workers` analyses run at once so that no core idles at the end.
-	var gate sync.Mutex
-	cond := sync.NewCond(&gate)
-	training, analysing := 0, 0
-	var analysers sync.WaitGroup
-	for a := 0; a < workers; a++ {
-		analysers.Add(1)
-		go func(slot int) {
-			defer analysers.Done()
-			for j := range analyses {
-				if ctx.Err() != nil {
-					r.Display.Drop(j.t)
-					continue
-				}
-				gate.Lock()
-				for analysing > 0 && training+analysing >= workers {
-					cond.Wait()
-				}
-				analysing++
-				gate.Unlock()
-				r.Display.Start(slot, j.t, Status{Phase: "analyse"})
-				err := safely(func() error { return r.Engine.Analyse(j.t.Run, j.m, j.rec) })
-				finish(slot, j.t, j.rec, err)
-				gate.Lock()
-				analysing--
-				cond.Broadcast()
-				gate.Unlock()
+	// Training and analysis take turns: trainers hold phase for reading while they compute an
+	// epoch and let go of it between epochs; an analysis holds it for writing, so it waits at
+	// most one epoch and then has every core to itself (its BLAS calls use them all). Running
+	// both at once oversubscribes the cores, which OpenBLAS's busy-waiting threads punish hard.
+	var phase sync.RWMutex
+	cores := runtime.NumCPU()
+	setBLASThreads(1) // one per trainer
+	analysed := make(chan struct{})
+	go func() {
+		defer close(analysed)
+		slot := workers
+		for j := range analyses {
+			if ctx.Err() != nil {
+				r.Display.Drop(j.t)
+				continue
 			}
-		}(workers + a)
-	}
-	busy := func(delta int) {
-		gate.Lock()
-		training += delta
-		cond.Broadcast()
-		gate.Unlock()
-	}
+			phase.Lock()
+			setBLASThreads(cores)
+			r.Display.Start(slot, j.t, Status{Phase: "analyse"})
+			err := safely(func() error { return r.Engine.Analyse(j.t.Run, j.m, j.rec) })
+			setBLASThreads(1)
+			phase.Unlock()
+			finish(slot, j.t, j.rec, err)
+		}
+	}()
 
 	queue := make(chan *Task)
 	var wg sync.WaitGroup
@@ -205,14 +193,18 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 			defer wg.Done()
 			for t := range queue {
 				r.Display.Start(w, t, Status{Phase: "train"})
-				busy(+1)
 				var rec *store.Record
 				var m Minimum
+				phase.RLock()
 				err := safely(func() (err error) {
-					rec, m, err = r.Engine.Train(ctx, t.Run, func(s Status) { r.Display.Update(w, s) })
+					rec, m, err = r.Engine.Train(ctx, t.Run, func(s Status) {
+						r.Display.Update(w, s)
+						phase.RUnlock() // let a waiting analysis in between epochs
+						phase.RLock()
+					})
 					return err
 				})
-				busy(-1)
+				phase.RUnlock()
 				if err == nil && m != nil {
 					r.Display.Queue(w, t, rec)
 					analyses <- job{t, rec, m}
@@ -233,7 +225,7 @@ feed:
 	close(queue)
 	wg.Wait()
 	close(analyses)
-	analysers.Wait()
+	<-analysed
 	r.Display.End()
 	out.Unstarted = len(todo) - out.Ran - out.Failed
 	out.Interrupted = ctx.Err() != nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,5 +387,51 @@ func TestCostOrdersSlowRunsFirst(t *testing.T) {
 	}
 	if !(min(c(0.002, 512), c(0.002, 32)) > c(0.043, 32) && c(0.043, 32) > c(0.043, 1)) {
 		t.Errorf("costs out of order: %v %v %v %v", c(0.002, 512), c(0.002, 32), c(0.043, 32), c(0.043, 1))
+	}
+}
+
+// phasedEngine checks that no epoch is being computed while an analysis runs.
+type phasedEngine struct {
+	fakeEngine
+	inEpoch   atomic.Int32
+	overlaps  atomic.Int32
+	analysing atomic.Int32
+}
+
+func (p *phasedEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
+	for e := 1; e <= 20; e++ {
+		p.inEpoch.Add(1)
+		if p.analysing.Load() > 0 {
+			p.overlaps.Add(1)
+		}
+		time.Sleep(200 * time.Microsecond)
+		p.inEpoch.Add(-1)
+		report(Status{Phase: "train", Epoch: e, Loss: 1})
+	}
+	return &store.Record{Status: "converged", Epochs: 20, FinalLoss: 1e-7}, r, nil
+}
+
+func (p *phasedEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
+	p.analysing.Add(1)
+	defer p.analysing.Add(-1)
+	for i := 0; i < 5; i++ {
+		if p.inEpoch.Load() > 0 {
+			p.overlaps.Add(1)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	rec.Analysis = json.RawMessage(`{"sharpness":1}`)
+	return nil
+}
+
+func TestAnalysisExcludesTraining(t *testing.T) {
+	eng := &phasedEngine{}
+	r, _ := setup(t, fakeGrid, eng)
+	_, out := sweepAll(t, r, context.Background())
+	if out.Ran != 24 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if n := eng.overlaps.Load(); n != 0 {
+		t.Errorf("an analysis overlapped a training epoch %d times", n)
 	}
 }
