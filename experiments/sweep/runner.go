@@ -195,16 +195,23 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 				r.Display.Start(w, t, Status{Phase: "train"})
 				var rec *store.Record
 				var m Minimum
+				var paused time.Duration
 				phase.RLock()
 				err := safely(func() (err error) {
 					rec, m, err = r.Engine.Train(ctx, t.Run, func(s Status) {
 						r.Display.Update(w, s)
 						phase.RUnlock() // let a waiting analysis in between epochs
+						t0 := time.Now()
 						phase.RLock()
+						paused += time.Since(t0)
 					})
 					return err
 				})
 				phase.RUnlock()
+				if rec != nil {
+					// train_seconds is the run's own time, without the pauses for analyses.
+					rec.TrainSeconds = max(rec.TrainSeconds-paused.Seconds(), 0)
+				}
 				if err == nil && m != nil {
 					r.Display.Queue(w, t, rec)
 					analyses <- job{t, rec, m}
