@@ -42,6 +42,11 @@ type Report struct {
 	opt   Options
 }
 
+// Release drops the eigenbasis and the gradients a report keeps for AddCovariance (for factored
+// input about as much memory as the Jacobians: a copy of the stacked G_i plus r x r matrices).
+// AddCovariance fails afterwards.
+func (rep *Report) Release() { rep.pr, rep.gen, rep.grads = nil, nil, nil }
+
 // AddCovariance computes the covariance limit of Thm 5 and the three limits of Cor. 1 at step
 // size eta for a report made with gradients, filling CovarianceTrace, ExpectedLoss and
 // ExpectedGradNorm2 (it reuses the eigenbasis and the top eigenvector of the analysis, so it
