@@ -54,6 +54,23 @@ func TestValidation(t *testing.T) {
 		t.Errorf("CenterGradients: err %v, report %+v", err, rep)
 	}
 
+	// AddCovariance after the fact equals the one-shot analysis; Release frees and disables it
+	r1, err := AnalyzeDense(good(), 1, Options{Eta: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := AnalyzeDense(good(), 1, Options{})
+	if err := r2.AddCovariance(0.1); err != nil || *r2.CovarianceTrace != *r1.CovarianceTrace {
+		t.Errorf("AddCovariance: %v, trace %v vs %v", err, r2.CovarianceTrace, *r1.CovarianceTrace)
+	}
+	if err := r2.AddCovariance(2 * r2.EtaStar); err == nil {
+		t.Error("AddCovariance accepted eta > eta*")
+	}
+	r2.Release()
+	if err := r2.AddCovariance(0.1); err == nil {
+		t.Error("AddCovariance worked after Release")
+	}
+
 	goodF := func() *Factored {
 		return &Factored{N: 2, K: 2, D: 3, Factors: [][]float64{{1, 0, 2, 0, 1, 0}, {0, 1, 1, 1, 0, 0}}, OutputHessian: []float64{2, 0, 0, 2}}
 	}
