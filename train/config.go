@@ -36,6 +36,12 @@ const (
 	// slices of B; an epoch is floor(n/B) steps (the last n mod B samples of each permutation are
 	// dropped, so that every batch has exactly B samples).
 	SamplingShuffle = "shuffle"
+	// SamplingMixture is the process ALG(p) of THEORY.md Prop. 2, which has the same mean-square
+	// stability threshold as SGD with batch size B: every step is a single-sample step on a
+	// uniform random index with probability p = (n-B)/(B(n-1)) (Config.MixtureP), and a
+	// full-batch step on all n samples otherwise. An epoch is ceil(n/B) steps, as for
+	// independent batches. Fused engine only.
+	SamplingMixture = "mixture"
 )
 
 // Engines.
@@ -75,7 +81,7 @@ type Config struct {
 	ConvEpochs    int     `json:"conv_epochs" yaml:"conv_epochs"`
 	// MaxEpochs ends a run that has not converged (status "epoch_limit"). Default DefaultMaxEpochs.
 	MaxEpochs int `json:"max_epochs" yaml:"max_epochs"`
-	// Sampling is "independent" (default) or "shuffle".
+	// Sampling is "independent" (default), "shuffle" or "mixture" (ALG(p), fused engine only).
 	Sampling string `json:"sampling" yaml:"sampling"`
 	// Seed seeds the batch sampling. Default 0.
 	Seed uint64 `json:"seed" yaml:"seed"`
@@ -157,14 +163,18 @@ func (c Config) Validate(n int) error {
 		return err
 	}
 	switch c.Sampling {
-	case SamplingIndependent, SamplingShuffle:
+	case SamplingIndependent, SamplingShuffle, SamplingMixture:
 	default:
-		return fmt.Errorf("train: unknown sampling %q (want %q or %q)", c.Sampling, SamplingIndependent, SamplingShuffle)
+		return fmt.Errorf("train: unknown sampling %q (want %q, %q or %q)", c.Sampling, SamplingIndependent, SamplingShuffle, SamplingMixture)
 	}
 	switch c.Engine {
 	case EngineFused, EngineGorgonia:
 	default:
 		return fmt.Errorf("train: unknown engine %q (want %q or %q)", c.Engine, EngineFused, EngineGorgonia)
+	}
+	if c.Sampling == SamplingMixture && c.Engine == EngineGorgonia {
+		// the gorgonia graph is built for one batch size; ALG(p) mixes sizes 1 and n
+		return fmt.Errorf("train: sampling %q needs engine %q (the gorgonia graph has one fixed batch size)", SamplingMixture, EngineFused)
 	}
 	return nil
 }
@@ -185,8 +195,17 @@ func LossScale(loss string, k int) (float64, error) {
 	return 0, fmt.Errorf("train: unknown loss %q (want %q, %q, %q or %q)", loss, LossSum, LossHalfSum, LossMean, LossHalfMean)
 }
 
+// MixtureP is the probability p = (n-B)/(B(n-1)) of a single-sample step of ALG(p) (sampling
+// "mixture") that matches batch size B on n samples (THEORY.md Prop. 2); 0 when n = 1.
+func (c Config) MixtureP(n int) float64 {
+	if n <= 1 {
+		return 0
+	}
+	return float64(n-c.Batch) / float64(c.Batch*(n-1))
+}
+
 // StepsPerEpoch is the number of SGD steps of one epoch for n samples: ceil(n/B) for independent
-// batches, floor(n/B) for shuffling.
+// batches and the mixture process, floor(n/B) for shuffling.
 func (c Config) StepsPerEpoch(n int) int {
 	c = c.WithDefaults()
 	if c.Sampling == SamplingShuffle {

@@ -29,6 +29,14 @@
 // trains many configurations with one worker per core. Same configuration and seeds give
 // bit-identical parameters, whatever the number of workers.
 //
+// [TrainFrom] starts a run from given parameters instead (restarts at a minimum, continuing a
+// run). Sampling "mixture" runs the process ALG(p) of THEORY.md Prop. 2 instead of SGD: every
+// step is a single-sample step on a uniform random index with probability
+// p = (n-B)/(B(n-1)) ([Config.MixtureP]), a full-batch step otherwise; it has SGD's mean-square
+// threshold at batch size B. Only the fused engine implements it (the gorgonia graph has one
+// batch size; Validate rejects the combination). To stop a run when its loss exceeds a level,
+// set DivergeLoss to that level (status "diverged").
+//
 // Two engines compute the steps. "gorgonia" builds the model and its gradient as a gorgonia
 // expression graph (the trainer of record, float64, TapeMachine). "fused" (the default) does the
 // same arithmetic in hand-written loops over the nonzero pixels (about 20% of MNIST's), by rows
@@ -41,6 +49,8 @@
 //
 // # Curvature at the minimum
 //
+// [GaussNewtonGram] is the nK x nK Gram matrix of the stacked M^{1/2} J_i in closed form and
+// [JacobianTMul] the product sum_i J_i^T v_i, both without forming the Jacobians.
 // [PerSampleCurvature] returns, for every sample, the Jacobian J_i = df(x_i)/dw (K x d), the loss's
 // output Hessian M, the gradient g_i = grad l_i = J_i^T M (f(x_i) - y_i), and the relative size of
 // the residual that separates the exact Hessian from its Gauss-Newton part

@@ -10,6 +10,11 @@ type sampler struct {
 	shuffle bool
 	perEp   int // steps per epoch (shuffle mode)
 	step    int
+	// mixture mode (ALG(p)): single-sample step with probability pmix; all holds 0..n-1
+	mixture bool
+	pmix    float64
+	all     []int
+	one     [1]int
 }
 
 func newSampler(n int, cfg Config) *sampler {
@@ -18,6 +23,9 @@ func newSampler(n int, cfg Config) *sampler {
 	for i := range s.perm {
 		s.perm[i] = i
 	}
+	if cfg.Sampling == SamplingMixture {
+		s.mixture, s.pmix, s.all = true, cfg.MixtureP(n), append([]int(nil), s.perm...)
+	}
 	return s
 }
 
@@ -25,8 +33,17 @@ func newSampler(n int, cfg Config) *sampler {
 // a partial Fisher-Yates shuffle of the first B positions of the running permutation, which makes
 // perm[:B] a uniform random size-B subset (in random order) whatever the permutation was before.
 // Shuffle mode: a full Fisher-Yates shuffle at the start of each epoch, then consecutive slices.
+// Mixture mode: one uniform draw u; u < p gives the single index IntN(n), otherwise all n samples.
 func (s *sampler) next() []int {
 	n, b := len(s.perm), s.batch
+	if s.mixture {
+		s.step++
+		if s.rng.Float64() < s.pmix {
+			s.one[0] = s.rng.IntN(n)
+			return s.one[:]
+		}
+		return s.all
+	}
 	if !s.shuffle {
 		for t := 0; t < b; t++ {
 			j := t + s.rng.IntN(n-t)

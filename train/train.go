@@ -66,7 +66,28 @@ func Train(ctx context.Context, ds *data.Dataset, cfg Config, progress func(Prog
 	if err := cfg.Validate(ds.N); err != nil {
 		return nil, err
 	}
-	return run(ctx, ds, newSparseX(ds), cfg, 0, progress)
+	return run(ctx, ds, newSparseX(ds), cfg, nil, 0, progress)
+}
+
+// TrainFrom is Train started from the given parameters instead of Config's initialization
+// (InitFactor and InitSeed are then unused; start is copied, not modified). cfg.Hidden must be
+// start.Hidden (or 0 with start.Hidden the default). Everything else is as in Train, warm-up
+// included: set WarmupSteps = -1 for a constant step size. Continuing a run this way replays the
+// batch sampling from Seed, so it equals one longer run only for deterministic batches (B = n).
+func TrainFrom(ctx context.Context, ds *data.Dataset, cfg Config, start Params, progress func(Progress)) (*Result, error) {
+	if err := checkData(ds); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(ds.N); err != nil {
+		return nil, err
+	}
+	if err := start.Check(ds.D, ds.K); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	if h := cfg.WithDefaults().Hidden; h != start.Hidden {
+		return nil, fmt.Errorf("train: hidden = %d, but the start parameters have %d hidden units", h, start.Hidden)
+	}
+	return run(ctx, ds, newSparseX(ds), cfg, &start, 0, progress)
 }
 
 // TrainMany trains every configuration with `workers` goroutines (0 or less: one per core) and
@@ -101,7 +122,7 @@ func TrainMany(ctx context.Context, ds *data.Dataset, cfgs []Config, workers int
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = run(ctx, ds, sp, cfgs[i], i, report)
+				results[i], errs[i] = run(ctx, ds, sp, cfgs[i], nil, i, report)
 			}
 		}()
 	}
@@ -138,20 +159,30 @@ func checkData(ds *data.Dataset) error {
 	return nil
 }
 
-func newEngine(ds *data.Dataset, sp *sparseX, cfg Config) (engine, error) {
+// newEngine builds cfg's engine at the parameters start (nil: InitParams of cfg).
+func newEngine(ds *data.Dataset, sp *sparseX, cfg Config, start *Params) (engine, error) {
 	c, _ := LossScale(cfg.Loss, ds.K)
-	p := InitParams(ds.D, cfg.Hidden, ds.K, cfg.InitFactor, cfg.InitSeed)
+	var p Params
+	if start != nil {
+		p = *start // the engines copy it
+	} else {
+		p = InitParams(ds.D, cfg.Hidden, ds.K, cfg.InitFactor, cfg.InitSeed)
+	}
 	if cfg.Engine == EngineGorgonia {
 		return newGorgoniaNet(ds, sp, p, c, cfg.Batch)
 	}
-	return newFused(ds, sp, p, c, cfg.Batch), nil
+	batch := cfg.Batch
+	if cfg.Sampling == SamplingMixture {
+		batch = ds.N // the largest batch of ALG(p); single-sample steps fit in its buffers
+	}
+	return newFused(ds, sp, p, c, batch), nil
 }
 
-// run trains one validated configuration.
-func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, id int, progress func(Progress)) (*Result, error) {
+// run trains one validated configuration from start (nil: its initialization).
+func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, startAt *Params, id int, progress func(Progress)) (*Result, error) {
 	start := time.Now()
 	cfg = cfg.WithDefaults()
-	eng, err := newEngine(ds, sp, cfg)
+	eng, err := newEngine(ds, sp, cfg, startAt)
 	if err != nil {
 		return nil, err
 	}
