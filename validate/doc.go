@@ -9,7 +9,10 @@
 // transition, which must contain c = 1.
 //
 // Nonlinear check: Restart runs real SGD (or the mixture process ALG(p) of Prop. 2) on the
-// network from w* plus a tiny perturbation and records whether the loss escapes.
+// network from w* plus a tiny perturbation and records whether the loss escapes. The training
+// itself is package train's (TrainFrom, sampling "independent" or "mixture"); GramLinear takes
+// train.GaussNewtonGram, and Direction maps basis coordinates back to parameters with
+// train.JacobianTMul, so this package holds no copy of the network.
 //
 // Both are silent and seeded; experiments/validate drives them and writes records and Figure 4.
 package validate

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // Processes simulated by Growth and by the nonlinear check.
@@ -214,12 +215,7 @@ func newLinSim(l *Linear, opt GrowthOptions) *linSim {
 }
 
 // pBatch is p = (n - B) / (B (n - 1)) (THEORY.md, Setting); 0 for n = 1.
-func pBatch(n, b int) float64 {
-	if n == 1 {
-		return 0
-	}
-	return float64(n-b) / float64(b*(n-1))
-}
+func pBatch(n, b int) float64 { return train.Config{Batch: b}.MixtureP(n) }
 
 // addSample sets u += scale * F_i^T F_i y.
 func (s *linSim) addSample(i int, scale float64) {

@@ -4,8 +4,36 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
+
+	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/train"
 )
+
+// Direction maps basis coordinates y (length lin.R) of a Linear built by GramLinear from
+// train.GaussNewtonGram(ds, p, loss), with its factor u (U_r, (n K) x r), back to parameters:
+// x = V y with V = G^T U_r diag(s)^{-1/2}, G the stacked M^{1/2} J_i = sqrt(2c) J_i at p and
+// s_a = n L_a the Gram eigenvalues. V has orthonormal columns spanning range(H), so
+// ||x|| = ||y|| and x^T H x = sum_a L_a y_a^2.
+func Direction(ds *data.Dataset, p train.Params, loss string, lin *Linear, u, y []float64) ([]float64, error) {
+	n, k, r := ds.N, ds.K, lin.R
+	if lin.N != n || lin.K != k || len(u) != n*k*r || len(y) != r {
+		return nil, fmt.Errorf("validate: Direction: Linear is %d x %d with U of %d entries and y of %d, want n = %d, K = %d, %d and %d",
+			lin.N, lin.K, len(u), len(y), n, k, n*k*r, r)
+	}
+	c, err := train.LossScale(loss, k)
+	if err != nil {
+		return nil, err
+	}
+	coef := make([]float64, n*k) // sqrt(2c) U_r diag(s)^{-1/2} y
+	for x := range coef {
+		s := 0.0
+		for a := 0; a < r; a++ {
+			s += u[x*r+a] * y[a] / math.Sqrt(float64(n)*lin.L[a])
+		}
+		coef[x] = s * math.Sqrt(2*c)
+	}
+	return train.JacobianTMul(ds, p, coef)
+}
 
 // RestartOptions configures Restart. Zero values mean the defaults in the comments, except Eta
 // and Batch, which are required.
@@ -13,6 +41,7 @@ type RestartOptions struct {
 	Process string  // ProcessSGD (default) or ProcessMixture (ALG(p), p from Batch)
 	Batch   int     // B
 	Eta     float64 // constant step size (no warm-up)
+	Loss    string  // loss option of train (default "sum")
 	// Epochs of the stability test; an epoch is ceil(n/B) steps for both processes. Default 20.
 	Epochs int
 	// EscapeLoss: the run escaped when the full-batch loss (evaluated after every epoch) exceeds
@@ -35,23 +64,30 @@ type RestartResult struct {
 	Escaped     bool    `json:"escaped"`
 	EscapeEpoch int     `json:"escape_epoch,omitempty"` // first epoch whose loss exceeded EscapeLoss
 	Diverged    bool    `json:"diverged"`
-	MaxLoss     float64 `json:"max_loss"`   // largest epoch loss seen (during the test window)
+	MaxLoss     float64 `json:"max_loss"`   // largest epoch loss of the test window (+Inf: not finite)
 	FinalLoss   float64 `json:"final_loss"` // loss at the end of the run
 	Reconverged bool    `json:"reconverged"`
 	Epochs      int     `json:"epochs"` // epochs run in total
 	Steps       int     `json:"steps"`
 	// LossCurve holds the loss after every epoch.
 	LossCurve []float64 `json:"loss_curve"`
+	// Params are the parameters at the end of the run.
+	Params train.Params `json:"-"`
 }
 
-// Restart runs SGD (or ALG(p)) on nt from its current parameters (w* plus a perturbation set by
-// the caller) at a constant step size, and records whether the loss escapes. The batch of each
-// SGD step is a uniform random size-B subset drawn without replacement, independently at every
-// step; ALG(p) takes a single-sample step on a uniform index with probability
-// p = (n-B)/(B(n-1)), a full-batch step otherwise. Randomness from PCG(Seed, 0x5eed). nt is
-// updated in place. A cancelled ctx returns ctx.Err() between epochs.
-func Restart(ctx context.Context, nt *Net, opt RestartOptions) (*RestartResult, error) {
-	n := nt.ds.N
+// reconvergeSalt changes the sampling seed of the continuation after an escape, so that it does
+// not replay the batches of the test window.
+const reconvergeSalt = 0x7265636f_6e766572 // "reconver"
+
+// Restart runs SGD (or ALG(p)) with train.TrainFrom from start (w* plus a perturbation set by
+// the caller) at a constant step size on the fused engine, and records whether the loss escapes.
+// SGD draws every batch as a uniform random size-B subset, independently at every step (train's
+// sampling "independent"); ALG(p) is train's sampling "mixture", p = (n-B)/(B(n-1)). The test
+// window is one run of Epochs epochs that stops when the loss exceeds EscapeLoss (train's
+// DivergeLoss); after an escape, a second run of at most ReconvergeEpochs epochs (seed
+// Seed ^ reconvergeSalt) continues until train's convergence rule holds. A cancelled ctx
+// returns ctx.Err() between epochs.
+func Restart(ctx context.Context, ds *data.Dataset, start train.Params, opt RestartOptions) (*RestartResult, error) {
 	if opt.Process == "" {
 		opt.Process = ProcessSGD
 	}
@@ -61,13 +97,14 @@ func Restart(ctx context.Context, nt *Net, opt RestartOptions) (*RestartResult, 
 	if opt.DivergeLoss == 0 {
 		opt.DivergeLoss = 1e6
 	}
+	sampling := train.SamplingIndependent
 	switch {
-	case opt.Process != ProcessSGD && opt.Process != ProcessMixture:
+	case opt.Process == ProcessMixture:
+		sampling = train.SamplingMixture
+	case opt.Process != ProcessSGD:
 		return nil, fmt.Errorf("validate: process %q is neither %q nor %q", opt.Process, ProcessSGD, ProcessMixture)
-	case opt.Batch < 1 || opt.Batch > n:
-		return nil, fmt.Errorf("validate: batch %d is outside 1..%d", opt.Batch, n)
-	case !(opt.Eta > 0) || math.IsInf(opt.Eta, 0):
-		return nil, fmt.Errorf("validate: step size %v is not positive and finite", opt.Eta)
+	}
+	switch {
 	case !(opt.EscapeLoss > 0):
 		return nil, fmt.Errorf("validate: escape loss %v is not positive", opt.EscapeLoss)
 	case opt.Epochs < 1 || opt.ReconvergeEpochs < 0:
@@ -75,71 +112,44 @@ func Restart(ctx context.Context, nt *Net, opt RestartOptions) (*RestartResult, 
 	case opt.ReconvergeEpochs > 0 && (!(opt.ConvThreshold > 0) || opt.ConvEpochs < 1):
 		return nil, fmt.Errorf("validate: reconvergence needs conv threshold > 0 and conv epochs >= 1")
 	}
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
-	p := pBatch(n, opt.Batch)
-	perm := make([]int, n)
-	for i := range perm {
-		perm[i] = i
+	// test window: no convergence stop (ConvEpochs beyond the window), escape = "diverged"
+	cfg := train.Config{Hidden: start.Hidden, Loss: opt.Loss, LR: opt.Eta, Batch: opt.Batch, WarmupSteps: -1,
+		MaxEpochs: opt.Epochs, ConvEpochs: opt.Epochs + 1, Sampling: sampling, Seed: opt.Seed,
+		DivergeLoss: math.Min(opt.EscapeLoss, opt.DivergeLoss), Engine: train.EngineFused}
+	r, err := train.TrainFrom(ctx, ds, cfg, start, nil)
+	if err != nil {
+		return nil, fmt.Errorf("validate: restart: %w", err)
 	}
-	all := append([]int(nil), perm...)
-	one := make([]int, 1)
-	spe := (n + opt.Batch - 1) / opt.Batch
-	res := &RestartResult{}
-	limit := opt.Epochs
-	streak := 0
-	for epoch := 1; epoch <= limit; epoch++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	res := &RestartResult{Epochs: r.Epochs, Steps: r.Steps, FinalLoss: r.FinalLoss, Params: r.Params,
+		LossCurve: append([]float64(nil), r.LossCurve...)}
+	for _, l := range r.LossCurve {
+		if math.IsNaN(l) {
+			l = math.Inf(1)
 		}
-		for s := 0; s < spe; s++ {
-			var batch []int
-			switch {
-			case opt.Process == ProcessSGD:
-				batch = sampleBatch(rng, perm, opt.Batch)
-			case rng.Float64() < p:
-				one[0] = rng.IntN(n)
-				batch = one
-			default:
-				batch = all
-			}
-			nt.Step(batch, opt.Eta)
-			res.Steps++
-		}
-		loss := nt.Loss()
-		res.Epochs = epoch
-		res.LossCurve = append(res.LossCurve, loss)
-		res.FinalLoss = loss
-		if epoch <= opt.Epochs {
-			res.MaxLoss = math.Max(res.MaxLoss, loss)
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > opt.DivergeLoss {
-			res.Diverged = true
-			if !res.Escaped {
-				res.Escaped, res.EscapeEpoch = true, epoch
-			}
-			if math.IsNaN(loss) {
-				res.MaxLoss = math.Inf(1)
-			}
-			break
-		}
-		if !res.Escaped && loss > opt.EscapeLoss {
-			res.Escaped, res.EscapeEpoch = true, epoch
-			limit = epoch + opt.ReconvergeEpochs
-			if opt.ReconvergeEpochs == 0 {
-				break
-			}
-		}
-		if res.Escaped {
-			if loss < opt.ConvThreshold {
-				streak++
-			} else {
-				streak = 0
-			}
-			if streak >= opt.ConvEpochs {
-				res.Reconverged = true
-				break
-			}
-		}
+		res.MaxLoss = math.Max(res.MaxLoss, l)
 	}
+	if r.Status != train.Diverged {
+		return res, nil
+	}
+	res.Escaped, res.EscapeEpoch = true, r.Epochs
+	if !(r.FinalLoss <= opt.DivergeLoss) {
+		res.Diverged = true
+		return res, nil
+	}
+	if opt.ReconvergeEpochs == 0 {
+		return res, nil
+	}
+	cfg.MaxEpochs, cfg.ConvThreshold, cfg.ConvEpochs = opt.ReconvergeEpochs, opt.ConvThreshold, opt.ConvEpochs
+	cfg.DivergeLoss, cfg.Seed = opt.DivergeLoss, opt.Seed^reconvergeSalt
+	r, err = train.TrainFrom(ctx, ds, cfg, r.Params, nil)
+	if err != nil {
+		return nil, fmt.Errorf("validate: restart after the escape: %w", err)
+	}
+	res.Epochs += r.Epochs
+	res.Steps += r.Steps
+	res.FinalLoss, res.Params = r.FinalLoss, r.Params
+	res.LossCurve = append(res.LossCurve, r.LossCurve...)
+	res.Reconverged = r.Status == train.Converged
+	res.Diverged = r.Status == train.Diverged
 	return res, nil
 }

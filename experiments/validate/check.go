@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sgdstability/sgdstab/train"
 	"github.com/sgdstability/sgdstab/validate"
 )
 
@@ -61,7 +62,7 @@ type MinRecord struct {
 	Source       string                      `json:"source"`
 	FinalLoss    float64                     `json:"final_loss"`
 	Rank         int                         `json:"rank"`
-	GramSharp    float64                     `json:"gram_sharpness"` // lambda_max(H) from validate's own Gram matrix
+	GramSharp    float64                     `json:"gram_sharpness"` // lambda_max(H) from train.GaussNewtonGram (closed form)
 	TruncDim     int                         `json:"truncate"`
 	TruncLambda  float64                     `json:"truncated_generalized_sharpness"` // lower bound, start's eigenvalue
 	Kappa        float64                     `json:"kappa"`                           // tr(H S) / tr(S) of the start
@@ -93,11 +94,11 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 		Source: m.Source, FinalLoss: m.FinalLoss, LinBracket: map[string]validate.Bracket{},
 		EscBracket: map[string]validate.Bracket{}, Seconds: map[string]float64{}}
 	t := time.Now()
-	nt, err := validate.NewNet(v.ds, m.Params, m.Config.Loss)
+	gram, err := train.GaussNewtonGram(v.ds, m.Params, m.Config.Loss)
 	if err != nil {
 		return nil, err
 	}
-	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, nt.Gram(), 1e-10)
+	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
 	if err != nil {
 		return nil, err
 	}
@@ -214,12 +215,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	return rec, nil
 }
 
-func pOf(n, b int) float64 {
-	if n == 1 {
-		return 0
-	}
-	return float64(n-b) / float64(b*(n-1))
-}
+func pOf(n, b int) float64 { return train.Config{Batch: b}.MixtureP(n) }
 
 // restart perturbs w* along a draw of the start (scaled so that the quadratic model's loss
 // increase is perturb_loss) and runs the nonlinear check.
@@ -242,19 +238,24 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 	for a := range y {
 		y[a] *= math.Sqrt(cfg.PerturbLoss / q)
 	}
-	nt, err := validate.NewNet(v.ds, m.Params, m.Config.Loss)
+	dir, err := validate.Direction(v.ds, m.Params, m.Config.Loss, lin, u, y)
 	if err != nil {
 		return NonPoint{}, err
 	}
-	for i, d := range nt.Direction(lin, u, y) {
-		nt.W[i] += d
+	w := m.Params.Flat()
+	for i, d := range dir {
+		w[i] += d
+	}
+	perturbed, err := train.ParamsFromFlat(w, v.ds.D, m.Params.Hidden, v.ds.K)
+	if err != nil {
+		return NonPoint{}, err
 	}
 	epochs := cfg.Epochs
 	if proc == validate.ProcessMixture {
 		epochs = cfg.MixtureEpochs
 	}
-	r, err := validate.Restart(ctx, nt, validate.RestartOptions{Process: proc, Batch: m.Batch, Eta: c * m.EtaStar,
-		Epochs: epochs, EscapeLoss: cfg.EscapeFactor * conv, ConvThreshold: conv, ConvEpochs: cfg.ReconvConvEpochs,
+	r, err := validate.Restart(ctx, v.ds, perturbed, validate.RestartOptions{Process: proc, Batch: m.Batch, Eta: c * m.EtaStar,
+		Loss: m.Config.Loss, Epochs: epochs, EscapeLoss: cfg.EscapeFactor * conv, ConvThreshold: conv, ConvEpochs: cfg.ReconvConvEpochs,
 		ReconvergeEpochs: cfg.ReconvergeEpochs, Seed: seed})
 	if err != nil {
 		return NonPoint{}, err
@@ -266,7 +267,11 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 		np.LossCurve = append(np.LossCurve, finiteOr(l, -1))
 	}
 	if r.Reconverged {
-		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, nt.Gram(), 1e-10)
+		gram, err := train.GaussNewtonGram(v.ds, r.Params, m.Config.Loss)
+		if err != nil {
+			return NonPoint{}, err
+		}
+		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
 		if err == nil {
 			s := nl.L[0]
 			np.NewSharpness = &s
