@@ -34,9 +34,11 @@ bench: backend
 # The paper's figures and the report, from scratch (finished runs in results/store are reused).
 reproduce: backend
 	$(GO) run $(TAGS) ./experiments/sweep -config experiments/paper.yaml
-	$(GO) run $(TAGS) ./experiments/report -table results/table.csv -out results
+	$(GO) run $(TAGS) ./experiments/validate -config experiments/validate.yaml
+	$(GO) run $(TAGS) ./experiments/report -table results/table.csv -out results -section results/validation.md
 
 # The same figures and report from a small grid, for a first look (results/quick/).
 quick: backend
 	$(GO) run $(TAGS) ./experiments/sweep -config experiments/quick.yaml
-	$(GO) run $(TAGS) ./experiments/report -table results/quick/table.csv -out results/quick
+	$(GO) run $(TAGS) ./experiments/validate -config experiments/validate-quick.yaml
+	$(GO) run $(TAGS) ./experiments/report -table results/quick/table.csv -out results/quick -section results/quick/validation.md
