@@ -4,7 +4,6 @@ OPENBLAS := $(shell pkg-config --exists openblas lapacke 2>/dev/null && echo yes
 ifeq ($(OPENBLAS),yes)
 TAGS := -tags openblas
 export CGO_LDFLAGS := $(shell pkg-config --libs openblas lapacke)
-export CGO_CFLAGS := $(shell pkg-config --cflags openblas lapacke)
 endif
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
