@@ -16,6 +16,11 @@ backend:
 
 test: backend fmtcheck vet
 	$(GO) test $(TAGS) ./...
+ifeq ($(OPENBLAS),yes)
+	@echo "the pure-Go fallback must build and give the same numbers too:"
+	$(GO) vet ./...
+	$(GO) test ./...
+endif
 
 fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
