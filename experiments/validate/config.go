@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 
 	"gopkg.in/yaml.v3"
@@ -79,19 +80,34 @@ func loadConfig(path string) (*Config, error) {
 		c.Linear.MinSteps < 4 || c.Linear.MaxSteps < c.Linear.MinSteps:
 		return nil, bad("linear: need chains >= 2, replicas >= 2, truncate >= 1, window > 0, 4 <= min_steps <= max_steps")
 	case c.Nonlin.Seeds < 0 || c.Nonlin.MixtureSeeds < 0 || c.Nonlin.Epochs < 1 || c.Nonlin.MixtureEpochs < 1 ||
-		!(c.Nonlin.PerturbLoss > 0) || !(c.Nonlin.EscapeFactor > 1) || c.Nonlin.ReconvergeEpochs < 0 ||
+		!(c.Nonlin.PerturbLoss > 0) || math.IsInf(c.Nonlin.PerturbLoss, 0) ||
+		!(c.Nonlin.EscapeFactor > 1) || math.IsInf(c.Nonlin.EscapeFactor, 0) || c.Nonlin.ReconvergeEpochs < 0 ||
 		(c.Nonlin.ReconvergeEpochs > 0 && c.Nonlin.ReconvConvEpochs < 1):
-		return nil, bad("nonlinear: need seeds >= 0, epochs >= 1, perturb_loss > 0, escape_factor > 1, reconverge_conv_epochs >= 1")
+		return nil, bad("nonlinear: need seeds >= 0, mixture_seeds >= 0, epochs >= 1, mixture_epochs >= 1, " +
+			"finite perturb_loss > 0, finite escape_factor > 1, reconverge_epochs >= 0 " +
+			"(and reconverge_conv_epochs >= 1 when reconverge_epochs > 0)")
 	}
+	seenMin := map[Minimum]int{}
 	for i, m := range c.Minima {
-		if m.Batch < 1 || !(m.LR > 0) {
-			return nil, bad("minima[%d]: need batch >= 1 and lr > 0", i)
+		if m.Batch < 1 || !(m.LR > 0) || math.IsInf(m.LR, 0) {
+			return nil, bad("minima[%d]: need batch >= 1 and finite lr > 0", i)
 		}
+		if j, dup := seenMin[m]; dup {
+			// both would write the same records/<name>.json
+			return nil, bad("minima[%d]: same as minima[%d] (batch %d, lr %g)", i, j, m.Batch, m.LR)
+		}
+		seenMin[m] = i
 	}
+	seenC := map[float64]bool{}
 	for _, x := range c.C {
-		if !(x > 0) {
-			return nil, bad("c: %v is not positive", x)
+		if !(x > 0) || math.IsInf(x, 0) {
+			return nil, bad("c: %v is not a finite positive number", x)
 		}
+		if seenC[x] {
+			// restarts at a repeated c would be pooled with the same seeds
+			return nil, bad("c: %v is listed twice", x)
+		}
+		seenC[x] = true
 	}
 	return &c, nil
 }
