@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/experiments/grid"
 )
 
 // tinyYAML is a complete, valid validation config on a tiny problem (n = 16, hidden 5, d = 3949)
@@ -173,5 +176,34 @@ func TestConfigRejects(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestTrainConfigCopiesEveryField: every key of the config's model and training blocks reaches
+// train.Config under the same field name (as the sweep passes them), so a validation config
+// that matches the sweep trains the sweep's minimum and finds its record in the store.
+func TestTrainConfigCopiesEveryField(t *testing.T) {
+	cfg := &Config{Seed: 7,
+		Model: grid.Model{Hidden: 3, InitFactor: 0.5, InitSeed: 9, Loss: "mean"},
+		Training: grid.Training{WarmupSteps: 0, WarmupEpochs: -1, ConvThreshold: 1e-5, ConvEpochs: 11,
+			MaxEpochs: 123, Sampling: "shuffle", Engine: "gorgonia", DivergeLoss: 1e6}}
+	tc := (&validator{cfg: cfg}).trainConfig(Minimum{Batch: 2, LR: 0.03})
+	got := reflect.ValueOf(tc)
+	for _, block := range []any{cfg.Model, cfg.Training} {
+		v := reflect.ValueOf(block)
+		for i := 0; i < v.NumField(); i++ {
+			name := v.Type().Field(i).Name
+			f := got.FieldByName(name)
+			if !f.IsValid() {
+				t.Errorf("train.Config has no field %s", name)
+				continue
+			}
+			if !reflect.DeepEqual(f.Interface(), v.Field(i).Interface()) {
+				t.Errorf("%s: train config has %v, validation config %v", name, f.Interface(), v.Field(i).Interface())
+			}
+		}
+	}
+	if tc.Batch != 2 || tc.LR != 0.03 || tc.Seed != 7 {
+		t.Errorf("batch/lr/seed: %+v", tc)
 	}
 }

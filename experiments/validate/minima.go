@@ -55,7 +55,7 @@ func (v *validator) logf(format string, a ...any) {
 func (v *validator) trainConfig(m Minimum) train.Config {
 	c := v.cfg
 	return train.Config{Hidden: c.Model.Hidden, InitFactor: c.Model.InitFactor, InitSeed: c.Model.InitSeed,
-		Loss: c.Model.Loss, LR: m.LR, Batch: m.Batch, WarmupSteps: c.Training.WarmupSteps,
+		Loss: c.Model.Loss, LR: m.LR, Batch: m.Batch, WarmupSteps: c.Training.WarmupSteps, WarmupEpochs: c.Training.WarmupEpochs,
 		ConvThreshold: c.Training.ConvThreshold, ConvEpochs: c.Training.ConvEpochs, MaxEpochs: c.Training.MaxEpochs,
 		Sampling: c.Training.Sampling, Seed: c.Seed, DivergeLoss: c.Training.DivergeLoss, Engine: c.Training.Engine,
 	}.WithDefaults()
