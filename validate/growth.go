@@ -280,6 +280,11 @@ func (s *linSim) step(rng *rand.Rand) {
 // population runs replica k and returns log(prod_{s<=t} g_s) for t = 0..Steps (0 at t = 0).
 func (s *linSim) population(k int, start *Start) []float64 {
 	rng := rand.New(rand.NewPCG(s.opt.Seed, uint64(k)))
+	// Every replica starts from the identity permutation, so its batches depend only on its own
+	// seed, not on which replicas the same worker ran before.
+	for i := range s.perm {
+		s.perm[i] = i
+	}
 	J, R := s.opt.Chains, s.l.R
 	ys := make([]float64, J*R)
 	spare := make([]float64, J*R)

@@ -105,6 +105,33 @@ func TestGrowthBracketsThreshold(t *testing.T) {
 	}
 }
 
+// TestGrowthIndependentOfWorkers checks that the estimate depends on the seed only, not on how
+// replicas are spread over goroutines.
+func TestGrowthIndependentOfWorkers(t *testing.T) {
+	c := diagCases[0]
+	lin, _ := DiagonalLinear(c.h)
+	p := pBatch(lin.N, c.batch)
+	top, _ := lin.TopEigen(p, 1e-13, 0)
+	start, err := CovarianceStart(lin.R, top.S, lin.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rates []float64
+	for _, workers := range []int{1, 2, 3} {
+		g, err := lin.Growth(start, GrowthOptions{Process: ProcessSGD, Batch: c.batch, Eta: 2 / closedForm(c.h, p),
+			Chains: 50, Replicas: 6, Steps: 40, Seed: 9, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rates = append(rates, g.Rate, g.Lo, g.Hi)
+	}
+	for i := 3; i < len(rates); i++ {
+		if rates[i] != rates[i%3] {
+			t.Fatalf("rate, lo, hi per worker count 1, 2, 3: %v; want the same for every count", rates)
+		}
+	}
+}
+
 func TestBrackets(t *testing.T) {
 	b := LinearBracket([]RatePoint{{1.1, 1, 0.5, 2}, {0.9, -1, -2, -0.5}, {1.05, 0, -1, 1}, {0.8, -2, -3, -1}})
 	if b.Lo != 0.9 || b.Hi != 1.1 || !b.ContainsOne {

@@ -288,13 +288,7 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 	if len(sgdDiffs) > 0 {
-		// Known bug outside this package (reported): validate.(*Linear).Growth's workers keep
-		// their batch permutation (linSim.perm) from one replica to the next, so a replica's
-		// batches depend on which replicas the same worker ran before, i.e. on scheduling, when
-		// GOMAXPROCS > 1. Only linearized SGD (B < n) is affected. Remove this skip once
-		// population() starts every replica from the identity permutation.
-		t.Skipf("linearized SGD not reproducible (validate.Growth depends on worker scheduling): %d values differ, first %s",
-			len(sgdDiffs), sgdDiffs[0])
+		t.Errorf("linearized SGD not reproducible: %d values differ, first %s", len(sgdDiffs), sgdDiffs[0])
 	}
 }
 
