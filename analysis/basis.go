@@ -266,7 +266,7 @@ type factCurv struct {
 	n, k, r int
 	b       []float64 // nk x r
 	gram    [][]float64
-	w, y    []float64 // nk x r work space
+	w       []float64 // nk x r work space
 	f       []float64 // nk x r, signed square-root factors
 }
 

@@ -14,8 +14,6 @@ type covResult struct {
 	trace, loss, gradNorm2 float64   // E||P(w-w*)||^2, E[Ltilde] - L(w*), E||grad Ltilde||^2
 	iterations             int
 	residual               float64 // relative residual of the solve
-	gradNullFraction       float64 // sum_i ||g_i - P g_i||^2 / sum_i ||g_i||^2
-	gradMeanRel            float64
 	noiseTrace             float64 // trace(S_g)
 }
 

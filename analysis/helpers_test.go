@@ -141,15 +141,14 @@ func eigh(n int, a []float64) ([]float64, []float64) {
 
 // brute holds the d^2 x d^2 matrices of THEORY.md built entry by entry, vec(S)[a*d+b] = S_ab.
 type brute struct {
-	d, n    int
-	h       []float64
-	c, dm   []float64 // C and D
-	rangeV  []float64 // d x r basis of range(H)
-	r       int
-	p       float64
-	lmax    float64
-	vmax    []float64
-	weights []float64
+	d, n   int
+	h      []float64
+	c, dm  []float64 // C and D
+	rangeV []float64 // d x r basis of range(H)
+	r      int
+	p      float64
+	lmax   float64
+	vmax   []float64
 }
 
 func newBrute(in *Dense, batch int) *brute {

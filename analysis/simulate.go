@@ -61,7 +61,6 @@ func (d denseDyn) hx(dst, x []float64, i int) {
 
 type factDyn struct {
 	in *Factored
-	z  []float64
 }
 
 func (f factDyn) dim() int { return f.in.D }

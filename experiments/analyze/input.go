@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -77,7 +78,7 @@ func decode(data []byte) (*request, error) {
 		}
 		d = len(in.Hessians[0])
 		if d == 0 {
-			return nil, fmt.Errorf("Hessian 0 is empty")
+			return nil, errors.New("hessians[0] is empty")
 		}
 		dn := &analysis.Dense{N: n, D: d}
 		for i, h := range in.Hessians {

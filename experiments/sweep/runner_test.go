@@ -242,7 +242,7 @@ func TestSweepCorruptRecordIsReportedAndRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	log.Reset()
-	tasks, out := sweepAll(t, r, context.Background())
+	_, out := sweepAll(t, r, context.Background())
 	if out.Ran != 1 || out.Skipped != 23 {
 		t.Fatalf("outcome %+v", out)
 	}
