@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Dense holds explicit per-sample Hessians H_i (d x d, row-major) at a minimum w*, and optionally
@@ -115,10 +116,7 @@ func P(n, batch int) float64 {
 	if batch < 1 || batch > n {
 		panic(fmt.Sprintf("analysis: batch size %d outside 1..%d", batch, n))
 	}
-	if n == 1 {
-		return 0
-	}
-	return float64(n-batch) / (float64(batch) * float64(n-1))
+	return sampling.P(n, batch)
 }
 
 func checkBatch(n, batch int) error {

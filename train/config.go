@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Defaults of the fields of Config (the zero value of a field means its default). The choice of
@@ -198,10 +200,7 @@ func LossScale(loss string, k int) (float64, error) {
 // MixtureP is the probability p = (n-B)/(B(n-1)) of a single-sample step of ALG(p) (sampling
 // "mixture") that matches batch size B on n samples (THEORY.md Prop. 2); 0 when n = 1.
 func (c Config) MixtureP(n int) float64 {
-	if n <= 1 {
-		return 0
-	}
-	return float64(n-c.Batch) / float64(c.Batch*(n-1))
+	return sampling.P(n, c.Batch)
 }
 
 // StepsPerEpoch is the number of SGD steps of one epoch for n samples: ceil(n/B) for independent
