@@ -9,7 +9,8 @@ import (
 	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
-const backendName = "gonum"
+// backend names the backend.
+func backend() string { return "gonum" }
 
 // eigSym calls gonum's Dsyev (tridiagonal QR) and transposes the eigenvector columns into rows.
 func eigSym(n int, a, w []float64, vectors bool) bool {

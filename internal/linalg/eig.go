@@ -5,9 +5,10 @@ import (
 	"math"
 )
 
-// Backend names the linear-algebra backend compiled in: "openblas" (OpenBLAS + LAPACKE through
-// cgo, build tag `openblas`) or "gonum" (pure Go).
-func Backend() string { return backendName }
+// Backend names the linear-algebra backend compiled in: "openblas/KERNELS" (OpenBLAS + LAPACKE
+// through cgo, build tag `openblas`, with the name of OpenBLAS's kernel set in use, e.g.
+// "openblas/SkylakeX") or "gonum" (pure Go).
+func Backend() string { return backend() }
 
 // EigSym computes the eigenvalues of the symmetric n x n matrix a (row-major, both triangles
 // stored; only the upper triangle is read) into w in ascending order. If vectors is true, a is
@@ -29,7 +30,7 @@ func EigSym(n int, a, w []float64, vectors bool) error {
 		}
 	}
 	if !eigSym(n, a[:n*n], w[:n], vectors) {
-		return fmt.Errorf("linalg: symmetric eigensolver (%s) did not converge (n=%d)", backendName, n)
+		return fmt.Errorf("linalg: symmetric eigensolver (%s) did not converge (n=%d)", backend(), n)
 	}
 	return nil
 }
