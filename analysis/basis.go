@@ -272,14 +272,15 @@ type factCurv struct {
 
 type factSpace struct {
 	n, k, d, r int
-	cols       []int     // parameter index of each kept column of G
-	g          []float64 // nk x len(cols): G restricted to the columns that are not identically zero
-	u          []float64 // nk x r: U_r
-	s          []float64 // singular values s_a
+	root       []float64   // k x k: (M / sm)^{1/2} / sj, so that G_i = root J_i (scaled)
+	j          [][]float64 // the J_i, k x d each (the caller's factors; never copied whole)
+	cols       []int       // parameter index of each column of G that is not identically zero
+	u          []float64   // nk x r: U_r
+	s          []float64   // singular values s_a
 }
 
-// newFactoredProblem forms the Gram matrix of the stacked G_i = M^{1/2} J_i (dropping parameters
-// whose column is zero for every sample: they lie in null(H)) and eigendecomposes it.
+// newFactoredProblem forms the Gram matrix of the stacked G_i = M^{1/2} J_i (over the parameters
+// whose column is not zero for every sample: the others lie in null(H)) and eigendecomposes it.
 func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	n, k, d := in.N, in.K, in.D
 	nk := n * k
@@ -319,12 +320,9 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	// columns that are not identically zero
 	used := make([]bool, d)
 	for _, j := range in.Factors {
-		for a := 0; a < k; a++ {
-			row := j[a*d : (a+1)*d]
-			for c, v := range row {
-				if v != 0 {
-					used[c] = true
-				}
+		for c, v := range j {
+			if v != 0 {
+				used[c%d] = true
 			}
 		}
 	}
@@ -334,29 +332,11 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 			cols = append(cols, c)
 		}
 	}
-	dc := len(cols)
-	if dc == 0 {
+	if len(cols) == 0 {
 		return nil, fmt.Errorf("analysis: every factor J_i is zero: H = 0, no curvature, every threshold is infinite")
 	}
-	g := make([]float64, nk*dc)
-	row := make([]float64, dc)
-	for i, j := range in.Factors {
-		for a := 0; a < k; a++ {
-			dst := g[(i*k+a)*dc : (i*k+a+1)*dc]
-			for b := 0; b < k; b++ {
-				rab := root[a*k+b]
-				if rab == 0 {
-					continue
-				}
-				src := j[b*d : (b+1)*d]
-				for ci, c := range cols {
-					row[ci] = src[c]
-				}
-				blas64.Axpy(rab, blas64.Vector{N: dc, Inc: 1, Data: row}, blas64.Vector{N: dc, Inc: 1, Data: dst})
-			}
-		}
-	}
-	gram := gramMatrix(g, nk, dc, gramChunk)
+	space := &factSpace{n: n, k: k, d: d, root: root, j: in.Factors, cols: cols}
+	gram := gramMatrix(nk, len(cols), gramChunk, space.gather)
 	w := make([]float64, nk)
 	if err := linalg.EigSym(nk, gram, w, true); err != nil {
 		return nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
@@ -394,39 +374,78 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 		c.gram[i] = gi
 	}
 	p.curv = c
-	p.space = &factSpace{n: n, k: k, d: d, r: r, cols: cols, g: g, u: u, s: s}
+	space.r, space.u, space.s = r, u, s
+	p.space = space
 	return p, nil
 }
 
+// gather sets dst (nk x w, row-major) to the columns cols[c0:c0+w] of G = [root J_1; ...; root J_n].
+func (s *factSpace) gather(dst []float64, c0, w int) {
+	k, d := s.k, s.d
+	cs := s.cols[c0 : c0+w]
+	for i, ji := range s.j {
+		for a := 0; a < k; a++ {
+			row := dst[(i*k+a)*w : (i*k+a+1)*w]
+			clear(row)
+			for b := 0; b < k; b++ {
+				rab := s.root[a*k+b]
+				if rab == 0 {
+					continue
+				}
+				src := ji[b*d : (b+1)*d]
+				for t, c := range cs {
+					row[t] += rab * src[c]
+				}
+			}
+		}
+	}
+}
+
+// toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.
 func (s *factSpace) toParams(x, y []float64) {
-	nk, dc := s.n*s.k, len(s.cols)
-	z := make([]float64, nk)
+	n, k, d := s.n, s.k, s.d
+	z := make([]float64, n*k)
 	ys := make([]float64, s.r)
 	for a := range ys {
 		ys[a] = y[a] / s.s[a]
 	}
-	blas64.Gemv(blas.NoTrans, 1, gen(nk, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: nk, Inc: 1, Data: z})
-	xc := make([]float64, dc)
-	blas64.Gemv(blas.Trans, 1, gen(nk, dc, s.g), blas64.Vector{N: nk, Inc: 1, Data: z}, 0, blas64.Vector{N: dc, Inc: 1, Data: xc})
-	for i := range x[:s.d] {
-		x[i] = 0
-	}
-	for ci, c := range s.cols {
-		x[c] = xc[ci]
+	blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: n * k, Inc: 1, Data: z})
+	clear(x[:d])
+	for i, ji := range s.j {
+		for b := 0; b < k; b++ {
+			cb := 0.0
+			for a := 0; a < k; a++ {
+				cb += s.root[a*k+b] * z[i*k+a]
+			}
+			if cb == 0 {
+				continue
+			}
+			src := ji[b*d : (b+1)*d]
+			for q, v := range src {
+				x[q] += cb * v
+			}
+		}
 	}
 }
 
-// project computes V^T g_i = diag(1/s) U_r^T G g_i for all i with two matrix products.
+// project computes V^T g_i = diag(1/s) U_r^T G g_i for all i: G g_i is accumulated over column
+// chunks of G (one matrix product each), then one product with U_r.
 func (s *factSpace) project(y []float64, g [][]float64) {
 	nk, dc, m := s.n*s.k, len(s.cols), len(g)
-	gc := make([]float64, m*dc)
-	for i, gi := range g {
-		for ci, c := range s.cols {
-			gc[i*dc+ci] = gi[c]
-		}
-	}
+	w := min(gramChunk, dc)
+	buf := make([]float64, nk*w)
+	gc := make([]float64, m*w)
 	pg := make([]float64, nk*m)
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(nk, dc, s.g), gen(m, dc, gc), 0, gen(nk, m, pg))
+	for c0 := 0; c0 < dc; c0 += w {
+		wc := min(w, dc-c0)
+		s.gather(buf[:nk*wc], c0, wc)
+		for i, gi := range g {
+			for t, c := range s.cols[c0 : c0+wc] {
+				gc[i*wc+t] = gi[c]
+			}
+		}
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(nk, wc, buf[:nk*wc]), gen(m, wc, gc[:m*wc]), 1, gen(nk, m, pg))
+	}
 	// y (m x r) = pg^T U_r diag(1/s)
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(nk, m, pg), gen(nk, s.r, s.u), 0, gen(m, s.r, y))
 	for i := 0; i < m; i++ {
@@ -609,20 +628,24 @@ func order(xs []float64) []int {
 // gramChunk is the column-chunk width of gramMatrix.
 const gramChunk = 512
 
-// gramMatrix returns G G^T (rows x rows, both triangles) for the row-major rows x cols matrix g,
-// by symmetric rank-k updates over chunks of chunk consecutive columns. A chunk in which only
-// some rows are nonzero (network Jacobians: inactive ReLU units, zero pixels) is gathered to
+// gramMatrix returns G G^T (rows x rows, both triangles) for a rows x cols matrix G delivered in
+// column chunks by fill(dst, c0, w), which sets dst (rows x w, row-major) to the columns
+// c0..c0+w-1, by symmetric rank-k updates over chunks of chunk columns. A chunk in which only
+// some rows are nonzero (network Jacobians: inactive ReLU units, zero pixels) is compacted to
 // those rows first, so its cost falls with the square of the active fraction.
-func gramMatrix(g []float64, rows, cols, chunk int) []float64 {
+func gramMatrix(rows, cols, chunk int, fill func(dst []float64, c0, w int)) []float64 {
 	gram := make([]float64, rows*rows)
 	out := blas64.Symmetric{Uplo: blas.Upper, N: rows, Stride: rows, Data: gram}
-	var buf, small []float64
+	buf := make([]float64, rows*min(chunk, cols))
+	var small []float64
 	idx := make([]int, 0, rows)
 	for c0 := 0; c0 < cols; c0 += chunk {
 		w := min(chunk, cols-c0)
+		b := buf[:rows*w]
+		fill(b, c0, w)
 		idx = idx[:0]
 		for x := 0; x < rows; x++ {
-			for _, v := range g[x*cols+c0 : x*cols+c0+w] {
+			for _, v := range b[x*w : (x+1)*w] {
 				if v != 0 {
 					idx = append(idx, x)
 					break
@@ -634,21 +657,17 @@ func gramMatrix(g []float64, rows, cols, chunk int) []float64 {
 			continue
 		}
 		if 4*m >= 3*rows { // dense enough: update in place
-			blas64.Syrk(blas.NoTrans, 1, blas64.General{Rows: rows, Cols: w, Stride: cols, Data: g[c0:]}, 1, out)
+			blas64.Syrk(blas.NoTrans, 1, gen(rows, w, b), 1, out)
 			continue
 		}
-		if cap(buf) < m*w {
-			buf = make([]float64, m*w)
+		for k, x := range idx { // compact the nonzero rows to the top (k <= x)
+			copy(b[k*w:(k+1)*w], b[x*w:(x+1)*w])
 		}
 		if cap(small) < m*m {
 			small = make([]float64, m*m)
 		}
-		b := buf[:m*w]
-		for k, x := range idx {
-			copy(b[k*w:(k+1)*w], g[x*cols+c0:x*cols+c0+w])
-		}
 		sm := small[:m*m]
-		blas64.Syrk(blas.NoTrans, 1, gen(m, w, b), 0, blas64.Symmetric{Uplo: blas.Upper, N: m, Stride: m, Data: sm})
+		blas64.Syrk(blas.NoTrans, 1, gen(m, w, b[:m*w]), 0, blas64.Symmetric{Uplo: blas.Upper, N: m, Stride: m, Data: sm})
 		for k, x := range idx {
 			row := gram[x*rows:]
 			for l := k; l < m; l++ {

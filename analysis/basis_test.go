@@ -30,7 +30,12 @@ func TestGramMatrix(t *testing.T) {
 		}
 	}
 	for _, chunk := range []int{1, 7, 30, 64, 512} {
-		got := gramMatrix(g, rows, cols, chunk)
+		fill := func(dst []float64, c0, w int) {
+			for x := 0; x < rows; x++ {
+				copy(dst[x*w:(x+1)*w], g[x*cols+c0:x*cols+c0+w])
+			}
+		}
+		got := gramMatrix(rows, cols, chunk, fill)
 		for a := 0; a < rows; a++ {
 			for b := 0; b < rows; b++ {
 				want := 0.0
