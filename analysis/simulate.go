@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Simulation configures runs of the linearized SGD dynamics around a minimum w* (THEORY.md,
@@ -199,11 +201,8 @@ func simulate(dyn dynamics, n int, grads [][]float64, pr *problem, s Simulation)
 						step[a] += float64(n) * v
 					}
 				}
-			default: // SGD: uniform size-B subset by a partial Fisher-Yates shuffle
-				for j := 0; j < s.Batch; j++ {
-					k := j + rng.IntN(n-j)
-					perm[j], perm[k] = perm[k], perm[j]
-					i := perm[j]
+			default: // SGD: uniform size-B subset without replacement
+				for _, i := range sampling.Batch(rng, perm, s.Batch) {
 					dyn.hx(step, x, i)
 					if grads != nil {
 						for a, v := range grads[i] {

@@ -1,6 +1,10 @@
 package train
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
+)
 
 // sampler produces the index sets of successive SGD steps.
 type sampler struct {
@@ -30,8 +34,8 @@ func newSampler(n int, cfg Config) *sampler {
 }
 
 // next returns the batch of the next step (valid until the following call). Independent mode:
-// a partial Fisher-Yates shuffle of the first B positions of the running permutation, which makes
-// perm[:B] a uniform random size-B subset (in random order) whatever the permutation was before.
+// sampling.Batch, a partial Fisher-Yates shuffle of the first B positions of the running
+// permutation, which makes perm[:B] a uniform random size-B subset whatever perm was before.
 // Shuffle mode: a full Fisher-Yates shuffle at the start of each epoch, then consecutive slices.
 // Mixture mode: one uniform draw u; u < p gives the single index IntN(n), otherwise all n samples.
 func (s *sampler) next() []int {
@@ -45,12 +49,8 @@ func (s *sampler) next() []int {
 		return s.all
 	}
 	if !s.shuffle {
-		for t := 0; t < b; t++ {
-			j := t + s.rng.IntN(n-t)
-			s.perm[t], s.perm[j] = s.perm[j], s.perm[t]
-		}
 		s.step++
-		return s.perm[:b]
+		return sampling.Batch(s.rng, s.perm, b)
 	}
 	k := s.step % s.perEp
 	if k == 0 {

@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
-	"github.com/sgdstability/sgdstab/train"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Processes simulated by Growth and by the nonlinear check.
@@ -206,16 +206,13 @@ type linSim struct {
 }
 
 func newLinSim(l *Linear, opt GrowthOptions) *linSim {
-	s := &linSim{l: l, opt: opt, p: pBatch(l.N, opt.Batch), u: make([]float64, l.R),
+	s := &linSim{l: l, opt: opt, p: sampling.P(l.N, opt.Batch), u: make([]float64, l.R),
 		z: make([]float64, l.K), perm: make([]int, l.N)}
 	for i := range s.perm {
 		s.perm[i] = i
 	}
 	return s
 }
-
-// pBatch is p = (n - B) / (B (n - 1)) (THEORY.md, Setting); 0 for n = 1.
-func pBatch(n, b int) float64 { return train.Config{Batch: b}.MixtureP(n) }
 
 // addSample sets u += scale * F_i^T F_i y.
 func (s *linSim) addSample(i int, scale float64) {
@@ -241,17 +238,6 @@ func (s *linSim) addSample(i int, scale float64) {
 	}
 }
 
-// sampleBatch draws a uniform size-B subset without replacement into perm[:B] (partial
-// Fisher-Yates; the permutation carries over between steps, which keeps every subset uniform).
-func sampleBatch(rng *rand.Rand, perm []int, b int) []int {
-	n := len(perm)
-	for i := 0; i < b; i++ {
-		j := i + rng.IntN(n-i)
-		perm[i], perm[j] = perm[j], perm[i]
-	}
-	return perm[:b]
-}
-
 // step advances y by one step of the process.
 func (s *linSim) step(rng *rand.Rand) {
 	l, eta := s.l, s.opt.Eta
@@ -268,7 +254,7 @@ func (s *linSim) step(rng *rand.Rand) {
 		}
 	} else {
 		scale := eta / float64(s.opt.Batch)
-		for _, i := range sampleBatch(rng, s.perm, s.opt.Batch) {
+		for _, i := range sampling.Batch(rng, s.perm, s.opt.Batch) {
 			s.addSample(i, scale)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // closedForm is lambda_gen for commuting diagonal Hessians H_i = diag(h_i): the top eigenmatrix is
@@ -42,7 +44,7 @@ func TestTopEigenClosedForm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := pBatch(lin.N, c.batch)
+		p := sampling.P(lin.N, c.batch)
 		top, err := lin.TopEigen(p, 1e-13, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +68,7 @@ func TestGrowthBracketsThreshold(t *testing.T) {
 	cs := []float64{0.8, 0.9, 1.1, 1.25}
 	for _, c := range diagCases {
 		lin, _ := DiagonalLinear(c.h)
-		p := pBatch(lin.N, c.batch)
+		p := sampling.P(lin.N, c.batch)
 		etaStar := 2 / closedForm(c.h, p)
 		top, _ := lin.TopEigen(p, 1e-13, 0)
 		start, err := CovarianceStart(lin.R, top.S, lin.R)
@@ -110,7 +112,7 @@ func TestGrowthBracketsThreshold(t *testing.T) {
 func TestGrowthIndependentOfWorkers(t *testing.T) {
 	c := diagCases[0]
 	lin, _ := DiagonalLinear(c.h)
-	p := pBatch(lin.N, c.batch)
+	p := sampling.P(lin.N, c.batch)
 	top, _ := lin.TopEigen(p, 1e-13, 0)
 	start, err := CovarianceStart(lin.R, top.S, lin.R)
 	if err != nil {

@@ -1,5 +1,5 @@
-// Package sampling holds the one formula that both the trainer and the analysis need about
-// batches drawn without replacement.
+// Package sampling holds what the trainer, the analysis and the validation all need about
+// batches drawn without replacement: the batch rule itself ([Batch]) and its covariance factor p ([P]).
 package sampling
 
 // P returns p = (n - B) / (B (n - 1)) (THEORY.md, Setting): the factor by which drawing a size-B
