@@ -72,6 +72,9 @@ type Block struct {
 	Name  string    `yaml:"name"`
 	LR    []float64 `yaml:"lr"`
 	Batch []Batch   `yaml:"batch"`
+	// MaxEpochs, if positive, is the epoch limit of this block's runs in place of
+	// training.max_epochs (e.g. full-batch GD, which needs far more epochs than SGD).
+	MaxEpochs int `yaml:"max_epochs"`
 }
 
 // Analysis says what is computed at each converged minimum.
@@ -300,6 +303,12 @@ func (c *Config) fill() error {
 			}
 			seenLR[lr] = true
 		}
+		if b.MaxEpochs < 0 {
+			return fail(key+".max_epochs", "%d, want >= 1 (or 0 for training.max_epochs)", b.MaxEpochs)
+		}
+		if b.MaxEpochs > 0 && t.ConvEpochs > b.MaxEpochs {
+			return fail(key+".max_epochs", "%d: training.conv_epochs = %d consecutive epochs can never happen within it", b.MaxEpochs, t.ConvEpochs)
+		}
 		seenB := map[int]bool{}
 		for j, bs := range b.Batch {
 			k := fmt.Sprintf("%s.batch[%d]", key, j)
@@ -325,6 +334,9 @@ func (c *Config) fill() error {
 			return fail(fmt.Sprintf("seeds[%d]", i), "seed %d listed twice", s)
 		}
 		seenS[s] = true
+	}
+	if _, err := c.expand(); err != nil {
+		return err
 	}
 	if c.Workers < 0 {
 		return fail("workers", "%d, want >= 1 (or 0 for the default 2)", c.Workers)

@@ -27,6 +27,10 @@ grid:
   - name: b
     lr: [0.01, 0.5]
     batch: [8, 2]
+  - name: c
+    lr: [0.2]
+    batch: [n]
+    max_epochs: 40
 seeds: [1, 2]
 `
 
@@ -43,15 +47,16 @@ func TestParseGood(t *testing.T) {
 	}
 	runs := c.Runs()
 	// block a: 2 lr x 2 batch x 2 seeds = 8; block b: (0.01, 8) is the full batch already in a
-	// (n = 8), so 2x2x2 - 2 = 6 new.
-	if len(runs) != 14 {
-		t.Fatalf("%d runs, want 14: %v", len(runs), runs)
+	// (n = 8), so 2x2x2 - 2 = 6 new; block c: 2 runs with their own epoch limit.
+	if len(runs) != 16 {
+		t.Fatalf("%d runs, want 16: %v", len(runs), runs)
 	}
 	want := []Run{
-		{0, "a", 0.1, 1, 1}, {1, "a", 0.1, 1, 2}, {2, "a", 0.1, 8, 1}, {3, "a", 0.1, 8, 2},
-		{4, "a", 0.01, 1, 1}, {5, "a", 0.01, 1, 2}, {6, "a", 0.01, 8, 1}, {7, "a", 0.01, 8, 2},
-		{8, "b", 0.01, 2, 1}, {9, "b", 0.01, 2, 2},
-		{10, "b", 0.5, 8, 1}, {11, "b", 0.5, 8, 2}, {12, "b", 0.5, 2, 1}, {13, "b", 0.5, 2, 2},
+		{0, "a", 0.1, 1, 1, 10}, {1, "a", 0.1, 1, 2, 10}, {2, "a", 0.1, 8, 1, 10}, {3, "a", 0.1, 8, 2, 10},
+		{4, "a", 0.01, 1, 1, 10}, {5, "a", 0.01, 1, 2, 10}, {6, "a", 0.01, 8, 1, 10}, {7, "a", 0.01, 8, 2, 10},
+		{8, "b", 0.01, 2, 1, 10}, {9, "b", 0.01, 2, 2, 10},
+		{10, "b", 0.5, 8, 1, 10}, {11, "b", 0.5, 8, 2, 10}, {12, "b", 0.5, 2, 1, 10}, {13, "b", 0.5, 2, 2, 10},
+		{14, "c", 0.2, 8, 1, 40}, {15, "c", 0.2, 8, 2, 40},
 	}
 	if !slices.Equal(runs, want) {
 		t.Errorf("runs\n got %v\nwant %v", runs, want)
@@ -104,6 +109,9 @@ func TestParseErrors(t *testing.T) {
 		{"nan warm-up", base + "training: {warmup_epochs: .inf}\n", "training.warmup_epochs", "finite"},
 		{"bad sampling", base + "training: {sampling: cyclic}\n", "training.sampling", "unknown sampling"},
 		{"conv beyond max", base + "training: {conv_epochs: 200, max_epochs: 100}\n", "training.conv_epochs", "never"},
+		{"negative block max", "grid: [{lr: [0.1], batch: [1], max_epochs: -5}]\n", "grid[0].max_epochs", ">= 1"},
+		{"conv beyond block max", "training: {conv_epochs: 200}\ngrid: [{lr: [0.1], batch: [1], max_epochs: 100}]\n", "grid[0].max_epochs", "never"},
+		{"conflicting epoch limits", "grid: [{lr: [0.1], batch: [1, 2]}, {lr: [0.1], batch: [2], max_epochs: 900}]\n", "grid[1]", "another epoch limit"},
 		{"bad class", base + "data: {classes: [1, 11]}\n", "data", "unknown class"},
 		{"negative workers", base + "workers: -2\n", "workers", ">= 1"},
 		{"two documents", base + "---\n" + base, "", "more than one"},

@@ -7,13 +7,15 @@ import (
 )
 
 // Run is one training run of a grid: a step size, a batch size (resolved: "n" is the number of
-// samples) and an SGD seed. Index is its position in the grid's expansion order.
+// samples), an SGD seed and the epoch limit (its block's max_epochs, else training.max_epochs;
+// 0 means train's default). Index is its position in the grid's expansion order.
 type Run struct {
-	Index int
-	Block string
-	LR    float64
-	Batch int
-	Seed  uint64
+	Index     int
+	Block     string
+	LR        float64
+	Batch     int
+	Seed      uint64
+	MaxEpochs int
 }
 
 func (r Run) String() string {
@@ -21,35 +23,52 @@ func (r Run) String() string {
 }
 
 // Runs expands the grid: for each block in file order, for each lr, each batch size, each seed.
-// A run listed by several blocks appears once, at its first place.
+// A run listed by several blocks appears once, at its first place (Load rejects a grid whose
+// blocks give the same run different epoch limits).
 func (c *Config) Runs() []Run {
+	runs, _ := c.expand()
+	return runs
+}
+
+// expand is Runs, with an error for a run that two blocks list with different epoch limits.
+func (c *Config) expand() ([]Run, error) {
 	n := c.N()
 	type id struct {
 		lr    float64
 		batch int
 		seed  uint64
 	}
-	seen := map[id]bool{}
+	first := map[id]Run{}
 	var runs []Run
 	for i, b := range c.Grid {
 		name := b.Name
 		if name == "" {
 			name = fmt.Sprintf("grid[%d]", i)
 		}
+		maxEpochs := c.Training.MaxEpochs
+		if b.MaxEpochs > 0 {
+			maxEpochs = b.MaxEpochs
+		}
 		for _, lr := range b.LR {
 			for _, bs := range b.Batch {
 				for _, s := range c.Seeds {
 					k := id{lr, bs.Resolve(n), s}
-					if seen[k] {
+					if r, ok := first[k]; ok {
+						if r.MaxEpochs != maxEpochs {
+							return nil, &Error{File: c.File, Key: fmt.Sprintf("grid[%d]", i), Reason: fmt.Sprintf(
+								"run %v is also in block %q with another epoch limit (%d, here %d; 0 = train's default): list it in one block only",
+								r, r.Block, r.MaxEpochs, maxEpochs)}
+						}
 						continue
 					}
-					seen[k] = true
-					runs = append(runs, Run{Index: len(runs), Block: name, LR: lr, Batch: k.batch, Seed: s})
+					r := Run{Index: len(runs), Block: name, LR: lr, Batch: k.batch, Seed: s, MaxEpochs: maxEpochs}
+					first[k] = r
+					runs = append(runs, r)
 				}
 			}
 		}
 	}
-	return runs
+	return runs, nil
 }
 
 // Shard returns shard i of count (0 <= i < count): the runs whose expansion index is i modulo

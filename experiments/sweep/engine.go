@@ -44,7 +44,7 @@ func (e *realEngine) trainConfig(r grid.Run) train.Config {
 		Hidden: m.Hidden, InitFactor: m.InitFactor, InitSeed: m.InitSeed, Loss: m.Loss,
 		LR: r.LR, Batch: r.Batch, Seed: r.Seed,
 		WarmupSteps: t.WarmupSteps, WarmupEpochs: t.WarmupEpochs, ConvThreshold: t.ConvThreshold, ConvEpochs: t.ConvEpochs,
-		MaxEpochs: t.MaxEpochs, Sampling: t.Sampling, DivergeLoss: t.DivergeLoss, Engine: t.Engine,
+		MaxEpochs: r.MaxEpochs, Sampling: t.Sampling, DivergeLoss: t.DivergeLoss, Engine: t.Engine,
 	}.WithDefaults()
 }
 

@@ -104,6 +104,15 @@ func TestEngineSpec(t *testing.T) {
 			t.Errorf("%q does not change the key", extra)
 		}
 	}
+	// A block's epoch limit replaces training.max_epochs for its runs only; the same limit
+	// written either way is the same run.
+	blocks := "data: {per_class: 4}\ngrid: [{lr: [0.1], batch: [1]}, {lr: [0.1], batch: [2], max_epochs: 100}]\n"
+	if key(blocks, 0) != k || key(blocks, 1) == key(base, 1) {
+		t.Error("a block's max_epochs changed the other block's run, or not its own")
+	}
+	if key(blocks, 1) != key(base+"training: {max_epochs: 100}\n", 1) {
+		t.Error("max_epochs 100 from the block and from training give different runs")
+	}
 	// A configuration train rejects is reported with the file before anything runs.
 	_, err := NewEngine(parse(t, base+"model: {loss: cubic}\n"), "")
 	var ge *grid.Error

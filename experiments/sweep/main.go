@@ -205,7 +205,11 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 // list prints the dry-run listing.
 func list(w io.Writer, cfg *grid.Config, tasks []*Task, total int, shard string) error {
 	done, corrupt := 0, 0
-	fmt.Fprintf(w, "%5s  %-8s  %-9s  %5s  %5s  %-12s  %s\n", "index", "block", "lr", "batch", "seed", "key", "state")
+	bw := len("block")
+	for _, t := range tasks {
+		bw = max(bw, len(t.Run.Block))
+	}
+	fmt.Fprintf(w, "%5s  %-*s  %-9s  %5s  %5s  %-12s  %s\n", "index", bw, "block", "lr", "batch", "seed", "key", "state")
 	for _, t := range tasks {
 		state := "to do"
 		switch {
@@ -216,7 +220,7 @@ func list(w io.Writer, cfg *grid.Config, tasks []*Task, total int, shard string)
 			corrupt++
 			state = "corrupt record (will be redone): " + t.Corrupt.Reason
 		}
-		fmt.Fprintf(w, "%5d  %-8s  %-9g  %5d  %5d  %-12.12s  %s\n", t.Run.Index, t.Run.Block, t.Run.LR, t.Run.Batch, t.Run.Seed, t.Key, state)
+		fmt.Fprintf(w, "%5d  %-*s  %-9g  %5d  %5d  %-12.12s  %s\n", t.Run.Index, bw, t.Run.Block, t.Run.LR, t.Run.Batch, t.Run.Seed, t.Key, state)
 	}
 	sel := ""
 	if shard != "" {

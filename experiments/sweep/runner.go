@@ -255,7 +255,7 @@ func safely(f func() error) (err error) {
 // A B/(eta n) epochs but at least a few thousand, capped at max_epochs; an epoch costs about the
 // same at every batch size, a little more at small B (per-step overhead).
 func (r *Runner) Cost(run grid.Run) float64 {
-	maxEpochs := float64(r.Config.Training.MaxEpochs)
+	maxEpochs := float64(run.MaxEpochs)
 	if maxEpochs <= 0 {
 		maxEpochs = train.DefaultMaxEpochs
 	}
