@@ -43,8 +43,8 @@ type Report struct {
 }
 
 // Release drops the eigenbasis and the gradients a report keeps for AddCovariance (for factored
-// input about as much memory as the Jacobians: a copy of the stacked G_i plus r x r matrices).
-// AddCovariance fails afterwards.
+// input: references to the caller's J_i and g_i, which stay alive while the report holds them,
+// plus a few nk x r and r x r matrices). AddCovariance fails afterwards.
 func (rep *Report) Release() { rep.pr, rep.gen, rep.grads = nil, nil, nil }
 
 // AddCovariance computes the covariance limit of Thm 5 and the three limits of Cor. 1 at step

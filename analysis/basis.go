@@ -496,11 +496,7 @@ func (c *factCurv) sandwich(dst, s []float64) {
 	if neg < nk {
 		blas64.Syrk(blas.Trans, -1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
 	}
-	for a := 0; a < r; a++ {
-		for b := a + 1; b < r; b++ {
-			dst[b*r+a] = dst[a*r+b]
-		}
-	}
+	mirrorUpper(dst, r)
 }
 
 func (c *factCurv) forms(q, v []float64, m int) {
@@ -676,10 +672,6 @@ func gramMatrix(rows, cols, chunk int, fill func(dst []float64, c0, w int)) []fl
 			}
 		}
 	}
-	for a := 0; a < rows; a++ {
-		for b := a + 1; b < rows; b++ {
-			gram[b*rows+a] = gram[a*rows+b]
-		}
-	}
+	mirrorUpper(gram, rows)
 	return gram
 }

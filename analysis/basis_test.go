@@ -49,3 +49,79 @@ func TestGramMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorUpper checks the tiled triangle copy against the definition on sizes around the
+// tile width, and that the upper triangle and the diagonal are left alone.
+func TestMirrorUpper(t *testing.T) {
+	for _, n := range []int{1, 2, 63, 64, 65, 130} {
+		m := make([]float64, n*n)
+		for i := range m {
+			m[i] = float64(i)
+		}
+		mirrorUpper(m, n)
+		for a := 0; a < n; a++ {
+			for b := 0; b < n; b++ {
+				want := float64(a*n + b)
+				if b < a {
+					want = float64(b*n + a)
+				}
+				if m[a*n+b] != want {
+					t.Fatalf("n = %d: entry (%d, %d) = %v, want %v", n, a, b, m[a*n+b], want)
+				}
+			}
+		}
+	}
+}
+
+// TestPackUnpack checks the packed representation of symmetric matrices used by Lanczos: the
+// Euclidean inner product of packed vectors is the Frobenius inner product, unpack inverts pack,
+// and the scaled forms apply the weights w = cm12 entrywise.
+func TestPackUnpack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, r := range []int{1, 3, 70} {
+		o := &operator{r: r, cm12: make([]float64, r*r)}
+		sym := func() []float64 {
+			m := make([]float64, r*r)
+			for a := 0; a < r; a++ {
+				for b := a; b < r; b++ {
+					v := rng.NormFloat64()
+					m[a*r+b], m[b*r+a] = v, v
+				}
+			}
+			return m
+		}
+		w := sym()
+		for i := range w {
+			w[i] = 1 + math.Abs(w[i])
+		}
+		copy(o.cm12, w)
+		m1, m2 := sym(), sym()
+		x1, x2 := make([]float64, o.dim()), make([]float64, o.dim())
+		o.pack(x1, m1, false)
+		o.pack(x2, m2, false)
+		dot, frob := 0.0, 0.0
+		for i := range x1 {
+			dot += x1[i] * x2[i]
+		}
+		for i := range m1 {
+			frob += m1[i] * m2[i]
+		}
+		if math.Abs(dot-frob) > 1e-12*float64(r*r) {
+			t.Errorf("r = %d: packed inner product %v, Frobenius %v", r, dot, frob)
+		}
+		back := make([]float64, r*r)
+		for _, scaled := range []bool{false, true} {
+			o.pack(x1, m1, scaled)
+			o.unpack(back, x1, scaled)
+			for i := range back {
+				want := m1[i]
+				if scaled {
+					want *= w[i] * w[i]
+				}
+				if math.Abs(back[i]-want) > 1e-12*math.Abs(want)+1e-15 {
+					t.Fatalf("r = %d scaled %v: unpack(pack(M))[%d] = %v, want %v", r, scaled, i, back[i], want)
+				}
+			}
+		}
+	}
+}

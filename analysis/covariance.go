@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -26,15 +27,10 @@ type covResult struct {
 func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIter int) (*covResult, error) {
 	r, n := pr.r, pr.n
 	o := newOperator(pr, p)
+	// S_g = (1/n) Gh^T Gh for the n x r matrix Gh of projected gradients (one rank-n update)
 	sg := make([]float64, r*r)
-	for i := 0; i < n; i++ {
-		g := gh[i*r : (i+1)*r]
-		for a := 0; a < r; a++ {
-			for b := 0; b < r; b++ {
-				sg[a*r+b] += g[a] * g[b] / float64(n)
-			}
-		}
-	}
+	blas64.Syrk(blas.Trans, 1/float64(n), blas64.General{Rows: n, Cols: r, Stride: r, Data: gh[:n*r]}, 0, blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: sg})
+	mirrorUpper(sg, r)
 	res := &covResult{}
 	for a := 0; a < r; a++ {
 		res.noiseTrace += sg[a*r+a]

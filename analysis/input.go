@@ -309,3 +309,19 @@ func symmetrizeInto(dst, a []float64, n int) {
 		}
 	}
 }
+
+// mirrorUpper copies the upper triangle of the n x n row-major matrix m into its lower triangle
+// (after a BLAS routine that wrote one triangle only), tile by tile so that the column writes
+// stay in cache.
+func mirrorUpper(m []float64, n int) {
+	const tile = 64
+	for a0 := 0; a0 < n; a0 += tile {
+		for b0 := a0; b0 < n; b0 += tile {
+			for a := a0; a < min(a0+tile, n); a++ {
+				for b := max(b0, a+1); b < min(b0+tile, n); b++ {
+					m[b*n+a] = m[a*n+b]
+				}
+			}
+		}
+	}
+}

@@ -68,18 +68,22 @@ func (o *operator) unpack(m, x []float64, scaled bool) {
 	r := o.r
 	k := 0
 	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			v := x[k]
-			if a != b {
-				v *= math.Sqrt2 / 2
+		row, w := m[a*r:(a+1)*r], o.cm12[a*r:(a+1)*r]
+		xs := x[k : k+r-a]
+		k += r - a
+		row[a] = xs[0]
+		if scaled {
+			row[a] *= w[a]
+			for j, v := range xs[1:] {
+				row[a+1+j] = v * (math.Sqrt2 / 2) * w[a+1+j]
 			}
-			if scaled {
-				v *= o.cm12[a*r+b]
+		} else {
+			for j, v := range xs[1:] {
+				row[a+1+j] = v * (math.Sqrt2 / 2)
 			}
-			m[a*r+b], m[b*r+a] = v, v
-			k++
 		}
 	}
+	mirrorUpper(m, r)
 }
 
 // pack sets x = pack(w o M).
