@@ -320,9 +320,11 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	// columns that are not identically zero
 	used := make([]bool, d)
 	for _, j := range in.Factors {
-		for c, v := range j {
-			if v != 0 {
-				used[c%d] = true
+		for a := 0; a < k; a++ {
+			for c, v := range j[a*d : (a+1)*d] {
+				if v != 0 {
+					used[c] = true
+				}
 			}
 		}
 	}
