@@ -27,46 +27,48 @@ type Factored struct {
 	Gradients     [][]float64 // nil (interpolating), or N entries of length D with zero mean
 }
 
-// Options tunes an analysis. The zero value of every field means its documented default.
+// Options tunes an analysis. The zero value of every field means its documented default;
+// [Options.WithDefaults] fills them in (what a result depends on is the resolved options).
 type Options struct {
 	// Eta, if positive, asks for the covariance limit of Thm 5 / Cor. 1 at step size Eta
 	// (needs gradients; must satisfy 0 < Eta < eta*). 0: no covariance limit.
-	Eta float64
+	Eta float64 `json:"eta"`
 	// Seed drives the random restarts of bound (25). Same seed, same numbers.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// RelWidth is the target relative width (hi - lo) / hi of the certified bracket of the
 	// generalized sharpness. Default 1e-6.
-	RelWidth float64
+	RelWidth float64 `json:"rel_width"`
 	// RankTol: eigenvalues of H at or below RankTol * lambda_max(H) are taken as zero (they span
 	// null(H)). Default 1e-10.
-	RankTol float64
+	RankTol float64 `json:"rank_tol"`
 	// SymTol: a dense H_i (or M) is symmetric if |A_ab - A_ba| <= SymTol * max|A| over all inputs.
 	// Default 1e-8.
-	SymTol float64
+	SymTol float64 `json:"sym_tol"`
 	// PSDTol: a dense H_i (or M) is PSD if its smallest eigenvalue is >= -PSDTol * s, with s the
 	// largest eigenvalue over all inputs. Default 1e-8.
-	PSDTol float64
+	PSDTol float64 `json:"psd_tol"`
 	// GradMeanTol: gradients must satisfy ||(1/n) sum_i g_i|| <= GradMeanTol * sqrt((1/n) sum_i ||g_i||^2).
 	// Default 1e-6.
-	GradMeanTol float64
+	GradMeanTol float64 `json:"grad_mean_tol"`
 	// CenterGradients subtracts the mean gradient instead of rejecting a non-zero mean (for
 	// minima found by training, whose full-batch gradient is small but not zero). The removed
 	// relative mean is reported in the diagnostics.
-	CenterGradients bool
+	CenterGradients bool `json:"center_gradients"`
 	// MaxApplications caps the applications of the operator pinv(C) D in the generalized
 	// sharpness (and of 2C - eta D in the covariance solve). Default 600.
-	MaxApplications int
+	MaxApplications int `json:"max_applications"`
 	// Bound25Starts is the number of gradient ascents run for bound (25), chosen as the best
 	// starting points among every eigenvector of H, every H_i's top eigenvector and
 	// Bound25Random random unit vectors; v_max is always one of them. Default 32.
-	Bound25Starts int
+	Bound25Starts int `json:"bound25_starts"`
 	// Bound25Random is the number of random starting points screened for bound (25). Default 16.
-	Bound25Random int
+	Bound25Random int `json:"bound25_random"`
 	// Bound25MaxIter caps the ascent iterations per start. Default 2000.
-	Bound25MaxIter int
+	Bound25MaxIter int `json:"bound25_max_iter"`
 }
 
-func (o Options) withDefaults() Options {
+// WithDefaults returns o with every zero field replaced by its default.
+func (o Options) WithDefaults() Options {
 	def := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
@@ -90,7 +92,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) validate() error {
+// Validate reports the first option out of its range (before defaults are applied: zero means
+// the default and is always valid).
+func (o Options) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -138,7 +142,7 @@ func finite(xs []float64) bool {
 // Validate checks shapes, finiteness, symmetry and positive semi-definiteness of every H_i
 // (tolerances from opt) and the zero mean of the gradients.
 func (d *Dense) Validate(opt Options) error {
-	opt = opt.withDefaults()
+	opt = opt.WithDefaults()
 	if d == nil {
 		return fmt.Errorf("analysis: nil dense input")
 	}
@@ -200,7 +204,7 @@ func (d *Dense) Validate(opt Options) error {
 // Validate checks shapes and finiteness of the factors, symmetry and positive semi-definiteness
 // of M (tolerances from opt) and the zero mean of the gradients.
 func (f *Factored) Validate(opt Options) error {
-	opt = opt.withDefaults()
+	opt = opt.WithDefaults()
 	if f == nil {
 		return fmt.Errorf("analysis: nil factored input")
 	}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv")
@@ -126,7 +128,7 @@ func TestGoldenFigures(t *testing.T) {
 			got := render(t, f, format)
 			path := filepath.Join(dir, f.Name+"."+format)
 			if *update {
-				if err := WriteFileAtomic(path, got); err != nil {
+				if err := atomicfile.WriteFile(path, got); err != nil {
 					t.Fatal(err)
 				}
 				continue

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"path/filepath"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 var viewDir = flag.String("view", "", "write the figures of a full synthetic table into this directory (for looking at them)")
@@ -22,7 +24,7 @@ func TestFiguresSynthetic(t *testing.T) {
 	dir := *viewDir
 	if dir == "" {
 		dir = t.TempDir()
-	} else if err := WriteFileAtomic(filepath.Join(dir, "table.csv"), tableCSV(defaultSynth().rows())); err != nil {
+	} else if err := atomicfile.WriteFile(filepath.Join(dir, "table.csv"), tableCSV(defaultSynth().rows())); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range figs {

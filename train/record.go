@@ -4,15 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 // RunFormat identifies the run-record JSON format written by WriteRunRecord.
-const RunFormat = "sgdstab-train-run/1"
+const RunFormat = "sgdstab-train-run/2"
 
 // ParamsLayout documents Params' JSON layout inside a run record, for tools that read it without
 // this code.
@@ -31,7 +31,7 @@ type DataInfo struct {
 
 // RunRecord is the portable record of one run: the Result's fields (config, status, epochs, steps,
 // steps_per_epoch, final_loss, loss_curve, train_seconds, params) at the top level of the JSON
-// object, plus format, layout and data. Non-finite losses are written as null.
+// object, plus format, layout and data. Non-finite losses are written as "NaN", "+Inf" or "-Inf".
 type RunRecord struct {
 	Format string   `json:"format"`
 	Layout string   `json:"layout"`
@@ -81,51 +81,31 @@ func (r *RunRecord) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// resultJSON overrides Result's float fields that may be NaN or Inf (not representable in JSON).
+// resultJSON overrides Result's float fields that may be NaN or Inf (a diverged run's loss):
+// they are written as the strings "NaN", "+Inf", "-Inf" (package jsonfloat).
 type resultJSON struct {
 	resultAlias
-	FinalLoss *float64   `json:"final_loss"`
-	LossCurve []*float64 `json:"loss_curve"`
+	FinalLoss jsonfloat.Float   `json:"final_loss"`
+	LossCurve []jsonfloat.Float `json:"loss_curve"`
 }
 
 type resultAlias Result
 
-func finiteOrNil(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
-func nilToNaN(p *float64) float64 {
-	if p == nil {
-		return math.NaN()
-	}
-	return *p
-}
-
-// MarshalJSON writes a Result with non-finite losses (diverged runs) as null.
+// MarshalJSON writes a Result; non-finite losses are "NaN", "+Inf" or "-Inf".
 func (r Result) MarshalJSON() ([]byte, error) {
-	out := resultJSON{resultAlias: resultAlias(r), FinalLoss: finiteOrNil(r.FinalLoss),
-		LossCurve: make([]*float64, len(r.LossCurve))}
-	for i, v := range r.LossCurve {
-		out.LossCurve[i] = finiteOrNil(v)
-	}
-	return json.Marshal(out)
+	return json.Marshal(resultJSON{resultAlias: resultAlias(r), FinalLoss: jsonfloat.Float(r.FinalLoss),
+		LossCurve: jsonfloat.Slice(r.LossCurve)})
 }
 
-// UnmarshalJSON reads a Result; null losses become NaN.
+// UnmarshalJSON reads what MarshalJSON writes.
 func (r *Result) UnmarshalJSON(b []byte) error {
 	var in resultJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
 	*r = Result(in.resultAlias)
-	r.FinalLoss = nilToNaN(in.FinalLoss)
-	r.LossCurve = make([]float64, len(in.LossCurve))
-	for i, p := range in.LossCurve {
-		r.LossCurve[i] = nilToNaN(p)
-	}
+	r.FinalLoss = float64(in.FinalLoss)
+	r.LossCurve = jsonfloat.Float64s(in.LossCurve)
 	return nil
 }
 
@@ -136,39 +116,8 @@ func WriteRunRecord(path string, rec *RunRecord) error {
 	if err != nil {
 		return fmt.Errorf("train: encoding run record: %w", err)
 	}
-	return writeAtomic(path, append(b, '\n'))
-}
-
-func writeAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil { // CreateTemp makes the file private
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: the rename is durable once the directory is synced
-		d.Close()
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	return nil
 }

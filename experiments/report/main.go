@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/plots"
 )
 
@@ -78,7 +79,7 @@ func run(args []string) error {
 	rep := &plots.Report{Table: *table, Rows: rows, Figures: figs, FigureDir: "figures",
 		Claims: plots.CheckClaims(rows, tol), Tolerances: tol, Sections: extra}
 	path := filepath.Join(*out, "REPORT.md")
-	if err := plots.WriteFileAtomic(path, rep.Markdown()); err != nil {
+	if err := atomicfile.WriteFile(path, rep.Markdown()); err != nil {
 		return err
 	}
 	verdicts := make([]string, len(rep.Claims))

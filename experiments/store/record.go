@@ -6,10 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 // Format is the version of the record layout and of the key's definition. Changing what a record
@@ -59,19 +58,19 @@ type Record struct {
 	Key    string `json:"key"`
 	Spec   Spec   `json:"spec"`
 
-	Status       string  `json:"status"`
-	Epochs       int     `json:"epochs"`
-	Steps        int     `json:"steps"`
-	FinalLoss    Float   `json:"final_loss"`
-	LossCurve    []Float `json:"loss_curve,omitempty"`
-	TrainSeconds float64 `json:"train_seconds"`
+	Status       string            `json:"status"`
+	Epochs       int               `json:"epochs"`
+	Steps        int               `json:"steps"`
+	FinalLoss    jsonfloat.Float   `json:"final_loss"`
+	LossCurve    []jsonfloat.Float `json:"loss_curve,omitempty"`
+	TrainSeconds float64           `json:"train_seconds"`
 
 	// Analysis is the analysis.Report of the converged minimum (its JSON keys are those of
 	// issue 3: p, sharpness, gd_threshold, generalized_sharpness, ...).
-	Analysis         json.RawMessage `json:"analysis,omitempty"`
-	HessianSharpness *Float          `json:"hessian_sharpness,omitempty"`
-	ResidualRel      *Float          `json:"residual_rel,omitempty"`
-	AnalysisSeconds  float64         `json:"analysis_seconds,omitempty"`
+	Analysis         json.RawMessage  `json:"analysis,omitempty"`
+	HessianSharpness *jsonfloat.Float `json:"hessian_sharpness,omitempty"`
+	ResidualRel      *jsonfloat.Float `json:"residual_rel,omitempty"`
+	AnalysisSeconds  float64          `json:"analysis_seconds,omitempty"`
 	// StageSeconds times the analysis' stages (curvature, generalized_sharpness, bound25, ...).
 	StageSeconds map[string]float64 `json:"stage_seconds,omitempty"`
 
@@ -142,45 +141,3 @@ func verify(raw []byte, wantKey string) (*Record, string) {
 	r.Checksum = got
 	return &r, ""
 }
-
-// Float is a float64 that survives JSON when it is not finite: NaN and +-Inf (a diverged run's
-// loss) are written as the strings "NaN", "+Inf", "-Inf".
-type Float float64
-
-// MarshalJSON writes a finite value as a JSON number and NaN/Inf as strings.
-func (f Float) MarshalJSON() ([]byte, error) {
-	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(x, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(x, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, x, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON reads a number or one of "NaN", "+Inf", "-Inf".
-func (f *Float) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case `"NaN"`:
-		*f = Float(math.NaN())
-		return nil
-	case `"+Inf"`:
-		*f = Float(math.Inf(1))
-		return nil
-	case `"-Inf"`:
-		*f = Float(math.Inf(-1))
-		return nil
-	}
-	var x float64
-	if err := json.Unmarshal(b, &x); err != nil {
-		return err
-	}
-	*f = Float(x)
-	return nil
-}
-
-// Ptr returns a pointer to x as a Float (for the optional fields).
-func Ptr(x float64) *Float { f := Float(x); return &f }

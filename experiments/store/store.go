@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 // ErrNotFound is returned by Get for a run that has no record.
@@ -75,7 +77,10 @@ func (s *Store) Put(r *Record) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	return WriteFileAtomic(p, b)
+	if err := atomicfile.WriteFile(p, b); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // Quarantine moves a corrupt record aside (to <path>.corrupt-<unix nanoseconds>) so that the
@@ -86,7 +91,7 @@ func (s *Store) Quarantine(key string) (string, error) {
 	if err := os.Rename(p, dst); err != nil {
 		return "", fmt.Errorf("store: %w", err)
 	}
-	return dst, syncDir(filepath.Dir(p))
+	return dst, atomicfile.SyncDir(filepath.Dir(p))
 }
 
 // CleanTemp removes temporary files (left by a process killed while writing) older than age.
@@ -95,7 +100,7 @@ func (s *Store) CleanTemp(age time.Duration) (int, error) {
 	removed := 0
 	cutoff := time.Now().Add(-age)
 	err := filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !isTemp(d.Name()) {
+		if err != nil || d.IsDir() || !atomicfile.IsTemp(d.Name()) {
 			return err
 		}
 		info, err := d.Info()
@@ -110,59 +115,4 @@ func (s *Store) CleanTemp(age time.Duration) (int, error) {
 		return nil
 	})
 	return removed, err
-}
-
-const tempMarker = ".tmp-"
-
-func isTemp(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, tempMarker)
-}
-
-// WriteFileAtomic writes data to path so that path holds either its old content or all of data,
-// whatever happens: a temporary file in the same directory is written and fsynced, renamed over
-// path, and the directory is fsynced so the rename itself survives a crash.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+tempMarker+"*")
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("store: writing %s: %w", tmp, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("store: fsync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("store: closing %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("store: fsync directory %s: %w", dir, err)
-	}
-	return nil
 }

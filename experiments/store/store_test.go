@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 type trainSettings struct {
@@ -87,9 +88,9 @@ func TestKeyIdentity(t *testing.T) {
 func record(t *testing.T, lr float64, batch int) *Record {
 	return &Record{
 		Spec: spec(t, lr, batch, 1), Status: "converged", Epochs: 300, Steps: 19200,
-		FinalLoss: 3e-7, LossCurve: []Float{1, 0.5, 3e-7}, TrainSeconds: 1.5,
+		FinalLoss: 3e-7, LossCurve: []jsonfloat.Float{1, 0.5, 3e-7}, TrainSeconds: 1.5,
 		Analysis:         json.RawMessage(`{"p":0.5,"sharpness":10,"gd_threshold":0.2,"generalized_sharpness":40,"generalized_sharpness_bracket":[39.5,40.5],"eta_star":0.05,"bound15":20,"bound16":15,"bound25":30,"nonuniformity":2,"covariance_trace":null,"diagnostics":{"iters":3}}`),
-		HessianSharpness: Ptr(10.001), ResidualRel: Ptr(1e-4), AnalysisSeconds: 0.25,
+		HessianSharpness: jsonfloat.Ptr(10.001), ResidualRel: jsonfloat.Ptr(1e-4), AnalysisSeconds: 0.25,
 	}
 }
 
@@ -124,7 +125,7 @@ func TestPutGet(t *testing.T) {
 
 	// Non-finite losses survive.
 	d := record(t, 0.5, 1)
-	d.Status, d.FinalLoss, d.LossCurve, d.Analysis = "diverged", Float(math.Inf(1)), []Float{1, Float(math.NaN())}, nil
+	d.Status, d.FinalLoss, d.LossCurve, d.Analysis = "diverged", jsonfloat.Float(math.Inf(1)), []jsonfloat.Float{1, jsonfloat.Float(math.NaN())}, nil
 	d.HessianSharpness, d.ResidualRel = nil, nil
 	if err := st.Put(d); err != nil {
 		t.Fatal(err)
@@ -236,7 +237,7 @@ func TestTable(t *testing.T) {
 	dir := t.TempDir()
 	c := record(t, 0.01, 8)
 	d := record(t, 0.5, 1)
-	d.Status, d.FinalLoss, d.Analysis, d.HessianSharpness, d.ResidualRel, d.AnalysisSeconds = "diverged", Float(math.NaN()), nil, nil, nil, 0
+	d.Status, d.FinalLoss, d.Analysis, d.HessianSharpness, d.ResidualRel, d.AnalysisSeconds = "diverged", jsonfloat.Float(math.NaN()), nil, nil, nil, 0
 	for _, r := range []*Record{c, d} {
 		if _, err := r.seal(); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 // Columns are the table's columns in order (CONTRACTS.md's list, then extras). CSV header =
@@ -204,8 +206,11 @@ func WriteTable(dir, config string, recs []*Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "table.csv"), EncodeCSV(rows)); err != nil {
-		return err
+	if err := atomicfile.WriteFile(filepath.Join(dir, "table.csv"), EncodeCSV(rows)); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(dir, "table.jsonl"), EncodeJSONL(rows))
+	if err := atomicfile.WriteFile(filepath.Join(dir, "table.jsonl"), EncodeJSONL(rows)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }

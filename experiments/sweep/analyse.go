@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 	"github.com/sgdstability/sgdstab/internal/linalg"
 	"github.com/sgdstability/sgdstab/train"
 )
@@ -26,25 +27,10 @@ type analysisSettings struct {
 	Options          analysis.Options `json:"options"`
 }
 
-// analysisOptions turns the grid's analysis.options (snake_case keys of analysis.Options fields,
+// analysisOptions turns the grid's analysis.options (the JSON names of analysis.Options fields,
 // e.g. rel_width, bound25_starts) into analysis.Options, rejecting unknown keys and wrong types.
 func analysisOptions(cfg *grid.Config) (analysis.Options, error) {
 	opt := analysis.Options{CenterGradients: true}
-	if len(cfg.Analysis.Options) == 0 {
-		return opt, nil
-	}
-	t := reflect.TypeFor[analysis.Options]()
-	byName := map[string]string{} // snake-less lower-case name -> field name
-	var known []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() || f.Name == "Eta" {
-			continue
-		}
-		byName[strings.ToLower(f.Name)] = f.Name
-		known = append(known, snake(f.Name))
-	}
-	sort.Strings(known)
 	fail := func(key, format string, args ...any) error {
 		return &grid.Error{File: cfg.File, Key: "analysis.options." + key, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -58,44 +44,32 @@ func analysisOptions(cfg *grid.Config) (analysis.Options, error) {
 		if k == "eta" {
 			return opt, fail(k, "set by the sweep (eta = lr when analysis.covariance is true)")
 		}
-		name, ok := byName[strings.ReplaceAll(strings.ToLower(k), "_", "")]
-		if !ok {
-			return opt, fail(k, "unknown analysis option (known: %s)", strings.Join(known, ", "))
+		if !slices.Contains(optionNames, k) {
+			return opt, fail(k, "unknown analysis option (known: %s)", strings.Join(optionNames, ", "))
 		}
-		raw, err := json.Marshal(map[string]any{name: v})
+		raw, err := json.Marshal(map[string]any{k: v})
 		if err != nil {
 			return opt, fail(k, "%v", err)
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&opt); err != nil {
+		if err := json.Unmarshal(raw, &opt); err != nil {
 			return opt, fail(k, "value %v: %v", v, err)
 		}
 	}
 	return opt, nil
 }
 
-// snake spells a Go field name in snake_case: RelWidth -> rel_width, PSDTol -> psd_tol,
-// Bound25MaxIter -> bound25_max_iter (a run of capitals is one word).
-func snake(s string) string {
-	var b strings.Builder
-	rs := []rune(s)
-	for i, r := range rs {
-		upper := r >= 'A' && r <= 'Z'
-		if upper && i > 0 {
-			prevUpper := rs[i-1] >= 'A' && rs[i-1] <= 'Z'
-			nextLower := i+1 < len(rs) && rs[i+1] >= 'a' && rs[i+1] <= 'z'
-			if !prevUpper || nextLower {
-				b.WriteByte('_')
-			}
+// optionNames are the JSON names of analysis.Options' fields that a grid may set (all but eta).
+var optionNames = func() []string {
+	var names []string
+	t := reflect.TypeFor[analysis.Options]()
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "eta" {
+			names = append(names, name)
 		}
-		if upper {
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
 	}
-	return b.String()
-}
+	sort.Strings(names)
+	return names
+}()
 
 func (e *realEngine) analysisSettings(r grid.Run) (analysisSettings, error) {
 	opt, err := analysisOptions(e.cfg)
@@ -125,7 +99,7 @@ func (e *realEngine) analyse(ds *data.Dataset, tc train.Config, p train.Params, 
 		return err
 	}
 	curvSeconds := time.Since(t0).Seconds()
-	rec.ResidualRel = store.Ptr(curv.ResidualRel)
+	rec.ResidualRel = jsonfloat.Ptr(curv.ResidualRel)
 	f := &analysis.Factored{N: curv.N, K: curv.K, D: curv.D, Factors: curv.Jacobians,
 		OutputHessian: curv.OutputHessian, Gradients: curv.Gradients}
 	rep, err := analysis.AnalyzeFactored(f, r.Batch, as.Options)
@@ -158,7 +132,7 @@ func (e *realEngine) analyse(ds *data.Dataset, tc train.Config, p train.Params, 
 		if err != nil {
 			return err
 		}
-		rec.HessianSharpness = store.Ptr(hs)
+		rec.HessianSharpness = jsonfloat.Ptr(hs)
 		rec.StageSeconds["hessian_sharpness"] = time.Since(t0).Seconds()
 	}
 	return nil

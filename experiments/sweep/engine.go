@@ -10,6 +10,7 @@ import (
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -99,11 +100,11 @@ func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	}
 	rec := &store.Record{
 		Status: string(res.Status), Epochs: res.Epochs, Steps: res.Steps,
-		FinalLoss: store.Float(res.FinalLoss), TrainSeconds: res.Seconds, DataChecksum: checksum,
+		FinalLoss: jsonfloat.Float(res.FinalLoss), TrainSeconds: res.Seconds, DataChecksum: checksum,
 	}
-	rec.LossCurve = make([]store.Float, len(res.LossCurve))
+	rec.LossCurve = make([]jsonfloat.Float, len(res.LossCurve))
 	for i, l := range res.LossCurve {
-		rec.LossCurve[i] = store.Float(l)
+		rec.LossCurve[i] = jsonfloat.Float(l)
 	}
 	if res.Status != train.Converged {
 		return rec, nil, nil // diverged and epoch-limit runs are recorded, not analysed

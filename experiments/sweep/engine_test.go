@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func parse(t *testing.T, text string) *grid.Config {
 
 func TestAnalysisOptions(t *testing.T) {
 	base := "grid: [{lr: [0.1], batch: [1]}]\n"
-	opt, err := analysisOptions(parse(t, base+"analysis: {options: {rel_width: 1e-4, bound25_starts: 8, center_gradients: false, MaxApplications: 50}}\n"))
+	opt, err := analysisOptions(parse(t, base+"analysis: {options: {rel_width: 1e-4, bound25_starts: 8, center_gradients: false, max_applications: 50}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +51,7 @@ func TestAnalysisOptions(t *testing.T) {
 		"{bound25_random: [1]}":  "analysis.options.bound25_random",
 		"{rank_tol: {a: 1}}":     "analysis.options.rank_tol",
 		"{psd_tol: 1, zzz: nil}": "analysis.options.zzz",
+		"{MaxApplications: 5}":   "analysis.options.MaxApplications", // JSON names only
 	} {
 		_, err := analysisOptions(parse(t, base+"analysis: {options: "+text+"}\n"))
 		var ge *grid.Error
@@ -59,12 +61,12 @@ func TestAnalysisOptions(t *testing.T) {
 	}
 }
 
-func TestSnake(t *testing.T) {
-	for in, want := range map[string]string{"RelWidth": "rel_width", "PSDTol": "psd_tol", "Bound25MaxIter": "bound25_max_iter",
-		"Seed": "seed", "CenterGradients": "center_gradients", "GradMeanTol": "grad_mean_tol"} {
-		if got := snake(in); got != want {
-			t.Errorf("snake(%s) = %s, want %s", in, got, want)
-		}
+// TestOptionNames checks that every analysis option a grid may set has a JSON name.
+func TestOptionNames(t *testing.T) {
+	want := []string{"bound25_max_iter", "bound25_random", "bound25_starts", "center_gradients", "grad_mean_tol",
+		"max_applications", "psd_tol", "rank_tol", "rel_width", "seed", "sym_tol"}
+	if !slices.Equal(optionNames, want) {
+		t.Errorf("option names %v, want %v", optionNames, want)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 // fakeEngine stands in for training and analysis: a run with lr >= divergeAt diverges, one with
@@ -59,7 +60,7 @@ func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	case r.LR == f.failAt && r.Batch == 2:
 		panic("fake panic")
 	case f.divergeAt > 0 && r.LR >= f.divergeAt:
-		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: store.Float(1e7)}, nil, nil
+		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: jsonfloat.Float(1e7)}, nil, nil
 	}
 	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, r, nil
 }
@@ -73,7 +74,7 @@ func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
 	}
 	rec.Analysis = json.RawMessage(fmt.Sprintf(`{"p":%g,"sharpness":%g,"generalized_sharpness":%g,"generalized_sharpness_bracket":[1,2]}`,
 		1/float64(r.Batch), 1/r.LR, 1.5/r.LR))
-	rec.ResidualRel = store.Ptr(0.01)
+	rec.ResidualRel = jsonfloat.Ptr(0.01)
 	return nil
 }
 

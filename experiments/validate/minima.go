@@ -17,6 +17,7 @@ import (
 	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -179,5 +180,5 @@ func writeJSON(path string, x any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return store.WriteFileAtomic(path, append(js, '\n'))
+	return atomicfile.WriteFile(path, append(js, '\n'))
 }

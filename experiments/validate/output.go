@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/plots"
 	"github.com/sgdstability/sgdstab/validate"
 )
@@ -149,5 +149,5 @@ func writeMarkdown(path string, out *Output) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return store.WriteFileAtomic(path, []byte(b.String()))
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }
