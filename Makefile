@@ -8,13 +8,14 @@ endif
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: test fmtcheck vet lint bench quick reproduce backend
+.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend
 
 backend:
 	@if [ "$(OPENBLAS)" = yes ]; then echo "linear algebra backend: OpenBLAS + LAPACKE (cgo)"; \
 	else echo "linear algebra backend: pure Go (install libopenblas-dev liblapacke-dev pkg-config for the fast one)"; fi
 
 test: backend fmtcheck vet
+	scripts/setup-backend-test.sh
 	$(GO) test $(TAGS) ./...
 ifeq ($(OPENBLAS),yes)
 	@echo "the pure-Go fallback must build and give the same numbers too:"
@@ -36,13 +37,23 @@ bench: backend
 	$(GO) test $(TAGS) -run '^$$' -bench . -benchtime 3x ./...
 
 # The paper's figures and the report, from scratch (finished runs in results/store are reused).
-reproduce: backend
+# First the backend check: it installs OpenBLAS where it can, or says what the run will cost
+# without it; the sub-make then looks for OpenBLAS anew.
+reproduce:
+	@scripts/setup-backend.sh reproduce
+	@$(MAKE) --no-print-directory reproduce-run
+
+reproduce-run: backend
 	$(GO) run $(TAGS) ./experiments/sweep -config experiments/paper.yaml
 	$(GO) run $(TAGS) ./experiments/validate -config experiments/validate.yaml
 	$(GO) run $(TAGS) ./experiments/report -table results/table.csv -out results -section results/validation.md
 
 # The same figures and report from a small grid, for a first look (results/quick/).
-quick: backend
+quick:
+	@scripts/setup-backend.sh quick
+	@$(MAKE) --no-print-directory quick-run
+
+quick-run: backend
 	$(GO) run $(TAGS) ./experiments/sweep -config experiments/quick.yaml
 	$(GO) run $(TAGS) ./experiments/validate -config experiments/validate-quick.yaml
 	$(GO) run $(TAGS) ./experiments/report -table results/quick/table.csv -out results/quick -section results/quick/validation.md
