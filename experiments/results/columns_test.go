@@ -248,9 +248,9 @@ func TestReadErrors(t *testing.T) {
 	for _, tc := range []struct{ name, jsonl, want string }{
 		{"not json", "{\n", "line 1"},
 		{"no batch", `{"lr":0.1,"status":"converged"}`, `"batch" missing`},
-		{"string as number", `{"lr":0.1,"batch":1,"status":"converged","sharpness":"12"}`, "key sharpness"},
-		{"number as string", `{"lr":0.1,"batch":1,"status":3}`, "key status: not a string"},
-		{"null lr", `{"lr":null,"batch":1,"status":"converged"}`, "key lr: missing value"},
+		{"string as number", `{"lr":0.1,"batch":1,"status":"converged","sharpness":"12"}`, "column sharpness"},
+		{"number as string", `{"lr":0.1,"batch":1,"status":3}`, "column status: not a string"},
+		{"null lr", `{"lr":null,"batch":1,"status":"converged"}`, "column lr: missing value"},
 		{"bad batch", "\n" + `{"lr":0.1,"batch":0,"status":"converged"}`, "line 2: column batch"},
 	} {
 		_, err := ReadJSONL(strings.NewReader(tc.jsonl))
