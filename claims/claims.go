@@ -191,7 +191,7 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 				continue
 			}
 			s.n++
-			twoOverEta := results.Value(r.TwoOverEta)
+			twoOverEta := r.TwoOverLR()
 			ratio := v / twoOverEta
 			if ratio > s.worst {
 				s.worst, s.at = ratio, r

@@ -512,7 +512,7 @@ func Figure3(rows []results.Row) (*Figure, error) {
 	pl := newPanel("Figure 3: how close SGD converges to its stability edge", "step size η", "λgen / (2/η) = η / η*", true, false)
 	pl.Legend.Top = false
 	n := results.SampleCount(rows)
-	twoOverEta := func(r results.Row) float64 { return results.Value(r.TwoOverEta) }
+	twoOverEta := func(r results.Row) float64 { return r.TwoOverLR() }
 	var total exclusion
 	for i, b := range results.Batches(rows) {
 		br := results.WithBatch(rows, b)

@@ -148,7 +148,7 @@ func (rep *report) markdown() []byte {
 			etaStar += " †"
 		}
 		p("| %g | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.LR, r.Batch, status, epochs,
-			cell(v(r.Sharpness), 4), cell(v(r.Bound15), 4), cell(v(r.Bound25), 4), gen, cell(v(r.TwoOverEta), 4), etaStar)
+			cell(v(r.Sharpness), 4), cell(v(r.Bound15), 4), cell(v(r.Bound25), 4), gen, cell(r.TwoOverLR(), 4), etaStar)
 	}
 	p("\n")
 	for _, s := range rep.sections {

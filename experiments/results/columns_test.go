@@ -161,6 +161,11 @@ func TestDerive(t *testing.T) {
 	if r.SharpnessRatio() != 8.0/50 || r.GenRatio() != 40.0/50 || r.EtaStarOverEta() != 0.05/0.04 {
 		t.Errorf("ratios %v %v %v", r.SharpnessRatio(), r.GenRatio(), r.EtaStarOverEta())
 	}
+	// The ratios do not need Derive.
+	raw := Row{LR: 0.04, Sharpness: jsonfloat.Ptr(8), GenSharpness: jsonfloat.Ptr(40)}
+	if raw.TwoOverLR() != 50 || raw.SharpnessRatio() != r.SharpnessRatio() || raw.GenRatio() != r.GenRatio() {
+		t.Errorf("ratios without Derive: %v %v %v", raw.TwoOverLR(), raw.SharpnessRatio(), raw.GenRatio())
+	}
 	// Present values are kept; non-positive or non-finite sources give nothing.
 	kept := Row{LR: 0.04, GDThreshold: jsonfloat.Ptr(7), Sharpness: jsonfloat.Ptr(8), GenSharpness: jsonfloat.Ptr(0)}
 	kept.Derive()

@@ -122,11 +122,12 @@ func (r *Row) NonuniformityUnconverged() bool {
 
 // Derive fills the derived columns that are missing from the columns they derive from:
 //
-//	two_over_eta = 2/lr                     (the GD limit on the sharpness, Thm 1)
+//	two_over_eta = 2/lr                     (TwoOverLR: the GD limit on the sharpness, Thm 1)
 //	gd_threshold = 2/sharpness              (GD's threshold on eta, Thm 1)
 //	eta_star     = 2/generalized_sharpness  (the exact mean-square threshold, Thm 3)
 //
-// each only when its source is finite and > 0. Values already present are kept.
+// each only when its source is finite and > 0. Values already present are kept. The readers of
+// this package and store.TableRow call it; code that builds a Row by hand should too.
 func (r *Row) Derive() {
 	twoOver := func(dst **jsonfloat.Float, x float64) {
 		if *dst == nil && x > 0 && !math.IsInf(x, 1) {
@@ -138,11 +139,15 @@ func (r *Row) Derive() {
 	twoOver(&r.EtaStar, Value(r.GenSharpness))
 }
 
+// TwoOverLR returns 2/eta, the GD stability limit on the sharpness at step size eta (Thm 1).
+func (r *Row) TwoOverLR() float64 { return 2 / r.LR }
+
 // SharpnessRatio returns lambda_max / (2/eta): <= 1 where GD's stability condition holds.
-func (r *Row) SharpnessRatio() float64 { return Value(r.Sharpness) / Value(r.TwoOverEta) }
+func (r *Row) SharpnessRatio() float64 { return Value(r.Sharpness) / r.TwoOverLR() }
 
 // GenRatio returns lambda_gen / (2/eta) = eta/eta*: <= 1 where SGD is mean-square stable (Thm 3).
-func (r *Row) GenRatio() float64 { return Value(r.GenSharpness) / Value(r.TwoOverEta) }
+func (r *Row) GenRatio() float64 { return Value(r.GenSharpness) / r.TwoOverLR() }
 
-// EtaStarOverEta returns eta*/eta = 2/(lambda_gen eta): >= 1 where SGD is mean-square stable.
+// EtaStarOverEta returns eta*/eta = 2/(lambda_gen eta) from the eta_star column: >= 1 where SGD
+// is mean-square stable; NaN when eta_star is missing.
 func (r *Row) EtaStarOverEta() float64 { return Value(r.EtaStar) / r.LR }
