@@ -55,6 +55,9 @@ func newPanel(title, xlabel, ylabel string, logX, logY bool) *panel {
 		xmin: math.Inf(1), xmax: math.Inf(-1), ymin: math.Inf(1), ymax: math.Inf(-1)}
 }
 
+// ok reports whether x is a usable (finite) value.
+func ok(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 // usable reports whether (x, y) can be drawn on the panel's axes.
 func (pl *panel) usable(x, y float64) bool {
 	if !ok(x) || !ok(y) {

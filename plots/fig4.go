@@ -17,8 +17,8 @@ const (
 	Fig4Escape = "escape" // nonlinear: fraction of restarts that escaped
 )
 
-// Fig4Point is one measurement of the validation (issue 7) at eta = C eta* for the minimum
-// found by SGD with batch Batch and step size LR. Process is "sgd" or "mixture" (ALG(p)).
+// Fig4Point is one measurement of the validation of eta* (experiments/validate) at
+// eta = C eta* for the minimum found by SGD with batch Batch and step size LR. Process is "sgd" or "mixture" (ALG(p)).
 // Y is the escape fraction (Kind Fig4Escape) or the growth rate of the linearized mean square
 // per unit of the start's time scale, rate / (eta* kappa) (Kind Fig4Growth), with interval
 // [Lo, Hi] (equal to Y when there is none).

@@ -3,7 +3,9 @@ package plots
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,6 +13,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/sgdstability/sgdstab/experiments/results"
 )
 
 // Fig1bEtas are the step sizes of the paper's Figure 1(b).
@@ -25,48 +29,11 @@ const LRMatchTol = 0.10
 
 type xy struct{ x, y float64 }
 
-// Batches returns the distinct batch sizes of rows, ascending.
-func Batches(rows []Row) []int {
-	seen := map[int]bool{}
-	var bs []int
-	for _, r := range rows {
-		if !seen[r.Batch] {
-			seen[r.Batch] = true
-			bs = append(bs, r.Batch)
-		}
-	}
-	sort.Ints(bs)
-	return bs
-}
-
-// LRs returns the distinct step sizes of rows, ascending.
-func LRs(rows []Row) []float64 {
-	seen := map[float64]bool{}
-	var ls []float64
-	for _, r := range rows {
-		if !seen[r.LR] {
-			seen[r.LR] = true
-			ls = append(ls, r.LR)
-		}
-	}
-	sort.Float64s(ls)
-	return ls
-}
-
-// SampleCount returns n: the largest n column of rows, or -1 if none is given.
-func SampleCount(rows []Row) int {
-	n := -1
-	for _, r := range rows {
-		n = max(n, r.N)
-	}
-	return n
-}
-
 // MatchLR returns the step size of rows nearest to target (in ratio), and whether it lies
 // within relative tolerance tol of it.
-func MatchLR(rows []Row, target, tol float64) (float64, bool) {
+func MatchLR(rows []results.Row, target, tol float64) (float64, bool) {
 	best, bestD := math.NaN(), math.Inf(1)
-	for _, lr := range LRs(rows) {
+	for _, lr := range results.LRs(rows) {
 		if d := math.Abs(math.Log(lr / target)); d < bestD {
 			best, bestD = lr, d
 		}
@@ -75,26 +42,6 @@ func MatchLR(rows []Row, target, tol float64) (float64, bool) {
 		return best, false
 	}
 	return best, math.Abs(best/target-1) <= tol
-}
-
-func filterBatch(rows []Row, b int) []Row {
-	var out []Row
-	for _, r := range rows {
-		if r.Batch == b {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func filterLR(rows []Row, lr float64) []Row {
-	var out []Row
-	for _, r := range rows {
-		if r.LR == lr {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func batchLabel(b, n int) string {
@@ -108,6 +55,7 @@ func batchLabel(b, n int) string {
 type exclusion struct {
 	byStatus map[string]int // runs that did not converge, by status
 	missing  int            // converged runs whose value is missing or not drawable
+	flagged  int            // converged runs whose generalized sharpness stopped at its iteration limit
 }
 
 func (e *exclusion) notConverged() int {
@@ -126,6 +74,7 @@ func (e *exclusion) add(o exclusion) {
 		e.byStatus[s] += c
 	}
 	e.missing += o.missing
+	e.flagged += o.flagged
 }
 
 // short is the legend suffix, e.g. " (2 not conv.)".
@@ -137,6 +86,9 @@ func (e exclusion) short() string {
 	if e.missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d n/a", e.missing))
 	}
+	if e.flagged > 0 {
+		parts = append(parts, fmt.Sprintf("%d iter. limit", e.flagged))
+	}
 	if len(parts) == 0 {
 		return ""
 	}
@@ -146,7 +98,7 @@ func (e exclusion) short() string {
 // long is the caption sentence.
 func (e exclusion) long(what string) string {
 	k := e.notConverged()
-	if k == 0 && e.missing == 0 {
+	if k == 0 && e.missing == 0 && e.flagged == 0 {
 		return "No run was left out."
 	}
 	var s []string
@@ -164,21 +116,21 @@ func (e exclusion) long(what string) string {
 	if e.missing > 0 {
 		s = append(s, fmt.Sprintf("%d converged run(s) without a usable %s", e.missing, what))
 	}
+	if e.flagged > 0 {
+		s = append(s, fmt.Sprintf("%d converged run(s) %s", e.flagged, flaggedWhy))
+	}
 	return "Left out of the curves: " + strings.Join(s, " and ") + "."
 }
 
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
+func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
+
+// flaggedWhy says why a run with a flagged generalized sharpness is not drawn.
+const flaggedWhy = "whose generalized sharpness stopped at its iteration limit (a lower estimate, η* biased high)"
 
 // points collects (x(r), y(r)) over the converged rows that the panel can draw, and
-// counts the rest.
-func (pl *panel) points(rows []Row, x, y func(Row) float64) ([]xy, exclusion) {
+// counts the rest. With usesGen (y involves lambda_gen), rows whose generalized sharpness did
+// not converge (results.Row.GenUnconverged) are not drawn either, and counted as flagged.
+func (pl *panel) points(rows []results.Row, x, y func(results.Row) float64, usesGen bool) ([]xy, exclusion) {
 	var pts []xy
 	var ex exclusion
 	for _, r := range rows {
@@ -187,6 +139,10 @@ func (pl *panel) points(rows []Row, x, y func(Row) float64) ([]xy, exclusion) {
 				ex.byStatus = map[string]int{}
 			}
 			ex.byStatus[r.Status]++
+			continue
+		}
+		if usesGen && r.GenUnconverged() {
+			ex.flagged++
 			continue
 		}
 		px, py := x(r), y(r)
@@ -234,7 +190,7 @@ func (pl *panel) addCurve(pts []xy, st curveStyle, label string) error {
 		sort.Float64s(xs)
 		med := make(plotter.XYs, len(xs))
 		for i, x := range xs {
-			med[i] = plotter.XY{X: x, Y: median(byX[x])}
+			med[i] = plotter.XY{X: x, Y: results.Median(byX[x])}
 		}
 		l, err := plotter.NewLine(med)
 		if err != nil {
@@ -297,22 +253,12 @@ func twoOverEtaLine(lo, hi float64) []xy {
 	return pts
 }
 
-func lrRange(rows []Row) (float64, float64) {
+func lrRange(rows []results.Row) (float64, float64) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range rows {
 		lo, hi = math.Min(lo, r.LR), math.Max(hi, r.LR)
 	}
 	return lo, hi
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
 }
 
 var shapes = []draw.GlyphDrawer{
@@ -322,20 +268,20 @@ var shapes = []draw.GlyphDrawer{
 
 func shape(i int) draw.GlyphDrawer { return shapes[i%len(shapes)] }
 
-func sharpness(r Row) float64 { return r.Sharpness }
-func lr(r Row) float64        { return r.LR }
+func sharpness(r results.Row) float64 { return results.Value(r.Sharpness) }
+func lr(r results.Row) float64        { return r.LR }
 
 // Figure1a is the paper's Figure 1(a): the sharpness lambda_max(H) of every converged
 // minimum against the step size eta, one curve per batch size (log-log), with the GD
 // stability limit 2/eta (THEORY.md Thm 1). Lines join the median over repeated runs.
-func Figure1a(rows []Row) (*Figure, error) {
+func Figure1a(rows []results.Row) (*Figure, error) {
 	pl := newPanel("Figure 1(a): sharpness of the minima SGD converged to", "step size η", "sharpness λmax(H)", true, true)
 	pl.Legend.Top, pl.Legend.Left = false, true
 	pl.headroom = 0.3
-	n := SampleCount(rows)
+	n := results.SampleCount(rows)
 	var total exclusion
-	for i, b := range Batches(rows) {
-		pts, ex := pl.points(filterBatch(rows, b), lr, sharpness)
+	for i, b := range results.Batches(rows) {
+		pts, ex := pl.points(results.WithBatch(rows, b), lr, sharpness, false)
 		total.add(ex)
 		if err := pl.addCurve(pts, curveStyle{color: paletteColor(i), shape: shape(i)}, batchLabel(b, n)+ex.short()); err != nil {
 			return nil, err
@@ -359,17 +305,17 @@ func Figure1a(rows []Row) (*Figure, error) {
 // sizes etas (nil = Fig1bEtas), each with its GD level 2/eta (dashed, same colour). A
 // requested eta is drawn with the table's nearest step size within LRMatchTol; an eta
 // without a match is named in the caption.
-func Figure1b(rows []Row, etas []float64) (*Figure, error) {
+func Figure1b(rows []results.Row, etas []float64) (*Figure, error) {
 	if etas == nil {
 		etas = Fig1bEtas
 	}
 	pl := newPanel("Figure 1(b): sharpness vs batch size", "batch size B", "sharpness λmax(H)", true, true)
 	pl.headroom = 0.3
-	pl.X.Tick.Marker = intTicks(Batches(rows))
+	pl.X.Tick.Marker = intTicks(results.Batches(rows))
 	var total exclusion
 	var notes []string
 	bmin, bmax := math.Inf(1), math.Inf(-1)
-	for _, b := range Batches(rows) {
+	for _, b := range results.Batches(rows) {
 		bmin, bmax = math.Min(bmin, float64(b)), math.Max(bmax, float64(b))
 	}
 	for i, target := range etas {
@@ -383,7 +329,7 @@ func Figure1b(rows []Row, etas []float64) (*Figure, error) {
 			label = fmt.Sprintf("η = %g (for %g)", got, target)
 			notes = append(notes, fmt.Sprintf("η = %g drawn with the table's η = %g", target, got))
 		}
-		pts, ex := pl.points(filterLR(rows, got), func(r Row) float64 { return float64(r.Batch) }, sharpness)
+		pts, ex := pl.points(results.WithLR(rows, got), func(r results.Row) float64 { return float64(r.Batch) }, sharpness, false)
 		total.add(ex)
 		c := paletteColor(i)
 		if err := pl.addCurve(pts, curveStyle{color: c, shape: shape(i)}, label+ex.short()); err != nil {
@@ -408,12 +354,12 @@ func Figure1b(rows []Row, etas []float64) (*Figure, error) {
 // used): against the step size, 2/eta (red), bound (25) (purple), bound (15) (blue), the
 // sharpness (yellow), and the exact generalized sharpness (black) with its certified
 // bracket as error bars: chain (26), 2/eta >= lambda_gen >= b25 >= b15 >= lambda_max.
-func Figure2(rows []Row, batches []int) (*Figure, error) {
+func Figure2(rows []results.Row, batches []int) (*Figure, error) {
 	if batches == nil {
 		batches = Fig2Batches
 	}
 	present := map[int]bool{}
-	for _, b := range Batches(rows) {
+	for _, b := range results.Batches(rows) {
 		present[b] = true
 	}
 	var bs []int
@@ -423,45 +369,49 @@ func Figure2(rows []Row, batches []int) (*Figure, error) {
 		}
 	}
 	if len(bs) == 0 {
-		all := Batches(rows)
+		all := results.Batches(rows)
 		bs = all[:min(3, len(all))]
 	}
 	if len(bs) == 0 {
 		bs = batches[:1]
 	}
-	n := SampleCount(rows)
+	n := results.SampleCount(rows)
 	var panels []*plot.Plot
 	var capParts []string
 	for _, b := range bs {
-		br := filterBatch(rows, b)
+		br := results.WithBatch(rows, b)
 		pl := newPanel("", "step size η", "(generalized) sharpness", true, true)
 		pl.Legend.Top, pl.Legend.Left = false, true
 		pl.headroom = 0.35
 		series := []struct {
 			name  string
-			value func(Row) float64
+			value func(results.Row) float64
 			style curveStyle
 		}{
-			{"bound (25)", func(r Row) float64 { return r.Bound25 }, curveStyle{color: colPurple, shape: draw.TriangleGlyph{}}},
-			{"bound (15)", func(r Row) float64 { return r.Bound15 }, curveStyle{color: colBlue, shape: draw.SquareGlyph{}}},
+			{"bound (25)", func(r results.Row) float64 { return results.Value(r.Bound25) }, curveStyle{color: colPurple, shape: draw.TriangleGlyph{}}},
+			{"bound (15)", func(r results.Row) float64 { return results.Value(r.Bound15) }, curveStyle{color: colBlue, shape: draw.SquareGlyph{}}},
 			{"sharpness λmax", sharpness, curveStyle{color: colYellow, shape: draw.CircleGlyph{}}},
 		}
 		var ex exclusion
 		missing := map[string]int{}
 		for _, s := range series {
-			pts, e := pl.points(br, lr, s.value)
+			pts, e := pl.points(br, lr, s.value, false)
 			ex = e
 			missing[s.name] = e.missing
 			if err := pl.addCurve(pts, s.style, s.name); err != nil {
 				return nil, err
 			}
 		}
-		gpts, ge := pl.points(br, lr, func(r Row) float64 { return r.GenSharpness })
+		gpts, ge := pl.points(br, lr, func(r results.Row) float64 { return results.Value(r.GenSharpness) }, true)
 		missing["generalized sharpness"] = ge.missing
-		if err := pl.addCurve(gpts, curveStyle{color: colBlack, shape: draw.CrossGlyph{}, width: vg.Points(1.2)}, "generalized sharpness λgen"); err != nil {
+		genLabel := "generalized sharpness λgen"
+		if ge.flagged > 0 {
+			genLabel += fmt.Sprintf(" (%d iter. limit)", ge.flagged)
+		}
+		if err := pl.addCurve(gpts, curveStyle{color: colBlack, shape: draw.CrossGlyph{}, width: vg.Points(1.2)}, genLabel); err != nil {
 			return nil, err
 		}
-		if err := pl.addBrackets(br, func(r Row) float64 { return 1 }); err != nil {
+		if err := pl.addBrackets(br, func(r results.Row) float64 { return 1 }); err != nil {
 			return nil, err
 		}
 		lo, hi := lrRange(br)
@@ -489,6 +439,9 @@ func Figure2(rows []Row, batches []int) (*Figure, error) {
 		if len(miss) > 0 {
 			part += " (" + strings.Join(miss, ", ") + ")"
 		}
+		if ge.flagged > 0 {
+			part += fmt.Sprintf("; λgen and its bracket left out for %d run(s) %s", ge.flagged, flaggedWhy)
+		}
 		capParts = append(capParts, part)
 		panels = append(panels, pl.finish())
 	}
@@ -501,21 +454,22 @@ func Figure2(rows []Row, batches []int) (*Figure, error) {
 }
 
 // addBrackets draws the certified bracket [gen_sharpness_lo, gen_sharpness_hi] of each
-// converged row as vertical error bars, scaled by scale(r) (1 for Figure 2, eta/2 for
-// Figure 3). Rows without a usable bracket are skipped.
-func (pl *panel) addBrackets(rows []Row, scale func(Row) float64) error {
+// converged row as vertical error bars, divided by div(r) (1 for Figure 2, 2/eta for
+// Figure 3). Rows without a usable bracket, and rows whose generalized sharpness did not
+// converge, are skipped.
+func (pl *panel) addBrackets(rows []results.Row, div func(results.Row) float64) error {
 	var b brackets
 	for _, r := range rows {
-		if !r.Converged() {
+		if !r.Converged() || r.GenUnconverged() {
 			continue
 		}
-		s := scale(r)
-		lo, hi := r.GenLo*s, r.GenHi*s
+		d := div(r)
+		lo, hi := results.Value(r.GenLo)/d, results.Value(r.GenHi)/d
 		x := r.LR
 		if !pl.usable(x, lo) || !pl.usable(x, hi) || hi < lo {
 			continue
 		}
-		y := r.GenSharpness * s
+		y := results.Value(r.GenSharpness) / d
 		if !ok(y) {
 			y = (lo + hi) / 2
 		}
@@ -554,20 +508,20 @@ func (b brackets) YError(i int) (float64, float64) { return b[i].y - b[i].lo, b[
 // Figure3 is new: the generalized sharpness divided by 2/eta, i.e. eta/eta* with
 // eta* = 2/lambda_gen, against the step size, one curve per batch size. 1 is the edge of
 // mean-square stability (THEORY.md Thm 3); values above 1 would be unstable minima.
-func Figure3(rows []Row) (*Figure, error) {
+func Figure3(rows []results.Row) (*Figure, error) {
 	pl := newPanel("Figure 3: how close SGD converges to its stability edge", "step size η", "λgen / (2/η) = η / η*", true, false)
 	pl.Legend.Top = false
-	n := SampleCount(rows)
-	half := func(r Row) float64 { return r.LR / 2 }
+	n := results.SampleCount(rows)
+	twoOverEta := func(r results.Row) float64 { return r.TwoOverLR() }
 	var total exclusion
-	for i, b := range Batches(rows) {
-		br := filterBatch(rows, b)
-		pts, ex := pl.points(br, lr, func(r Row) float64 { return r.GenSharpness * r.LR / 2 })
+	for i, b := range results.Batches(rows) {
+		br := results.WithBatch(rows, b)
+		pts, ex := pl.points(br, lr, func(r results.Row) float64 { return r.GenRatio() }, true)
 		total.add(ex)
 		if err := pl.addCurve(pts, curveStyle{color: paletteColor(i), shape: shape(i)}, batchLabel(b, n)+ex.short()); err != nil {
 			return nil, err
 		}
-		if err := pl.addBrackets(br, half); err != nil {
+		if err := pl.addBrackets(br, twoOverEta); err != nil {
 			return nil, err
 		}
 	}
@@ -588,7 +542,7 @@ func Figure3(rows []Row) (*Figure, error) {
 }
 
 // Figures returns Figure 1(a), 1(b), 2 and 3 for rows, with the paper's parameters.
-func Figures(rows []Row) ([]*Figure, error) {
+func Figures(rows []results.Row) ([]*Figure, error) {
 	var figs []*Figure
 	for _, build := range []func() (*Figure, error){
 		func() (*Figure, error) { return Figure1a(rows) },

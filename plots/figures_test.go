@@ -14,14 +14,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sgdstability/sgdstab/experiments/results"
+	"github.com/sgdstability/sgdstab/experiments/results/resultstest"
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv")
 
-func tinyRows(t *testing.T) []Row {
+func tinyRows(t *testing.T) []results.Row {
 	t.Helper()
-	rows, err := ReadTableFile(filepath.Join("testdata", "tiny.csv"))
+	rows, err := results.ReadFile(filepath.Join("testdata", "tiny.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +158,8 @@ func TestGoldenDetectsChange(t *testing.T) {
 	rows := tinyRows(t)
 	for i := range rows {
 		if rows[i].Batch == 8 && rows[i].LR == 0.002 {
-			rows[i].Sharpness *= 0.5 // the yellow point of the B = 8 panel moves
-			rows[i].Bound15 *= 0.6
+			rows[i].Sharpness = jsonfloat.Ptr(results.Value(rows[i].Sharpness) * 0.5) // the yellow point of the B = 8 panel moves
+			rows[i].Bound15 = jsonfloat.Ptr(results.Value(rows[i].Bound15) * 0.6)
 		}
 	}
 	f, err := Figure2(rows, nil)
@@ -184,19 +187,23 @@ func TestGoldenDetectsChange(t *testing.T) {
 // size and one step size, non-positive values on log axes, a missing B = n. None may
 // panic or fail, and non-drawable values must be counted as left out.
 func TestFiguresRobust(t *testing.T) {
-	base := defaultSynth().rows()
-	allDiverged := append([]Row(nil), base...)
-	for i := range allDiverged {
-		allDiverged[i].Status = "diverged"
-	}
-	single := []Row{base[len(base)-1]}
-	bad := append([]Row(nil), base...)
-	bad[3].Sharpness = 0
-	bad[4].Sharpness = -1
-	bad[5].GenSharpness = math.Inf(1)
-	bad[6].Bound25 = math.NaN()
-	quick := synthSpec{N: 512, Batches: []int{1, 8, 32, 512}, Etas: []float64{0.005, 0.012, 0.03}, Seed: 2}.rows()
-	cases := map[string][]Row{"none": nil, "all diverged": allDiverged, "single": single, "bad values": bad, "quick grid": quick}
+	base := resultstest.Default().Rows()
+	allDiverged := resultstest.Set(base, func(r *results.Row) { r.Status = results.StatusDiverged })
+	single := []results.Row{base[len(base)-1]}
+	bad := append([]results.Row(nil), base...)
+	bad[3].Sharpness = jsonfloat.Ptr(0)
+	bad[4].Sharpness = jsonfloat.Ptr(-1)
+	bad[5].GenSharpness = jsonfloat.Ptr(math.Inf(1))
+	bad[6].Bound25 = jsonfloat.Ptr(math.NaN())
+	bad[7].Bound15 = nil
+	quick := resultstest.Synth{N: 512, Batches: []int{1, 8, 32, 512}, Etas: []float64{0.005, 0.012, 0.03}, Seed: 2}.Rows()
+	flagged := resultstest.Set(base, func(r *results.Row) {
+		if r.Converged() && r.Batch <= 2 {
+			r.AnalysisStatus = results.AnalysisIterationLimit
+		}
+	})
+	cases := map[string][]results.Row{"none": nil, "all diverged": allDiverged, "single": single, "bad values": bad,
+		"quick grid": quick, "flagged": flagged}
 	for name, rows := range cases {
 		figs, err := Figures(rows)
 		if err != nil {
@@ -217,6 +224,9 @@ func TestFiguresRobust(t *testing.T) {
 		}
 		if name == "bad values" && !strings.Contains(figs[0].Caption, "2 converged run(s) without a usable sharpness") {
 			t.Errorf("caption does not count the two non-positive sharpness values: %q", figs[0].Caption)
+		}
+		if name == "flagged" && !strings.Contains(figs[3].Caption, "14 converged run(s) whose generalized sharpness stopped at its iteration limit") {
+			t.Errorf("Figure 3 caption does not count the 14 flagged runs at B <= 2: %q", figs[3].Caption)
 		}
 		if name == "all diverged" && !strings.Contains(figs[0].Caption, fmt.Sprintf("%d run(s) that did not converge (diverged %d)", len(base), len(base))) {
 			t.Errorf("caption does not count the diverged runs: %q", figs[0].Caption)
@@ -253,5 +263,60 @@ func TestSaveAtomicAndFormats(t *testing.T) {
 	}
 	if _, ok := MatchLR(tinyRows(t), 0.02, LRMatchTol); ok {
 		t.Error("MatchLR(0.02) matched a step size more than 10% away")
+	}
+}
+
+// TestFlaggedGenSharpnessNotDrawn: a generalized sharpness that stopped at its iteration limit
+// is not drawn in Figures 2 and 3 (nor its bracket), and is counted in captions and legends;
+// the same value unflagged is drawn.
+func TestFlaggedGenSharpnessNotDrawn(t *testing.T) {
+	target := func(r *results.Row) bool { return r.Batch == 2 && r.LR == 0.012 }
+	outlier := resultstest.Set(resultstest.Default().Rows(), func(r *results.Row) {
+		if target(r) {
+			g := 30 * 2 / r.LR // eta/eta* = 30: far above every other point
+			r.GenSharpness, r.GenLo, r.GenHi = jsonfloat.Ptr(g), jsonfloat.Ptr(0.9*g), jsonfloat.Ptr(1.1*g)
+		}
+	})
+	flagged := resultstest.Set(outlier, func(r *results.Row) {
+		if target(r) {
+			r.AnalysisStatus = results.AnalysisIterationLimit
+		}
+	})
+	why := "1 converged run(s) whose generalized sharpness stopped at its iteration limit"
+	for name, tc := range map[string]struct {
+		rows    []results.Row
+		drawn   bool
+		caption bool
+	}{"unflagged": {outlier, true, false}, "flagged": {flagged, false, true}} {
+		f3, err := Figure3(tc.rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top := f3.Panels[0].Y.Max; (top > 2.5) != tc.drawn {
+			t.Errorf("%s: Figure 3 y axis ends at %.3g; outlier drawn = %v", name, top, tc.drawn)
+		}
+		if strings.Contains(f3.Caption, why) != tc.caption || strings.Contains(string(render(t, f3, "svg")), "B = 2 (1 not conv., 1 iter. limit)") != tc.caption {
+			t.Errorf("%s: Figure 3 caption/legend count of the flagged run wrong: %s", name, f3.Caption)
+		}
+		f2, err := Figure2(tc.rows, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2 := f2.Panels[1] // B = 1, 2, 8
+		if top := b2.Y.Max; (top > 10*2/0.012) != tc.drawn {
+			t.Errorf("%s: Figure 2 (B = 2) y axis ends at %.4g; outlier drawn = %v", name, top, tc.drawn)
+		}
+		if strings.Contains(f2.Caption, "B = 2: 7 converged run(s) drawn, 1 not converged left out; λgen and its bracket left out for 1 run(s) whose generalized sharpness stopped") != tc.caption ||
+			strings.Contains(string(render(t, f2, "svg")), "generalized sharpness λgen (1 iter. limit)") != tc.caption {
+			t.Errorf("%s: Figure 2 caption/legend count of the flagged run wrong: %s", name, f2.Caption)
+		}
+		// Figure 1 draws the sharpness, which the flag does not concern.
+		f1, err := Figure1a(tc.rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(f1.Caption, "iteration limit") {
+			t.Errorf("%s: Figure 1(a) counts the flag: %s", name, f1.Caption)
+		}
 	}
 }

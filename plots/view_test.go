@@ -6,14 +6,18 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sgdstability/sgdstab/experiments/results"
+	"github.com/sgdstability/sgdstab/experiments/results/resultstest"
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 var viewDir = flag.String("view", "", "write the figures of a full synthetic table into this directory (for looking at them)")
 
-// TestFiguresSynthetic renders every figure of a realistic synthetic table in both formats.
+// TestFiguresSynthetic renders every figure of a realistic synthetic table, written and read
+// back as CSV like the sweep's tables, in both formats.
 func TestFiguresSynthetic(t *testing.T) {
-	rows, err := ReadTable(bytes.NewReader(tableCSV(defaultSynth().rows())))
+	table := results.EncodeCSV(resultstest.Default().Rows())
+	rows, err := results.ReadCSV(bytes.NewReader(table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +28,7 @@ func TestFiguresSynthetic(t *testing.T) {
 	dir := *viewDir
 	if dir == "" {
 		dir = t.TempDir()
-	} else if err := atomicfile.WriteFile(filepath.Join(dir, "table.csv"), tableCSV(defaultSynth().rows())); err != nil {
+	} else if err := atomicfile.WriteFile(filepath.Join(dir, results.CSVFile), table); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range figs {

@@ -2,11 +2,13 @@
 //
 //	go run ./experiments/report -table results/table.csv -out results
 //
-// writes results/figures/{fig1a,fig1b,fig2,fig3}.{png,svg} and results/REPORT.md (figures
-// embedded with relative links, the paper's four claims checked from the data, a table of
-// every run). Extra Markdown sections, such as the validation of issue 7, are appended
-// with -section FILE (repeatable). Files are written atomically. On error it prints one
-// line to stderr and exits with status 1.
+// reads the table (experiments/results; CSV, or JSON lines for a .jsonl file), checks the
+// paper's four claims (package claims), draws the figures (package plots) and writes
+// results/figures/{fig1a,fig1b,fig2,fig3}.{png,svg} and results/REPORT.md (figures embedded
+// with relative links, the claim checks with their tolerances, a table of every run). Extra
+// Markdown sections, such as the validation of eta* written by experiments/validate, are
+// appended with -section FILE (repeatable). Files are written atomically. On error it prints
+// one line to stderr and exits with status 1.
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sgdstability/sgdstab/claims"
+	"github.com/sgdstability/sgdstab/experiments/results"
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/plots"
 )
@@ -35,11 +39,11 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	table := fs.String("table", "", "results table (CSV, columns as in CONTRACTS.md)")
+	table := fs.String("table", "", "results table: table.csv (or table.jsonl) written by the sweep")
 	out := fs.String("out", "", "output directory: writes OUT/REPORT.md and OUT/figures/")
 	var sections multiFlag
 	fs.Var(&sections, "section", "Markdown file appended to the report (repeatable; a missing file is an error)")
-	var tol plots.Tolerances
+	var tol claims.Tolerances
 	fs.Float64Var(&tol.EdgeSlack, "edge-slack", 0, "claim 1 relative slack on x <= 2/eta (0 = default 0.01)")
 	fs.Float64Var(&tol.NearGD, "near-gd", 0, "claim 2 relative distance to B = n (0 = default 0.05)")
 	fs.Float64Var(&tol.EdgeRatio, "edge-ratio", 0, "claim 3 minimum median lambda_gen/(2/eta) (0 = default 0.9)")
@@ -54,7 +58,7 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	rows, err := plots.ReadTableFile(*table)
+	rows, err := results.ReadFile(*table)
 	if err != nil {
 		return err
 	}
@@ -76,14 +80,14 @@ func run(args []string) error {
 			return err
 		}
 	}
-	rep := &plots.Report{Table: *table, Rows: rows, Figures: figs, FigureDir: "figures",
-		Claims: plots.CheckClaims(rows, tol), Tolerances: tol, Sections: extra}
+	rep := &report{table: *table, rows: rows, figures: figs, figureDir: "figures",
+		claims: claims.Check(rows, tol), tolerances: tol, sections: extra}
 	path := filepath.Join(*out, "REPORT.md")
-	if err := atomicfile.WriteFile(path, rep.Markdown()); err != nil {
+	if err := atomicfile.WriteFile(path, rep.markdown()); err != nil {
 		return err
 	}
-	verdicts := make([]string, len(rep.Claims))
-	for i, c := range rep.Claims {
+	verdicts := make([]string, len(rep.claims))
+	for i, c := range rep.claims {
 		verdicts[i] = fmt.Sprintf("(%d) %s", c.ID, c.Verdict)
 	}
 	fmt.Printf("report: %d runs, %d figures in %s, %s; claims %s\n", len(rows), len(figs), figDir, path, strings.Join(verdicts, ", "))

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/experiments/results"
 )
 
 func TestRunWritesFiguresAndReport(t *testing.T) {
@@ -33,6 +36,31 @@ func TestRunWritesFiguresAndReport(t *testing.T) {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}
+	}
+}
+
+// TestRunReadsJSONLines: the JSON-lines table gives the same report as the CSV one.
+func TestRunReadsJSONLines(t *testing.T) {
+	rows := tinyRows(t)
+	dir := t.TempDir()
+	jsonl := filepath.Join(dir, results.JSONLFile)
+	if err := os.WriteFile(jsonl, results.EncodeJSONL(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var md [2]string
+	for i, table := range []string{tiny, jsonl} {
+		out := filepath.Join(dir, fmt.Sprint(i))
+		if err := run([]string{"-table", table, "-out", out}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md[i] = strings.Replace(string(b), table, "TABLE", 1)
+	}
+	if md[0] != md[1] {
+		t.Error("the reports of table.csv and table.jsonl differ")
 	}
 }
 

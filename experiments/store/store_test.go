@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -230,65 +229,5 @@ func TestCleanTemp(t *testing.T) {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s exists = %v, want %v", filepath.Base(p), err == nil, want)
 		}
-	}
-}
-
-func TestTable(t *testing.T) {
-	dir := t.TempDir()
-	c := record(t, 0.01, 8)
-	d := record(t, 0.5, 1)
-	d.Status, d.FinalLoss, d.Analysis, d.HessianSharpness, d.ResidualRel, d.AnalysisSeconds = "diverged", jsonfloat.Float(math.NaN()), nil, nil, nil, 0
-	for _, r := range []*Record{c, d} {
-		if _, err := r.seal(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := WriteTable(dir, "quick", []*Record{c, d}); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.Open(filepath.Join(dir, "table.csv"))
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 3 || !slices.Equal(rows[0], Columns) {
-		t.Fatalf("csv: %d rows, header %v", len(rows), rows[0])
-	}
-	get := func(row int, col string) string { return rows[row][slices.Index(Columns, col)] }
-	want := map[string]string{
-		"key": c.Key, "config": "quick", "hidden": "20", "init_factor": "1", "lr": "0.01", "batch": "8",
-		"n": "512", "seed": "1", "init_seed": "3", "status": "converged", "epochs": "300", "steps": "19200",
-		"final_loss": "3e-07", "train_seconds": "1.5", "p": "0.5", "sharpness": "10", "gd_threshold": "0.2",
-		"two_over_eta": "200", "generalized_sharpness": "40", "gen_sharpness_lo": "39.5", "gen_sharpness_hi": "40.5",
-		"eta_star": "0.05", "bound15": "20", "bound16": "15", "bound25": "30", "nonuniformity": "2",
-		"hessian_sharpness": "10.001", "residual_rel": "0.0001", "analysis_seconds": "0.25",
-		"covariance_trace": "", "expected_loss": "", "sampling": "",
-	}
-	for col, v := range want {
-		if got := get(1, col); got != v {
-			t.Errorf("converged row %s = %q, want %q", col, got, v)
-		}
-	}
-	for col, v := range map[string]string{"status": "diverged", "final_loss": "NaN", "lr": "0.5", "two_over_eta": "4", "sharpness": "", "analysis_seconds": "", "hessian_sharpness": ""} {
-		if got := get(2, col); got != v {
-			t.Errorf("diverged row %s = %q, want %q", col, got, v)
-		}
-	}
-	raw, _ := os.ReadFile(filepath.Join(dir, "table.jsonl"))
-	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d JSON lines", len(lines))
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil {
-		t.Fatal(err)
-	}
-	if len(m) != len(Columns) || m["final_loss"] != nil || m["status"] != "diverged" || m["lr"] != 0.5 || m["sharpness"] != nil {
-		t.Errorf("jsonl row: %v", m)
-	}
-	// Keys in column order.
-	if !strings.HasPrefix(lines[0], `{"key":"`+c.Key+`","config":"quick","hidden":20,`) {
-		t.Errorf("jsonl order: %.80s", lines[0])
 	}
 }

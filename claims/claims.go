@@ -1,10 +1,13 @@
-package plots
+package claims
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
+
+	"github.com/sgdstability/sgdstab/experiments/results"
 )
 
 // Verdict is the outcome of one claim check.
@@ -16,7 +19,7 @@ const (
 	Untested Verdict = "untested" // the table lacks the runs the claim is about
 )
 
-// Claim is one of the paper's claims (issue 6) checked against a results table.
+// Claim is one of the paper's claims checked against a results table.
 type Claim struct {
 	ID        int
 	Statement string
@@ -101,22 +104,65 @@ func (t Tolerances) Describe() []string {
 
 const maxDetails = 12
 
-// CheckClaims checks the paper's four claims of issue 6 against rows, using converged
-// runs only (every claim is about converged minima).
-func CheckClaims(rows []Row, tol Tolerances) []Claim {
+// Check checks the paper's four claims against rows, using converged runs only (every claim is
+// about converged minima):
+//
+//  1. every converged minimum has lambda_max <= 2/eta and lambda_gen <= 2/eta (Thm 1, Thm 3);
+//  2. the sharpness rises with B, and for moderate B is within a few percent of B = n;
+//  3. for small B the minima sit at the edge of mean-square stability, lambda_gen close to 2/eta,
+//     while lambda_max is well below 2/eta;
+//  4. chain (26), lambda_max <= (15) <= (25) <= lambda_gen, holds at every minimum.
+//
+// A minimum whose generalized sharpness stopped at its iteration limit (results.Row.GenUnconverged) has
+// a lambda_gen below the true one (eta* biased high): it is left out of every check that uses
+// lambda_gen, and the claim's details name it.
+func Check(rows []results.Row, tol Tolerances) []Claim {
 	tol = tol.WithDefaults()
-	var conv []Row
+	var conv []results.Row
 	for _, r := range rows {
 		if r.Converged() {
 			conv = append(conv, r)
 		}
 	}
-	return []Claim{claim1(conv, tol), claim2(conv, SampleCount(rows), tol), claim3(conv, tol), claim4(conv, tol)}
+	return []Claim{claim1(conv, tol), claim2(conv, results.SampleCount(rows), tol), claim3(conv, tol), claim4(conv, tol)}
 }
 
 func g4(x float64) string { return fmt.Sprintf("%.4g", x) }
 
-func runName(r Row) string { return fmt.Sprintf("η = %g, B = %d", r.LR, r.Batch) }
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func sharpness(r results.Row) float64 { return results.Value(r.Sharpness) }
+
+// genConverged returns the rows whose generalized sharpness may be used (results.Row.GenUnconverged
+// false) and, when some are not, the detail that names those left out.
+func genConverged(rows []results.Row) ([]results.Row, string) {
+	var kept []results.Row
+	var out []string
+	for _, r := range rows {
+		if r.GenUnconverged() {
+			out = append(out, runName(r))
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	if len(out) == 0 {
+		return kept, ""
+	}
+	if len(out) > maxDetails {
+		out = append(out[:maxDetails], fmt.Sprintf("and %d more", len(out)-maxDetails))
+	}
+	return kept, fmt.Sprintf("left out of the checks on λgen: %d minima whose generalized sharpness stopped at its iteration limit "+
+		"(a lower estimate of λgen, so η* = 2/λgen is biased high): %s", len(rows)-len(kept), strings.Join(out, "; "))
+}
+
+// addNote appends note to d unless it is empty.
+func addNote(d *[]string, note string) {
+	if note != "" {
+		*d = append(*d, note)
+	}
+}
+
+func runName(r results.Row) string { return fmt.Sprintf("η = %g, B = %d", r.LR, r.Batch) }
 
 // addDetail appends s to d unless d is full, counting what was dropped in *dropped.
 func addDetail(d *[]string, dropped *int, s string) {
@@ -127,31 +173,32 @@ func addDetail(d *[]string, dropped *int, s string) {
 	}
 }
 
-func claim1(conv []Row, tol Tolerances) Claim {
+func claim1(conv []results.Row, tol Tolerances) Claim {
 	c := Claim{ID: 1, Statement: "Every converged minimum has sharpness ≤ 2/η and generalized sharpness ≤ 2/η.",
 		Figures: []string{"fig1a", "fig3"}}
 	type stat struct {
 		n     int
 		worst float64
-		at    Row
+		at    results.Row
 		viol  int
 	}
-	check := func(name string, value func(Row) float64) stat {
+	check := func(name string, rows []results.Row, value func(results.Row) float64) stat {
 		s := stat{worst: math.Inf(-1)}
 		dropped := 0
-		for _, r := range conv {
+		for _, r := range rows {
 			v := value(r)
-			if !ok(v) {
+			if !finite(v) {
 				continue
 			}
 			s.n++
-			ratio := v / r.TwoOverLR()
+			twoOverEta := r.TwoOverLR()
+			ratio := v / twoOverEta
 			if ratio > s.worst {
 				s.worst, s.at = ratio, r
 			}
 			if ratio > 1+tol.EdgeSlack {
 				s.viol++
-				addDetail(&c.Details, &dropped, fmt.Sprintf("violation: %s = %s > 2/η = %s at %s (ratio %.4f)", name, g4(v), g4(r.TwoOverLR()), runName(r), ratio))
+				addDetail(&c.Details, &dropped, fmt.Sprintf("violation: %s = %s > 2/η = %s at %s (ratio %.4f)", name, g4(v), g4(twoOverEta), runName(r), ratio))
 			}
 		}
 		if dropped > 0 {
@@ -159,10 +206,12 @@ func claim1(conv []Row, tol Tolerances) Claim {
 		}
 		return s
 	}
-	sh := check("sharpness", sharpness)
-	gen := check("generalized sharpness", func(r Row) float64 { return r.GenSharpness })
+	sh := check("sharpness", conv, sharpness)
+	genRows, flagged := genConverged(conv)
+	gen := check("generalized sharpness", genRows, func(r results.Row) float64 { return results.Value(r.GenSharpness) })
 	if sh.n == 0 && gen.n == 0 {
 		c.Verdict, c.Summary = Untested, "No converged run with a sharpness or generalized sharpness value."
+		addNote(&c.Details, flagged)
 		return c
 	}
 	var parts []string
@@ -182,37 +231,31 @@ func claim1(conv []Row, tol Tolerances) Claim {
 	default:
 		c.Verdict = Holds
 	}
-	if miss := len(conv) - gen.n; miss > 0 && gen.n > 0 {
+	if miss := len(genRows) - gen.n; miss > 0 && gen.n > 0 {
 		c.Details = append(c.Details, fmt.Sprintf("%d converged run(s) have no generalized sharpness and were not checked for it", miss))
 	}
+	addNote(&c.Details, flagged)
 	return c
 }
 
 // medianBy groups the usable values of rows by key and returns the medians.
-func medianBy[K comparable](rows []Row, key func(Row) K, value func(Row) float64) map[K]float64 {
+func medianBy[K comparable](rows []results.Row, key func(results.Row) K, value func(results.Row) float64) map[K]float64 {
 	vals := map[K][]float64{}
 	for _, r := range rows {
-		if v := value(r); ok(v) {
+		if v := value(r); finite(v) {
 			vals[key(r)] = append(vals[key(r)], v)
 		}
 	}
 	out := map[K]float64{}
 	for k, v := range vals {
-		out[k] = median(v)
+		out[k] = results.Median(v)
 	}
 	return out
 }
 
-func sortedInts(m map[int]float64) []int {
-	var ks []int
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Ints(ks)
-	return ks
-}
+func sortedInts(m map[int]float64) []int { return slices.Sorted(maps.Keys(m)) }
 
-func claim2(conv []Row, n int, tol Tolerances) Claim {
+func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 	c := Claim{ID: 2, Statement: fmt.Sprintf("Sharpness rises with B, and for B ≥ %d the curves are within a few percent of B = n.", tol.GDBatch),
 		Figures: []string{"fig1b", "fig1a"}}
 	full := n
@@ -228,8 +271,8 @@ func claim2(conv []Row, n int, tol Tolerances) Claim {
 	gdTested, gdFail := 0, 0
 	worstDev, worstDevAt := 0.0, ""
 	var rises []string
-	for _, eta := range LRs(conv) {
-		s := medianBy(filterLR(conv, eta), func(r Row) int { return r.Batch }, sharpness)
+	for _, eta := range results.LRs(conv) {
+		s := medianBy(results.WithLR(conv, eta), func(r results.Row) int { return r.Batch }, sharpness)
 		bs := sortedInts(s)
 		if len(bs) >= 2 {
 			monoTested++
@@ -301,27 +344,29 @@ func claim2(conv []Row, n int, tol Tolerances) Claim {
 	return c
 }
 
-func claim3(conv []Row, tol Tolerances) Claim {
+func claim3(conv []results.Row, tol Tolerances) Claim {
 	c := Claim{ID: 3, Statement: fmt.Sprintf("For small B (B ≤ %d) the minima sit at the edge of mean-square stability (generalized sharpness close to 2/η) while the sharpness is well below 2/η.", tol.SmallBatch),
 		Figures: []string{"fig2", "fig3"}}
-	var small []Row
+	var small []results.Row
 	for _, r := range conv {
-		if r.Batch <= tol.SmallBatch && ok(r.GenSharpness) && ok(r.Sharpness) {
+		if r.Batch <= tol.SmallBatch && finite(results.Value(r.GenSharpness)) && finite(sharpness(r)) {
 			small = append(small, r)
 		}
 	}
+	small, flagged := genConverged(small)
 	if len(small) == 0 {
 		c.Verdict = Untested
 		c.Summary = fmt.Sprintf("No converged run with B ≤ %d has both the sharpness and the generalized sharpness.", tol.SmallBatch)
+		addNote(&c.Details, flagged)
 		return c
 	}
-	batch := func(r Row) int { return r.Batch }
-	gen := medianBy(small, batch, func(r Row) float64 { return r.GenSharpness / r.TwoOverLR() })
-	sh := medianBy(small, batch, func(r Row) float64 { return r.Sharpness / r.TwoOverLR() })
+	batch := func(r results.Row) int { return r.Batch }
+	gen := medianBy(small, batch, func(r results.Row) float64 { return r.GenRatio() })
+	sh := medianBy(small, batch, func(r results.Row) float64 { return r.SharpnessRatio() })
 	fail := false
 	var parts []string
 	for _, b := range sortedInts(gen) {
-		br := filterBatch(small, b)
+		br := results.WithBatch(small, b)
 		edgeOK, belowOK := gen[b] >= tol.EdgeRatio, sh[b] <= tol.BelowRatio
 		mark := "ok"
 		if !edgeOK || !belowOK {
@@ -337,13 +382,14 @@ func claim3(conv []Row, tol Tolerances) Claim {
 		}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, r := range br {
-			v := r.GenSharpness / r.TwoOverLR()
+			v := r.GenRatio()
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 		parts = append(parts, fmt.Sprintf("B = %d: median λgen/(2/η) = %.3f, median λmax/(2/η) = %.3f", b, gen[b], sh[b]))
 		c.Details = append(c.Details, fmt.Sprintf("B = %d (%d minima): λgen/(2/η) median %.3f (range %.3f–%.3f), λmax/(2/η) median %.3f: %s", b, len(br), gen[b], lo, hi, sh[b], mark))
 	}
 	c.Summary = strings.Join(parts, "; ") + "."
+	addNote(&c.Details, flagged)
 	if fail {
 		c.Verdict = Fails
 	} else {
@@ -352,33 +398,37 @@ func claim3(conv []Row, tol Tolerances) Claim {
 	return c
 }
 
-func claim4(conv []Row, tol Tolerances) Claim {
+func claim4(conv []results.Row, tol Tolerances) Claim {
 	c := Claim{ID: 4, Statement: "The chain sharpness ≤ (15) ≤ (25) ≤ generalized sharpness holds at every minimum.",
 		Figures: []string{"fig2"}}
 	type link struct {
-		name   string
-		lo, hi func(Row) float64
-		tested int
-		viol   int
-		worst  float64 // largest lo/hi - 1
+		name    string
+		lo, hi  func(results.Row) float64
+		usesGen bool // the link involves lambda_gen
+		tested  int
+		viol    int
+		worst   float64 // largest lo/hi - 1
 	}
-	upper := func(r Row) float64 {
-		if ok(r.GenHi) {
-			return r.GenHi
+	upper := func(r results.Row) float64 {
+		if hi := results.Value(r.GenHi); finite(hi) {
+			return hi
 		}
-		return r.GenSharpness
+		return results.Value(r.GenSharpness)
 	}
+	b15 := func(r results.Row) float64 { return results.Value(r.Bound15) }
+	b25 := func(r results.Row) float64 { return results.Value(r.Bound25) }
 	links := []*link{
-		{name: "λmax ≤ (15)", lo: sharpness, hi: func(r Row) float64 { return r.Bound15 }},
-		{name: "(15) ≤ (25)", lo: func(r Row) float64 { return r.Bound15 }, hi: func(r Row) float64 { return r.Bound25 }},
-		{name: "(25) ≤ λgen", lo: func(r Row) float64 { return r.Bound25 }, hi: upper},
+		{name: "λmax ≤ (15)", lo: sharpness, hi: b15},
+		{name: "(15) ≤ (25)", lo: b15, hi: b25},
+		{name: "(25) ≤ λgen", lo: b25, hi: upper, usesGen: true},
 	}
+	_, flagged := genConverged(conv)
 	dropped, complete := 0, 0
 	for _, r := range conv {
 		all := true
 		for _, l := range links {
 			a, b := l.lo(r), l.hi(r)
-			if !ok(a) || !ok(b) {
+			if !finite(a) || !finite(b) || (l.usesGen && r.GenUnconverged()) {
 				all = false
 				continue
 			}
@@ -402,9 +452,10 @@ func claim4(conv []Row, tol Tolerances) Claim {
 	// Bound (16) <= lambda_gen is also a theorem (THEORY.md); reported, not part of the verdict.
 	b16, b16viol := 0, 0
 	for _, r := range conv {
-		if ok(r.Bound16) && ok(upper(r)) {
+		b16v := results.Value(r.Bound16)
+		if finite(b16v) && finite(upper(r)) && !r.GenUnconverged() {
 			b16++
-			if r.Bound16 > upper(r)*(1+tol.ChainRel) {
+			if b16v > upper(r)*(1+tol.ChainRel) {
 				b16viol++
 			}
 		}
@@ -423,6 +474,7 @@ func claim4(conv []Row, tol Tolerances) Claim {
 		parts = append(parts, fmt.Sprintf("%s: %d minima, %d violations (largest a/b − 1 = %.2g)", l.name, l.tested, l.viol, l.worst))
 	}
 	c.Summary = fmt.Sprintf("%d of %d converged minima have the whole chain; ", complete, len(conv)) + strings.Join(parts, "; ") + "."
+	addNote(&c.Details, flagged)
 	switch {
 	case viol > 0:
 		c.Verdict = Fails

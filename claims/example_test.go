@@ -1,25 +1,26 @@
-package plots_test
+package claims_test
 
 import (
 	"fmt"
 	"strings"
 
-	"github.com/sgdstability/sgdstab/plots"
+	"github.com/sgdstability/sgdstab/claims"
+	"github.com/sgdstability/sgdstab/experiments/results"
 )
 
 // Read a (very small) results table and check claim (4), chain (26). By hand: the largest
 // ratios a/b are 150/160, 160/170 and 180/190.1 (upper end of the bracket).
-func ExampleCheckClaims() {
+func ExampleCheck() {
 	table := `lr,batch,n,status,sharpness,bound15,bound25,generalized_sharpness,gen_sharpness_lo,gen_sharpness_hi
 0.01,1,512,converged,60,110,180,190,189.9,190.1
 0.01,8,512,converged,150,160,170,190,189.9,190.1
 0.05,1,512,diverged,,,,,,
 `
-	rows, err := plots.ReadTable(strings.NewReader(table))
+	rows, err := results.ReadCSV(strings.NewReader(table))
 	if err != nil {
 		panic(err)
 	}
-	c := plots.CheckClaims(rows, plots.Tolerances{})[3]
+	c := claims.Check(rows, claims.Tolerances{})[3]
 	fmt.Println(c.Verdict)
 	fmt.Println(c.Summary)
 	// Output:

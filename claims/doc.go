@@ -1,0 +1,18 @@
+// Package claims checks the paper's claims (Mulayoff & Michaeli 2024, Sec. 4; THEORY.md) against
+// a results table (experiments/results): each claim is "holds", "fails" or "untested" (the table
+// lacks the runs it is about), with the numbers behind the verdict, every violation found, and
+// the tolerances of Tolerances, which Tolerances.Describe puts into words for the report.
+//
+//	rows, err := results.ReadFile("results/table.csv")
+//	for _, c := range claims.Check(rows, claims.Tolerances{}) {
+//		fmt.Println(c.ID, c.Verdict, c.Summary)
+//	}
+//
+// Only converged runs count. A generalized sharpness whose computation stopped at its
+// iteration limit (results.Row.GenUnconverged) is a lower estimate of lambda_gen, so it can
+// neither confirm nor refute a claim about lambda_gen or eta* = 2/lambda_gen: such minima are
+// left out of those checks and named in the claim's details.
+//
+// The package reads tables only; the figures a claim rests on are named in Claim.Figures (the
+// names of package plots' figures) and drawn by plots.
+package claims
