@@ -18,7 +18,7 @@ func drawBatches(n int, cfg Config, steps int) string {
 	s := newSampler(n, cfg.WithDefaults())
 	h := fnv.New64a()
 	for range steps {
-		for _, i := range s.next() {
+		for _, i := range s.Next() {
 			fmt.Fprintf(h, "%d,", i)
 		}
 		h.Write([]byte{';'})

@@ -75,7 +75,7 @@ func TestGrowthBracketsThreshold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, proc := range []string{ProcessSGD, ProcessMixture} {
+		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			for _, wrong := range []float64{1, 0.75, 1.3} { // thresholds 25% too small, 30% too large
 				var pts []RatePoint
 				for k, cc := range cs {
@@ -120,7 +120,7 @@ func TestGrowthIndependentOfWorkers(t *testing.T) {
 	}
 	var rates []float64
 	for _, workers := range []int{1, 2, 3} {
-		g, err := lin.Growth(start, GrowthOptions{Process: ProcessSGD, Batch: c.batch, Eta: 2 / closedForm(c.h, p),
+		g, err := lin.Growth(start, GrowthOptions{Process: sampling.Independent, Batch: c.batch, Eta: 2 / closedForm(c.h, p),
 			Chains: 50, Replicas: 6, Steps: 40, Seed: 9, Workers: workers})
 		if err != nil {
 			t.Fatal(err)
