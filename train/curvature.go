@@ -28,7 +28,11 @@ type Curvature struct {
 	// couples only W2[k,j] with row j of (W1, b1); its norm is computed exactly (see residualNorm),
 	// ||H_GN||_2 by Lanczos on Gauss-Newton products.
 	ResidualRel float64
-	// ResidualNorm is ||H - H_GN||_2 and GNSharpness is ||H_GN||_2 = lambda_max(H_GN).
+	// ResidualNorm is ||H - H_GN||_2 and GNSharpness is ||H_GN||_2 = lambda_max(H_GN), by
+	// Lanczos (internal/linalg) on Gauss-Newton products: the denominator of ResidualRel, computed
+	// here because train does not depend on package analysis. The analysis obtains the same
+	// number from its Gram eigendecomposition (analysis.Report.Sharpness); the two are
+	// independent computations, and the tests use each as the other's oracle.
 	ResidualNorm, GNSharpness float64
 	// ResidualRelMax is max_i ||H_i - J_i^T M J_i||_2 / ||J_i^T M J_i||_2 over samples with a
 	// nonzero Gauss-Newton part: the per-sample version of ResidualRel.

@@ -149,9 +149,44 @@ func TestBrackets(t *testing.T) {
 	}
 }
 
+// TestBracketJSON: a missing end is null, an infinite one the jsonfloat string, and both read
+// back.
 func TestBracketJSON(t *testing.T) {
 	js, err := json.Marshal(Bracket{Lo: 0.9, Hi: math.NaN(), Consistent: true})
 	if err != nil || string(js) != `{"lo":0.9,"hi":null,"consistent":true,"contains_one":false}` {
 		t.Errorf("%s, %v", js, err)
+	}
+	js, err = json.Marshal(Bracket{Lo: math.NaN(), Hi: math.Inf(1)})
+	if err != nil || string(js) != `{"lo":null,"hi":"+Inf","consistent":false,"contains_one":false}` {
+		t.Errorf("%s, %v", js, err)
+	}
+	for _, b := range []Bracket{{Lo: 0.9, Hi: 1.1, Consistent: true, ContainsOne: true}, {Lo: math.NaN(), Hi: math.Inf(1)}} {
+		js, _ := json.Marshal(b)
+		var back Bracket
+		if err := json.Unmarshal(js, &back); err != nil {
+			t.Fatal(err)
+		}
+		same := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+		if !same(back.Lo, b.Lo) || !same(back.Hi, b.Hi) || back.Consistent != b.Consistent || back.ContainsOne != b.ContainsOne {
+			t.Errorf("%s read back as %+v, want %+v", js, back, b)
+		}
+	}
+}
+
+// TestTopEigenIterationLimit: a power method stopped by its iteration limit says so, and its
+// Lambda is still a lower bound on lambda_gen (a Rayleigh quotient).
+func TestTopEigenIterationLimit(t *testing.T) {
+	c := diagCases[1]
+	lin, err := DiagonalLinear(c.h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := sampling.P(lin.N, c.batch)
+	top, err := lin.TopEigen(p, 1e-13, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := closedForm(c.h, p); top.Converged || top.Iterations != 2 || !(top.Lambda <= want*(1+1e-12)) {
+		t.Errorf("2 iterations: converged %v after %d, lambda %v (lambda_gen %v)", top.Converged, top.Iterations, top.Lambda, want)
 	}
 }

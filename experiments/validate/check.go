@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/train"
 	"github.com/sgdstability/sgdstab/validate"
@@ -99,7 +100,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
+	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, gram, analysis.Options{}.WithDefaults().RankTol)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +111,9 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 		return nil, err
 	}
 	rec.TruncDim, rec.TruncLambda = tr.R, top.Lambda
+	if !top.Converged {
+		v.logf("%s: the power method on the truncated problem reached its limit of %d iterations: the start is not its top eigenmatrix", rec.Name, top.Iterations)
+	}
 	for a := 0; a < tr.R; a++ {
 		rec.Kappa += tr.L[a] * top.S[a*tr.R+a]
 	}
@@ -270,7 +274,7 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 		if err != nil {
 			return NonPoint{}, err
 		}
-		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
+		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, analysis.Options{}.WithDefaults().RankTol)
 		if err == nil {
 			s := nl.L[0]
 			np.NewSharpness = &s
