@@ -64,10 +64,18 @@ type GrowthOptions struct {
 	Workers int // goroutines; default GOMAXPROCS
 }
 
-func (o GrowthOptions) withDefaults() GrowthOptions {
-	if o.Process == "" {
-		o.Process = sampling.Independent
+// scheme resolves a process name: "" means sampling.Independent; an unknown name is an error.
+func scheme(process string) (string, error) {
+	if process == "" {
+		return sampling.Independent, nil
 	}
+	if err := sampling.Check(process); err != nil {
+		return "", fmt.Errorf("validate: process: %w", err)
+	}
+	return process, nil
+}
+
+func (o GrowthOptions) withDefaults() GrowthOptions {
 	if o.Chains == 0 {
 		o.Chains = 256
 	}
@@ -90,9 +98,6 @@ func (o GrowthOptions) withDefaults() GrowthOptions {
 }
 
 func (o GrowthOptions) validate(n int) error {
-	if err := sampling.Check(o.Process); err != nil {
-		return fmt.Errorf("validate: process: %w", err)
-	}
 	switch {
 	case o.Batch < 1 || o.Batch > n:
 		return fmt.Errorf("validate: batch %d is outside 1..%d", o.Batch, n)
@@ -148,6 +153,10 @@ func (g *Growth) Verdict() string {
 func (l *Linear) Growth(start *Start, opt GrowthOptions) (*Growth, error) {
 	l.check()
 	opt = opt.withDefaults()
+	var err error
+	if opt.Process, err = scheme(opt.Process); err != nil {
+		return nil, err
+	}
 	if err := opt.validate(l.N); err != nil {
 		return nil, err
 	}

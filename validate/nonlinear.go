@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"github.com/sgdstability/sgdstab/data"
-	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -92,17 +91,15 @@ const reconvergeSalt = 0x7265636f_6e766572 // "reconver"
 // Seed ^ reconvergeSalt) continues until train's convergence rule holds. A cancelled ctx
 // returns ctx.Err() between epochs.
 func Restart(ctx context.Context, ds *data.Dataset, start train.Params, opt RestartOptions) (*RestartResult, error) {
-	if opt.Process == "" {
-		opt.Process = sampling.Independent
+	var err error
+	if opt.Process, err = scheme(opt.Process); err != nil {
+		return nil, err
 	}
 	if opt.Epochs == 0 {
 		opt.Epochs = 20
 	}
 	if opt.DivergeLoss == 0 {
 		opt.DivergeLoss = 1e6
-	}
-	if err := sampling.Check(opt.Process); err != nil {
-		return nil, fmt.Errorf("validate: process: %w", err)
 	}
 	switch {
 	case !(opt.EscapeLoss > 0):
