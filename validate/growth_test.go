@@ -181,4 +181,3 @@ func TestBracketJSON(t *testing.T) {
 		}
 	}
 }
-
