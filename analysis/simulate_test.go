@@ -173,8 +173,8 @@ func kronAdd(q, a, b []float64, d int, w float64) {
 	}
 }
 
-// TestSimulatorOneStep checks the simulator's batches (uniform, without replacement) and the
-// mixture process through the exact one-step second moment
+// TestSimulatorOneStep checks the Monte Carlo oracle's batches (uniform, without replacement) and
+// the mixture process through the exact one-step second moment
 // E||x_1||^2 = trace(Q(x0 x0^T)) + eta^2 p trace(S_g) + cross terms, from a fixed x0.
 func TestSimulatorOneStep(t *testing.T) {
 	rng := rand.New(rand.NewPCG(81, 82))
@@ -199,7 +199,8 @@ func TestSimulatorOneStep(t *testing.T) {
 			want += x[0]*x[0] + x[1]*x[1]
 		})
 		want /= float64(count)
-		for _, scheme := range []string{sampling.Independent, sampling.Mixture} {
+		// the first batch of a shuffled epoch is a uniform subset too
+		for _, scheme := range []string{sampling.Independent, sampling.Shuffle, sampling.Mixture} {
 			tr, err := simulateDense(in, simulation{eta: eta, batch: b, scheme: scheme, steps: 1, chains: 40000, seed: 9,
 				init: func(_ int, _ *rand.Rand, x []float64) { copy(x, x0) }})
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -33,7 +35,7 @@ func drawBatches(n int, cfg Config, steps int) string {
 func TestSamplerGolden(t *testing.T) {
 	got := map[string]string{}
 	for _, n := range []int{10, 37} {
-		for _, scheme := range []string{"independent", "shuffle", "mixture"} {
+		for _, scheme := range []string{sampling.Independent, sampling.Shuffle, sampling.Mixture} {
 			for _, b := range []int{1, 3, 7, n} {
 				for _, seed := range []uint64{0, 5} {
 					key := fmt.Sprintf("%s/n%d/B%d/seed%d", scheme, n, b, seed)
