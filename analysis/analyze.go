@@ -6,16 +6,17 @@ import (
 	"time"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
-// Report holds every quantity of THEORY.md for one minimum and batch size. JSON keys are those of
-// issue 3 (and of the analyze command's output).
+// Report holds every quantity of THEORY.md for one minimum and batch size (the JSON keys are
+// those of the analyze command's output and of the store's records).
 type Report struct {
 	P                    float64    `json:"p"`                             // (n-B)/(B(n-1))
 	Sharpness            float64    `json:"sharpness"`                     // lambda_max(H)
 	GDThreshold          float64    `json:"gd_threshold"`                  // 2/lambda_max(H) (Thm 1)
 	GeneralizedSharpness float64    `json:"generalized_sharpness"`         // lambda_max(pinv(C) D) (Thm 3)
-	Bracket              [2]float64 `json:"generalized_sharpness_bracket"` // certified [lo, hi]
+	Bracket              [2]float64 `json:"generalized_sharpness_bracket"` // certified [lo, hi] (lo raised to bound (25) when that is larger)
 	EtaStar              float64    `json:"eta_star"`                      // 2/GeneralizedSharpness, in [2/hi, 2/lo]
 	Bound15              float64    `json:"bound15"`                       // eq. (15)
 	Bound16              float64    `json:"bound16"`                       // eq. (16)
@@ -120,12 +121,15 @@ type Diagnostics struct {
 
 	// Generalized sharpness
 	Method          string  `json:"method"`
-	Status          string  `json:"status"`       // "converged" or "iteration_limit"
+	Status          string  `json:"status"`       // "converged" or "iteration_limit" (bracket width vs Options.RelWidth)
 	Applications    int     `json:"applications"` // applications of D (each ~ 3 n k r^2 flops factored)
 	Certificates    int     `json:"certificates"` // Collatz-Wielandt evaluations
 	Restarts        int     `json:"restarts"`
 	Residual        float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
 	BracketRelWidth float64 `json:"bracket_rel_width"` // (hi - lo)/hi
+	// BracketLowerFromBound25: bound (25) was above the Lanczos Rayleigh quotient and became
+	// the bracket's lower end.
+	BracketLowerFromBound25 bool `json:"bracket_lower_from_bound25,omitempty"`
 
 	// Bound (25)
 	Bound25Starts     int `json:"bound25_starts"`
@@ -134,7 +138,8 @@ type Diagnostics struct {
 	Bound25Converged  int `json:"bound25_converged"`
 	Bound25Pruned     int `json:"bound25_pruned"`
 
-	NonuniformityIterations int `json:"nonuniformity_iterations"`
+	NonuniformityIterations int    `json:"nonuniformity_iterations"` // operator applications
+	NonuniformityStatus     string `json:"nonuniformity_status"`     // "converged" or "iteration_limit" (Lanczos)
 
 	// Gradients and covariance limit
 	GradMeanRel          float64 `json:"grad_mean_rel,omitempty"`         // ||mean g|| / rms ||g_i|| (before centering)
@@ -190,7 +195,7 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 }
 
 func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int) (*Report, error) {
-	p := P(pr.n, batch)
+	p := sampling.P(pr.n, batch)
 	sc := pr.scale // the problem is stored as H / sc; curvatures are multiplied back
 	rep := &Report{P: p, Sharpness: pr.l[0] * sc, GDThreshold: 2 / (pr.l[0] * sc), pr: pr,
 		Seconds: map[string]float64{"basis": basisTime.Seconds()}}
@@ -211,31 +216,47 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["bounds15_16"] = time.Since(t).Seconds()
 
 	t = time.Now()
-	gen := generalizedSharpness(pr, p, opt)
+	gen, err := generalizedSharpness(pr, p, opt)
+	if err != nil {
+		return nil, err
+	}
 	rep.gen = gen
 	rep.Seconds["generalized_sharpness"] = time.Since(t).Seconds()
-	rep.GeneralizedSharpness = gen.value * sc
+
+	t = time.Now()
+	b, err := bound25(pr, p, opt)
+	if err != nil {
+		return nil, err
+	}
+	rep.Seconds["bound25"] = time.Since(t).Seconds()
+	rep.Bound25 = b.value * sc
+	rep.Bound25Vector = make([]float64, pr.d)
+	pr.space.toParams(rep.Bound25Vector, b.vector)
+	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged, dg.Bound25Pruned = b.starts, b.screened, b.iterations, b.converged, b.pruned
+	// (25) is a certified lower bound on lambda_gen: it can raise the bracket's lower end, and
+	// it must not exceed its upper end.
+	if dg.BracketLowerFromBound25, err = gen.admitLowerBound(b.value, opt.RelWidth); err != nil {
+		return nil, fmt.Errorf("analysis: bound (25) = %.17g against the certified bracket [%.17g, %.17g] of lambda_gen: %w",
+			b.value*sc, gen.lo*sc, gen.hi*sc, err)
+	}
+
+	rep.GeneralizedSharpness = gen.estimate() * sc
 	rep.Bracket = [2]float64{gen.lo * sc, gen.hi * sc}
 	rep.EtaStar = 2 / rep.GeneralizedSharpness
 	dg.Method, dg.Applications, dg.Certificates, dg.Restarts, dg.Residual = gen.method, gen.applications, gen.certificates, gen.restarts, gen.residual
 	dg.BracketRelWidth = (gen.hi - gen.lo) / gen.hi
-	dg.Status = "converged"
+	dg.Status = string(linalg.Converged)
 	if !gen.converged {
-		dg.Status = "iteration_limit"
+		dg.Status = string(linalg.IterationLimit)
 	}
 
 	t = time.Now()
-	b := bound25(pr, p, opt)
-	rep.Seconds["bound25"] = time.Since(t).Seconds()
-	// (25) is a generalized Rayleigh quotient of (D, C), so it cannot exceed lambda_gen; a
-	// rounding-level excess (seen at p = 0, where both equal lambda_max) is clipped.
-	rep.Bound25 = math.Min(b.value*sc, rep.GeneralizedSharpness)
-	rep.Bound25Vector = make([]float64, pr.d)
-	pr.space.toParams(rep.Bound25Vector, b.vector)
-	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged, dg.Bound25Pruned = b.starts, b.screened, b.iterations, b.converged, b.pruned
-
-	t = time.Now()
-	rep.Nonuniformity, dg.NonuniformityIterations = nonuniformity(pr, opt.Seed)
+	var status linalg.Status
+	rep.Nonuniformity, dg.NonuniformityIterations, status, err = nonuniformity(pr, opt.Seed)
+	if err != nil {
+		return nil, err
+	}
+	dg.NonuniformityStatus = string(status)
 	rep.Nonuniformity *= sc
 	rep.Seconds["nonuniformity"] = time.Since(t).Seconds()
 

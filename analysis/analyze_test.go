@@ -4,7 +4,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 var bruteCases = []struct {
@@ -87,6 +90,9 @@ func TestDenseAgainstBruteForce(t *testing.T) {
 			}
 			w, _ := eigh(d, m)
 			checkRel(t, name+" nonuniformity", rep.Nonuniformity, math.Sqrt(math.Max(w[d-1], 0)), 1e-7)
+			if rep.Diagnostics.NonuniformityStatus != "converged" {
+				t.Errorf("%s: nonuniformity status %q", name, rep.Diagnostics.NonuniformityStatus)
+			}
 			// Q's spectral radius at eta* is 1 on range(H) x range(H), and Thm 6: top eigenvector PSD
 			qr := br.restrict(br.q(rep.EtaStar))
 			qw, _ := eigh(br.r*br.r, qr)
@@ -459,4 +465,124 @@ func gaussNewton(f *Factored, i int) []float64 {
 		}
 	}
 	return h
+}
+
+// diagonalDense returns commuting diagonal Hessians H_i = diag(h[i]). Their top eigenmatrix of
+// pinv(C) D is some E_aa (rank one, THEORY.md Thm 6), so bound (25) at v = e_a equals lambda_gen.
+func diagonalDense(h [][]float64) *Dense {
+	d := len(h[0])
+	in := &Dense{N: len(h), D: d}
+	for _, hi := range h {
+		m := make([]float64, d*d)
+		for a, v := range hi {
+			m[a*d+a] = v
+		}
+		in.Hessians = append(in.Hessians, m)
+	}
+	return in
+}
+
+// TestBound25RaisesLowerEnd: with too few operator applications for Lanczos to reach the top
+// eigenmatrix, bound (25), exact here (rank-one top eigenmatrix), lies above the Rayleigh
+// quotient. It is not clipped: it becomes the bracket's lower end, and lambda_gen is at least it.
+func TestBound25RaisesLowerEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(131, 132))
+	const n, d, b = 6, 12, 2
+	h := make([][]float64, n)
+	for i := range h {
+		h[i] = make([]float64, d)
+		for a := range h[i] {
+			h[i][a] = rng.Float64() * (1 + float64(a)/d)
+		}
+	}
+	in := diagonalDense(h)
+	want, _ := newBrute(in, b).genSharpness()
+	rep, err := AnalyzeDense(in, b, Options{MaxApplications: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the case needs a Rayleigh quotient below (25)
+	opt := Options{MaxApplications: 5}.WithDefaults()
+	pr, err := newDenseProblem(in, opt.RankTol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := generalizedSharpness(pr, sampling.P(n, b), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rq := gen.lo * pr.scale; !(rq < want*(1-1e-9)) {
+		t.Fatalf("Lanczos alone reached %.15g of %.15g: the case does not test the raise", rq, want)
+	}
+	dg := rep.Diagnostics
+	t.Logf("bound25 %.15g, brute force %.15g, bracket [%.15g, %.15g], status %s", rep.Bound25, want, rep.Bracket[0], rep.Bracket[1], dg.Status)
+	checkRel(t, "bound25 (exact here)", rep.Bound25, want, 1e-10)
+	if !dg.BracketLowerFromBound25 || rep.Bracket[0] != rep.Bound25 {
+		t.Errorf("bound25 %.15g did not become the lower end %.15g (flag %v)", rep.Bound25, rep.Bracket[0], dg.BracketLowerFromBound25)
+	}
+	if !(rep.GeneralizedSharpness >= rep.Bound25 && rep.GeneralizedSharpness <= rep.Bracket[1] && want <= rep.Bracket[1]*(1+1e-12)) {
+		t.Errorf("lambda_gen %.15g outside [bound25 %.15g, hi %.15g]", rep.GeneralizedSharpness, rep.Bound25, rep.Bracket[1])
+	}
+	if relErr(rep.EtaStar, 2/rep.GeneralizedSharpness) > 1e-15 {
+		t.Errorf("eta* = %v, 2/lambda_gen = %v", rep.EtaStar, 2/rep.GeneralizedSharpness)
+	}
+	// With enough applications the Rayleigh quotient itself reaches it and nothing is raised.
+	full, err := AnalyzeDense(in, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "converged lambda_gen", full.GeneralizedSharpness, want, 1e-9)
+}
+
+// TestBound25AboveUpperEnd: a lower bound above the certified upper end is an error (the
+// optimizer and the certificate disagree), within rounding it closes the bracket, below the
+// lower end it changes nothing. The bracket is a real one; the too-large bound is (25) of the
+// same problem with every Hessian doubled (2 lambda_gen).
+func TestBound25AboveUpperEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(141, 142))
+	in := randDense(rng, problemSpec{n: 5, d: 4, k: 1})
+	double := &Dense{N: in.N, D: in.D}
+	for _, h := range in.Hessians {
+		h2 := make([]float64, len(h))
+		for a, v := range h {
+			h2[a] = 2 * v
+		}
+		double.Hessians = append(double.Hessians, h2)
+	}
+	opt := Options{}.WithDefaults()
+	pr, err := newDenseProblem(in, opt.RankTol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr2, err := newDenseProblem(double, opt.RankTol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := sampling.P(in.N, 2)
+	gen, err := generalizedSharpness(pr, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := bound25(pr2, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pr and pr2 are normalized by their own scale: bring (25) of 2H to pr's units
+	big := b2.value * pr2.scale / pr.scale
+	if !(big > 1.5*gen.hi) {
+		t.Fatalf("(25) of 2H = %v is not above the bracket [%v, %v]", big, gen.lo, gen.hi)
+	}
+	lo, hi := gen.lo, gen.hi
+	if raised, err := gen.admitLowerBound(big, opt.RelWidth); err == nil || raised || !strings.Contains(err.Error(), "disagree") {
+		t.Errorf("(25) = %v above hi = %v: raised %v, error %v", big, hi, raised, err)
+	}
+	if _, err := gen.admitLowerBound(math.NaN(), opt.RelWidth); err == nil {
+		t.Error("NaN lower bound accepted")
+	}
+	if raised, err := gen.admitLowerBound(lo*(1-1e-3), opt.RelWidth); err != nil || raised || gen.lo != lo || gen.hi != hi {
+		t.Errorf("a bound below lo changed the bracket: raised %v, error %v, [%v, %v]", raised, err, gen.lo, gen.hi)
+	}
+	if raised, err := gen.admitLowerBound(hi*(1+1e-14), opt.RelWidth); err != nil || !raised || gen.lo != hi || !gen.converged {
+		t.Errorf("a bound within rounding above hi: raised %v, error %v, bracket [%v, %v], converged %v", raised, err, gen.lo, gen.hi, gen.converged)
+	}
 }

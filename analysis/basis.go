@@ -28,7 +28,7 @@ type problem struct {
 // factored input implement it differently; all matrices are row-major.
 type curvature interface {
 	// sandwich sets dst = (1/n) sum_i Hh_i S Hh_i for a symmetric r x r S.
-	sandwich(dst, s []float64)
+	sandwich(dst, s []float64) error
 	// forms sets q[i*m+j] = v_j^T Hh_i v_j for the m columns of V (r x m).
 	forms(q, v []float64, m int)
 	// weighted sets dst[:, j] = sum_i w[i*m+j] Hh_i v_j for V, dst r x m.
@@ -41,7 +41,7 @@ type curvature interface {
 	// frob2 returns ||Hh_i||_F^2 = ||H_i||_F^2.
 	frob2(i int) float64
 	// top returns the largest eigenvalue of Hh_i and writes a unit eigenvector into v (length r).
-	top(i int, v []float64) float64
+	top(i int, v []float64) (float64, error)
 	// squares sets dst = (1/n) sum_i Hh_i^2 x for a vector x of length r.
 	squares(dst, x []float64)
 }
@@ -149,7 +149,7 @@ func gen(rows, cols int, data []float64) blas64.General {
 	return blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: data}
 }
 
-func (c *denseCurv) sandwich(dst, s []float64) {
+func (c *denseCurv) sandwich(dst, s []float64) error {
 	r := c.r
 	t := c.tmp[:r*r]
 	for a := range dst[:r*r] {
@@ -160,6 +160,7 @@ func (c *denseCurv) sandwich(dst, s []float64) {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1/float64(c.n), gen(r, r, t), gen(r, r, h), 1, gen(r, r, dst))
 	}
 	symmetrizeInto(dst, dst, r)
+	return nil
 }
 
 func (c *denseCurv) forms(q, v []float64, m int) {
@@ -233,15 +234,15 @@ func (c *denseCurv) frob2(i int) float64 {
 	return s
 }
 
-func (c *denseCurv) top(i int, v []float64) float64 {
+func (c *denseCurv) top(i int, v []float64) (float64, error) {
 	r := c.r
 	a := append([]float64(nil), c.h[i]...)
 	w := make([]float64, r)
 	if err := linalg.EigSym(r, a, w, true); err != nil {
-		panic(err) // finite by validation
+		return 0, fmt.Errorf("analysis: eigendecomposition of H_%d in the basis: %w", i, err)
 	}
 	copy(v, a[(r-1)*r:r*r])
-	return w[r-1]
+	return w[r-1], nil
 }
 
 func (c *denseCurv) squares(dst, x []float64) {
@@ -460,7 +461,7 @@ func (s *factSpace) project(y []float64, g [][]float64) {
 // sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i: W = B S, Z_i = W_i B_i^T (k x k),
 // Z_i = E_i diag(z) E_i^T, F_i = diag(sqrt|z|) E_i^T B_i, and the result as F+^T F+ - F-^T F-
 // (two symmetric rank-k updates): about 3 n k r^2 flops.
-func (c *factCurv) sandwich(dst, s []float64) {
+func (c *factCurv) sandwich(dst, s []float64) error {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
 	if c.w == nil {
@@ -476,7 +477,7 @@ func (c *factCurv) sandwich(dst, s []float64) {
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
 		symmetrizeInto(z, z, k)
 		if err := linalg.EigSym(k, z, zw, true); err != nil {
-			panic(err)
+			return fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
 		}
 		for j := 0; j < k; j++ {
 			if zw[j] == 0 {
@@ -499,6 +500,7 @@ func (c *factCurv) sandwich(dst, s []float64) {
 		blas64.Syrk(blas.Trans, -1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
 	}
 	mirrorUpper(dst, r)
+	return nil
 }
 
 func (c *factCurv) forms(q, v []float64, m int) {
@@ -575,12 +577,12 @@ func (c *factCurv) frob2(i int) float64 {
 	return s
 }
 
-func (c *factCurv) top(i int, v []float64) float64 {
+func (c *factCurv) top(i int, v []float64) (float64, error) {
 	k, r := c.k, c.r
 	z := append([]float64(nil), c.gram[i]...)
 	w := make([]float64, k)
 	if err := linalg.EigSym(k, z, w, true); err != nil {
-		panic(err)
+		return 0, fmt.Errorf("analysis: eigendecomposition of G_%d G_%d^T: %w", i, i, err)
 	}
 	lam := w[k-1]
 	if lam <= 0 {
@@ -588,10 +590,10 @@ func (c *factCurv) top(i int, v []float64) float64 {
 			v[a] = 0
 		}
 		v[0] = 1
-		return 0
+		return 0, nil
 	}
 	blas64.Gemv(blas.Trans, 1/math.Sqrt(lam), gen(k, r, c.b[i*k*r:(i+1)*k*r]), blas64.Vector{N: k, Inc: 1, Data: z[(k-1)*k : k*k]}, 0, blas64.Vector{N: r, Inc: 1, Data: v})
-	return lam
+	return lam, nil
 }
 
 func (c *factCurv) squares(dst, x []float64) {

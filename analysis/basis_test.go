@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -123,5 +124,31 @@ func TestPackUnpack(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestNumericalFailuresAreErrors: a failing eigendecomposition inside an operator application
+// (here: NaN in S) is an error naming the stage, not a panic, up through the Lanczos iteration.
+func TestNumericalFailuresAreErrors(t *testing.T) {
+	f := syntheticNetwork(6, 2, 1)
+	pr, err := newFactoredProblem(f, 1e-10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pr.r
+	s := make([]float64, r*r)
+	s[0] = math.NaN()
+	if err := pr.curv.sandwich(make([]float64, r*r), s); err == nil || !strings.Contains(err.Error(), "G_0 S G_0^T") {
+		t.Errorf("sandwich of NaN: %v", err)
+	}
+	// the same failure inside the generalized sharpness: break the problem after its basis
+	for i := range pr.curv.(*factCurv).b {
+		pr.curv.(*factCurv).b[i] = math.NaN()
+	}
+	if _, err := generalizedSharpness(pr, 0.5, Options{}.WithDefaults()); err == nil || !strings.Contains(err.Error(), "generalized sharpness") {
+		t.Errorf("generalized sharpness of a NaN problem: %v", err)
+	}
+	if _, _, _, err := nonuniformity(pr, 1); err == nil {
+		t.Error("nonuniformity of a NaN problem succeeded")
 	}
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -114,7 +115,7 @@ type bound25Result struct {
 // opt.Bound25Starts best of these candidates: every eigenvector of H (v_max always kept), every
 // H_i's top eigenvector and opt.Bound25Random random unit vectors (seeded). Maxima restricted to
 // range(H) are the global ones: a null-space component only scales f down.
-func bound25(pr *problem, p float64, opt Options) bound25Result {
+func bound25(pr *problem, p float64, opt Options) (bound25Result, error) {
 	r, n := pr.r, pr.n
 	obj := b25{pr: pr, p: p}
 	// candidates: eigenvectors of H (values from the diagonals), tops of H_i, random
@@ -135,7 +136,9 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x25))
 	for j := 0; j < extra; j++ {
 		if j < n {
-			pr.curv.top(j, col)
+			if _, err := pr.curv.top(j, col); err != nil {
+				return bound25Result{}, fmt.Errorf("analysis: bound (25) starting points: %w", err)
+			}
 		} else {
 			for x := range col {
 				col[x] = rng.NormFloat64()
@@ -178,7 +181,7 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 	if p == 0 { // f(v) = v^T H v: the maximum is lambda_max(H) at v_max
 		res.value, res.vector, res.starts = pr.l[0], make([]float64, r), 0
 		res.vector[0] = 1
-		return res
+		return res, nil
 	}
 	// Each iteration maximizes f over span{v, grad f(v), previous step} (a 3-dimensional
 	// subproblem, as in LOBPCG for Rayleigh quotients), which converges much faster than plain
@@ -224,7 +227,10 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 					}
 				}
 			}
-			c, fnew := subspaceMax(a3, g3, wf, j, m, n, p, f[j])
+			c, fnew, err := subspaceMax(a3, g3, wf, j, m, n, p, f[j])
+			if err != nil {
+				return bound25Result{}, fmt.Errorf("analysis: bound (25), ascent %d, iteration %d: %w", j, it, err)
+			}
 			gain := (fnew - f[j]) / f[j]
 			if gain > 0 {
 				for t := 0; t < r; t++ {
@@ -281,47 +287,47 @@ func bound25(pr *problem, p float64, opt Options) bound25Result {
 	for x := 0; x < r; x++ {
 		res.vector[x] = v[x*m+best]
 	}
-	return res
+	return res, nil
 }
 
 // nonuniformity returns sqrt(lambda_max((1/n) sum_i H_i^2 - H^2)) (Wu, Ma and E 2018), by
-// Lanczos on vectors of length r; the matrix is (1/n) sum_i (H_i - H)^2, PSD.
-func nonuniformity(pr *problem, seed uint64) (value float64, iters int) {
+// Lanczos on vectors of length r (relative residual 1e-12, a basis of at most 300 vectors, at
+// most 20 bases), with the number of operator applications and whether it converged; the matrix
+// is (1/n) sum_i (H_i - H)^2, PSD.
+func nonuniformity(pr *problem, seed uint64) (value float64, iters int, status linalg.Status, err error) {
 	r := pr.r
-	apply := func(dst, x []float64) {
+	apply := func(dst, x []float64) error {
 		pr.curv.squares(dst, x)
 		for a := 0; a < r; a++ {
 			dst[a] -= pr.l[a] * pr.l[a] * x[a]
 		}
+		return nil
 	}
-	lz := newLanczos(r, apply, min(r, 300))
 	x0 := make([]float64, r)
 	rng := rand.New(rand.NewPCG(seed, 0x77))
 	for a := range x0 {
 		x0[a] = 1 + 0.1*rng.NormFloat64()
 	}
-	lz.start(x0)
-	var rz ritz
-	for restarts := 0; restarts < 20; restarts++ {
-		rz = lz.run(1e-12, 10*r+100)
-		if rz.converge || lz.broke {
-			break
-		}
-		lz.start(rz.vector)
+	basis := min(r, 300)
+	count := 0
+	counted := func(dst, x []float64) error { count++; return apply(dst, x) }
+	rz, status, err := linalg.LanczosTop(r, counted, x0, linalg.LanczosOptions{Tol: 1e-12, MaxBasis: basis, MaxApplications: 20 * basis})
+	if err != nil {
+		return 0, count, status, fmt.Errorf("analysis: nonuniformity: %w", err)
 	}
-	return math.Sqrt(math.Max(rz.value, 0)), lz.applys
+	return math.Sqrt(math.Max(rz.Value, 0)), count, status, nil
 }
 
 // subspaceMax maximizes f over span(Z_j) for start j, given the 3 x 3 matrices a3 = Z_j^T H Z_j,
 // g3 = Z_j^T Z_j and W_i = Z_j^T H_i Z_j (in wf), starting from c = e_1 (the current v, value f0).
 // It returns the coefficients c (with ||Z_j c|| not normalized) and the value reached (never
 // below f0; c = e_1 if no improvement).
-func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([3]float64, float64) {
+func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([3]float64, float64, error) {
 	// orthonormal coordinates: g3 = Q diag(w) Q^T, keep directions with w > 1e-12 w_max
 	gq := g3
 	w := make([]float64, 3)
 	if err := linalg.EigSym(3, gq[:], w, true); err != nil {
-		return [3]float64{1, 0, 0}, f0
+		return [3]float64{1, 0, 0}, f0, fmt.Errorf("eigendecomposition of the 3 x 3 Gram matrix of the search space: %w", err)
 	}
 	var tmat [][3]float64 // columns of T: Q_k / sqrt(w_k)
 	for k := 2; k >= 0; k-- {
@@ -441,7 +447,7 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 	}
 	fe, _, _ = val(e)
 	if !(fe > f0) {
-		return [3]float64{1, 0, 0}, f0
+		return [3]float64{1, 0, 0}, f0, nil
 	}
 	var c [3]float64
 	for a := 0; a < kd; a++ {
@@ -449,5 +455,5 @@ func subspaceMax(a3, g3 [9]float64, wf []float64, j, m, n int, p, f0 float64) ([
 			c[x] += tmat[a][x] * e[a]
 		}
 	}
-	return c, fe
+	return c, fe, nil
 }

@@ -45,11 +45,14 @@ func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIt
 	if bn == 0 {
 		return res, nil
 	}
-	op := func(dst, x []float64) {
-		o.applyA(dst, x)
+	op := func(dst, x []float64) error {
+		if err := o.applyA(dst, x); err != nil {
+			return fmt.Errorf("analysis: covariance limit: %w", err)
+		}
 		for i := range dst {
 			dst[i] = 2*x[i] - eta*dst[i]
 		}
+		return nil
 	}
 	xs := gen.x
 	shift := 2 - eta*gen.value
@@ -75,7 +78,9 @@ func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIt
 			break
 		}
 		res.iterations++
-		op(ad, d)
+		if err := op(ad, d); err != nil {
+			return nil, err
+		}
 		alpha := rz / blas64.Dot(vec(d), vec(ad))
 		blas64.Axpy(alpha, vec(d), vec(y))
 		blas64.Axpy(-alpha, vec(ad), vec(res0))
@@ -88,7 +93,9 @@ func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIt
 		}
 	}
 	// true residual
-	op(ad, y)
+	if err := op(ad, y); err != nil {
+		return nil, err
+	}
 	rn := 0.0
 	for i := range ad {
 		e := ad[i] - rhs[i]

@@ -12,9 +12,9 @@
 //
 //	rep, err := analysis.AnalyzeFactored(f, batch, analysis.Options{Eta: lr})
 //
-// # Quantities ([Report], JSON keys of issue 3)
+// # Quantities ([Report])
 //
-//   - P: p = (n - B) / (B (n - 1)) (batches without replacement).
+//   - P: p = (n - B) / (B (n - 1)) (batches without replacement; internal/sampling.P).
 //   - Sharpness: lambda_max(H), H = (1/n) sum_i H_i; GDThreshold = 2 / lambda_max(H) (Thm 1);
 //     TopEigenvector: v_max.
 //   - GeneralizedSharpness: lambda_gen = lambda_max(pinv(C) D) with C = (1/2) H kronsum H and
@@ -22,10 +22,18 @@
 //     Bracket is a certified [lo, hi] of relative width <= Options.RelWidth (1e-6): lo is a
 //     Rayleigh quotient of the symmetric operator C^{-1/2} D C^{-1/2}, hi a Collatz-Wielandt
 //     bound T(S) <= hi S for a positive definite S (T = pinv(C) D preserves the PSD cone, Thm 6).
+//     Diagnostics.Status is "converged" when the width was reached, "iteration_limit" when
+//     Options.MaxApplications ran out first (the bracket is still certified, only wider).
 //   - Bound15, Bound16, Bound25: the lower bounds (15), (16), (25) of Prop. 3; (25) by ascent
 //     from many starts (every eigenvector of H and every H_i's top eigenvector screened, v_max
 //     always ascended). Chain (26): lambda_max <= (15) <= (25) <= lambda_gen, (16) <= lambda_gen.
-//   - Nonuniformity: sqrt(lambda_max((1/n) sum_i H_i^2 - H^2)) (Wu, Ma and E 2018).
+//     (25) is never clipped: it is a Rayleigh quotient of (D, C) at a rank-one PSD matrix, a
+//     certified lower bound, so a value above the bracket's lower end becomes the lower end
+//     (Diagnostics.BracketLowerFromBound25, and lambda_gen is at least (25)); a value above the
+//     upper end (beyond a relative 1e-12 of rounding) is an error: the ascent and the
+//     certificate disagree.
+//   - Nonuniformity: sqrt(lambda_max((1/n) sum_i H_i^2 - H^2)) (Wu, Ma and E 2018), by Lanczos;
+//     Diagnostics.NonuniformityStatus is "converged" or "iteration_limit".
 //   - With Options.Eta (0 < eta < eta*) and gradients, the covariance limit of Thm 5,
 //     lim Sigma_perp = eta p pinv(2C - eta D) S_g, and the three limits of Cor. 1:
 //     CovarianceTrace = lim E||P(w - w*)||^2, ExpectedLoss = lim E[Ltilde] - L(w*),
@@ -46,13 +54,8 @@
 // conjugate-gradient solve. Inputs are normalized internally (results do not depend on the
 // scale of H up to rounding, from 1e-200 to 1e200).
 //
-// # Simulation
-//
-// [SimulateDense] and [SimulateFactored] run the linearized SGD dynamics
-// x_{t+1} = x_t - eta (1/B) sum_{i in batch} (H_i x_t + g_i) with batches drawn without
-// replacement, or the mixture process ALG(p) of Prop. 2, over many seeded chains, and record
-// E||x_t||^2 and E||P x_t||^2 with standard errors.
-//
-// Fast linear algebra comes from internal/linalg (OpenBLAS + LAPACKE with the build tag
-// `openblas`, pure Go otherwise).
+// Numerical failures (an eigensolver that does not converge, non-finite intermediate values)
+// are returned as errors naming the stage; only misuse (inconsistent shapes) panics. Fast linear
+// algebra and the Lanczos iteration come from internal/linalg (OpenBLAS + LAPACKE with the
+// build tag `openblas`, pure Go otherwise).
 package analysis

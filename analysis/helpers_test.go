@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // problemSpec describes a random test problem: n samples in dimension d, each H_i = A_i A_i^T with
@@ -153,7 +154,7 @@ type brute struct {
 
 func newBrute(in *Dense, batch int) *brute {
 	d, n := in.D, in.N
-	b := &brute{d: d, n: n, h: meanH(in), p: P(n, batch)}
+	b := &brute{d: d, n: n, h: meanH(in), p: sampling.P(n, batch)}
 	dd := d * d
 	b.c = make([]float64, dd*dd)
 	b.dm = make([]float64, dd*dd)

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/sgdstability/sgdstab/internal/linalg"
-	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Dense holds explicit per-sample Hessians H_i (d x d, row-major) at a minimum w*, and optionally
@@ -111,16 +110,6 @@ func (o Options) Validate() error {
 		return fmt.Errorf("analysis: negative iteration option")
 	}
 	return nil
-}
-
-// P returns p = (n - B) / (B (n - 1)), the factor by which sampling a batch of size B without
-// replacement from n samples shrinks the covariance of a batch mean (THEORY.md, Setting).
-// p = 1 at B = 1 and p = 0 at B = n. It panics unless 1 <= B <= n.
-func P(n, batch int) float64 {
-	if batch < 1 || batch > n {
-		panic(fmt.Sprintf("analysis: batch size %d outside 1..%d", batch, n))
-	}
-	return sampling.P(n, batch)
 }
 
 func checkBatch(n, batch int) error {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // subsets calls f for every size-b subset of {0..n-1}.
@@ -33,7 +35,7 @@ func TestProp2(t *testing.T) {
 		d, n := tc.d, tc.n
 		dd := d * d
 		eta := 0.3
-		p := P(n, tc.b)
+		p := sampling.P(n, tc.b)
 		// SGD by enumeration
 		qs := make([]float64, dd*dd)
 		noise := make([]float64, dd)
@@ -107,7 +109,9 @@ func TestProp2(t *testing.T) {
 			}
 		}
 		ds := make([]float64, r*r)
-		o.applyD(ds, sp)
+		if err := o.applyD(ds, sp); err != nil {
+			t.Fatal(err)
+		}
 		// S = V S' V^T in parameter space, then brute Q vec(S), then back
 		s := make([]float64, dd)
 		for a := 0; a < d; a++ {
@@ -169,8 +173,8 @@ func kronAdd(q, a, b []float64, d int, w float64) {
 	}
 }
 
-// TestSimulatorOneStep checks the simulator's batches (uniform, without replacement) and the
-// mixture process through the exact one-step second moment
+// TestSimulatorOneStep checks the Monte Carlo oracle's batches (uniform, without replacement) and
+// the mixture process through the exact one-step second moment
 // E||x_1||^2 = trace(Q(x0 x0^T)) + eta^2 p trace(S_g) + cross terms, from a fixed x0.
 func TestSimulatorOneStep(t *testing.T) {
 	rng := rand.New(rand.NewPCG(81, 82))
@@ -185,7 +189,7 @@ func TestSimulatorOneStep(t *testing.T) {
 			x := append([]float64(nil), x0...)
 			step := make([]float64, 2)
 			for _, i := range s {
-				denseDyn{in}.hx(step, x0, i)
+				addHx(step, in, x0, i)
 				step[0] += in.Gradients[i][0]
 				step[1] += in.Gradients[i][1]
 			}
@@ -195,15 +199,16 @@ func TestSimulatorOneStep(t *testing.T) {
 			want += x[0]*x[0] + x[1]*x[1]
 		})
 		want /= float64(count)
-		for _, mix := range []bool{false, true} {
-			tr, err := SimulateDense(in, Simulation{Eta: eta, Batch: b, Mixture: mix, Steps: 1, Chains: 40000, Seed: 9,
-				Init: func(_ int, _ *rand.Rand, x []float64) { copy(x, x0) }})
+		// the first batch of a shuffled epoch is a uniform subset too
+		for _, scheme := range []string{sampling.Independent, sampling.Shuffle, sampling.Mixture} {
+			tr, err := simulateDense(in, simulation{eta: eta, batch: b, scheme: scheme, steps: 1, chains: 40000, seed: 9,
+				init: func(_ int, _ *rand.Rand, x []float64) { copy(x, x0) }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, se := tr.MeanSq[1], tr.StdErr[1]
+			got, se := tr.meanSq[1], tr.stdErr[1]
 			if math.Abs(got-want) > 5*se {
-				t.Errorf("B=%d mixture=%v: E||x_1||^2 = %.6g +- %.2g, exact %.6g", b, mix, got, se, want)
+				t.Errorf("B=%d %s: E||x_1||^2 = %.6g +- %.2g, exact %.6g", b, scheme, got, se, want)
 			}
 		}
 	}
@@ -214,7 +219,7 @@ func TestSimulatorOneStep(t *testing.T) {
 			x := append([]float64(nil), x0...)
 			step := make([]float64, 2)
 			for _, s := range []int{i, j} {
-				denseDyn{in}.hx(step, x0, s)
+				addHx(step, in, x0, s)
 				step[0] += in.Gradients[s][0]
 				step[1] += in.Gradients[s][1]
 			}
@@ -224,10 +229,10 @@ func TestSimulatorOneStep(t *testing.T) {
 			withRepl += (x[0]*x[0] + x[1]*x[1]) / float64(in.N*in.N)
 		}
 	}
-	tr, _ := SimulateDense(in, Simulation{Eta: eta, Batch: 2, Steps: 1, Chains: 40000, Seed: 9,
-		Init: func(_ int, _ *rand.Rand, x []float64) { copy(x, x0) }})
-	if math.Abs(tr.MeanSq[1]-withRepl) < 5*tr.StdErr[1] {
-		t.Errorf("cannot tell batches without replacement (%.6g +- %.2g) from with replacement (%.6g)", tr.MeanSq[1], tr.StdErr[1], withRepl)
+	tr, _ := simulateDense(in, simulation{eta: eta, batch: 2, scheme: sampling.Independent, steps: 1, chains: 40000, seed: 9,
+		init: func(_ int, _ *rand.Rand, x []float64) { copy(x, x0) }})
+	if math.Abs(tr.meanSq[1]-withRepl) < 5*tr.stdErr[1] {
+		t.Errorf("cannot tell batches without replacement (%.6g +- %.2g) from with replacement (%.6g)", tr.meanSq[1], tr.stdErr[1], withRepl)
 	}
 }
 
@@ -268,9 +273,9 @@ func TestMonteCarloThreshold(t *testing.T) {
 			if f > 1 && rho <= 1 || f < 1 && rho >= 1 {
 				t.Fatalf("B=%d eta=%.1f eta*: rho(Q) = %.12g on the wrong side of 1", b, f, rho)
 			}
-			for _, mix := range []bool{false, true} {
-				tr, err := SimulateDense(in, Simulation{Eta: eta, Batch: b, Mixture: mix, Steps: steps, Every: steps, Chains: 100000, Seed: 5,
-					Init: func(_ int, r *rand.Rand, x []float64) {
+			for _, scheme := range []string{sampling.Independent, sampling.Mixture} {
+				tr, err := simulateDense(in, simulation{eta: eta, batch: b, scheme: scheme, steps: steps, every: steps, chains: 100000, seed: 5,
+					init: func(_ int, r *rand.Rand, x []float64) {
 						z := []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()}
 						for a := 0; a < 3; a++ {
 							x[a] = root[a*3]*z[0] + root[a*3+1]*z[1] + root[a*3+2]*z[2]
@@ -279,14 +284,14 @@ func TestMonteCarloThreshold(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				m0, m1, se := tr.MeanSq[0], tr.MeanSq[1], tr.StdErr[1]
+				m0, m1, se := tr.meanSq[0], tr.meanSq[1], tr.stdErr[1]
 				exact := math.Pow(rho, float64(steps)) * (sw[0] + sw[1] + sw[2])
-				t.Logf("B=%d eta=%.1f eta* mixture=%v: rho %.6f, %d steps: E||x||^2 %.4g -> %.4g +- %.2g (exact %.4g)", b, f, mix, rho, steps, m0, m1, se, exact)
+				t.Logf("B=%d eta=%.1f eta* %s: rho %.6f, %d steps: E||x||^2 %.4g -> %.4g +- %.2g (exact %.4g)", b, f, scheme, rho, steps, m0, m1, se, exact)
 				if f < 1 && !(m1 < 0.6*m0) || f > 1 && !(m1 > 1.6*m0) {
-					t.Errorf("B=%d eta=%.1f eta* mixture=%v: E||x||^2 went from %.4g to %.4g", b, f, mix, m0, m1)
+					t.Errorf("B=%d eta=%.1f eta* %s: E||x||^2 went from %.4g to %.4g", b, f, scheme, m0, m1)
 				}
 				if math.Abs(m1-exact) > 6*se+0.05*exact { // heavy tails: the sample SE understates the error a little
-					t.Errorf("B=%d eta=%.1f eta* mixture=%v: E||x_T||^2 = %.4g +- %.2g, exact %.4g", b, f, mix, m1, se, exact)
+					t.Errorf("B=%d eta=%.1f eta* %s: E||x_T||^2 = %.4g +- %.2g, exact %.4g", b, f, scheme, m1, se, exact)
 				}
 			}
 		}
@@ -316,18 +321,18 @@ func TestMonteCarloStationary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := SimulateDense(in, Simulation{Eta: eta, Batch: tc.b, Steps: 8000, Every: 1000, Chains: 3000, Seed: 7})
+		tr, err := simulateDense(in, simulation{eta: eta, batch: tc.b, scheme: sampling.Independent, steps: 8000, every: 1000, chains: 3000, seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
 		est, se := 0.0, 0.0
 		k := 0
-		for i, tt := range tr.T {
+		for i, tt := range tr.t {
 			if tt < 2000 {
 				continue
 			}
-			est += tr.MeanSqRange[i]
-			se += tr.StdErrRange[i]
+			est += tr.meanSqRange[i]
+			se += tr.stdErrRange[i]
 			k++
 		}
 		est /= float64(k)
@@ -336,43 +341,6 @@ func TestMonteCarloStationary(t *testing.T) {
 		t.Logf("B=%d eta=%.1f eta*: simulated %.5g +- %.2g, Cor. 1 %.5g", tc.b, tc.f, est, se, want)
 		if math.Abs(est-want) > 4*se {
 			t.Errorf("B=%d: stationary E||P x||^2 = %.5g +- %.2g, Cor. 1 gives %.5g", tc.b, est, se, want)
-		}
-	}
-}
-
-// TestSimulateFactoredMatchesDense: the two representations give the same trajectories.
-func TestSimulateFactoredMatchesDense(t *testing.T) {
-	rng := rand.New(rand.NewPCG(111, 112))
-	f := &Factored{N: 6, K: 2, D: 5, OutputHessian: []float64{2, 0.5, 0.5, 1}}
-	for i := 0; i < f.N; i++ {
-		j := make([]float64, f.K*f.D)
-		for x := range j {
-			j[x] = rng.NormFloat64()
-		}
-		f.Factors = append(f.Factors, j)
-	}
-	dn := &Dense{N: f.N, D: f.D}
-	for i := 0; i < f.N; i++ {
-		dn.Hessians = append(dn.Hessians, gaussNewton(f, i))
-	}
-	rep, err := AnalyzeFactored(f, 2, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mix := range []bool{false, true} {
-		s := Simulation{Eta: 0.8 * rep.EtaStar, Batch: 2, Mixture: mix, Steps: 200, Every: 50, Chains: 3, Seed: 1,
-			Init: func(c int, _ *rand.Rand, x []float64) { x[c] = 1 }}
-		a, err := SimulateFactored(f, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := SimulateDense(dn, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range a.MeanSq {
-			checkRel(t, "factored vs dense trajectory", a.MeanSq[i], b.MeanSq[i], 1e-10)
-			checkRel(t, "factored vs dense trajectory (range)", a.MeanSqRange[i], b.MeanSqRange[i], 1e-10)
 		}
 	}
 }

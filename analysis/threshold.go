@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/blas"
@@ -28,6 +29,8 @@ type operator struct {
 	apply int       // applications of D
 }
 
+func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
+
 func newOperator(pr *problem, p float64) *operator {
 	r := pr.r
 	o := &operator{pr: pr, p: p, r: r, cm12: make([]float64, r*r), s: make([]float64, r*r), ds: make([]float64, r*r)}
@@ -42,25 +45,31 @@ func newOperator(pr *problem, p float64) *operator {
 func (o *operator) dim() int { return o.r * (o.r + 1) / 2 }
 
 // applyD sets dst = D(s).
-func (o *operator) applyD(dst, s []float64) {
+func (o *operator) applyD(dst, s []float64) error {
 	r, l := o.r, o.pr.l
 	o.apply++
 	if o.p > 0 {
-		o.pr.curv.sandwich(dst, s)
+		if err := o.pr.curv.sandwich(dst, s); err != nil {
+			return err
+		}
 	}
 	for a := 0; a < r; a++ {
 		for b := 0; b < r; b++ {
 			dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
 		}
 	}
+	return nil
 }
 
 // applyT sets dst = T(s) = pinv(C) D(s).
-func (o *operator) applyT(dst, s []float64) {
-	o.applyD(dst, s)
+func (o *operator) applyT(dst, s []float64) error {
+	if err := o.applyD(dst, s); err != nil {
+		return err
+	}
 	for i, c := range o.cm12 {
 		dst[i] *= c * c
 	}
+	return nil
 }
 
 // unpack sets m = w o X for the packed x (w = cm12 if scaled, else 1).
@@ -106,10 +115,13 @@ func (o *operator) pack(x, m []float64, scaled bool) {
 }
 
 // applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.
-func (o *operator) applyA(dst, x []float64) {
+func (o *operator) applyA(dst, x []float64) error {
 	o.unpack(o.s, x, true)
-	o.applyD(o.ds, o.s)
+	if err := o.applyD(o.ds, o.s); err != nil {
+		return err
+	}
 	o.pack(dst, o.ds, true)
+	return nil
 }
 
 // genResult is the generalized sharpness with its certificate.
@@ -138,7 +150,7 @@ type genResult struct {
 // with a positive inner product with the PSD top eigenvector) is run to a residual tolerance
 // that is tightened until (hi - lo)/hi <= relWidth. At p = 0 the eigenvalues of T are
 // 2 l_a l_b / (l_a + l_b) (App. I), so lambda_gen = l_1 in closed form.
-func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
+func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, error) {
 	o := newOperator(pr, p)
 	r := pr.r
 	l1 := pr.l[0]
@@ -147,14 +159,15 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 		s[0] = 1
 		x := make([]float64, o.dim())
 		x[0] = 1
-		return &genResult{value: l1, lo: l1, hi: l1, x: x, s: s, converged: true, method: "closed form (p = 0: lambda_gen = lambda_max(H))"}
+		return &genResult{value: l1, lo: l1, hi: l1, x: x, s: s, converged: true, method: "closed form (p = 0: lambda_gen = lambda_max(H))"}, nil
 	}
 	dim := o.dim()
 	maxBasis := int(1.5e9 / (8 * float64(dim)))
 	maxBasis = max(10, min(maxBasis, 80))
-	lz := newLanczos(dim, o.applyA, maxBasis)
-	x0 := startVector(pr, o)
-	lz.start(x0)
+	lz := linalg.NewLanczos(dim, o.applyA, maxBasis)
+	if err := lz.Start(startVector(pr, o)); err != nil {
+		return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
+	}
 
 	res := &genResult{lo: 0, hi: math.Inf(1), method: "Lanczos on C^-1/2 D C^-1/2 + Collatz-Wielandt certificate"}
 	tol := math.Max(2e-2*opt.RelWidth, 1e-13)
@@ -164,9 +177,14 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 	var tIdentity []float64
 	for {
 		budget := opt.MaxApplications - o.apply
-		rz := lz.run(tol, budget-1)
-		x := rz.vector
-		o.applyA(ax, x)
+		rz, err := lz.Run(tol, budget-1)
+		if err != nil {
+			return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
+		}
+		x := rz.Vector
+		if err := o.applyA(ax, x); err != nil {
+			return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
+		}
 		rq := blas64.Dot(vec(x), vec(ax)) / blas64.Dot(vec(x), vec(x))
 		// true residual
 		rn := 0.0
@@ -193,7 +211,9 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 		// tightens the certificate 10-100x, for one more application: T(S1) = T(T(S)).
 		if o.apply < opt.MaxApplications {
 			t2 := make([]float64, r*r)
-			o.applyT(t2, ts)
+			if err := o.applyT(t2, ts); err != nil {
+				return nil, fmt.Errorf("analysis: generalized sharpness certificate: %w", err)
+			}
 			if h1, ok1 := cwUpper(r, ts, t2, rq, 0.5*opt.RelWidth); ok1 {
 				hi, ok = math.Min(hi, h1), true
 			}
@@ -208,7 +228,9 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 					id[a*r+a] = 1
 				}
 				tIdentity = make([]float64, r*r)
-				o.applyT(tIdentity, id)
+				if err := o.applyT(tIdentity, id); err != nil {
+					return nil, fmt.Errorf("analysis: generalized sharpness certificate: %w", err)
+				}
 			}
 			trS := 0.0
 			for a := 0; a < r; a++ {
@@ -258,8 +280,10 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 			f = 1e-3
 		}
 		tol = math.Max(math.Min(tol, rn)*math.Min(f, 0.5), 1e-15)
-		if lz.full() {
-			lz.start(x)
+		if lz.Full() {
+			if err := lz.Start(x); err != nil {
+				return nil, fmt.Errorf("analysis: generalized sharpness restart: %w", err)
+			}
 			res.restarts++
 		}
 	}
@@ -267,8 +291,37 @@ func generalizedSharpness(pr *problem, p float64, opt Options) *genResult {
 	res.value = math.Min(math.Max(res.value, res.lo), res.hi)
 	nrm := blas64.Nrm2(vec(res.s))
 	blas64.Scal(1/nrm, vec(res.s))
-	return res
+	return res, nil
 }
+
+// bound25Slack is the relative rounding allowance of the check of bound (25) against the
+// certified upper end hi of the bracket: both are exact for a rank-one top eigenmatrix (THEORY.md,
+// effective rank), where they agree to a few ulps.
+const bound25Slack = 1e-12
+
+// admitLowerBound takes a certified lower bound v on lambda_gen into the bracket [lo, hi]. Bound
+// (25) is one: it is the generalized Rayleigh quotient <vv^T, D(vv^T)> / <vv^T, C(vv^T)> of the
+// rank-one PSD matrix vv^T (THEORY.md eq. 25, Thm 2), never above lambda_gen. So v > lo raises
+// lo to v (and the reported estimate with it), which may bring the bracket to its target width
+// relWidth (then it counts as converged); v > hi (1 + bound25Slack) means that the ascent of
+// (25) and the Collatz-Wielandt certificate disagree, an error; a v within rounding above hi
+// sets lo = hi. raised reports whether lo moved.
+func (g *genResult) admitLowerBound(v, relWidth float64) (raised bool, err error) {
+	switch {
+	case math.IsNaN(v) || v > g.hi*(1+bound25Slack):
+		return false, fmt.Errorf("the lower bound exceeds the certified upper end by %.3g (relative): the optimizer and the certificate disagree", (v-g.hi)/g.hi)
+	case v <= g.lo:
+		return false, nil
+	}
+	g.lo = math.Min(v, g.hi)
+	if (g.hi-g.lo)/g.hi <= relWidth {
+		g.converged = true
+	}
+	return true, nil
+}
+
+// estimate is the reported lambda_gen: the best Rayleigh quotient, inside the certified bracket.
+func (g *genResult) estimate() float64 { return math.Min(math.Max(g.value, g.lo), g.hi) }
 
 // cwUpper returns a certified upper bound on rho(T) from the Collatz-Wielandt inequality for
 // cone-preserving maps: if S is positive definite and mu S - T(S) is positive definite, then

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 func TestValidation(t *testing.T) {
@@ -98,7 +100,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := SimulateDense(good(), Simulation{Eta: 0, Batch: 1}); err == nil {
+	if _, err := simulateDense(good(), simulation{eta: 0, batch: 1, scheme: sampling.Independent}); err == nil {
 		t.Error("simulation with eta = 0 accepted")
 	}
 }
@@ -114,7 +116,7 @@ func TestCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, _ := AnalyzeDense(in, 2, Options{})
-	o := newOperator(pr, P(5, 2))
+	o := newOperator(pr, sampling.P(5, 2))
 	r := pr.r
 	for trial := 0; trial < 5; trial++ {
 		s := make([]float64, r*r)
@@ -130,7 +132,9 @@ func TestCertificate(t *testing.T) {
 			}
 		}
 		ts := make([]float64, r*r)
-		o.applyT(ts, s)
+		if err := o.applyT(ts, s); err != nil {
+			t.Fatal(err)
+		}
 		lo, hi, ok := cwBracket(r, s, ts)
 		if !ok {
 			t.Fatal("random S not positive definite")

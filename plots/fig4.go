@@ -18,7 +18,8 @@ const (
 )
 
 // Fig4Point is one measurement of the validation of eta* (experiments/validate) at
-// eta = C eta* for the minimum found by SGD with batch Batch and step size LR. Process is "sgd" or "mixture" (ALG(p)).
+// eta = C eta* for the minimum found by SGD with batch Batch and step size LR. Process is
+// "independent" (SGD) or "mixture" (ALG(p)).
 // Y is the escape fraction (Kind Fig4Escape) or the growth rate of the linearized mean square
 // per unit of the start's time scale, rate / (eta* kappa) (Kind Fig4Growth), with interval
 // [Lo, Hi] (equal to Y when there is none).
@@ -66,7 +67,7 @@ func Figure4(pts []Fig4Point) (*Figure, error) {
 		sort.Float64s(lrs)
 		for li, lr := range lrs {
 			for _, kind := range []string{Fig4Growth, Fig4Escape} {
-				for _, proc := range []string{"sgd", "mixture"} {
+				for _, proc := range []string{"independent", "mixture"} {
 					var xs []xy
 					var bars brackets
 					for _, p := range byB[b] {

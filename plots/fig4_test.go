@@ -10,7 +10,7 @@ func TestFigure4(t *testing.T) {
 	var pts []Fig4Point
 	for _, b := range []int{8, 1} {
 		for _, c := range []float64{0.8, 0.9, 1.1, 1.25} {
-			for _, proc := range []string{"sgd", "mixture"} {
+			for _, proc := range []string{"independent", "mixture"} {
 				r := 2 * c * (c - 1)
 				pts = append(pts, Fig4Point{Batch: b, LR: 0.01, Process: proc, Kind: Fig4Growth, C: c, Y: r, Lo: r - 0.05, Hi: r + 0.05})
 				f := 0.0

@@ -16,7 +16,7 @@ const (
 	DefaultLoss          = LossSum
 	DefaultConvThreshold = 1e-6
 	DefaultConvEpochs    = 200
-	DefaultSampling      = SamplingIndependent
+	DefaultSampling      = sampling.Independent
 	DefaultDivergeLoss   = 1e6
 	DefaultEngine        = EngineFused
 )
@@ -27,23 +27,6 @@ const (
 	LossHalfSum  = "half_sum"  // c = 1/2
 	LossMean     = "mean"      // c = 1/K
 	LossHalfMean = "half_mean" // c = 1/(2K)
-)
-
-// Sampling options.
-const (
-	// SamplingIndependent draws every step's batch as a uniform random size-B subset, independently
-	// of all other steps. An epoch is ceil(n/B) steps.
-	SamplingIndependent = "independent"
-	// SamplingShuffle permutes the samples at the start of every epoch and takes consecutive
-	// slices of B; an epoch is floor(n/B) steps (the last n mod B samples of each permutation are
-	// dropped, so that every batch has exactly B samples).
-	SamplingShuffle = "shuffle"
-	// SamplingMixture is the process ALG(p) of THEORY.md Prop. 2, which has the same mean-square
-	// stability threshold as SGD with batch size B: every step is a single-sample step on a
-	// uniform random index with probability p = (n-B)/(B(n-1)) (Config.MixtureP), and a
-	// full-batch step on all n samples otherwise. An epoch is ceil(n/B) steps, as for
-	// independent batches. Fused engine only.
-	SamplingMixture = "mixture"
 )
 
 // Engines.
@@ -83,7 +66,9 @@ type Config struct {
 	ConvEpochs    int     `json:"conv_epochs" yaml:"conv_epochs"`
 	// MaxEpochs ends a run that has not converged (status "epoch_limit"). Default DefaultMaxEpochs.
 	MaxEpochs int `json:"max_epochs" yaml:"max_epochs"`
-	// Sampling is "independent" (default), "shuffle" or "mixture" (ALG(p), fused engine only).
+	// Sampling is the batch scheme (internal/sampling): "independent" (default: a uniform random
+	// size-B subset every step), "shuffle" (a permutation per epoch, consecutive slices) or
+	// "mixture" (ALG(p) of THEORY.md Prop. 2, fused engine only).
 	Sampling string `json:"sampling" yaml:"sampling"`
 	// Seed seeds the batch sampling. Default 0.
 	Seed uint64 `json:"seed" yaml:"seed"`
@@ -164,19 +149,17 @@ func (c Config) Validate(n int) error {
 	if _, err := LossScale(c.Loss, 1); err != nil {
 		return err
 	}
-	switch c.Sampling {
-	case SamplingIndependent, SamplingShuffle, SamplingMixture:
-	default:
-		return fmt.Errorf("train: unknown sampling %q (want %q, %q or %q)", c.Sampling, SamplingIndependent, SamplingShuffle, SamplingMixture)
+	if err := sampling.Check(c.Sampling); err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	switch c.Engine {
 	case EngineFused, EngineGorgonia:
 	default:
 		return fmt.Errorf("train: unknown engine %q (want %q or %q)", c.Engine, EngineFused, EngineGorgonia)
 	}
-	if c.Sampling == SamplingMixture && c.Engine == EngineGorgonia {
+	if c.Sampling == sampling.Mixture && c.Engine == EngineGorgonia {
 		// the gorgonia graph is built for one batch size; ALG(p) mixes sizes 1 and n
-		return fmt.Errorf("train: sampling %q needs engine %q (the gorgonia graph has one fixed batch size)", SamplingMixture, EngineFused)
+		return fmt.Errorf("train: sampling %q needs engine %q (the gorgonia graph has one fixed batch size)", sampling.Mixture, EngineFused)
 	}
 	return nil
 }
@@ -197,20 +180,11 @@ func LossScale(loss string, k int) (float64, error) {
 	return 0, fmt.Errorf("train: unknown loss %q (want %q, %q, %q or %q)", loss, LossSum, LossHalfSum, LossMean, LossHalfMean)
 }
 
-// MixtureP is the probability p = (n-B)/(B(n-1)) of a single-sample step of ALG(p) (sampling
-// "mixture") that matches batch size B on n samples (THEORY.md Prop. 2); 0 when n = 1.
-func (c Config) MixtureP(n int) float64 {
-	return sampling.P(n, c.Batch)
-}
-
 // StepsPerEpoch is the number of SGD steps of one epoch for n samples: ceil(n/B) for independent
-// batches and the mixture process, floor(n/B) for shuffling.
+// batches and the mixture process, floor(n/B) for shuffling (sampling.StepsPerEpoch).
 func (c Config) StepsPerEpoch(n int) int {
 	c = c.WithDefaults()
-	if c.Sampling == SamplingShuffle {
-		return n / c.Batch
-	}
-	return (n + c.Batch - 1) / c.Batch
+	return sampling.StepsPerEpoch(c.Sampling, n, c.Batch)
 }
 
 // WarmupLength is the warm-up length W in steps for n samples (0: no warm-up).

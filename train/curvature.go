@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/linalg"
 )
 
 // Curvature is the per-sample curvature of the loss at a point w (normally a minimum), in the
@@ -26,7 +28,11 @@ type Curvature struct {
 	// couples only W2[k,j] with row j of (W1, b1); its norm is computed exactly (see residualNorm),
 	// ||H_GN||_2 by Lanczos on Gauss-Newton products.
 	ResidualRel float64
-	// ResidualNorm is ||H - H_GN||_2 and GNSharpness is ||H_GN||_2 = lambda_max(H_GN).
+	// ResidualNorm is ||H - H_GN||_2 and GNSharpness is ||H_GN||_2 = lambda_max(H_GN), by
+	// Lanczos (internal/linalg) on Gauss-Newton products: the denominator of ResidualRel, computed
+	// here because train does not depend on package analysis. The analysis obtains the same
+	// number from its Gram eigendecomposition (analysis.Report.Sharpness); the two are
+	// independent computations, and the tests use each as the other's oracle.
 	ResidualNorm, GNSharpness float64
 	// ResidualRelMax is max_i ||H_i - J_i^T M J_i||_2 / ||J_i^T M J_i||_2 over samples with a
 	// nonzero Gauss-Newton part: the per-sample version of ResidualRel.
@@ -171,8 +177,7 @@ func PerSampleCurvature(ds *data.Dataset, p Params, loss string) (*Curvature, er
 	cv.ResidualNorm = m.residualNorm()
 	// H_GN v by the Gauss-Newton R-operator (cheaper than the n K d products with the Jacobians;
 	// the tests check it against J^T M J v).
-	gnMul := func(dst, v []float64) { m.hvp(v, dst, true) }
-	top, err := lanczosTop(d, gnMul, lanczosOptions{})
+	top, err := topEigenvalue(d, func(dst, v []float64) { m.hvp(v, dst, true) })
 	if err != nil {
 		return nil, fmt.Errorf("train: Gauss-Newton sharpness: %w", err)
 	}
@@ -338,7 +343,45 @@ func HessianSharpness(ds *data.Dataset, p Params, loss string) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	return lanczosTop(m.nPars, func(dst, v []float64) { m.hvp(v, dst, false) }, lanczosOptions{})
+	top, err := topEigenvalue(m.nPars, func(dst, v []float64) { m.hvp(v, dst, false) })
+	if err != nil {
+		return 0, fmt.Errorf("train: Hessian sharpness: %w", err)
+	}
+	return top, nil
+}
+
+// lanczosStream is the PCG stream of the Lanczos start vectors.
+const lanczosStream = 0x6c616e63_7a6f7321
+
+// topEigenvalue returns the largest eigenvalue of the symmetric n x n operator mul (dst = A v)
+// by linalg.LanczosTop (full reorthogonalization, no restart: at most min(n, 300) applications)
+// from a start vector of uniform(-1, 1) entries drawn from PCG(0, lanczosStream), converged to
+// a relative Ritz residual ||A y - theta y|| <= 1e-8 |theta|. Reaching the iteration limit first
+// is an error.
+func topEigenvalue(n int, mul func(dst, v []float64)) (float64, error) {
+	rng := rand.New(rand.NewPCG(0, lanczosStream))
+	x0 := make([]float64, n)
+	for i := range x0 {
+		x0[i] = 2*rng.Float64() - 1
+	}
+	iters := min(n, 300)
+	apply := func(dst, v []float64) error {
+		mul(dst, v)
+		for _, x := range dst {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return errors.New("the operator returned non-finite values")
+			}
+		}
+		return nil
+	}
+	rz, status, err := linalg.LanczosTop(n, apply, x0, linalg.LanczosOptions{Tol: 1e-8, MaxBasis: iters, MaxApplications: iters})
+	switch {
+	case err != nil:
+		return math.NaN(), err
+	case status != linalg.Converged:
+		return rz.Value, fmt.Errorf("Lanczos: no convergence in %d iterations (last estimate %g, residual %.3g)", iters, rz.Value, rz.Residual/math.Abs(rz.Value))
+	}
+	return rz.Value, nil
 }
 
 func dot(a, b []float64) float64 {

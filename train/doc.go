@@ -32,7 +32,7 @@
 // [TrainFrom] starts a run from given parameters instead (restarts at a minimum, continuing a
 // run). Sampling "mixture" runs the process ALG(p) of THEORY.md Prop. 2 instead of SGD: every
 // step is a single-sample step on a uniform random index with probability
-// p = (n-B)/(B(n-1)) ([Config.MixtureP]), a full-batch step otherwise; it has SGD's mean-square
+// p = (n-B)/(B(n-1)), a full-batch step otherwise; it has SGD's mean-square
 // threshold at batch size B. Only the fused engine implements it (the gorgonia graph has one
 // batch size; Validate rejects the combination). To stop a run when its loss exceeds a level,
 // set DivergeLoss to that level (status "diverged").

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 var (
@@ -59,11 +60,11 @@ func TestFusedMatchesGorgonia(t *testing.T) {
 		loss  string
 		samp  string
 	}{
-		{"MNIST-B1", full, 1, 0.01, LossSum, SamplingIndependent},
-		{"MNIST-B8-shuffle-mean", full, 8, 0.02, LossMean, SamplingShuffle},
-		{"B=n=32", small, 32, 0.05, LossHalfSum, SamplingIndependent},
-		{"B=n=24-gemm", subset(small, 24), 24, 0.05, LossHalfSum, SamplingIndependent},
-		{"B20of32-gemm", small, 20, 0.05, LossSum, SamplingIndependent},
+		{"MNIST-B1", full, 1, 0.01, LossSum, sampling.Independent},
+		{"MNIST-B8-shuffle-mean", full, 8, 0.02, LossMean, sampling.Shuffle},
+		{"B=n=32", small, 32, 0.05, LossHalfSum, sampling.Independent},
+		{"B=n=24-gemm", subset(small, 24), 24, 0.05, LossHalfSum, sampling.Independent},
+		{"B20of32-gemm", small, 20, 0.05, LossSum, sampling.Independent},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // TestTrainFromInit: starting from the configuration's own initial point gives Train's run bit
@@ -133,53 +135,9 @@ func TestTrainFromErrors(t *testing.T) {
 	}
 }
 
-// TestMixtureSampler: ALG(p) takes single-sample steps with frequency p = (n-B)/(B(n-1)) on
-// uniform indices and full-batch steps (all n samples in order) otherwise.
-func TestMixtureSampler(t *testing.T) {
-	const n, steps = 10, 40000
-	for _, b := range []int{1, 2, 3, n} {
-		cfg := Config{LR: 1, Batch: b, Sampling: SamplingMixture, Seed: uint64(b)}.WithDefaults()
-		p := cfg.MixtureP(n)
-		if want := float64(n-b) / float64(b*(n-1)); p != want {
-			t.Fatalf("B=%d: p = %v, want %v", b, p, want)
-		}
-		s := newSampler(n, cfg)
-		singles := 0
-		hits := make([]int, n)
-		for k := 0; k < steps; k++ {
-			batch := s.next()
-			switch len(batch) {
-			case 1:
-				singles++
-				hits[batch[0]]++
-			case n:
-				for i, v := range batch {
-					if v != i {
-						t.Fatalf("B=%d: full batch %v is not 0..n-1 in order", b, batch)
-					}
-				}
-			default:
-				t.Fatalf("B=%d: batch of size %d", b, len(batch))
-			}
-		}
-		sd := math.Sqrt(p * (1 - p) / steps)
-		frac := float64(singles) / steps
-		if math.Abs(frac-p) > 5*sd || (p == 0 && singles != 0) || (p == 1 && singles != steps) {
-			t.Errorf("B=%d: fraction of single-sample steps %v, want p = %v (sd %.2g)", b, frac, p, sd)
-		}
-		if singles == 0 {
-			continue
-		}
-		// chi-square of the single indices against uniform, 9 degrees of freedom
-		chi, e := 0.0, float64(singles)/n
-		for _, h := range hits {
-			chi += (float64(h) - e) * (float64(h) - e) / e
-		}
-		if chi > 33 { // P(chi2_9 > 33) < 2e-4
-			t.Errorf("B=%d: single indices not uniform: chi2 = %v, counts %v", b, chi, hits)
-		}
-	}
-	if cfg := (Config{LR: 1, Batch: 2, Sampling: SamplingMixture}); cfg.StepsPerEpoch(9) != 5 {
+// TestMixtureEpoch: an epoch of ALG(p) has ceil(n/B) steps, as for independent batches.
+func TestMixtureEpoch(t *testing.T) {
+	if cfg := (Config{LR: 1, Batch: 2, Sampling: sampling.Mixture}); cfg.StepsPerEpoch(9) != 5 {
 		t.Errorf("mixture epoch has %d steps, want ceil(9/2) = 5", cfg.StepsPerEpoch(9))
 	}
 }
@@ -192,7 +150,7 @@ func TestMixtureZeroIsGD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Sampling = SamplingMixture
+	cfg.Sampling = sampling.Mixture
 	mix, err := Train(context.Background(), ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -213,13 +171,13 @@ func TestMixtureZeroIsGD(t *testing.T) {
 func TestMixtureSteps(t *testing.T) {
 	ds := refData
 	start := InitParams(ds.D, 3, ds.K, 1.5, 2)
-	cfg := Config{Hidden: 3, LR: 0.2, Batch: 2, Sampling: SamplingMixture, Seed: 5, WarmupSteps: 3, MaxEpochs: 2}
+	cfg := Config{Hidden: 3, LR: 0.2, Batch: 2, Sampling: sampling.Mixture, Seed: 5, WarmupSteps: 3, MaxEpochs: 2}
 	res, err := TrainFrom(context.Background(), ds, cfg, start, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, sampleStream))
-	p := cfg.MixtureP(ds.N)
+	p := sampling.P(ds.N, cfg.Batch)
 	all := make([]int, ds.N)
 	for i := range all {
 		all[i] = i
@@ -243,7 +201,7 @@ func TestMixtureSteps(t *testing.T) {
 }
 
 func TestMixtureGorgoniaRejected(t *testing.T) {
-	err := Config{LR: 1, Batch: 2, Sampling: SamplingMixture, Engine: EngineGorgonia}.Validate(10)
+	err := Config{LR: 1, Batch: 2, Sampling: sampling.Mixture, Engine: EngineGorgonia}.Validate(10)
 	if err == nil || !strings.Contains(err.Error(), `sampling "mixture" needs engine "fused"`) {
 		t.Errorf("error %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 // Status is how a run ended.
@@ -172,7 +173,7 @@ func newEngine(ds *data.Dataset, sp *sparseX, cfg Config, start *Params) (engine
 		return newGorgoniaNet(ds, sp, p, c, cfg.Batch)
 	}
 	batch := cfg.Batch
-	if cfg.Sampling == SamplingMixture {
+	if cfg.Sampling == sampling.Mixture {
 		batch = ds.N // the largest batch of ALG(p); single-sample steps fit in its buffers
 	}
 	return newFused(ds, sp, p, c, batch), nil
@@ -198,7 +199,7 @@ func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, startAt
 		finite := true
 		for s := 0; s < res.StepsPerEpoch; s++ {
 			lr = cfg.StepLR(res.Steps, ds.N)
-			bl := eng.step(smp.next(), lr)
+			bl := eng.step(smp.Next(), lr)
 			res.Steps++
 			if math.IsNaN(bl) || math.IsInf(bl, 0) {
 				finite = false

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
 func TestValidate(t *testing.T) {
@@ -52,7 +53,7 @@ func TestValidate(t *testing.T) {
 	}
 	d := Config{LR: 0.1, Batch: 2}.WithDefaults()
 	if d.Hidden != DefaultHidden || d.InitFactor != DefaultInitFactor || d.Loss != LossSum || d.WarmupSteps != 0 || d.WarmupEpochs != DefaultWarmupEpochs ||
-		d.ConvThreshold != 1e-6 || d.ConvEpochs != 200 || d.MaxEpochs != DefaultMaxEpochs || d.Sampling != SamplingIndependent ||
+		d.ConvThreshold != 1e-6 || d.ConvEpochs != 200 || d.MaxEpochs != DefaultMaxEpochs || d.Sampling != sampling.Independent ||
 		d.Engine != EngineFused || d.DivergeLoss != DefaultDivergeLoss || d.LR != 0.1 || d.Batch != 2 {
 		t.Fatalf("defaults %+v", d)
 	}
@@ -86,7 +87,7 @@ func TestScheduleAndEpochs(t *testing.T) {
 	if got := c.StepsPerEpoch(10); got != 4 {
 		t.Fatalf("independent: %d steps per epoch for n=10, B=3, want 4", got)
 	}
-	c.Sampling = SamplingShuffle
+	c.Sampling = sampling.Shuffle
 	if got := c.StepsPerEpoch(10); got != 3 {
 		t.Fatalf("shuffle: %d steps per epoch for n=10, B=3, want 3", got)
 	}
@@ -139,7 +140,7 @@ func TestSamplerUniform(t *testing.T) {
 	count := make([]float64, n)
 	pair := make([]float64, n*n)
 	for it := 0; it < steps; it++ {
-		batch := s.next()
+		batch := s.Next()
 		seen := map[int]bool{}
 		for _, i := range batch {
 			if seen[i] {
@@ -165,11 +166,11 @@ func TestSamplerUniform(t *testing.T) {
 			}
 		}
 	}
-	sh := newSampler(n, Config{Batch: b, Seed: 5, Sampling: SamplingShuffle}.WithDefaults())
+	sh := newSampler(n, Config{Batch: b, Seed: 5, Sampling: sampling.Shuffle}.WithDefaults())
 	for ep := 0; ep < 5; ep++ {
 		seen := map[int]bool{}
 		for k := 0; k < n/b; k++ {
-			for _, i := range sh.next() {
+			for _, i := range sh.Next() {
 				if seen[i] {
 					t.Fatalf("epoch %d: sample %d twice", ep, i)
 				}
@@ -189,7 +190,7 @@ func TestDeterminism(t *testing.T) {
 			cfgs = append(cfgs, Config{Hidden: 6, LR: 0.02, Batch: b, Seed: seed, MaxEpochs: 30, WarmupSteps: 50})
 		}
 	}
-	cfgs = append(cfgs, Config{Hidden: 6, LR: 0.02, Batch: 5, Sampling: SamplingShuffle, MaxEpochs: 30})
+	cfgs = append(cfgs, Config{Hidden: 6, LR: 0.02, Batch: 5, Sampling: sampling.Shuffle, MaxEpochs: 30})
 	one, err := TrainMany(context.Background(), ds, cfgs, 1, nil)
 	if err != nil {
 		t.Fatal(err)

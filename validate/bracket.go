@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
 // RatePoint is one growth-rate measurement at eta = C * eta*.
@@ -14,7 +16,7 @@ type RatePoint struct {
 // Bracket is the observed transition in c = eta / eta*.
 type Bracket struct {
 	// Lo is the largest c whose interval lies below 0 (decay) and Hi the smallest c whose interval
-	// lies above 0 (growth); NaN when no such c was tested.
+	// lies above 0 (growth); NaN when no such c was tested (a missing end: null in JSON).
 	Lo, Hi float64
 	// Consistent: every decaying c lies below every growing c (a monotone transition).
 	Consistent bool
@@ -73,18 +75,38 @@ func EscapeBracket(points []EscapePoint) Bracket {
 	return b
 }
 
-// MarshalJSON writes a missing end (NaN) as null.
+// bracketJSON is the JSON form of a Bracket: a missing end is null, other values are
+// internal/jsonfloat numbers (an infinite c would be "+Inf").
+type bracketJSON struct {
+	Lo          *jsonfloat.Float `json:"lo"`
+	Hi          *jsonfloat.Float `json:"hi"`
+	Consistent  bool             `json:"consistent"`
+	ContainsOne bool             `json:"contains_one"`
+}
+
+// MarshalJSON writes a missing end (NaN in memory) as null.
 func (b Bracket) MarshalJSON() ([]byte, error) {
-	f := func(x float64) *float64 {
+	f := func(x float64) *jsonfloat.Float {
 		if math.IsNaN(x) {
 			return nil
 		}
-		return &x
+		return jsonfloat.Ptr(x)
 	}
-	return json.Marshal(struct {
-		Lo          *float64 `json:"lo"`
-		Hi          *float64 `json:"hi"`
-		Consistent  bool     `json:"consistent"`
-		ContainsOne bool     `json:"contains_one"`
-	}{f(b.Lo), f(b.Hi), b.Consistent, b.ContainsOne})
+	return json.Marshal(bracketJSON{f(b.Lo), f(b.Hi), b.Consistent, b.ContainsOne})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (null: a missing end, NaN in memory).
+func (b *Bracket) UnmarshalJSON(data []byte) error {
+	var j bracketJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	f := func(x *jsonfloat.Float) float64 {
+		if x == nil {
+			return math.NaN()
+		}
+		return float64(*x)
+	}
+	*b = Bracket{Lo: f(j.Lo), Hi: f(j.Hi), Consistent: j.Consistent, ContainsOne: j.ContainsOne}
+	return nil
 }

@@ -14,16 +14,6 @@ import (
 	"github.com/sgdstability/sgdstab/internal/sampling"
 )
 
-// Processes simulated by Growth and by the nonlinear check.
-const (
-	// ProcessSGD: every step averages the steps of a uniform random size-B subset drawn without
-	// replacement, independently at every step (THEORY.md's p).
-	ProcessSGD = "sgd"
-	// ProcessMixture is ALG(p) of Prop. 2: a single-sample step on a uniform random index with
-	// probability p, a full-batch step otherwise.
-	ProcessMixture = "mixture"
-)
-
 // Start is the distribution of the initial point y_0 = A z, z ~ N(0, I_M): covariance A A^T.
 type Start struct {
 	R, M int
@@ -55,7 +45,9 @@ func CovarianceStart(r int, s []float64, m int) (*Start, error) {
 // GrowthOptions configures Growth. The zero value of every field except Eta and Batch means the
 // default in its comment.
 type GrowthOptions struct {
-	Process string  // ProcessSGD (default) or ProcessMixture
+	// Process is the batch scheme (internal/sampling): "independent" (default: SGD, a uniform
+	// random size-B subset every step), "shuffle" or "mixture" (ALG(p) of Prop. 2).
+	Process string
 	Batch   int     // B (required); for the mixture it sets p = (n-B)/(B(n-1))
 	Eta     float64 // step size (required, > 0)
 	// Chains is the number of chains (particles) of one population; default 256.
@@ -72,10 +64,18 @@ type GrowthOptions struct {
 	Workers int // goroutines; default GOMAXPROCS
 }
 
-func (o GrowthOptions) withDefaults() GrowthOptions {
-	if o.Process == "" {
-		o.Process = ProcessSGD
+// scheme resolves a process name: "" means sampling.Independent; an unknown name is an error.
+func scheme(process string) (string, error) {
+	if process == "" {
+		return sampling.Independent, nil
 	}
+	if err := sampling.Check(process); err != nil {
+		return "", fmt.Errorf("validate: process: %w", err)
+	}
+	return process, nil
+}
+
+func (o GrowthOptions) withDefaults() GrowthOptions {
 	if o.Chains == 0 {
 		o.Chains = 256
 	}
@@ -99,8 +99,6 @@ func (o GrowthOptions) withDefaults() GrowthOptions {
 
 func (o GrowthOptions) validate(n int) error {
 	switch {
-	case o.Process != ProcessSGD && o.Process != ProcessMixture:
-		return fmt.Errorf("validate: process %q is neither %q nor %q", o.Process, ProcessSGD, ProcessMixture)
 	case o.Batch < 1 || o.Batch > n:
 		return fmt.Errorf("validate: batch %d is outside 1..%d", o.Batch, n)
 	case !(o.Eta > 0) || math.IsInf(o.Eta, 0):
@@ -155,6 +153,10 @@ func (g *Growth) Verdict() string {
 func (l *Linear) Growth(start *Start, opt GrowthOptions) (*Growth, error) {
 	l.check()
 	opt = opt.withDefaults()
+	var err error
+	if opt.Process, err = scheme(opt.Process); err != nil {
+		return nil, err
+	}
 	if err := opt.validate(l.N); err != nil {
 		return nil, err
 	}
@@ -200,18 +202,12 @@ func (l *Linear) Growth(start *Start, opt GrowthOptions) (*Growth, error) {
 type linSim struct {
 	l       *Linear
 	opt     GrowthOptions
-	p       float64
 	y, u, z []float64
-	perm    []int
+	batches *sampling.Sampler
 }
 
 func newLinSim(l *Linear, opt GrowthOptions) *linSim {
-	s := &linSim{l: l, opt: opt, p: sampling.P(l.N, opt.Batch), u: make([]float64, l.R),
-		z: make([]float64, l.K), perm: make([]int, l.N)}
-	for i := range s.perm {
-		s.perm[i] = i
-	}
-	return s
+	return &linSim{l: l, opt: opt, u: make([]float64, l.R), z: make([]float64, l.K)}
 }
 
 // addSample sets u += scale * F_i^T F_i y.
@@ -238,23 +234,22 @@ func (s *linSim) addSample(i int, scale float64) {
 	}
 }
 
-// step advances y by one step of the process.
-func (s *linSim) step(rng *rand.Rand) {
+// step advances y by one step of the process, y <- y - (eta/|batch|) sum_{i in batch} F_i^T F_i y,
+// on the next batch of s.batches. A full-batch step of the mixture is y <- y - eta diag(L) y
+// (H = diag(L) in the basis).
+func (s *linSim) step() {
 	l, eta := s.l, s.opt.Eta
 	for b := range s.u {
 		s.u[b] = 0
 	}
-	if s.opt.Process == ProcessMixture {
-		if rng.Float64() < s.p {
-			s.addSample(rng.IntN(l.N), eta)
-		} else {
-			for b, lb := range l.L {
-				s.u[b] = eta * lb * s.y[b]
-			}
+	batch := s.batches.Next()
+	if s.opt.Process == sampling.Mixture && len(batch) == l.N {
+		for b, lb := range l.L {
+			s.u[b] = eta * lb * s.y[b]
 		}
 	} else {
-		scale := eta / float64(s.opt.Batch)
-		for _, i := range sampling.Batch(rng, s.perm, s.opt.Batch) {
+		scale := eta / float64(len(batch))
+		for _, i := range batch {
 			s.addSample(i, scale)
 		}
 	}
@@ -266,11 +261,10 @@ func (s *linSim) step(rng *rand.Rand) {
 // population runs replica k and returns log(prod_{s<=t} g_s) for t = 0..Steps (0 at t = 0).
 func (s *linSim) population(k int, start *Start) []float64 {
 	rng := rand.New(rand.NewPCG(s.opt.Seed, uint64(k)))
-	// Every replica starts from the identity permutation, so its batches depend only on its own
-	// seed, not on which replicas the same worker ran before.
-	for i := range s.perm {
-		s.perm[i] = i
-	}
+	// Every replica has its own sampler (starting from the identity permutation) on the
+	// replica's stream, so its batches depend only on its own seed, not on which replicas the
+	// same worker ran before.
+	s.batches = sampling.NewSampler(rng, s.opt.Process, s.l.N, s.opt.Batch)
 	J, R := s.opt.Chains, s.l.R
 	ys := make([]float64, J*R)
 	spare := make([]float64, J*R)
@@ -296,7 +290,7 @@ func (s *linSim) population(k int, start *Start) []float64 {
 		sum := 0.0
 		for j := 0; j < J; j++ {
 			s.y = ys[j*R : (j+1)*R]
-			s.step(rng)
+			s.step()
 			w[j] = dot(s.y, s.y)
 			sum += w[j]
 		}

@@ -57,6 +57,15 @@ func TestTopEigenClosedForm(t *testing.T) {
 		if r := lin.MeanSquareCurve(p, top.EtaStar, top.S, 1)[1]; math.Abs(r) > 1e-6 {
 			t.Errorf("%s: log tr Q(S) / tr S = %v at eta*, want 0", c.name, r)
 		}
+		// Stopped by its iteration limit, the power method says so, and its Lambda is still a
+		// lower bound on lambda_gen (a Rayleigh quotient).
+		if c.h[0][0] == 1 {
+			continue // n = 2, d = 1: exact in one iteration
+		}
+		early, err := lin.TopEigen(p, 1e-13, 2)
+		if err != nil || early.Converged || early.Iterations != 2 || !(early.Lambda <= want*(1+1e-12)) {
+			t.Errorf("%s, 2 iterations: converged %v after %d, lambda %v (lambda_gen %v), error %v", c.name, early.Converged, early.Iterations, early.Lambda, want, err)
+		}
 	}
 }
 
@@ -75,7 +84,7 @@ func TestGrowthBracketsThreshold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, proc := range []string{ProcessSGD, ProcessMixture} {
+		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			for _, wrong := range []float64{1, 0.75, 1.3} { // thresholds 25% too small, 30% too large
 				var pts []RatePoint
 				for k, cc := range cs {
@@ -120,7 +129,7 @@ func TestGrowthIndependentOfWorkers(t *testing.T) {
 	}
 	var rates []float64
 	for _, workers := range []int{1, 2, 3} {
-		g, err := lin.Growth(start, GrowthOptions{Process: ProcessSGD, Batch: c.batch, Eta: 2 / closedForm(c.h, p),
+		g, err := lin.Growth(start, GrowthOptions{Process: sampling.Independent, Batch: c.batch, Eta: 2 / closedForm(c.h, p),
 			Chains: 50, Replicas: 6, Steps: 40, Seed: 9, Workers: workers})
 		if err != nil {
 			t.Fatal(err)
@@ -149,9 +158,26 @@ func TestBrackets(t *testing.T) {
 	}
 }
 
+// TestBracketJSON: a missing end is null, an infinite one the jsonfloat string, and both read
+// back.
 func TestBracketJSON(t *testing.T) {
 	js, err := json.Marshal(Bracket{Lo: 0.9, Hi: math.NaN(), Consistent: true})
 	if err != nil || string(js) != `{"lo":0.9,"hi":null,"consistent":true,"contains_one":false}` {
 		t.Errorf("%s, %v", js, err)
+	}
+	js, err = json.Marshal(Bracket{Lo: math.NaN(), Hi: math.Inf(1)})
+	if err != nil || string(js) != `{"lo":null,"hi":"+Inf","consistent":false,"contains_one":false}` {
+		t.Errorf("%s, %v", js, err)
+	}
+	for _, b := range []Bracket{{Lo: 0.9, Hi: 1.1, Consistent: true, ContainsOne: true}, {Lo: math.NaN(), Hi: math.Inf(1)}} {
+		js, _ := json.Marshal(b)
+		var back Bracket
+		if err := json.Unmarshal(js, &back); err != nil {
+			t.Fatal(err)
+		}
+		same := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+		if !same(back.Lo, b.Lo) || !same(back.Hi, b.Hi) || back.Consistent != b.Consistent || back.ContainsOne != b.ContainsOne {
+			t.Errorf("%s read back as %+v, want %+v", js, back, b)
+		}
 	}
 }

@@ -89,7 +89,13 @@ func order(v []float64, keep []int) []int {
 // GramLinear builds the linearization from the Gram matrix of the stacked square-root factors
 // G_i = M^{1/2} J_i (gram[(i*K+a)*N*K + j*K+b] = (G_i G_j^T)_ab, (N K) x (N K)). With
 // gram = U diag(s) U^T, the basis V = G^T U_r diag(s_r)^{-1/2} of range(H) gives F = U_r diag(s_r)^{1/2}
-// and L = s_r / N, where r counts the eigenvalues above rankTol * max s. gram is overwritten.
+// and L = s_r / N, where r counts the eigenvalues above rankTol * max s (pass the analysis's
+// Options.RankTol). gram is overwritten.
+//
+// The validation builds its linearization from train's closed-form Gram matrix
+// (train.GaussNewtonGram), not from package analysis's basis, on purpose: the check of eta* does
+// not share the analysis's code path. L[0] = lambda_max(H_GN) is therefore an independent
+// recomputation of the analysis's sharpness, which the validation records as a cross-check.
 func GramLinear(n, k int, gram []float64, rankTol float64) (*Linear, []float64, error) {
 	nk := n * k
 	if len(gram) != nk*nk {

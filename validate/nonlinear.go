@@ -38,11 +38,14 @@ func Direction(ds *data.Dataset, p train.Params, loss string, lin *Linear, u, y 
 // RestartOptions configures Restart. Zero values mean the defaults in the comments, except Eta
 // and Batch, which are required.
 type RestartOptions struct {
-	Process string  // ProcessSGD (default) or ProcessMixture (ALG(p), p from Batch)
+	// Process is train's batch scheme (internal/sampling): "independent" (default), "shuffle" or
+	// "mixture" (ALG(p), p from Batch).
+	Process string
 	Batch   int     // B
 	Eta     float64 // constant step size (no warm-up)
 	Loss    string  // loss option of train (default "sum")
-	// Epochs of the stability test; an epoch is ceil(n/B) steps for both processes. Default 20.
+	// Epochs of the stability test; an epoch is ceil(n/B) steps ("independent", "mixture") or
+	// floor(n/B) ("shuffle"). Default 20.
 	Epochs int
 	// EscapeLoss: the run escaped when the full-batch loss (evaluated after every epoch) exceeds
 	// it. Required (> 0).
@@ -88,21 +91,15 @@ const reconvergeSalt = 0x7265636f_6e766572 // "reconver"
 // Seed ^ reconvergeSalt) continues until train's convergence rule holds. A cancelled ctx
 // returns ctx.Err() between epochs.
 func Restart(ctx context.Context, ds *data.Dataset, start train.Params, opt RestartOptions) (*RestartResult, error) {
-	if opt.Process == "" {
-		opt.Process = ProcessSGD
+	var err error
+	if opt.Process, err = scheme(opt.Process); err != nil {
+		return nil, err
 	}
 	if opt.Epochs == 0 {
 		opt.Epochs = 20
 	}
 	if opt.DivergeLoss == 0 {
 		opt.DivergeLoss = 1e6
-	}
-	sampling := train.SamplingIndependent
-	switch {
-	case opt.Process == ProcessMixture:
-		sampling = train.SamplingMixture
-	case opt.Process != ProcessSGD:
-		return nil, fmt.Errorf("validate: process %q is neither %q nor %q", opt.Process, ProcessSGD, ProcessMixture)
 	}
 	switch {
 	case !(opt.EscapeLoss > 0):
@@ -114,7 +111,7 @@ func Restart(ctx context.Context, ds *data.Dataset, start train.Params, opt Rest
 	}
 	// test window: no convergence stop (ConvEpochs beyond the window), escape = "diverged"
 	cfg := train.Config{Hidden: start.Hidden, Loss: opt.Loss, LR: opt.Eta, Batch: opt.Batch, WarmupSteps: -1,
-		MaxEpochs: opt.Epochs, ConvEpochs: opt.Epochs + 1, Sampling: sampling, Seed: opt.Seed,
+		MaxEpochs: opt.Epochs, ConvEpochs: opt.Epochs + 1, Sampling: opt.Process, Seed: opt.Seed,
 		DivergeLoss: math.Min(opt.EscapeLoss, opt.DivergeLoss), Engine: train.EngineFused}
 	r, err := train.TrainFrom(ctx, ds, cfg, start, nil)
 	if err != nil {

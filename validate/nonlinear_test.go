@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -103,7 +104,7 @@ func TestRestartEscapes(t *testing.T) {
 	ds := tinyData(8, 9, 3, 5)
 	p := train.InitParams(ds.D, 4, ds.K, 1, 1)
 	l0 := fullLoss(t, ds, p)
-	for _, proc := range []string{ProcessSGD, ProcessMixture} {
+	for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 		opt := RestartOptions{Process: proc, Batch: 2, Eta: 1e-3, Epochs: 5, EscapeLoss: 2 * l0, Seed: 1}
 		res, err := Restart(context.Background(), ds, p, opt)
 		if err != nil {
@@ -124,7 +125,7 @@ func TestRestartEscapes(t *testing.T) {
 		}
 	}
 	var runs [2]*RestartResult
-	for q, proc := range []string{ProcessSGD, ProcessMixture} {
+	for q, proc := range []string{sampling.Independent, sampling.Mixture} {
 		r, err := Restart(context.Background(), ds, p, RestartOptions{Process: proc, Batch: ds.N, Eta: 0.05, Epochs: 6, EscapeLoss: 2 * l0, Seed: uint64(q)})
 		if err != nil {
 			t.Fatal(err)

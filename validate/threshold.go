@@ -51,8 +51,10 @@ type Top struct {
 	Lambda, EtaStar float64
 	// S is the top eigenmatrix (R x R, symmetric PSD, trace 1).
 	S []float64
-	// Iterations of the power method, and whether the relative change of Lambda fell below the
-	// tolerance.
+	// Iterations of the power method, and Converged: whether the relative change of Lambda fell
+	// below the tolerance. When it is false the iteration limit was reached first: Lambda is
+	// still a lower bound on lambda_gen, but S is not the top eigenmatrix and 2 / Lambda
+	// overestimates eta*; callers must flag such a result.
 	Iterations int
 	Converged  bool
 }
@@ -60,8 +62,10 @@ type Top struct {
 // TopEigen runs the power method on T = pinv(C) D, C(S)_ab = (L_a + L_b)/2 S_ab, from the
 // positive definite start diag(L) + L_1 e_1 e_1^T. T preserves the PSD cone and its top
 // eigenvalue is also the largest in modulus (Thm 6), so the iterates stay PSD and converge to the
-// top eigenmatrix. Stops when the Rayleigh quotient changes by less than tol (relative) or after
-// maxIter applications. Cost per iteration: about 4 N K R^2 flops.
+// top eigenmatrix. Stops when the Rayleigh quotient changes by less than tol (relative; Converged)
+// or after maxIter applications (not Converged: the result reports it). Cost per iteration:
+// about 4 N K R^2 flops. This power method is the validation's own computation of the top
+// eigenmatrix, independent of package analysis's Lanczos and certificate, which it checks.
 func (l *Linear) TopEigen(p float64, tol float64, maxIter int) (*Top, error) {
 	l.check()
 	if !(p >= 0 && p <= 1) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sgdstability/sgdstab/analysis"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/train"
 	"github.com/sgdstability/sgdstab/validate"
 )
@@ -90,7 +92,7 @@ func finiteOr(x, alt float64) float64 {
 func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	cfg := v.cfg
 	rec := &MinRecord{Name: fmt.Sprintf("B%d_lr%g", m.Batch, m.LR), Batch: m.Batch, LR: m.LR,
-		P: pOf(v.ds.N, m.Batch), EtaStar: m.EtaStar, Sharpness: m.Sharpness, GenSharpness: m.GenSharpness,
+		P: sampling.P(v.ds.N, m.Batch), EtaStar: m.EtaStar, Sharpness: m.Sharpness, GenSharpness: m.GenSharpness,
 		Source: m.Source, FinalLoss: m.FinalLoss, LinBracket: map[string]validate.Bracket{},
 		EscBracket: map[string]validate.Bracket{}, Seconds: map[string]float64{}}
 	t := time.Now()
@@ -98,7 +100,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
+	lin, u, err := validate.GramLinear(v.ds.N, v.ds.K, gram, analysis.Options{}.WithDefaults().RankTol)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +111,9 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 		return nil, err
 	}
 	rec.TruncDim, rec.TruncLambda = tr.R, top.Lambda
+	if !top.Converged {
+		v.logf("%s: the power method on the truncated problem reached its limit of %d iterations: the start is not its top eigenmatrix", rec.Name, top.Iterations)
+	}
 	for a := 0; a < tr.R; a++ {
 		rec.Kappa += tr.L[a] * top.S[a*tr.R+a]
 	}
@@ -125,7 +130,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	steps := int(math.Ceil(cfg.Linear.Window * tau))
 	steps = max(cfg.Linear.MinSteps, min(cfg.Linear.MaxSteps, steps))
 	t = time.Now()
-	for _, proc := range []string{validate.ProcessSGD, validate.ProcessMixture} {
+	for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 		var pts []validate.RatePoint
 		for k, c := range cfg.C {
 			if err := ctx.Err(); err != nil {
@@ -159,10 +164,10 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	var jobs []job
 	for _, c := range cfg.C {
 		for s := 0; s < cfg.Nonlin.Seeds; s++ {
-			jobs = append(jobs, job{validate.ProcessSGD, c, uint64(s + 1)})
+			jobs = append(jobs, job{sampling.Independent, c, uint64(s + 1)})
 		}
 		for s := 0; s < cfg.Nonlin.MixtureSeeds; s++ {
-			jobs = append(jobs, job{validate.ProcessMixture, c, uint64(s + 1)})
+			jobs = append(jobs, job{sampling.Mixture, c, uint64(s + 1)})
 		}
 	}
 	res := make([]NonPoint, len(jobs))
@@ -190,7 +195,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 		}
 		rec.Nonlinear = append(rec.Nonlinear, res[q])
 	}
-	for _, proc := range []string{validate.ProcessSGD, validate.ProcessMixture} {
+	for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 		var pts []validate.EscapePoint
 		for _, c := range cfg.C {
 			ep := validate.EscapePoint{C: c}
@@ -214,8 +219,6 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 	rec.Seconds["nonlinear"] = time.Since(t).Seconds()
 	return rec, nil
 }
-
-func pOf(n, b int) float64 { return train.Config{Batch: b}.MixtureP(n) }
 
 // restart perturbs w* along a draw of the start (scaled so that the quadratic model's loss
 // increase is perturb_loss) and runs the nonlinear check.
@@ -251,7 +254,7 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 		return NonPoint{}, err
 	}
 	epochs := cfg.Epochs
-	if proc == validate.ProcessMixture {
+	if proc == sampling.Mixture {
 		epochs = cfg.MixtureEpochs
 	}
 	r, err := validate.Restart(ctx, v.ds, perturbed, validate.RestartOptions{Process: proc, Batch: m.Batch, Eta: c * m.EtaStar,
@@ -271,7 +274,7 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 		if err != nil {
 			return NonPoint{}, err
 		}
-		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, 1e-10)
+		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, analysis.Options{}.WithDefaults().RankTol)
 		if err == nil {
 			s := nl.L[0]
 			np.NewSharpness = &s

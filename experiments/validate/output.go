@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
+	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/plots"
 	"github.com/sgdstability/sgdstab/validate"
 )
@@ -19,7 +20,7 @@ func writeFigure(dir string, recs []*MinRecord) error {
 			pts = append(pts, plots.Fig4Point{Batch: r.Batch, LR: r.LR, Process: l.Process, Kind: plots.Fig4Growth,
 				C: l.C, Y: l.Normalized, Lo: l.Lo * l.Normalized / nz(l.Rate), Hi: l.Hi * l.Normalized / nz(l.Rate)})
 		}
-		for _, proc := range []string{validate.ProcessSGD, validate.ProcessMixture} {
+		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			esc, runs := map[float64]int{}, map[float64]int{}
 			var cs []float64
 			for _, n := range r.Nonlinear {
@@ -91,7 +92,7 @@ func writeMarkdown(path string, out *Output) error {
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	all := true
 	for _, r := range out.Minima {
-		for _, proc := range []string{validate.ProcessSGD, validate.ProcessMixture} {
+		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			if !r.LinBracket[proc].ContainsOne {
 				all = false
 			}
@@ -121,8 +122,8 @@ func writeMarkdown(path string, out *Output) error {
 			src = "store"
 		}
 		fmt.Fprintf(&b, "| B=%d, lr=%g | %.4f | %.5g | %.3f | %s | %s | %s | %s | %s |\n", r.Batch, r.LR, r.P, r.EtaStar,
-			r.LR/r.EtaStar, src, fmtBracket(r.LinBracket[validate.ProcessSGD], false), fmtBracket(r.LinBracket[validate.ProcessMixture], false),
-			esc(validate.ProcessSGD), esc(validate.ProcessMixture))
+			r.LR/r.EtaStar, src, fmtBracket(r.LinBracket[sampling.Independent], false), fmtBracket(r.LinBracket[sampling.Mixture], false),
+			esc(sampling.Independent), esc(sampling.Mixture))
 	}
 	verdict := "every linearized bracket contains c = 1"
 	if !all {
@@ -135,7 +136,7 @@ func writeMarkdown(path string, out *Output) error {
 	}
 	fmt.Fprintf(&b, "\n|---|---|%s\n", strings.Repeat("---|", len(out.Config.C)))
 	for _, r := range out.Minima {
-		for _, proc := range []string{validate.ProcessSGD, validate.ProcessMixture} {
+		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			fmt.Fprintf(&b, "| B=%d, lr=%g | %s |", r.Batch, r.LR, proc)
 			for _, l := range r.Linear {
 				if l.Process == proc {

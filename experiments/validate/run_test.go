@@ -117,7 +117,7 @@ func checkBrackets(t *testing.T, out *jsonOutput, cs []float64) {
 		if !(m.EtaStar > 0) {
 			t.Errorf("%s: eta* = %v", m.Name, m.EtaStar)
 		}
-		for _, proc := range []string{"sgd", "mixture"} {
+		for _, proc := range []string{"independent", "mixture"} {
 			var lo, hi *float64
 			var got []float64
 			decayMax, growMin := math.Inf(-1), math.Inf(1)
@@ -343,11 +343,11 @@ func jsonDiff(a, b any, path string) []string {
 	return nil
 }
 
-// isLinearSGD reports whether path lies inside a linear point of process "sgd" of doc or in the
+// isLinearSGD reports whether path lies inside a linear point of process "independent" of doc or in the
 // linearized SGD bracket computed from those points.
 func isLinearSGD(doc any, path string) bool {
 	var mi, li int
-	if n, _ := fmt.Sscanf(path, ".minima[%d].linear_bracket.sgd", &mi); n == 1 {
+	if n, _ := fmt.Sscanf(path, ".minima[%d].linear_bracket.independent", &mi); n == 1 {
 		return true
 	}
 	if n, _ := fmt.Sscanf(path, ".minima[%d].linear[%d]", &mi, &li); n != 2 {
@@ -361,7 +361,7 @@ func isLinearSGD(doc any, path string) bool {
 	if li >= len(ls) {
 		return false
 	}
-	return ls[li].(map[string]any)["process"] == "sgd"
+	return ls[li].(map[string]any)["process"] == "independent"
 }
 
 // stripOutput replaces the output directory echoed in validation.json's config.

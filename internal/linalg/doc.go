@@ -1,5 +1,9 @@
 // Package linalg selects the dense linear-algebra backend of the project and provides the one
-// LAPACK routine gonum lacks in a fast form: the symmetric eigendecomposition with vectors.
+// LAPACK routine gonum lacks in a fast form, the symmetric eigendecomposition with vectors
+// ([EigSym]), and the project's one Lanczos iteration for the top eigenpair of a symmetric
+// operator ([Lanczos], [LanczosTop]; typed [Status] "converged" / "iteration_limit"), used by the
+// analysis (generalized sharpness, nonuniformity) and by the trainer (Gauss-Newton and Hessian
+// sharpness). Numerical failures are errors with context; only misuse (shapes) panics.
 //
 // Built with the tag `openblas` (the Makefile sets it when pkg-config finds openblas and lapacke),
 // importing this package switches gonum's blas64 to OpenBLAS through gonum.org/v1/netlib/blas/netlib

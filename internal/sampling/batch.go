@@ -6,8 +6,7 @@ import "math/rand/v2"
 // partial Fisher-Yates shuffle of perm's first b positions, and returns perm[:b] (in random
 // order; valid until perm changes). perm must be a permutation of 0..n-1 (len n >= b); it is
 // carried over from call to call, which keeps every subset uniform whatever perm held before.
-// This is SGD's batch rule of THEORY.md (Setting); trainer and simulators share it so that the
-// same seed draws the same batches everywhere.
+// This is SGD's batch rule of THEORY.md (Setting), the draw of scheme [Independent].
 func Batch(rng *rand.Rand, perm []int, b int) []int {
 	n := len(perm)
 	for t := 0; t < b; t++ {

@@ -1,5 +1,3 @@
-// Package sampling holds what the trainer, the analysis and the validation all need about
-// batches drawn without replacement: the batch rule itself ([Batch]) and its covariance factor p ([P]).
 package sampling
 
 // P returns p = (n - B) / (B (n - 1)) (THEORY.md, Setting): the factor by which drawing a size-B

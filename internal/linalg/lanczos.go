@@ -1,0 +1,226 @@
+package linalg
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// Status is how an iterative computation ended.
+type Status string
+
+// Statuses of the iterative computations (their JSON spelling in the analysis diagnostics).
+const (
+	Converged      Status = "converged"       // the stopping rule was met
+	IterationLimit Status = "iteration_limit" // the budget of iterations ran out first
+)
+
+// Lanczos finds the largest eigenvalue of a symmetric operator A on R^dim by the Lanczos method
+// with full reorthogonalization (classical Gram-Schmidt, repeated once when it cancelled much:
+// "twice is enough") and explicit restarts from the current Ritz vector when the basis holds
+// maxBasis vectors ([Lanczos.Start] again, see [LanczosTop]). The top Ritz pair (theta, x) of
+// the tridiagonal matrix T_m = Q_m^T A Q_m has residual ||A x - theta x|| = beta_m |y_m|
+// (y the eigenvector of T_m, beta_m the next off-diagonal); an invariant Krylov space
+// (beta_m <= 1e-14 max |alpha|, or m = dim) makes the Ritz values exact.
+type Lanczos struct {
+	dim      int
+	apply    func(dst, x []float64) error // dst = A x
+	maxBasis int
+
+	q      []float64 // maxBasis x dim
+	alpha  []float64
+	beta   []float64
+	m      int // vectors in the basis
+	w      []float64
+	h      []float64
+	applys int // total operator applications
+	broke  bool
+}
+
+// Ritz is the top Ritz pair of a Lanczos basis.
+type Ritz struct {
+	Value    float64
+	Residual float64   // ||A x - Value x||, the Lanczos estimate beta_m |y_m| (0 when invariant)
+	Vector   []float64 // unit Ritz vector x (when asked for)
+	// Converged: Residual <= tol |Value| for the tolerance of the run.
+	Converged bool
+}
+
+// NewLanczos returns a Lanczos iteration for the operator apply (dst = A x, A symmetric on
+// R^dim) keeping at most maxBasis vectors (clamped to 1..dim). An error of apply stops the
+// iteration and is returned by [Lanczos.Run] with context.
+func NewLanczos(dim int, apply func(dst, x []float64) error, maxBasis int) *Lanczos {
+	if dim < 1 {
+		panic(fmt.Sprintf("linalg: Lanczos on dimension %d", dim))
+	}
+	maxBasis = max(1, min(maxBasis, dim))
+	return &Lanczos{dim: dim, apply: apply, maxBasis: maxBasis,
+		q: make([]float64, maxBasis*dim), w: make([]float64, dim), h: make([]float64, maxBasis)}
+}
+
+func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
+
+// Start resets the basis to x0 / ||x0||. It panics if len(x0) != dim and returns an error if
+// x0 is zero or not finite.
+func (l *Lanczos) Start(x0 []float64) error {
+	if len(x0) != l.dim {
+		panic(fmt.Sprintf("linalg: Lanczos start vector of length %d, want %d", len(x0), l.dim))
+	}
+	nrm := blas64.Nrm2(vec(x0))
+	if !(nrm > 0) || math.IsInf(nrm, 0) {
+		return fmt.Errorf("linalg: Lanczos start vector has norm %v", nrm)
+	}
+	q0 := l.q[:l.dim]
+	copy(q0, x0)
+	blas64.Scal(1/nrm, vec(q0))
+	l.m = 1
+	l.alpha = l.alpha[:0]
+	l.beta = l.beta[:0]
+	l.broke = false
+	return nil
+}
+
+// Full reports whether the basis cannot grow (a restart is needed to continue).
+func (l *Lanczos) Full() bool { return l.broke || len(l.alpha) == l.m }
+
+// Invariant reports whether the Krylov space became invariant (the Ritz values are exact).
+func (l *Lanczos) Invariant() bool { return l.broke }
+
+// Applications returns the number of operator applications so far, restarts included.
+func (l *Lanczos) Applications() int { return l.applys }
+
+// Run extends the Krylov basis until the top Ritz pair has residual <= tol |value|, the basis is
+// full or budget operator applications are spent, and returns the top Ritz pair with its vector.
+func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
+	if l.m == 0 {
+		return Ritz{}, errors.New("linalg: Lanczos run before Start")
+	}
+	for {
+		if l.broke || len(l.alpha) == l.m || budget <= 0 {
+			return l.ritz(tol, true)
+		}
+		j := l.m - 1
+		qj := l.q[j*l.dim : (j+1)*l.dim]
+		if err := l.apply(l.w, qj); err != nil {
+			return Ritz{}, fmt.Errorf("linalg: Lanczos, application %d of the operator: %w", l.applys+1, err)
+		}
+		l.applys++
+		budget--
+		a := blas64.Dot(vec(l.w), vec(qj))
+		l.alpha = append(l.alpha, a)
+		qb := blas64.General{Rows: l.m, Cols: l.dim, Stride: l.dim, Data: l.q[:l.m*l.dim]}
+		// classical Gram-Schmidt against the whole basis, repeated when it cancelled much
+		before := blas64.Nrm2(vec(l.w))
+		var b float64
+		for pass := 0; pass < 2; pass++ {
+			h := vec(l.h[:l.m])
+			blas64.Gemv(blas.NoTrans, 1, qb, vec(l.w), 0, h)
+			blas64.Gemv(blas.Trans, -1, qb, h, 1, vec(l.w))
+			b = blas64.Nrm2(vec(l.w))
+			if b > 0.7*before {
+				break
+			}
+			before = b
+		}
+		l.beta = append(l.beta, b)
+		scale := math.Abs(a)
+		for _, x := range l.alpha {
+			scale = math.Max(scale, math.Abs(x))
+		}
+		if b <= 1e-14*scale || l.m == l.dim {
+			l.broke = true // invariant subspace: the Ritz values are exact
+			return l.ritz(tol, true)
+		}
+		if l.m < l.maxBasis {
+			next := l.q[l.m*l.dim : (l.m+1)*l.dim]
+			copy(next, l.w)
+			blas64.Scal(1/b, vec(next))
+			l.m++
+		}
+		rz, err := l.ritz(tol, false)
+		if err != nil {
+			return rz, err
+		}
+		if rz.Converged {
+			return l.ritz(tol, true)
+		}
+	}
+}
+
+// ritz computes the top Ritz pair of the current tridiagonal matrix (and the vector if wanted).
+func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
+	m := len(l.alpha)
+	if m == 0 {
+		return Ritz{}, nil
+	}
+	t := make([]float64, m*m)
+	for i := 0; i < m; i++ {
+		t[i*m+i] = l.alpha[i]
+		if i+1 < m {
+			t[i*m+i+1] = l.beta[i]
+			t[(i+1)*m+i] = l.beta[i]
+		}
+	}
+	ev := make([]float64, m)
+	if err := EigSym(m, t, ev, true); err != nil {
+		return Ritz{}, fmt.Errorf("linalg: Lanczos, eigenproblem of the %d x %d tridiagonal matrix after %d applications: %w", m, m, l.applys, err)
+	}
+	y := t[(m-1)*m : m*m]
+	res := Ritz{Value: ev[m-1], Residual: math.Abs(l.beta[m-1] * y[m-1])}
+	if l.broke {
+		res.Residual = 0
+	}
+	res.Converged = res.Residual <= tol*math.Abs(res.Value)
+	if wantVector {
+		x := make([]float64, l.dim)
+		blas64.Gemv(blas.Trans, 1, blas64.General{Rows: m, Cols: l.dim, Stride: l.dim, Data: l.q[:m*l.dim]}, vec(y), 0, vec(x))
+		res.Vector = x
+	}
+	return res, nil
+}
+
+// LanczosOptions configures [LanczosTop]. Tol and MaxApplications are required (> 0).
+type LanczosOptions struct {
+	// Tol: stop when the top Ritz pair has ||A x - theta x|| <= Tol |theta|.
+	Tol float64
+	// MaxBasis is the largest basis kept before a restart (0: min(dim, 300)).
+	MaxBasis int
+	// MaxApplications caps the operator applications over all restarts.
+	MaxApplications int
+}
+
+// LanczosTop returns the top Ritz pair of the symmetric operator apply on R^dim by [Lanczos]
+// started from x0, restarted from the current Ritz vector whenever the basis is full, until the
+// pair converges (or the Krylov space is invariant: status Converged) or opt.MaxApplications
+// applications are spent (status IterationLimit, with the last pair). Errors of the operator or
+// of the tridiagonal eigenproblems are returned with context.
+func LanczosTop(dim int, apply func(dst, x []float64) error, x0 []float64, opt LanczosOptions) (Ritz, Status, error) {
+	if !(opt.Tol > 0) || opt.MaxApplications < 1 {
+		panic(fmt.Sprintf("linalg: LanczosTop needs Tol > 0 and MaxApplications >= 1 (got %v, %d)", opt.Tol, opt.MaxApplications))
+	}
+	if opt.MaxBasis == 0 {
+		opt.MaxBasis = min(dim, 300)
+	}
+	lz := NewLanczos(dim, apply, opt.MaxBasis)
+	if err := lz.Start(x0); err != nil {
+		return Ritz{}, IterationLimit, err
+	}
+	for {
+		rz, err := lz.Run(opt.Tol, opt.MaxApplications-lz.applys)
+		if err != nil {
+			return rz, IterationLimit, err
+		}
+		if rz.Converged || lz.broke {
+			return rz, Converged, nil
+		}
+		if lz.applys >= opt.MaxApplications {
+			return rz, IterationLimit, nil
+		}
+		if err := lz.Start(rz.Vector); err != nil {
+			return rz, IterationLimit, err
+		}
+	}
+}
