@@ -74,8 +74,8 @@ func TestRecordsTableRoundTrip(t *testing.T) {
 	covRec.Notes = []string{"a note", "another"}
 	flagged := minimum(t, 1)
 	flagged.Diagnostics.Status = results.AnalysisIterationLimit
+	flagged.Diagnostics.NonuniformityStatus = results.AnalysisIterationLimit
 	flagRec := rec(t, 0.03, 1, results.StatusConverged, flagged)
-	flagRec.Analysis = json.RawMessage(strings.Replace(string(flagRec.Analysis), `"diagnostics":{`, `"diagnostics":{"nonuniformity_status":"iteration_limit",`, 1))
 	div := rec(t, 0.5, 1, results.StatusDiverged, nil)
 	div.FinalLoss = jsonfloat.Float(math.NaN())
 	lim := rec(t, 0.4, 6, results.StatusEpochLimit, nil)

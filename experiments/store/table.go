@@ -15,8 +15,6 @@ import (
 type contents struct {
 	train  train.Config     // the JSON of train.Config in the spec
 	report *analysis.Report // the JSON of analysis.Report; nil when the record has none
-	// nonuniformityStatus is the report's diagnostics.nonuniformity_status ("" when absent).
-	nonuniformityStatus string
 }
 
 // decode reads the training configuration and the analysis report of a record.
@@ -28,19 +26,10 @@ func decode(r *Record) (contents, error) {
 	if len(r.Analysis) == 0 {
 		return c, nil
 	}
-	var diag struct {
-		Diagnostics struct {
-			NonuniformityStatus string `json:"nonuniformity_status"`
-		} `json:"diagnostics"`
-	}
 	c.report = new(analysis.Report)
 	if err := json.Unmarshal(r.Analysis, c.report); err != nil {
 		return c, fmt.Errorf("store: record %s: analysis: %w", r.Key, err)
 	}
-	if err := json.Unmarshal(r.Analysis, &diag); err != nil {
-		return c, fmt.Errorf("store: record %s: analysis: %w", r.Key, err)
-	}
-	c.nonuniformityStatus = diag.Diagnostics.NonuniformityStatus
 	return c, nil
 }
 
@@ -87,7 +76,7 @@ func TableRow(config string, r *Record) (results.Row, error) {
 		row.Nonuniformity = num(float64(rep.Nonuniformity))
 		row.CovarianceTrace, row.ExpectedLoss, row.ExpectedGradNorm2 = opt(rep.CovarianceTrace), opt(rep.ExpectedLoss), opt(rep.ExpectedGradNorm2)
 		row.AnalysisSeconds = num(r.AnalysisSeconds)
-		row.AnalysisStatus, row.NonuniformityStatus = rep.Diagnostics.Status, c.nonuniformityStatus
+		row.AnalysisStatus, row.NonuniformityStatus = rep.Diagnostics.Status, rep.Diagnostics.NonuniformityStatus
 	}
 	row.Derive()
 	return row, nil
