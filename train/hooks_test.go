@@ -13,7 +13,7 @@ import (
 func TestTrainFromInit(t *testing.T) {
 	ds := tinyData(12, 7, 3, 4)
 	for _, eng := range []string{EngineFused, EngineGorgonia} {
-		cfg := Config{Hidden: 5, LR: 0.05, Batch: 3, Seed: 2, MaxEpochs: 7, WarmupSteps: 5, InitSeed: 9, Engine: eng}
+		cfg := Config{Model: Model{Hidden: 5, InitSeed: 9}, LR: 0.05, Batch: 3, Seed: 2, Procedure: Procedure{MaxEpochs: 7, WarmupSteps: 5, Engine: eng}}
 		ref, err := Train(context.Background(), ds, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ func TestTrainFromInit(t *testing.T) {
 func TestTrainFromContinues(t *testing.T) {
 	ds := tinyData(10, 6, 3, 7)
 	for _, eng := range []string{EngineFused, EngineGorgonia} {
-		cfg := Config{Hidden: 4, LR: 0.1, Batch: ds.N, WarmupSteps: -1, ConvThreshold: 1e-300, MaxEpochs: 7, Engine: eng}
+		cfg := Config{Model: Model{Hidden: 4}, LR: 0.1, Batch: ds.N, Procedure: Procedure{WarmupSteps: -1, ConvThreshold: 1e-300, MaxEpochs: 7, Engine: eng}}
 		long, err := Train(context.Background(), ds, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestTrainFromStep(t *testing.T) {
 	for _, loss := range []string{LossSum, LossHalfMean} {
 		want := referenceStep(t, loss, start, all, 0.3).Flat()
 		for _, eng := range []string{EngineFused, EngineGorgonia} {
-			res, err := TrainFrom(context.Background(), ds, Config{Hidden: 4, Loss: loss, LR: 0.3, Batch: ds.N, WarmupSteps: -1, MaxEpochs: 1, Engine: eng}, start, nil)
+			res, err := TrainFrom(context.Background(), ds, Config{Model: Model{Hidden: 4, Loss: loss}, LR: 0.3, Batch: ds.N, Procedure: Procedure{WarmupSteps: -1, MaxEpochs: 1, Engine: eng}}, start, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,16 +115,16 @@ func TestTrainFromStep(t *testing.T) {
 func TestTrainFromErrors(t *testing.T) {
 	ds := refData
 	good := InitParams(ds.D, 4, ds.K, 1, 1)
-	cfg := Config{Hidden: 4, LR: 0.1, Batch: 2, MaxEpochs: 1}
+	cfg := Config{Model: Model{Hidden: 4}, LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}
 	for _, tc := range []struct {
 		cfg   Config
 		start Params
 		want  string
 	}{
-		{Config{LR: 0.1, Batch: 2, MaxEpochs: 1}, good, "hidden = 20, but the start parameters have 4"},
+		{Config{LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}, good, "hidden = 20, but the start parameters have 4"},
 		{cfg, InitParams(ds.D+1, 4, ds.K, 1, 1), "start: train: parameters have shapes"},
 		{cfg, Params{}, "start: train: parameters have shapes"},
-		{Config{Hidden: 4, LR: -1, Batch: 2}, good, "lr = -1"},
+		{Config{Model: Model{Hidden: 4}, LR: -1, Batch: 2}, good, "lr = -1"},
 	} {
 		_, err := TrainFrom(context.Background(), ds, tc.cfg, tc.start, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -138,7 +138,7 @@ func TestTrainFromErrors(t *testing.T) {
 func TestMixtureSampler(t *testing.T) {
 	const n, steps = 10, 40000
 	for _, b := range []int{1, 2, 3, n} {
-		cfg := Config{LR: 1, Batch: b, Sampling: SamplingMixture, Seed: uint64(b)}.WithDefaults()
+		cfg := Config{LR: 1, Batch: b, Seed: uint64(b), Procedure: Procedure{Sampling: SamplingMixture}}.WithDefaults()
 		p := cfg.MixtureP(n)
 		if want := float64(n-b) / float64(b*(n-1)); p != want {
 			t.Fatalf("B=%d: p = %v, want %v", b, p, want)
@@ -179,7 +179,7 @@ func TestMixtureSampler(t *testing.T) {
 			t.Errorf("B=%d: single indices not uniform: chi2 = %v, counts %v", b, chi, hits)
 		}
 	}
-	if cfg := (Config{LR: 1, Batch: 2, Sampling: SamplingMixture}); cfg.StepsPerEpoch(9) != 5 {
+	if cfg := (Config{LR: 1, Batch: 2, Procedure: Procedure{Sampling: SamplingMixture}}); cfg.StepsPerEpoch(9) != 5 {
 		t.Errorf("mixture epoch has %d steps, want ceil(9/2) = 5", cfg.StepsPerEpoch(9))
 	}
 }
@@ -187,7 +187,7 @@ func TestMixtureSampler(t *testing.T) {
 // TestMixtureZeroIsGD: ALG(p) at B = n (p = 0) is full-batch GD bit for bit.
 func TestMixtureZeroIsGD(t *testing.T) {
 	ds := subset(loadMNIST(t), 40)
-	cfg := Config{Hidden: 6, LR: 0.05, Batch: ds.N, MaxEpochs: 12, WarmupSteps: 4, Seed: 3}
+	cfg := Config{Model: Model{Hidden: 6}, LR: 0.05, Batch: ds.N, Seed: 3, Procedure: Procedure{MaxEpochs: 12, WarmupSteps: 4}}
 	gd, err := Train(context.Background(), ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestMixtureZeroIsGD(t *testing.T) {
 func TestMixtureSteps(t *testing.T) {
 	ds := refData
 	start := InitParams(ds.D, 3, ds.K, 1.5, 2)
-	cfg := Config{Hidden: 3, LR: 0.2, Batch: 2, Sampling: SamplingMixture, Seed: 5, WarmupSteps: 3, MaxEpochs: 2}
+	cfg := Config{Model: Model{Hidden: 3}, LR: 0.2, Batch: 2, Seed: 5, Procedure: Procedure{Sampling: SamplingMixture, WarmupSteps: 3, MaxEpochs: 2}}
 	res, err := TrainFrom(context.Background(), ds, cfg, start, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestMixtureSteps(t *testing.T) {
 }
 
 func TestMixtureGorgoniaRejected(t *testing.T) {
-	err := Config{LR: 1, Batch: 2, Sampling: SamplingMixture, Engine: EngineGorgonia}.Validate(10)
+	err := Config{LR: 1, Batch: 2, Procedure: Procedure{Sampling: SamplingMixture, Engine: EngineGorgonia}}.Validate(10)
 	if err == nil || !strings.Contains(err.Error(), `sampling "mixture" needs engine "fused"`) {
 		t.Errorf("error %v", err)
 	}

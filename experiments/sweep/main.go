@@ -124,6 +124,9 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 			return w
 		}
 	}
+	if err := store.CheckFormat(cfg.Store); err != nil {
+		return err
+	}
 	st := &store.Store{Dir: cfg.Store}
 	r := &Runner{Config: cfg, Store: st, Engine: engine, Workers: cfg.Workers, Display: disp}
 

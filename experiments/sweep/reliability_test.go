@@ -189,11 +189,19 @@ func TestReliabilityKillResumeCorrupt(t *testing.T) {
 		t.Fatalf("the sweep finished (%d records) before the kill; make the tiny grid slower\n%s", killedAt, out)
 	}
 	t.Logf("killed with %d of %d records written", killedAt, len(runs))
-	// Whatever is there is valid.
+	// Whatever is there is valid: every record (with its params file, if it names one); a params
+	// file without a record is what a kill between the two writes leaves, and is ignored.
 	for _, f := range s.recordFiles(t) {
 		key := strings.TrimSuffix(filepath.Base(f), ".json")
-		if _, err := s.st.Get(key); err != nil {
+		rec, err := s.st.Get(key)
+		if err != nil {
 			t.Errorf("record left by the killed sweep: %v", err)
+			continue
+		}
+		if rec.Status == "converged" {
+			if _, err := s.st.Params(rec); err != nil {
+				t.Errorf("params of a record left by the killed sweep: %v", err)
+			}
 		}
 	}
 
@@ -263,6 +271,57 @@ func TestReliabilityKillResumeCorrupt(t *testing.T) {
 		t.Errorf("corrupt file kept as %v", moved)
 	}
 	s.checkComplete(t)
+
+	// 6. A params file whose checksum does not match its record makes the record corrupt: it is
+	// reported, moved aside with its record, and the run is redone.
+	params := s.paramsFiles(t)
+	if len(params) != nConv {
+		t.Fatalf("%d params files for %d converged runs", len(params), nConv)
+	}
+	victim = params[0]
+	raw, _ = os.ReadFile(victim)
+	raw[len(raw)-1] ^= 0x10
+	if err := os.WriteFile(victim, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, log = s.run(t)
+	if code != 0 || !strings.Contains(log, "corrupt record for") || !strings.Contains(log, "params file") ||
+		countPrefix(log, "start ") != 1 {
+		t.Errorf("corrupt params file not reported and redone once (exit %d):\n%s", code, log)
+	}
+	if moved, _ := filepath.Glob(victim + ".corrupt-*"); len(moved) != 1 {
+		t.Errorf("corrupt params file kept as %v", moved)
+	}
+	s.checkComplete(t)
+
+	// 7. A kill between writing a params file and its record leaves a params file without a
+	// record (the state made here by removing a record): the run is redone, once, and its params
+	// file replaced by the same bytes (training and analysis are deterministic).
+	victim = params[len(params)-1]
+	before, _ := os.ReadFile(victim)
+	if err := os.Remove(strings.TrimSuffix(victim, ".npy") + ".json"); err != nil {
+		t.Fatal(err)
+	}
+	code, log = s.run(t)
+	if code != 0 || countPrefix(log, "start ") != 1 || !strings.Contains(log, fmt.Sprintf("%d done already", len(runs)-1)) {
+		t.Errorf("run with a params file but no record not redone once (exit %d):\n%s", code, log)
+	}
+	if after, _ := os.ReadFile(victim); !bytes.Equal(after, before) {
+		t.Errorf("redone run wrote other parameters")
+	}
+	s.checkComplete(t)
+}
+
+// paramsFiles lists the params files in the store (not temporary, not quarantined).
+func (s *tinySetup) paramsFiles(t *testing.T) []string {
+	var files []string
+	filepath.WalkDir(s.st.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".npy") && !strings.HasPrefix(d.Name(), ".") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
 }
 
 func TestReliabilityInterrupt(t *testing.T) {

@@ -31,8 +31,11 @@ type Engine interface {
 	Analyse(run grid.Run, m Minimum, rec *store.Record) error
 }
 
-// Minimum is what Engine.Train hands to Engine.Analyse; the runner does not look inside.
-type Minimum any
+// Minimum is what Engine.Train hands to Engine.Analyse; the runner only takes the parameters
+// from it, which the store keeps beside the record.
+type Minimum interface {
+	params() *train.Params
+}
 
 // Status is what a run is doing now, for the progress display.
 type Status struct {
@@ -128,12 +131,16 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 	host, _ := os.Hostname()
 
 	var mu sync.Mutex
-	finish := func(slot int, t *Task, rec *store.Record, err error) {
+	finish := func(slot int, t *Task, rec *store.Record, m Minimum, err error) {
 		if err == nil {
 			rec.Spec = t.Spec
 			rec.Created = time.Now().UTC().Format(time.RFC3339)
 			rec.Host = host
-			err = r.Store.Put(rec)
+			var p *train.Params
+			if m != nil {
+				p = m.params()
+			}
+			err = r.Store.Put(rec, p)
 		}
 		mu.Lock()
 		switch {
@@ -181,7 +188,7 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 			err := safely(func() error { return r.Engine.Analyse(j.t.Run, j.m, j.rec) })
 			setBLASThreads(1)
 			phase.Unlock()
-			finish(slot, j.t, j.rec, err)
+			finish(slot, j.t, j.rec, j.m, err)
 		}
 	}()
 
@@ -217,7 +224,7 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 					analyses <- job{t, rec, m}
 					continue
 				}
-				finish(w, t, rec, err)
+				finish(w, t, rec, nil, err)
 			}
 		}(w)
 	}

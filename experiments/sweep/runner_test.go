@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // fakeEngine stands in for training and analysis: a run with lr >= divergeAt diverges, one with
@@ -62,11 +64,11 @@ func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	case f.divergeAt > 0 && r.LR >= f.divergeAt:
 		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: jsonfloat.Float(1e7)}, nil, nil
 	}
-	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, r, nil
+	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, fakeMinimum{r}, nil
 }
 
 func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
-	if m.(grid.Run) != r {
+	if m.(fakeMinimum).run != r {
 		return fmt.Errorf("minimum of %v handed to the analysis of %v", m, r)
 	}
 	if r.LR == f.failAt {
@@ -76,6 +78,13 @@ func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
 		1/float64(r.Batch), 1/r.LR, 1.5/r.LR))
 	rec.ResidualRel = jsonfloat.Ptr(0.01)
 	return nil
+}
+
+// fakeMinimum is a fake run's minimum: a 2 -> 1 -> 1 network whose parameters encode the run.
+type fakeMinimum struct{ run grid.Run }
+
+func (m fakeMinimum) params() *train.Params {
+	return &train.Params{Hidden: 1, W1: []float64{m.run.LR, float64(m.run.Batch)}, B1: []float64{float64(m.run.Seed)}, W2: []float64{1}, B2: []float64{-1}}
 }
 
 func (f *fakeEngine) count(r grid.Run) int {
@@ -156,6 +165,31 @@ func readTable(t *testing.T, dir string) []map[string]string {
 		out = append(out, m)
 	}
 	return out
+}
+
+// Converged runs keep their minimum's parameters in the store, the others have none.
+func TestSweepKeepsParams(t *testing.T) {
+	r, _ := setup(t, fakeGrid, &fakeEngine{divergeAt: 0.5})
+	tasks, _ := sweepAll(t, r, context.Background())
+	for _, task := range tasks {
+		rec, err := r.Store.Find(task.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.Store.Params(rec)
+		if rec.Status != "converged" {
+			if rec.Params != nil || err == nil {
+				t.Errorf("%v (%s) has parameters", task.Run, rec.Status)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", task.Run, err)
+		}
+		if want := *(fakeMinimum{task.Run}).params(); !slices.Equal(p.Flat(), want.Flat()) || p.Hidden != 1 {
+			t.Errorf("%v: stored parameters %+v, want %+v", task.Run, p, want)
+		}
+	}
 }
 
 func TestSweepRecordsEveryRunOnceAndResumes(t *testing.T) {
@@ -409,7 +443,7 @@ func (p *phasedEngine) Train(ctx context.Context, r grid.Run, report func(Status
 		p.inEpoch.Add(-1)
 		report(Status{Phase: "train", Epoch: e, Loss: 1})
 	}
-	return &store.Record{Status: "converged", Epochs: 20, FinalLoss: 1e-7}, r, nil
+	return &store.Record{Status: "converged", Epochs: 20, FinalLoss: 1e-7}, fakeMinimum{r}, nil
 }
 
 func (p *phasedEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
@@ -434,5 +468,23 @@ func TestAnalysisExcludesTraining(t *testing.T) {
 	}
 	if n := eng.overlaps.Load(); n != 0 {
 		t.Errorf("an analysis overlapped a training epoch %d times", n)
+	}
+}
+
+// A store of the old format (records, no FORMAT file) is refused before anything is read or
+// trained, also by a dry run, with a message that says what to do.
+func TestOldStoreRefused(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "store")
+	os.MkdirAll(filepath.Join(old, "ab"), 0o755)
+	os.WriteFile(filepath.Join(old, "ab", "abcd.json"), []byte(`{"format":1}`), 0o644)
+	cfgPath := filepath.Join(dir, "g.yaml")
+	os.WriteFile(cfgPath, []byte(fakeGrid+"store: "+old+"\noutput: "+filepath.Join(dir, "out")+"\n"), 0o644)
+	for _, args := range [][]string{{"-dry-run"}, {"-table-only"}, {}} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"-config", cfgPath}, args...), &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "use a new store directory (or delete the old one)") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
 	}
 }
