@@ -14,13 +14,13 @@ import (
 	"github.com/sgdstability/sgdstab/train"
 )
 
-// analyse computes the per-sample curvature at the minimum, the analysis report, the exact
+// analyseMinimum computes the per-sample curvature at the minimum, the analysis report, the exact
 // Hessian's sharpness and the Gauss-Newton residual, and stores them in rec.
 //
 // When the covariance limit is asked for but does not exist (lr >= eta*, which happens when SGD
 // converged at the very edge of its stability region), the analysis is redone without it and
 // rec.Notes says so.
-func (e *realEngine) analyse(ds *data.Dataset, p train.Params, r grid.Run, rec *store.Record) error {
+func (e *realEngine) analyseMinimum(ds *data.Dataset, p train.Params, r grid.Run, rec *store.Record) error {
 	rs, err := runspec.Of(e.cfg, r)
 	if err != nil {
 		return err

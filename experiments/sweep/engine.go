@@ -26,9 +26,9 @@ type realEngine struct {
 	dsErr    error
 }
 
-// NewEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
+// newEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
 // does not read MNIST). mnist overrides where the MNIST files are looked for.
-func NewEngine(cfg *grid.Config, mnist string) (Engine, error) {
+func newEngine(cfg *grid.Config, mnist string) (engine, error) {
 	e := &realEngine{cfg: cfg, mnist: mnist}
 	// Validate every run's configuration now, so that a bad grid fails before any training.
 	for _, r := range cfg.Runs() {
@@ -39,8 +39,8 @@ func NewEngine(cfg *grid.Config, mnist string) (Engine, error) {
 	return e, nil
 }
 
-// Spec is the run's identity (runspec.Of).
-func (e *realEngine) Spec(r grid.Run) (store.Spec, error) {
+// spec is the run's identity (runspec.Of).
+func (e *realEngine) spec(r grid.Run) (store.Spec, error) {
 	rs, err := runspec.Of(e.cfg, r)
 	if err != nil {
 		return store.Spec{}, err
@@ -72,15 +72,15 @@ type trained struct {
 
 func (m *trained) params() *train.Params { return &m.w }
 
-// Train trains one run; a converged run's minimum is returned for Analyse.
-func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
+// train trains one run; a converged run's minimum is returned for analyse.
+func (e *realEngine) train(ctx context.Context, r grid.Run, report func(status)) (*store.Record, minimum, error) {
 	ds, checksum, err := e.data()
 	if err != nil {
 		return nil, nil, err
 	}
 	tc := e.cfg.TrainConfig(r)
 	res, err := train.Train(ctx, ds, tc, func(p train.Progress) {
-		report(Status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
+		report(status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
 	})
 	if err != nil {
 		return nil, nil, err
@@ -99,11 +99,11 @@ func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	return rec, &trained{ds: ds, tc: tc, w: res.Params}, nil
 }
 
-// Analyse analyses a converged run's minimum.
-func (e *realEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
+// analyse analyses a converged run's minimum.
+func (e *realEngine) analyse(r grid.Run, m minimum, rec *store.Record) error {
 	t := m.(*trained)
 	start := time.Now()
-	if err := e.analyse(t.ds, t.w, r, rec); err != nil {
+	if err := e.analyseMinimum(t.ds, t.w, r, rec); err != nil {
 		return fmt.Errorf("analysing the minimum: %w", err)
 	}
 	rec.AnalysisSeconds = time.Since(start).Seconds()

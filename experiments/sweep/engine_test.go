@@ -36,28 +36,28 @@ func TestRealEngine(t *testing.T) {
 	dir := t.TempDir()
 	text := tinyGrid + "output: " + filepath.Join(dir, "out") + "\nstore: " + filepath.Join(dir, "store") + "\n"
 	cfg := parse(t, text)
-	eng, err := NewEngine(cfg, mnist)
+	eng, err := newEngine(cfg, mnist)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st, _ := store.Open(cfg.Store)
-	r := &Runner{Config: cfg, Store: st, Engine: eng, Workers: 2, Display: &Display{W: &syncWriter{w: new(bytes.Buffer)}, Heartbeat: time.Hour}}
+	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: 2, Display: &display{W: &syncWriter{w: new(bytes.Buffer)}, Heartbeat: time.Hour}}
 	runs := cfg.Runs()
-	tasks, err := r.Plan(runs)
+	tasks, err := r.plan(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.Sweep(context.Background(), tasks)
+	out, err := r.sweep(context.Background(), tasks)
 	if err != nil || out.Failed != 0 || out.Ran != len(runs) {
 		t.Fatalf("sweep: %+v %v", out, err)
 	}
 	n := cfg.N()
 	converged := 0
-	for _, task := range tasks {
-		rec := task.Record
-		if task.Run.LR == 40 {
+	for _, tk := range tasks {
+		rec := tk.Record
+		if tk.Run.LR == 40 {
 			if rec.Status != "diverged" {
-				t.Errorf("%v: %s", task.Run, rec.Status)
+				t.Errorf("%v: %s", tk.Run, rec.Status)
 			}
 			continue
 		}
@@ -72,19 +72,19 @@ func TestRealEngine(t *testing.T) {
 		if err := json.Unmarshal(rec.Analysis, &rep); err != nil {
 			t.Fatal(err)
 		}
-		b := task.Run.Batch
+		b := tk.Run.Batch
 		if wantP := float64(n-b) / float64(b*(n-1)); math.Abs(rep.P-wantP) > 1e-15 {
-			t.Errorf("%v: p = %v, want %v", task.Run, rep.P, wantP)
+			t.Errorf("%v: p = %v, want %v", tk.Run, rep.P, wantP)
 		}
 		hs, res := float64(*rec.HessianSharpness), float64(*rec.ResidualRel)
 		if math.Abs(hs-rep.Sharpness) > res*rep.Sharpness*(1+1e-6)+1e-8*rep.Sharpness {
-			t.Errorf("%v: exact sharpness %v and Gauss-Newton %v differ by more than the residual %v allows", task.Run, hs, rep.Sharpness, res)
+			t.Errorf("%v: exact sharpness %v and Gauss-Newton %v differ by more than the residual %v allows", tk.Run, hs, rep.Sharpness, res)
 		}
 		if rep.CovarianceTrace == nil && len(rec.Notes) == 0 {
-			t.Errorf("%v: covariance asked for, neither computed nor explained", task.Run)
+			t.Errorf("%v: covariance asked for, neither computed nor explained", tk.Run)
 		}
 		if rec.DataChecksum == "" || rec.Backend == "" || rec.AnalysisSeconds <= 0 {
-			t.Errorf("%v: provenance missing: %q %q %v", task.Run, rec.DataChecksum, rec.Backend, rec.AnalysisSeconds)
+			t.Errorf("%v: provenance missing: %q %q %v", tk.Run, rec.DataChecksum, rec.Backend, rec.AnalysisSeconds)
 		}
 		// The stored parameters are the minimum's: re-analysing them without retraining gives the
 		// record's exact-Hessian sharpness bit for bit.
@@ -98,12 +98,12 @@ func TestRealEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := train.HessianSharpness(ds, p, cfg.TrainConfig(task.Run).Loss)
+		again, err := train.HessianSharpness(ds, p, cfg.TrainConfig(tk.Run).Loss)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if again != hs {
-			t.Errorf("%v: stored parameters give exact sharpness %v, the record %v", task.Run, again, hs)
+			t.Errorf("%v: stored parameters give exact sharpness %v, the record %v", tk.Run, again, hs)
 		}
 	}
 	if converged == 0 {

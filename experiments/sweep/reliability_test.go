@@ -129,14 +129,14 @@ func (s *tinySetup) recordFiles(t *testing.T) []string {
 // is no other record, and that the table lists every run once.
 func (s *tinySetup) checkComplete(t *testing.T) map[string]*store.Record {
 	t.Helper()
-	eng, err := NewEngine(s.cfg, s.mnist)
+	eng, err := newEngine(s.cfg, s.mnist)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runs := s.cfg.Runs()
 	recs := map[string]*store.Record{}
 	for _, r := range runs {
-		spec, err := eng.Spec(r)
+		spec, err := eng.spec(r)
 		if err != nil {
 			t.Fatal(err)
 		}
