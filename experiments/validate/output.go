@@ -70,7 +70,7 @@ func fmtBracket(b validate.Bracket, escape bool) string {
 
 func writeMarkdown(path string, out *outputDoc) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Validation of eta* against simulation (issue 7)\n\n")
+	fmt.Fprintf(&b, "## Validation of eta* against simulation\n\n")
 	fmt.Fprintf(&b, "At each minimum SGD found, the exact mean-square threshold eta* = 2/lambda_gen was tested at eta = c eta*, "+
 		"c in %v. **Linearized**: growth rate per step of E||x_t||^2 under linearized SGD (and ALG(p)), %d populations of %d "+
 		"chains with resampling, started from the top eigenmatrix of pinv(C) D (computed on the %d leading directions of H); "+
