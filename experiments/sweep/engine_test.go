@@ -15,15 +15,6 @@ import (
 	"github.com/sgdstability/sgdstab/train"
 )
 
-func parse(t *testing.T, text string) *grid.Config {
-	t.Helper()
-	cfg, err := grid.Parse([]byte(text), "g.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // TestRealEngine trains and analyses a tiny grid in-process and checks the wiring between train
 // and analysis against independent facts: p = (n-B)/(B(n-1)) for the run's B, and Weyl's
 // inequality |lambda_max(H) - lambda_max(H_GN)| <= ||H - H_GN|| = residual_rel lambda_max(H_GN)
@@ -35,7 +26,10 @@ func TestRealEngine(t *testing.T) {
 	}
 	dir := t.TempDir()
 	text := tinyGrid + "output: " + filepath.Join(dir, "out") + "\nstore: " + filepath.Join(dir, "store") + "\n"
-	cfg := parse(t, text)
+	cfg, err := grid.Parse([]byte(text), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng, err := newEngine(cfg, mnist)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/internal/cmdtest"
 	"github.com/sgdstability/sgdstab/experiments/store"
 )
 
@@ -38,36 +39,7 @@ analysis: {covariance: true, hessian_sharpness: true}
 workers: 2
 `
 
-var sweepBinary string
-
-func buildSweep(t *testing.T) string {
-	t.Helper()
-	if sweepBinary != "" {
-		return sweepBinary
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the sweep binary")
-	}
-	dir, err := os.MkdirTemp("", "sweep-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sweep")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	sweepBinary = bin
-	return bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if sweepBinary != "" {
-		os.RemoveAll(filepath.Dir(sweepBinary))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m) }
 
 type tinySetup struct {
 	bin, cfgPath, mnist string
@@ -77,7 +49,7 @@ type tinySetup struct {
 
 func newTiny(t *testing.T) *tinySetup {
 	t.Helper()
-	bin := buildSweep(t)
+	bin := cmdtest.Build(t, ".")
 	mnist, err := data.Locate("")
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
@@ -114,10 +86,16 @@ func (s *tinySetup) run(t *testing.T, args ...string) (int, string) {
 }
 
 // recordFiles lists the files in the store that are records (not temporary, not quarantined).
-func (s *tinySetup) recordFiles(t *testing.T) []string {
+func (s *tinySetup) recordFiles(t *testing.T) []string { return s.storeFiles(".json") }
+
+// paramsFiles lists the params files in the store (not temporary, not quarantined).
+func (s *tinySetup) paramsFiles(t *testing.T) []string { return s.storeFiles(".npy") }
+
+// storeFiles lists the store's files whose names end in ext, except temporary files.
+func (s *tinySetup) storeFiles(ext string) []string {
 	var files []string
 	filepath.WalkDir(s.st.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") && !strings.HasPrefix(d.Name(), ".") {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ext) && !strings.HasPrefix(d.Name(), ".") {
 			files = append(files, p)
 		}
 		return nil
@@ -310,18 +288,6 @@ func TestReliabilityKillResumeCorrupt(t *testing.T) {
 		t.Errorf("redone run wrote other parameters")
 	}
 	s.checkComplete(t)
-}
-
-// paramsFiles lists the params files in the store (not temporary, not quarantined).
-func (s *tinySetup) paramsFiles(t *testing.T) []string {
-	var files []string
-	filepath.WalkDir(s.st.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".npy") && !strings.HasPrefix(d.Name(), ".") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	return files
 }
 
 func TestReliabilityInterrupt(t *testing.T) {

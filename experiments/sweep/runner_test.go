@@ -414,7 +414,11 @@ func TestDisplayModes(t *testing.T) {
 }
 
 func TestCostOrdersSlowRunsFirst(t *testing.T) {
-	r := &runner{Config: parse(t, "training: {max_epochs: 20000}\ngrid: [{lr: [0.002, 0.043], batch: [1, 32, n]}]\n")}
+	cfg, err := grid.Parse([]byte("training: {max_epochs: 20000}\ngrid: [{lr: [0.002, 0.043], batch: [1, 32, n]}]\n"), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{Config: cfg}
 	c := func(lr float64, b int) float64 { return r.cost(grid.Run{LR: lr, Batch: b}) }
 	// Full batch at a small step size hits the epoch cap: the most expensive.
 	if got, want := c(0.002, 512), 20000*(1+1.0/512); got != want {

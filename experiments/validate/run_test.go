@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/experiments/internal/cmdtest"
 	"github.com/sgdstability/sgdstab/experiments/runspec"
 	"github.com/sgdstability/sgdstab/experiments/store"
 )
@@ -58,42 +59,13 @@ type jsonOutput struct {
 	} `json:"minima"`
 }
 
-var sweepBinary string
-
-// buildSweep builds the sweep command once per test binary.
-func buildSweep(t *testing.T) string {
-	t.Helper()
-	if sweepBinary != "" {
-		return sweepBinary
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the sweep binary")
-	}
-	dir, err := os.MkdirTemp("", "validate-sweep-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sweep")
-	if out, err := exec.Command("go", "build", "-o", bin, "../sweep").CombinedOutput(); err != nil {
-		t.Fatalf("go build ../sweep: %v\n%s", err, out)
-	}
-	sweepBinary = bin
-	return bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if sweepBinary != "" {
-		os.RemoveAll(filepath.Dir(sweepBinary))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m) }
 
 // tinyDir writes the tiny grid and validation config (c = 0.7, 0.9, 1.1, 1.4) into a new
 // directory, runs the sweep of the grid into its store, and returns the validation config's path.
 func tinyDir(t *testing.T) string {
 	t.Helper()
-	bin := buildSweep(t)
+	bin := cmdtest.Build(t, "../sweep")
 	mnist, err := data.Locate("")
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
