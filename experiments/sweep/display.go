@@ -25,12 +25,12 @@ type display struct {
 	Cost func(grid.Run) float64
 
 	mu       sync.Mutex
-	t0    time.Time
+	t0       time.Time
 	total    int
 	skipped  int
 	done     int
 	failed   int
-	costTodo     float64 // estimated cost of the runs to do
+	costTodo float64 // estimated cost of the runs to do
 	costDone float64
 	slots    []slot
 	queued   int // trained runs waiting for the analysis
