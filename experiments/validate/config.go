@@ -93,7 +93,7 @@ func loadConfig(path string) (*config, error) {
 		gridPath = filepath.Join(filepath.Dir(path), gridPath)
 	}
 	if c.grid, err = grid.Load(gridPath); err != nil {
-		return nil, bad("grid: %v", err)
+		return nil, bad("grid %s: %v", c.Grid, err)
 	}
 	if c.Output == "" {
 		c.Output = c.grid.Output

@@ -134,7 +134,7 @@ func TestConfigRejects(t *testing.T) {
 		{"grid section", "name: tiny\n", "name: tiny\nmodel: {hidden: 5}\n", "field model not found"},
 		{"unknown nested key", "  chains: 16\n", "  chain: 16\n", "field chain not found"},
 		{"missing grid", "grid: tiny-grid.yaml\n", "", "grid: missing"},
-		{"bad grid", "grid: tiny-grid.yaml\n", "grid: nowhere.yaml\n", "grid: grid: open"},
+		{"bad grid", "grid: tiny-grid.yaml\n", "grid: nowhere.yaml\n", "grid nowhere.yaml: grid: open"},
 		{"empty minima", "  - {lr: 0.02, batch: 1, seed: 1}\n  - {lr: 0.05, batch: 4, seed: 1}\n", "", "minima: empty"},
 		{"empty minima list", "minima:\n  - {lr: 0.02, batch: 1, seed: 1}\n  - {lr: 0.05, batch: 4, seed: 1}\n", "minima: []\n", "minima: empty"},
 		{"other seed", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: 4, seed: 2}", "minima[1]: lr 0.05, batch 4, seed 2 is not a run of the grid"},
