@@ -36,7 +36,7 @@ func benchTrain(b *testing.B, _ any, eng string, batch, workers int) {
 	if eng == EngineGorgonia {
 		epochs = map[int]int{1: 4, 8: 20, 64: 30, 512: 30}[batch]
 	}
-	cfg := Config{Hidden: 20, LR: 0.01, Batch: batch, MaxEpochs: epochs, ConvEpochs: 1 << 30, Engine: eng}
+	cfg := Config{Model: Model{Hidden: 20}, LR: 0.01, Batch: batch, Procedure: Procedure{MaxEpochs: epochs, ConvEpochs: 1 << 30, Engine: eng}}
 	cfgs := make([]Config, workers)
 	for i := range cfgs {
 		cfgs[i] = cfg

@@ -1,9 +1,9 @@
 package train
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/sgdstability/sgdstab/internal/sampling"
 )
@@ -35,9 +35,24 @@ const (
 	EngineGorgonia = "gorgonia" // gorgonia expression graph on a TapeMachine
 )
 
-// Config is one training run. The zero value of every field except LR and Batch means the default
-// named in the field's comment; LR and Batch are the swept quantities and must be set.
+// Config is one training run: the network (Model), the step size, batch size and sampling seed
+// (the swept quantities), and the rest of the SGD procedure (Procedure). The zero value of every
+// field except LR and Batch means the default named in the field's comment; LR and Batch must be
+// set. Model and Procedure are embedded, so their fields read as fields of Config and its JSON and
+// YAML encodings are flat (hidden, init_factor, ..., lr, batch, seed, warmup_steps, ...).
 type Config struct {
+	Model `yaml:",inline"`
+	// LR is the target step size eta (> 0, required).
+	LR float64 `json:"lr" yaml:"lr"`
+	// Batch is the batch size B, 1..n (required).
+	Batch int `json:"batch" yaml:"batch"`
+	// Seed seeds the batch sampling. Default 0.
+	Seed      uint64 `json:"seed" yaml:"seed"`
+	Procedure `yaml:",inline"`
+}
+
+// Model is the network and its initial point.
+type Model struct {
 	// Hidden is the number of hidden ReLU units h. Default 20.
 	Hidden int `json:"hidden" yaml:"hidden"`
 	// InitFactor multiplies every weight and bias of PyTorch's default initialization.
@@ -47,10 +62,11 @@ type Config struct {
 	InitSeed uint64 `json:"init_seed" yaml:"init_seed"`
 	// Loss is the per-sample normalization: "sum" (default), "half_sum", "mean", "half_mean".
 	Loss string `json:"loss" yaml:"loss"`
-	// LR is the target step size eta (> 0, required).
-	LR float64 `json:"lr" yaml:"lr"`
-	// Batch is the batch size B, 1..n (required).
-	Batch int `json:"batch" yaml:"batch"`
+}
+
+// Procedure is the SGD procedure apart from the step size, the batch size and the seed: warm-up,
+// convergence rule, epoch limit, sampling scheme, divergence bound and engine.
+type Procedure struct {
 	// WarmupSteps is the length W of the linear warm-up eta_t = eta min(1, (t+1)/W), counted in
 	// SGD steps (t = 0, 1, ...); a negative value means no warm-up. 0: the length is given by
 	// WarmupEpochs instead.
@@ -70,8 +86,6 @@ type Config struct {
 	// size-B subset every step), "shuffle" (a permutation per epoch, consecutive slices) or
 	// "mixture" (ALG(p) of THEORY.md Prop. 2, fused engine only).
 	Sampling string `json:"sampling" yaml:"sampling"`
-	// Seed seeds the batch sampling. Default 0.
-	Seed uint64 `json:"seed" yaml:"seed"`
 	// DivergeLoss: a full-batch loss above it (or NaN/Inf) ends the run as "diverged". Default 1e6.
 	DivergeLoss float64 `json:"diverge_loss" yaml:"diverge_loss"`
 	// Engine is "fused" (default) or "gorgonia".
@@ -113,53 +127,64 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// FieldError is a problem with one field of a Config; Field is its JSON/YAML key (e.g.
+// "init_factor"), so that a caller reading the config from a file can name the key.
+type FieldError struct {
+	Field, Reason string
+}
+
+func (e *FieldError) Error() string { return "train: " + e.Reason }
+
 // Validate reports the first problem of c (after defaults) for a data set of n samples, naming the
-// field, before any training happens.
+// field, before any training happens. A problem with a field is a *FieldError.
 func (c Config) Validate(n int) error {
 	c = c.WithDefaults()
 	finitePos := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+	bad := func(field, format string, a ...any) error {
+		return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
+	}
 	switch {
 	case n < 1:
 		return fmt.Errorf("train: data set has %d samples, want at least 1", n)
 	case c.Hidden < 1:
-		return fmt.Errorf("train: hidden = %d, want at least 1", c.Hidden)
-	case math.IsNaN(c.InitFactor) || math.IsInf(c.InitFactor, 0):
-		return fmt.Errorf("train: init_factor = %v, want a finite number", c.InitFactor)
+		return bad("hidden", "hidden = %d, want at least 1", c.Hidden)
+	case math.IsNaN(c.InitFactor) || math.IsInf(c.InitFactor, 0) || c.InitFactor < 0:
+		return bad("init_factor", "init_factor = %v, want a finite number > 0 (0: the default)", c.InitFactor)
 	case c.LR == 0:
-		return errors.New("train: lr is not set (want a step size > 0)")
+		return bad("lr", "lr is not set (want a step size > 0)")
 	case !finitePos(c.LR):
-		return fmt.Errorf("train: lr = %v, want a finite step size > 0", c.LR)
+		return bad("lr", "lr = %v, want a finite step size > 0", c.LR)
 	case c.Batch == 0:
-		return fmt.Errorf("train: batch is not set (want a batch size in 1..%d)", n)
+		return bad("batch", "batch is not set (want a batch size in 1..%d)", n)
 	case c.Batch < 1 || c.Batch > n:
-		return fmt.Errorf("train: batch = %d, want a batch size in 1..n = %d", c.Batch, n)
+		return bad("batch", "batch = %d, want a batch size in 1..n = %d", c.Batch, n)
 	case !finitePos(c.ConvThreshold):
-		return fmt.Errorf("train: conv_threshold = %v, want a finite number > 0", c.ConvThreshold)
+		return bad("conv_threshold", "conv_threshold = %v, want a finite number > 0", c.ConvThreshold)
 	case math.IsNaN(c.WarmupEpochs) || math.IsInf(c.WarmupEpochs, 0):
-		return fmt.Errorf("train: warmup_epochs = %v, want a finite number", c.WarmupEpochs)
+		return bad("warmup_epochs", "warmup_epochs = %v, want a finite number", c.WarmupEpochs)
 	case c.WarmupSteps > 0 && c.WarmupEpochs > 0:
-		return fmt.Errorf("train: warmup_steps = %d and warmup_epochs = %v: set one of them, not both", c.WarmupSteps, c.WarmupEpochs)
+		return bad("warmup_steps", "warmup_steps = %d and warmup_epochs = %v: set one of them, not both", c.WarmupSteps, c.WarmupEpochs)
 	case c.ConvEpochs < 1:
-		return fmt.Errorf("train: conv_epochs = %d, want at least 1", c.ConvEpochs)
+		return bad("conv_epochs", "conv_epochs = %d, want at least 1", c.ConvEpochs)
 	case c.MaxEpochs < 1:
-		return fmt.Errorf("train: max_epochs = %d, want at least 1", c.MaxEpochs)
+		return bad("max_epochs", "max_epochs = %d, want at least 1", c.MaxEpochs)
 	case !(c.DivergeLoss > 0) || math.IsNaN(c.DivergeLoss):
-		return fmt.Errorf("train: diverge_loss = %v, want a number > 0", c.DivergeLoss)
+		return bad("diverge_loss", "diverge_loss = %v, want a number > 0", c.DivergeLoss)
 	}
 	if _, err := LossScale(c.Loss, 1); err != nil {
-		return err
+		return bad("loss", "%s", strings.TrimPrefix(err.Error(), "train: "))
 	}
 	if err := sampling.Check(c.Sampling); err != nil {
-		return fmt.Errorf("train: %w", err)
+		return bad("sampling", "%v", err)
 	}
 	switch c.Engine {
 	case EngineFused, EngineGorgonia:
 	default:
-		return fmt.Errorf("train: unknown engine %q (want %q or %q)", c.Engine, EngineFused, EngineGorgonia)
+		return bad("engine", "unknown engine %q (want %q or %q)", c.Engine, EngineFused, EngineGorgonia)
 	}
 	if c.Sampling == sampling.Mixture && c.Engine == EngineGorgonia {
 		// the gorgonia graph is built for one batch size; ALG(p) mixes sizes 1 and n
-		return fmt.Errorf("train: sampling %q needs engine %q (the gorgonia graph has one fixed batch size)", sampling.Mixture, EngineFused)
+		return bad("sampling", "sampling %q needs engine %q (the gorgonia graph has one fixed batch size)", sampling.Mixture, EngineFused)
 	}
 	return nil
 }

@@ -74,8 +74,7 @@ func TestFusedMatchesGorgonia(t *testing.T) {
 				defer func() { gemmMinOverride = 0 }()
 			}
 			steps := 10000
-			cfg := Config{Hidden: 8, LR: tc.lr, Batch: tc.batch, Loss: tc.loss, Sampling: tc.samp,
-				InitFactor: 1, WarmupSteps: 500, InitSeed: 3, Seed: 11, ConvEpochs: 1 << 30}
+			cfg := Config{Model: Model{Hidden: 8, Loss: tc.loss, InitFactor: 1, InitSeed: 3}, LR: tc.lr, Batch: tc.batch, Seed: 11, Procedure: Procedure{Sampling: tc.samp, WarmupSteps: 500, ConvEpochs: 1 << 30}}
 			cfg.MaxEpochs = (steps + cfg.StepsPerEpoch(ds.N) - 1) / cfg.StepsPerEpoch(ds.N)
 			var ps [2]Params
 			for e, eng := range []string{EngineFused, EngineGorgonia} {

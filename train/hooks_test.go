@@ -15,7 +15,7 @@ import (
 func TestTrainFromInit(t *testing.T) {
 	ds := tinyData(12, 7, 3, 4)
 	for _, eng := range []string{EngineFused, EngineGorgonia} {
-		cfg := Config{Hidden: 5, LR: 0.05, Batch: 3, Seed: 2, MaxEpochs: 7, WarmupSteps: 5, InitSeed: 9, Engine: eng}
+		cfg := Config{Model: Model{Hidden: 5, InitSeed: 9}, LR: 0.05, Batch: 3, Seed: 2, Procedure: Procedure{MaxEpochs: 7, WarmupSteps: 5, Engine: eng}}
 		ref, err := Train(context.Background(), ds, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +43,7 @@ func TestTrainFromInit(t *testing.T) {
 func TestTrainFromContinues(t *testing.T) {
 	ds := tinyData(10, 6, 3, 7)
 	for _, eng := range []string{EngineFused, EngineGorgonia} {
-		cfg := Config{Hidden: 4, LR: 0.1, Batch: ds.N, WarmupSteps: -1, ConvThreshold: 1e-300, MaxEpochs: 7, Engine: eng}
+		cfg := Config{Model: Model{Hidden: 4}, LR: 0.1, Batch: ds.N, Procedure: Procedure{WarmupSteps: -1, ConvThreshold: 1e-300, MaxEpochs: 7, Engine: eng}}
 		long, err := Train(context.Background(), ds, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestTrainFromStep(t *testing.T) {
 	for _, loss := range []string{LossSum, LossHalfMean} {
 		want := referenceStep(t, loss, start, all, 0.3).Flat()
 		for _, eng := range []string{EngineFused, EngineGorgonia} {
-			res, err := TrainFrom(context.Background(), ds, Config{Hidden: 4, Loss: loss, LR: 0.3, Batch: ds.N, WarmupSteps: -1, MaxEpochs: 1, Engine: eng}, start, nil)
+			res, err := TrainFrom(context.Background(), ds, Config{Model: Model{Hidden: 4, Loss: loss}, LR: 0.3, Batch: ds.N, Procedure: Procedure{WarmupSteps: -1, MaxEpochs: 1, Engine: eng}}, start, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,16 +117,16 @@ func TestTrainFromStep(t *testing.T) {
 func TestTrainFromErrors(t *testing.T) {
 	ds := refData
 	good := InitParams(ds.D, 4, ds.K, 1, 1)
-	cfg := Config{Hidden: 4, LR: 0.1, Batch: 2, MaxEpochs: 1}
+	cfg := Config{Model: Model{Hidden: 4}, LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}
 	for _, tc := range []struct {
 		cfg   Config
 		start Params
 		want  string
 	}{
-		{Config{LR: 0.1, Batch: 2, MaxEpochs: 1}, good, "hidden = 20, but the start parameters have 4"},
+		{Config{LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}, good, "hidden = 20, but the start parameters have 4"},
 		{cfg, InitParams(ds.D+1, 4, ds.K, 1, 1), "start: train: parameters have shapes"},
 		{cfg, Params{}, "start: train: parameters have shapes"},
-		{Config{Hidden: 4, LR: -1, Batch: 2}, good, "lr = -1"},
+		{Config{Model: Model{Hidden: 4}, LR: -1, Batch: 2}, good, "lr = -1"},
 	} {
 		_, err := TrainFrom(context.Background(), ds, tc.cfg, tc.start, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -137,7 +137,7 @@ func TestTrainFromErrors(t *testing.T) {
 
 // TestMixtureEpoch: an epoch of ALG(p) has ceil(n/B) steps, as for independent batches.
 func TestMixtureEpoch(t *testing.T) {
-	if cfg := (Config{LR: 1, Batch: 2, Sampling: sampling.Mixture}); cfg.StepsPerEpoch(9) != 5 {
+	if cfg := (Config{LR: 1, Batch: 2, Procedure: Procedure{Sampling: sampling.Mixture}}); cfg.StepsPerEpoch(9) != 5 {
 		t.Errorf("mixture epoch has %d steps, want ceil(9/2) = 5", cfg.StepsPerEpoch(9))
 	}
 }
@@ -145,7 +145,7 @@ func TestMixtureEpoch(t *testing.T) {
 // TestMixtureZeroIsGD: ALG(p) at B = n (p = 0) is full-batch GD bit for bit.
 func TestMixtureZeroIsGD(t *testing.T) {
 	ds := subset(loadMNIST(t), 40)
-	cfg := Config{Hidden: 6, LR: 0.05, Batch: ds.N, MaxEpochs: 12, WarmupSteps: 4, Seed: 3}
+	cfg := Config{Model: Model{Hidden: 6}, LR: 0.05, Batch: ds.N, Seed: 3, Procedure: Procedure{MaxEpochs: 12, WarmupSteps: 4}}
 	gd, err := Train(context.Background(), ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestMixtureZeroIsGD(t *testing.T) {
 func TestMixtureSteps(t *testing.T) {
 	ds := refData
 	start := InitParams(ds.D, 3, ds.K, 1.5, 2)
-	cfg := Config{Hidden: 3, LR: 0.2, Batch: 2, Sampling: sampling.Mixture, Seed: 5, WarmupSteps: 3, MaxEpochs: 2}
+	cfg := Config{Model: Model{Hidden: 3}, LR: 0.2, Batch: 2, Seed: 5, Procedure: Procedure{Sampling: sampling.Mixture, WarmupSteps: 3, MaxEpochs: 2}}
 	res, err := TrainFrom(context.Background(), ds, cfg, start, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestMixtureSteps(t *testing.T) {
 }
 
 func TestMixtureGorgoniaRejected(t *testing.T) {
-	err := Config{LR: 1, Batch: 2, Sampling: sampling.Mixture, Engine: EngineGorgonia}.Validate(10)
+	err := Config{LR: 1, Batch: 2, Procedure: Procedure{Sampling: sampling.Mixture, Engine: EngineGorgonia}}.Validate(10)
 	if err == nil || !strings.Contains(err.Error(), `sampling "mixture" needs engine "fused"`) {
 		t.Errorf("error %v", err)
 	}

@@ -39,7 +39,7 @@ func TestSamplerGolden(t *testing.T) {
 			for _, b := range []int{1, 3, 7, n} {
 				for _, seed := range []uint64{0, 5} {
 					key := fmt.Sprintf("%s/n%d/B%d/seed%d", scheme, n, b, seed)
-					got[key] = drawBatches(n, Config{LR: 1, Batch: b, Sampling: scheme, Seed: seed}, 500)
+					got[key] = drawBatches(n, Config{LR: 1, Batch: b, Seed: seed, Procedure: Procedure{Sampling: scheme}}, 500)
 				}
 			}
 		}

@@ -60,7 +60,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestScheduleAndEpochs(t *testing.T) {
-	c := Config{LR: 0.1, Batch: 3, WarmupSteps: 4}
+	c := Config{LR: 0.1, Batch: 3, Procedure: Procedure{WarmupSteps: 4}}
 	for step, want := range []float64{0.025, 0.05, 0.075, 0.1, 0.1, 0.1} {
 		if got := c.StepLR(step, 10); math.Abs(got-want) > 1e-15*want {
 			t.Fatalf("step %d: lr %g, want %g", step, got, want)
@@ -71,7 +71,7 @@ func TestScheduleAndEpochs(t *testing.T) {
 		t.Fatal("no warm-up: first step not at full lr")
 	}
 	// In epochs: 1.5 epochs of ceil(10/3) = 4 steps is 6 steps; the default is 100 epochs.
-	c = Config{LR: 0.1, Batch: 3, WarmupEpochs: 1.5}
+	c = Config{LR: 0.1, Batch: 3, Procedure: Procedure{WarmupEpochs: 1.5}}
 	if w := c.WarmupLength(10); w != 6 || math.Abs(c.StepLR(2, 10)-0.05) > 1e-16 {
 		t.Fatalf("warm-up of 1.5 epochs: %d steps, lr(2) %g", w, c.StepLR(2, 10))
 	}
@@ -81,7 +81,7 @@ func TestScheduleAndEpochs(t *testing.T) {
 	if w := (Config{LR: 0.1, Batch: 512}).WarmupLength(512); w != int(DefaultWarmupEpochs) {
 		t.Fatalf("default warm-up at B = n: %d steps", w)
 	}
-	if err := (Config{LR: 0.1, Batch: 1, WarmupSteps: 5, WarmupEpochs: 2}).Validate(10); err == nil {
+	if err := (Config{LR: 0.1, Batch: 1, Procedure: Procedure{WarmupSteps: 5, WarmupEpochs: 2}}).Validate(10); err == nil {
 		t.Fatal("both warm-up lengths accepted")
 	}
 	if got := c.StepsPerEpoch(10); got != 4 {
@@ -166,7 +166,7 @@ func TestSamplerUniform(t *testing.T) {
 			}
 		}
 	}
-	sh := newSampler(n, Config{Batch: b, Seed: 5, Sampling: sampling.Shuffle}.WithDefaults())
+	sh := newSampler(n, Config{Batch: b, Seed: 5, Procedure: Procedure{Sampling: sampling.Shuffle}}.WithDefaults())
 	for ep := 0; ep < 5; ep++ {
 		seen := map[int]bool{}
 		for k := 0; k < n/b; k++ {
@@ -187,10 +187,10 @@ func TestDeterminism(t *testing.T) {
 	var cfgs []Config
 	for _, b := range []int{1, 7, 64} {
 		for _, seed := range []uint64{1, 2} {
-			cfgs = append(cfgs, Config{Hidden: 6, LR: 0.02, Batch: b, Seed: seed, MaxEpochs: 30, WarmupSteps: 50})
+			cfgs = append(cfgs, Config{Model: Model{Hidden: 6}, LR: 0.02, Batch: b, Seed: seed, Procedure: Procedure{MaxEpochs: 30, WarmupSteps: 50}})
 		}
 	}
-	cfgs = append(cfgs, Config{Hidden: 6, LR: 0.02, Batch: 5, Sampling: sampling.Shuffle, MaxEpochs: 30})
+	cfgs = append(cfgs, Config{Model: Model{Hidden: 6}, LR: 0.02, Batch: 5, Procedure: Procedure{Sampling: sampling.Shuffle, MaxEpochs: 30}})
 	one, err := TrainMany(context.Background(), ds, cfgs, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestDeterminism(t *testing.T) {
 func TestStatuses(t *testing.T) {
 	ds := subset(loadMNIST(t), 32)
 	ctx := context.Background()
-	conv, err := Train(ctx, ds, Config{Hidden: 16, LR: 0.05, Batch: 32, ConvThreshold: 1e-3, ConvEpochs: 5, MaxEpochs: 20000, WarmupSteps: 10}, nil)
+	conv, err := Train(ctx, ds, Config{Model: Model{Hidden: 16}, LR: 0.05, Batch: 32, Procedure: Procedure{ConvThreshold: 1e-3, ConvEpochs: 5, MaxEpochs: 20000, WarmupSteps: 10}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestStatuses(t *testing.T) {
 		t.Fatalf("final loss %g, recomputed %g", conv.FinalLoss, got)
 	}
 	for _, eng := range []string{EngineFused, EngineGorgonia} {
-		div, err := Train(ctx, ds, Config{Hidden: 4, LR: 100, Batch: 4, InitFactor: 5, WarmupSteps: -1, MaxEpochs: 100, Engine: eng}, nil)
+		div, err := Train(ctx, ds, Config{Model: Model{Hidden: 4, InitFactor: 5}, LR: 100, Batch: 4, Procedure: Procedure{WarmupSteps: -1, MaxEpochs: 100, Engine: eng}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +253,7 @@ func TestStatuses(t *testing.T) {
 			t.Fatalf("diverged result does not encode: %v", err)
 		}
 	}
-	lim, err := Train(ctx, ds, Config{Hidden: 4, LR: 0.001, Batch: 4, MaxEpochs: 3}, nil)
+	lim, err := Train(ctx, ds, Config{Model: Model{Hidden: 4}, LR: 0.001, Batch: 4, Procedure: Procedure{MaxEpochs: 3}}, nil)
 	if err != nil || lim.Status != EpochLimit || lim.Epochs != 3 || lim.Steps != 24 {
 		t.Fatalf("epoch limit: %v %+v", err, lim)
 	}
@@ -272,7 +272,7 @@ func fullLossOf(ds *data.Dataset, p Params, loss string) float64 {
 func TestCancel(t *testing.T) {
 	ds := subset(loadMNIST(t), 64)
 	ctx, cancel := context.WithCancel(context.Background())
-	cfgs := []Config{{Hidden: 4, LR: 0.01, Batch: 1, MaxEpochs: 1 << 20}, {Hidden: 4, LR: 0.01, Batch: 1, MaxEpochs: 1 << 20}}
+	cfgs := []Config{{Model: Model{Hidden: 4}, LR: 0.01, Batch: 1, Procedure: Procedure{MaxEpochs: 1 << 20}}, {Model: Model{Hidden: 4}, LR: 0.01, Batch: 1, Procedure: Procedure{MaxEpochs: 1 << 20}}}
 	calls := 0
 	_, err := TrainMany(ctx, ds, cfgs, 2, func(p Progress) {
 		calls++
@@ -287,7 +287,7 @@ func TestCancel(t *testing.T) {
 
 func TestRunRecordRoundTrip(t *testing.T) {
 	ds := subset(loadMNIST(t), 16)
-	res, err := Train(context.Background(), ds, Config{Hidden: 3, LR: 0.01, Batch: 4, MaxEpochs: 2}, nil)
+	res, err := Train(context.Background(), ds, Config{Model: Model{Hidden: 3}, LR: 0.01, Batch: 4, Procedure: Procedure{MaxEpochs: 2}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,9 +110,7 @@ func Restart(ctx context.Context, ds *data.Dataset, start train.Params, opt Rest
 		return nil, fmt.Errorf("validate: reconvergence needs conv threshold > 0 and conv epochs >= 1")
 	}
 	// test window: no convergence stop (ConvEpochs beyond the window), escape = "diverged"
-	cfg := train.Config{Hidden: start.Hidden, Loss: opt.Loss, LR: opt.Eta, Batch: opt.Batch, WarmupSteps: -1,
-		MaxEpochs: opt.Epochs, ConvEpochs: opt.Epochs + 1, Sampling: opt.Process, Seed: opt.Seed,
-		DivergeLoss: math.Min(opt.EscapeLoss, opt.DivergeLoss), Engine: train.EngineFused}
+	cfg := train.Config{Model: train.Model{Hidden: start.Hidden, Loss: opt.Loss}, LR: opt.Eta, Batch: opt.Batch, Seed: opt.Seed, Procedure: train.Procedure{WarmupSteps: -1, MaxEpochs: opt.Epochs, ConvEpochs: opt.Epochs + 1, Sampling: opt.Process, DivergeLoss: math.Min(opt.EscapeLoss, opt.DivergeLoss), Engine: train.EngineFused}}
 	r, err := train.TrainFrom(ctx, ds, cfg, start, nil)
 	if err != nil {
 		return nil, fmt.Errorf("validate: restart: %w", err)

@@ -218,7 +218,7 @@ func TestRunRecord(t *testing.T) {
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}
-	cfg := train.Config{Hidden: 10, LR: 0.02, Batch: 4, MaxEpochs: 300, Seed: 1}
+	cfg := train.Config{Model: train.Model{Hidden: 10}, LR: 0.02, Batch: 4, Seed: 1, Procedure: train.Procedure{MaxEpochs: 300}}
 	res, err := train.Train(context.Background(), ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

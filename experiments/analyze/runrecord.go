@@ -5,6 +5,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/experiments/runspec"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -15,11 +16,6 @@ type runReport struct {
 	ResidualRel      float64 `json:"residual_rel"`      // ||H - H_GN|| / ||H_GN|| (train.Curvature)
 	LR               float64 `json:"lr"`
 	Status           string  `json:"status"`
-}
-
-// FactoredFromCurvature converts the trainer's per-sample curvature field for field.
-func factoredFromCurvature(c *train.Curvature) *analysis.Factored {
-	return &analysis.Factored{N: c.N, K: c.K, D: c.D, Factors: c.Jacobians, OutputHessian: c.OutputHessian, Gradients: c.Gradients}
 }
 
 func analyzeRun(path string, seed uint64, width float64) (*runReport, error) {
@@ -39,7 +35,7 @@ func analyzeRun(path string, seed uint64, width float64) (*runReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: per-sample curvature: %v", path, err)
 	}
-	f := factoredFromCurvature(curv)
+	f := runspec.Factored(curv)
 	opt := analysis.Options{Seed: seed, RelWidth: width, CenterGradients: true}
 	rep, err := analysis.AnalyzeFactored(f, cfg.Batch, opt)
 	if err != nil {

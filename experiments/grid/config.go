@@ -8,15 +8,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // Config is one grid file. Every field is documented in experiments/README.md; the zero value of
-// a model or training field means "the train package's default" (resolved by the sweep through
+// a model or training field means "the train package's default" (resolved by TrainConfig through
 // train.Config.WithDefaults, so that a record always holds the values actually used).
 type Config struct {
 	// Name labels the grid in tables (column "config"). Default: the file name without extension.
@@ -30,9 +32,10 @@ type Config struct {
 	// Data selects the MNIST subset (see data.Selection). Default: digits 0-3, 128 each.
 	Data data.Selection `yaml:"data"`
 	// Model fixes the network and its initial point.
-	Model Model `yaml:"model"`
-	// Training fixes the SGD rule apart from the step size, batch size and seed.
-	Training Training `yaml:"training"`
+	Model train.Model `yaml:"model"`
+	// Training fixes the SGD procedure apart from the step size, batch size and seed (its
+	// max_epochs is the runs' epoch limit unless their block has its own).
+	Training train.Procedure `yaml:"training"`
 	// Grid lists blocks of learning rates x batch sizes; the runs are their union.
 	Grid []Block `yaml:"grid"`
 	// Seeds are the SGD sampling seeds; every (lr, batch) pair runs once per seed. Default: [1].
@@ -44,26 +47,6 @@ type Config struct {
 
 	// File is the path the config was read from (empty for configs built in code).
 	File string `yaml:"-"`
-}
-
-// Model is the network part of a grid (train.Config's Hidden, InitFactor, InitSeed, Loss).
-type Model struct {
-	Hidden     int     `yaml:"hidden"`
-	InitFactor float64 `yaml:"init_factor"`
-	InitSeed   uint64  `yaml:"init_seed"`
-	Loss       string  `yaml:"loss"`
-}
-
-// Training is the SGD rule of a grid (the train.Config fields other than LR, Batch and Seed).
-type Training struct {
-	WarmupSteps   int     `yaml:"warmup_steps"`
-	WarmupEpochs  float64 `yaml:"warmup_epochs"`
-	ConvThreshold float64 `yaml:"conv_threshold"`
-	ConvEpochs    int     `yaml:"conv_epochs"`
-	MaxEpochs     int     `yaml:"max_epochs"`
-	Sampling      string  `yaml:"sampling"`
-	Engine        string  `yaml:"engine"`
-	DivergeLoss   float64 `yaml:"diverge_loss"`
 }
 
 // Block is a product of learning rates and batch sizes.
@@ -249,36 +232,10 @@ func (c *Config) fill() error {
 	}
 	n := c.N()
 
-	m := c.Model
-	if m.Hidden < 0 {
-		return fail("model.hidden", "%d hidden units, want at least 1 (or 0 for the default)", m.Hidden)
-	}
-	if bad(m.InitFactor) || m.InitFactor < 0 {
-		return fail("model.init_factor", "%v, want a finite number > 0 (or 0 for the default)", m.InitFactor)
-	}
 	t := c.Training
-	if bad(t.WarmupEpochs) {
-		return fail("training.warmup_epochs", "%v, want a finite number (0 for the default, negative for no warm-up)", t.WarmupEpochs)
-	}
-	if bad(t.ConvThreshold) || t.ConvThreshold < 0 {
-		return fail("training.conv_threshold", "%v, want a finite number > 0 (or 0 for the default)", t.ConvThreshold)
-	}
-	if t.ConvEpochs < 0 {
-		return fail("training.conv_epochs", "%d, want >= 1 (or 0 for the default)", t.ConvEpochs)
-	}
-	if t.MaxEpochs < 0 {
-		return fail("training.max_epochs", "%d, want >= 1 (or 0 for the default)", t.MaxEpochs)
-	}
 	if t.MaxEpochs > 0 && t.ConvEpochs > t.MaxEpochs {
+		// train accepts such a run (it ends at its epoch limit); in a grid it is a mistake
 		return fail("training.conv_epochs", "%d consecutive epochs can never happen within max_epochs = %d", t.ConvEpochs, t.MaxEpochs)
-	}
-	switch t.Sampling {
-	case "", "independent", "shuffle":
-	default:
-		return fail("training.sampling", "unknown sampling %q (want independent or shuffle)", t.Sampling)
-	}
-	if bad(t.DivergeLoss) || t.DivergeLoss < 0 {
-		return fail("training.diverge_loss", "%v, want a finite number > 0 (or 0 for the default)", t.DivergeLoss)
 	}
 
 	if len(c.Grid) == 0 {
@@ -335,8 +292,20 @@ func (c *Config) fill() error {
 		}
 		seenS[s] = true
 	}
-	if _, err := c.expand(); err != nil {
+	runs, err := c.expand()
+	if err != nil {
 		return err
+	}
+	if err := c.TrainConfig(runs[0]).Validate(n); err != nil {
+		var fe *train.FieldError
+		if errors.As(err, &fe) {
+			section := "training."
+			if _, ok := yamlFields(typeOfModel)[fe.Field]; ok {
+				section = "model."
+			}
+			return fail(section+fe.Field, "%s", fe.Reason)
+		}
+		return fail("model/training", "%v", err)
 	}
 	if c.Workers < 0 {
 		return fail("workers", "%d, want >= 1 (or 0 for the default 2)", c.Workers)
@@ -346,6 +315,16 @@ func (c *Config) fill() error {
 	}
 	return nil
 }
+
+// TrainConfig is run r's training configuration: the grid's model and training sections with the
+// run's step size, batch size, seed and epoch limit, train's defaults filled in.
+func (c *Config) TrainConfig(r Run) train.Config {
+	p := c.Training
+	p.MaxEpochs = r.MaxEpochs
+	return train.Config{Model: c.Model, LR: r.LR, Batch: r.Batch, Seed: r.Seed, Procedure: p}.WithDefaults()
+}
+
+var typeOfModel = reflect.TypeFor[train.Model]()
 
 func bad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
 

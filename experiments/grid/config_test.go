@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/train"
 )
 
 const good = `
@@ -108,6 +110,12 @@ func TestParseErrors(t *testing.T) {
 		{"nan init", base + "model: {init_factor: .nan}\n", "model.init_factor", "finite"},
 		{"nan warm-up", base + "training: {warmup_epochs: .inf}\n", "training.warmup_epochs", "finite"},
 		{"bad sampling", base + "training: {sampling: cyclic}\n", "training.sampling", "unknown sampling"},
+		{"negative init", base + "model: {init_factor: -1}\n", "model.init_factor", "> 0"},
+		{"bad loss", base + "model: {loss: cubic}\n", "model.loss", "unknown loss"},
+		{"bad engine", base + "training: {engine: gpu}\n", "training.engine", "unknown engine"},
+		{"both warm-ups", base + "training: {warmup_steps: 3, warmup_epochs: 2}\n", "training.warmup_steps", "not both"},
+		{"mixture on gorgonia", base + "training: {sampling: mixture, engine: gorgonia}\n", "training.sampling", "needs engine"},
+		{"negative diverge", base + "training: {diverge_loss: -1}\n", "training.diverge_loss", "> 0"},
 		{"conv beyond max", base + "training: {conv_epochs: 200, max_epochs: 100}\n", "training.conv_epochs", "never"},
 		{"negative block max", "grid: [{lr: [0.1], batch: [1], max_epochs: -5}]\n", "grid[0].max_epochs", ">= 1"},
 		{"conv beyond block max", "training: {conv_epochs: 200}\ngrid: [{lr: [0.1], batch: [1], max_epochs: 100}]\n", "grid[0].max_epochs", "never"},
@@ -191,5 +199,35 @@ func TestShippedGrids(t *testing.T) {
 		if len(c.Runs()) == 0 {
 			t.Errorf("%s: no runs", f)
 		}
+	}
+}
+
+// TrainConfig passes every model and training key through, with the run's lr, batch, seed and
+// epoch limit, and fills in train's defaults for the keys left out.
+func TestTrainConfig(t *testing.T) {
+	c, err := Parse([]byte("data: {per_class: 4}\nmodel: {hidden: 3, init_factor: 2.5, init_seed: 9, loss: mean}\n"+
+		"training: {warmup_steps: 7, conv_threshold: 1e-5, conv_epochs: 3, max_epochs: 50, sampling: shuffle, diverge_loss: 99, engine: gorgonia}\n"+
+		"grid: [{lr: [0.25], batch: [2]}, {lr: [0.5], batch: [n], max_epochs: 70}]\nseeds: [4]\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := c.Runs()
+	got := c.TrainConfig(runs[0])
+	want := train.Config{Model: train.Model{Hidden: 3, InitFactor: 2.5, InitSeed: 9, Loss: "mean"}, LR: 0.25, Batch: 2, Seed: 4,
+		Procedure: train.Procedure{WarmupSteps: 7, ConvThreshold: 1e-5, ConvEpochs: 3, MaxEpochs: 50, Sampling: "shuffle",
+			DivergeLoss: 99, Engine: "gorgonia"}}
+	if got != want {
+		t.Errorf("TrainConfig\n got %+v\nwant %+v", got, want)
+	}
+	want.LR, want.Batch, want.MaxEpochs = 0.5, 16, 70
+	if got := c.TrainConfig(runs[1]); got != want {
+		t.Errorf("TrainConfig of the block with its own limit\n got %+v\nwant %+v", got, want)
+	}
+	d, err := Parse([]byte("grid: [{lr: [0.1], batch: [1]}]\n"), "d.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.TrainConfig(d.Runs()[0]), (train.Config{LR: 0.1, Batch: 1, Seed: 1}).WithDefaults(); got != want {
+		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -9,9 +9,13 @@
 //	cfg, err := grid.Load("experiments/quick.yaml") // unknown keys, wrong types, empty lists,
 //	                                                // impossible values: error with file, key, reason
 //	runs := cfg.Runs()                               // []grid.Run{LR, Batch, Seed, MaxEpochs, Index}
+//	tc := cfg.TrainConfig(runs[0])                   // train.Config, defaults filled in
 //	mine := grid.Shard(runs, 2, 8)                   // runs 2, 10, 18, ... (shard 2 of 8)
 //
-// The package knows nothing about training or analysis: it only checks what it can check alone
-// (types, ranges, batch <= n). The sweep command resolves the remaining defaults through the
-// train and analysis packages and validates there.
+// The model and training sections decode straight into train.Model and train.Procedure (the
+// parts of train.Config), and they are validated by train.Config.Validate, the one set of rules
+// for a training configuration, with errors naming the grid key. The grid adds only what is about
+// grids: lists, duplicates, batch <= n, a block's epoch limit, a run that could never converge.
+// TrainConfig gives a run's resolved train.Config; package runspec adds the analysis settings and
+// the store spec that keys the run's record.
 package grid

@@ -1,22 +1,34 @@
 // Package store keeps one JSON record per training run, keyed by a hash of everything that
-// determines the run's result, and writes the summary tables of a grid.
+// determines the run's result, with the parameters of every converged minimum in a NumPy file
+// beside it, and writes the summary tables of a grid.
 //
 // A run's identity is its Spec: the record format version, the data selection (and n), the
 // resolved training configuration (train.Config after WithDefaults, including lr, batch size and
-// seeds) and the resolved analysis settings. Key(spec) is the SHA-256 of the spec's JSON encoding
-// (Go's encoding/json: struct fields in declaration order, map keys sorted, so equal specs give
-// equal bytes). Two grids that contain the same run share its record.
+// seeds) and the resolved analysis settings (analysis.Options after WithDefaults, and whether the
+// exact Hessian sharpness is computed), all under their JSON names. Key(spec) is the SHA-256 of the
+// spec's JSON encoding (Go's encoding/json: struct fields in declaration order, map keys sorted,
+// so equal specs give equal bytes). Two grids that contain the same run share its record; Find
+// looks a run up by its spec (package runspec builds specs from a grid).
 //
-// Records live at <dir>/<key[0:2]>/<key>.json. Each is written atomically: a temporary file in
-// the same directory, fsync, rename over the final name, fsync of the directory; a process killed
-// at any moment leaves either the old state or the complete new record, never half a record. A
-// record carries its own checksum (SHA-256 of its JSON with the checksum field empty); Get
-// reports a record that does not parse, whose key does not match its spec or its file name, or
-// whose checksum is wrong, as *CorruptError, and the sweep moves it aside and reruns the run.
+// Layout of a store directory:
 //
-//	st, _ := store.Open("results/store")
-//	spec, _ := store.NewSpec(sel, n, trainCfg, analysisOpts)
-//	rec, err := st.Get(spec.Key())     // ErrNotFound, *CorruptError, or the record
-//	err = st.Put(&store.Record{Spec: spec, Status: "converged", ...})
+//	FORMAT                     "sgdstab store format 2": Open refuses a store of another format
+//	<key[0:2]>/<key>.json      the record (spec, status, losses, analysis report, timings, ...)
+//	<key[0:2]>/<key>.npy       converged runs: the final parameters, float64, shape (d,)
+//
+// Every file is written atomically (internal/atomicfile): a temporary file in the same directory,
+// fsync, rename over the final name, fsync of the directory. Put writes the params file first
+// and the record last, so a process killed at any moment leaves either no record (perhaps a
+// params file, which the redone run overwrites) or a complete record with a complete params file.
+// A record carries its own checksum (SHA-256 of its JSON with the checksum field empty) and the
+// SHA-256 of its params file; Get reports a record that does not parse, whose key does not match
+// its spec or its file name, whose checksum is wrong, or whose params file is missing or does not
+// match, as *CorruptError, and the sweep moves it aside (with its params file) and reruns the run.
+//
+//	st, _ := store.Open("results/store")            // refuses a store of another format
+//	spec, _ := store.NewSpec(sel, n, trainCfg, analysisSettings)
+//	rec, err := st.Find(spec)                       // ErrNotFound, *CorruptError, or the record
+//	err = st.Put(&store.Record{Spec: spec, Status: "converged", ...}, &params)
+//	p, err := st.Params(rec)                        // train.Params, checksum verified
 //	err = store.WriteTable("results/quick", "quick", recs) // table.csv + table.jsonl
 package store

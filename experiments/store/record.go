@@ -13,11 +13,14 @@ import (
 
 // Format is the version of the record layout and of the key's definition. Changing what a record
 // means (or what the sweep computes for it) requires a new Format, which changes every key.
-const Format = 1
+// Format 2: the analysis settings in the spec are resolved (defaults filled in), and converged
+// runs keep their parameters in a params file beside the record.
+const Format = 2
 
 // Spec is everything that determines a run's result. Train and Analysis are the JSON encodings
-// of the resolved train.Config and of the analysis settings; the store does not interpret them
-// beyond reading named fields for the table.
+// of the resolved train.Config and of the resolved analysis settings (every default filled in,
+// JSON names only, so that writing a default explicitly or leaving it out gives the same spec);
+// the store does not interpret them beyond reading named fields for the table.
 type Spec struct {
 	Format   int             `json:"format"`
 	Data     data.Selection  `json:"data"`
@@ -65,8 +68,8 @@ type Record struct {
 	LossCurve    []jsonfloat.Float `json:"loss_curve,omitempty"`
 	TrainSeconds float64           `json:"train_seconds"`
 
-	// Analysis is the analysis.Report of the converged minimum (its JSON keys are those of
-	// issue 3: p, sharpness, gd_threshold, generalized_sharpness, ...).
+	// Analysis is the analysis.Report of the converged minimum (JSON keys p, sharpness,
+	// gd_threshold, generalized_sharpness, ...).
 	Analysis         json.RawMessage  `json:"analysis,omitempty"`
 	HessianSharpness *jsonfloat.Float `json:"hessian_sharpness,omitempty"`
 	ResidualRel      *jsonfloat.Float `json:"residual_rel,omitempty"`
@@ -77,8 +80,8 @@ type Record struct {
 	// Notes are remarks of the sweep about this run (e.g. a quantity that does not exist here).
 	Notes []string `json:"notes,omitempty"`
 
-	// Params are the final parameters (train.Params JSON) when the grid asks to keep them.
-	Params json.RawMessage `json:"params,omitempty"`
+	// Params names the file beside the record that holds the final parameters (converged runs).
+	Params *ParamsFile `json:"params,omitempty"`
 
 	DataChecksum string `json:"data_checksum,omitempty"`
 	Created      string `json:"created,omitempty"` // RFC 3339
@@ -89,11 +92,22 @@ type Record struct {
 	Checksum string `json:"checksum"`
 }
 
+// ParamsFile describes a run's parameter file: a NumPy .npy file (version 1.0, little-endian
+// float64, shape (d,)) holding the flat vector w = (W1, b1, W2, b2) of an Inputs -> Hidden ->
+// Outputs network in the layout of train.ParamsLayout, d = Hidden*Inputs + Hidden +
+// Outputs*Hidden + Outputs. File is its name in the record's directory and SHA256 the hex SHA-256
+// of its bytes; a file that is missing or does not match makes the record corrupt.
+type ParamsFile struct {
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Hidden  int    `json:"hidden"`
+	Inputs  int    `json:"inputs"`
+	Outputs int    `json:"outputs"`
+}
+
 // seal sets Format, Key and Checksum and returns the encoded record.
 func (r *Record) seal() ([]byte, error) {
-	r.Format = Format
-	r.Spec.Format = Format
-	r.Key = r.Spec.Key()
+	r.setKey()
 	r.Checksum = ""
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -108,6 +122,13 @@ func (r *Record) seal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// setKey sets the record's format and its key (from its spec).
+func (r *Record) setKey() {
+	r.Format = Format
+	r.Spec.Format = Format
+	r.Key = r.Spec.Key()
+}
+
 // verify decodes a record and checks its format, key and checksum; the reason is "" when fine.
 func verify(raw []byte, wantKey string) (*Record, string) {
 	var r Record
@@ -120,7 +141,7 @@ func verify(raw []byte, wantKey string) (*Record, string) {
 		return nil, "trailing data after the record"
 	}
 	if r.Format != Format || r.Spec.Format != Format {
-		return nil, fmt.Sprintf("record format %d, this program writes %d", r.Format, Format)
+		return nil, fmt.Sprintf("record format %d, this program writes %d: %s", r.Format, Format, oldFormatAdvice)
 	}
 	if r.Key != wantKey {
 		return nil, fmt.Sprintf("record key %.12s... does not match its file name %.12s...", r.Key, wantKey)

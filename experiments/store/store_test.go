@@ -2,10 +2,9 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,7 +102,7 @@ func TestPutGet(t *testing.T) {
 	if _, err := st.Get(key); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get before Put: %v", err)
 	}
-	if err := st.Put(r); err != nil {
+	if err := st.Put(r, nil); err != nil {
 		t.Fatal(err)
 	}
 	if r.Key != key || r.Checksum == "" {
@@ -126,7 +125,7 @@ func TestPutGet(t *testing.T) {
 	d := record(t, 0.5, 1)
 	d.Status, d.FinalLoss, d.LossCurve, d.Analysis = "diverged", jsonfloat.Float(math.Inf(1)), []jsonfloat.Float{1, jsonfloat.Float(math.NaN())}, nil
 	d.HessianSharpness, d.ResidualRel = nil, nil
-	if err := st.Put(d); err != nil {
+	if err := st.Put(d, nil); err != nil {
 		t.Fatal(err)
 	}
 	gd, err := st.Get(d.Key)
@@ -141,12 +140,12 @@ func TestPutGet(t *testing.T) {
 func TestCorruptRecords(t *testing.T) {
 	st, _ := Open(t.TempDir())
 	r := record(t, 0.01, 8)
-	if err := st.Put(r); err != nil {
+	if err := st.Put(r, nil); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(st.Path(r.Key))
 	other := record(t, 0.02, 8)
-	if err := st.Put(other); err != nil {
+	if err := st.Put(other, nil); err != nil {
 		t.Fatal(err)
 	}
 	otherRaw, _ := os.ReadFile(st.Path(other.Key))
@@ -160,6 +159,7 @@ func TestCorruptRecords(t *testing.T) {
 	tampered.Checksum = sha(b)
 	tamperedRaw, _ := json.Marshal(&tampered)
 
+	head := fmt.Sprintf(`{"format":%d,`, Format)
 	cases := map[string][]byte{
 		"empty":           {},
 		"truncated":       good[:len(good)/2],
@@ -168,9 +168,9 @@ func TestCorruptRecords(t *testing.T) {
 		"changed status":  bytes.Replace(good, []byte(`"converged"`), []byte(`"diverged"`), 1),
 		"other key":       otherRaw,
 		"tampered spec":   tamperedRaw,
-		"unknown field":   bytes.Replace(good, []byte(`{"format":1,`), []byte(`{"format":1,"extra":2,`), 1),
+		"unknown field":   bytes.Replace(good, []byte(head), []byte(head+`"extra":2,`), 1),
 		"trailing record": append(slices.Clone(good), good...),
-		"old format":      bytes.Replace(good, []byte(`{"format":1,`), []byte(`{"format":0,`), 1),
+		"old format":      bytes.Replace(good, []byte(head), []byte(`{"format":1,`), 1),
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -188,6 +188,9 @@ func TestCorruptRecords(t *testing.T) {
 			if ce.Path != st.Path(r.Key) || ce.Reason == "" {
 				t.Errorf("error %v", ce)
 			}
+			if name == "old format" && !strings.Contains(ce.Reason, "use a new store directory") {
+				t.Errorf("old format: %q does not say what to do", ce.Reason)
+			}
 		})
 	}
 	// Quarantine moves the bad file aside; the run then counts as missing.
@@ -201,11 +204,6 @@ func TestCorruptRecords(t *testing.T) {
 	if _, err := st.Get(r.Key); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after quarantine Get = %v", err)
 	}
-}
-
-func sha(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func TestCleanTemp(t *testing.T) {

@@ -12,11 +12,11 @@ import (
 	"github.com/sgdstability/sgdstab/experiments/store"
 )
 
-// Display shows a sweep's progress. On a terminal it keeps one status line at the bottom (a bar
+// display shows a sweep's progress. On a terminal it keeps one status line at the bottom (a bar
 // over the runs, elapsed time, an estimate of the time left, each worker's run with its epoch
 // and loss) and prints finished runs above it. Elsewhere (CI, files) it prints plain lines: one
 // per started and finished run, and every Heartbeat a progress line.
-type Display struct {
+type display struct {
 	W         io.Writer
 	TTY       bool
 	Width     func() int    // terminal width; nil means 100
@@ -25,36 +25,36 @@ type Display struct {
 	Cost func(grid.Run) float64
 
 	mu       sync.Mutex
-	start    time.Time
+	t0       time.Time
 	total    int
 	skipped  int
 	done     int
 	failed   int
-	cost     float64 // estimated cost of the runs to do
+	costTodo float64 // estimated cost of the runs to do
 	costDone float64
 	slots    []slot
 	queued   int // trained runs waiting for the analysis
-	begun    map[*Task]time.Time
+	begun    map[*task]time.Time
 	shown    bool // a status line is on screen
 	stop     chan struct{}
 	stopped  sync.WaitGroup
 }
 
 type slot struct {
-	task    *Task
-	status  Status
+	task    *task
+	status  status
 	started time.Time
 }
 
-func (d *Display) costOf(t *Task) float64 {
+func (d *display) costOf(t *task) float64 {
 	if d.Cost == nil {
 		return 1
 	}
 	return d.Cost(t.Run)
 }
 
-// Logf prints a line (above the status line on a terminal).
-func (d *Display) Logf(format string, args ...any) {
+// logf prints a line (above the status line on a terminal).
+func (d *display) logf(format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.clear()
@@ -62,18 +62,18 @@ func (d *Display) Logf(format string, args ...any) {
 	d.draw()
 }
 
-// Begin starts the display of a sweep over todo (skipped runs are done already) with the given
+// begin starts the display of a sweep over todo (skipped runs are done already) with the given
 // number of slots (trainers and the analysis).
-func (d *Display) Begin(todo []*Task, skipped, workers int) {
+func (d *display) begin(todo []*task, skipped, workers int) {
 	d.mu.Lock()
-	d.start = time.Now()
+	d.t0 = time.Now()
 	d.total, d.skipped = len(todo), skipped
-	d.cost = 0
+	d.costTodo = 0
 	for _, t := range todo {
-		d.cost += d.costOf(t)
+		d.costTodo += d.costOf(t)
 	}
 	d.slots = make([]slot, workers)
-	d.begun = map[*Task]time.Time{}
+	d.begun = map[*task]time.Time{}
 	d.queued = 0
 	d.stop = make(chan struct{})
 	d.mu.Unlock()
@@ -100,7 +100,7 @@ func (d *Display) Begin(todo []*Task, skipped, workers int) {
 	}()
 }
 
-func (d *Display) tick() {
+func (d *display) tick() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.TTY {
@@ -115,8 +115,8 @@ func (d *Display) tick() {
 	fmt.Fprintf(d.W, "progress: %s; running %s\n", d.counts(), running)
 }
 
-// Start marks slot w (a trainer, or the analysis) as working on t.
-func (d *Display) Start(w int, t *Task, s Status) {
+// start marks slot w (a trainer, or the analysis) as working on t.
+func (d *display) start(w int, t *task, s status) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if s.Phase == "analyse" {
@@ -130,8 +130,8 @@ func (d *Display) Start(w int, t *Task, s Status) {
 	}
 }
 
-// Queue reports that trainer w finished t, which now waits for its analysis.
-func (d *Display) Queue(w int, t *Task, rec *store.Record) {
+// queue reports that trainer w finished t, which now waits for its analysis.
+func (d *display) queue(w int, t *task, rec *store.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.slots[w] = slot{}
@@ -141,8 +141,8 @@ func (d *Display) Queue(w int, t *Task, rec *store.Record) {
 	}
 }
 
-// Drop reports a queued analysis dropped by an interrupt.
-func (d *Display) Drop(t *Task) {
+// drop reports a queued analysis dropped by an interrupt.
+func (d *display) drop(t *task) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.queued--
@@ -151,15 +151,15 @@ func (d *Display) Drop(t *Task) {
 	d.draw()
 }
 
-// Update records worker w's current status.
-func (d *Display) Update(w int, s Status) {
+// update records worker w's current status.
+func (d *display) update(w int, s status) {
 	d.mu.Lock()
 	d.slots[w].status = s
 	d.mu.Unlock()
 }
 
-// Finish reports worker w's run as done (rec) or failed (err).
-func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
+// finish reports worker w's run as done (rec) or failed (err).
+func (d *display) finish(w int, t *task, rec *store.Record, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	elapsed := time.Since(d.begun[t])
@@ -177,8 +177,8 @@ func (d *Display) Finish(w int, t *Task, rec *store.Record, err error) {
 	d.draw()
 }
 
-// Abandon reports that worker w's run was stopped by an interrupt (no record written).
-func (d *Display) Abandon(w int, t *Task) {
+// abandon reports that worker w's run was stopped by an interrupt (no record written).
+func (d *display) abandon(w int, t *task) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.slots[w] = slot{}
@@ -188,8 +188,8 @@ func (d *Display) Abandon(w int, t *Task) {
 	d.draw()
 }
 
-// End stops the display and removes the status line.
-func (d *Display) End() {
+// end stops the display and removes the status line.
+func (d *display) end() {
 	if d.stop != nil {
 		close(d.stop)
 		d.stopped.Wait()
@@ -200,16 +200,16 @@ func (d *Display) End() {
 	d.mu.Unlock()
 }
 
-func (d *Display) counts() string {
-	elapsed := time.Since(d.start)
+func (d *display) counts() string {
+	elapsed := time.Since(d.t0)
 	left := "?"
 	if d.costDone > 0 {
-		left = "~" + round(time.Duration(float64(elapsed)*(d.cost-d.costDone)/d.costDone)).String()
+		left = "~" + round(time.Duration(float64(elapsed)*(d.costTodo-d.costDone)/d.costDone)).String()
 	}
 	return fmt.Sprintf("%d/%d runs, %s elapsed, %s left", d.done+d.failed, d.total, round(elapsed), left)
 }
 
-func (d *Display) running() string {
+func (d *display) running() string {
 	var parts []string
 	for _, s := range d.slots {
 		if s.task == nil {
@@ -233,7 +233,7 @@ func (d *Display) running() string {
 }
 
 // draw writes the status line (terminal only); the caller holds mu.
-func (d *Display) draw() {
+func (d *display) draw() {
 	if !d.TTY || d.stop == nil {
 		return
 	}
@@ -262,7 +262,7 @@ func (d *Display) draw() {
 }
 
 // clear erases the status line; the caller holds mu.
-func (d *Display) clear() {
+func (d *display) clear() {
 	if d.shown {
 		fmt.Fprint(d.W, "\r\x1b[K")
 		d.shown = false

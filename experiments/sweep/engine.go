@@ -9,6 +9,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/runspec"
 	"github.com/sgdstability/sgdstab/experiments/store"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 	"github.com/sgdstability/sgdstab/train"
@@ -25,42 +26,26 @@ type realEngine struct {
 	dsErr    error
 }
 
-// NewEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
+// newEngine returns the engine of grid cfg; the data set is loaded on first use (a dry run
 // does not read MNIST). mnist overrides where the MNIST files are looked for.
-func NewEngine(cfg *grid.Config, mnist string) (Engine, error) {
+func newEngine(cfg *grid.Config, mnist string) (engine, error) {
 	e := &realEngine{cfg: cfg, mnist: mnist}
 	// Validate every run's configuration now, so that a bad grid fails before any training.
 	for _, r := range cfg.Runs() {
-		if _, err := e.Spec(r); err != nil {
+		if _, err := runspec.Of(cfg, r); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
 }
 
-// trainConfig is the train.Config of a run, with train's defaults filled in.
-func (e *realEngine) trainConfig(r grid.Run) train.Config {
-	m, t := e.cfg.Model, e.cfg.Training
-	return train.Config{
-		Hidden: m.Hidden, InitFactor: m.InitFactor, InitSeed: m.InitSeed, Loss: m.Loss,
-		LR: r.LR, Batch: r.Batch, Seed: r.Seed,
-		WarmupSteps: t.WarmupSteps, WarmupEpochs: t.WarmupEpochs, ConvThreshold: t.ConvThreshold, ConvEpochs: t.ConvEpochs,
-		MaxEpochs: r.MaxEpochs, Sampling: t.Sampling, DivergeLoss: t.DivergeLoss, Engine: t.Engine,
-	}.WithDefaults()
-}
-
-// Spec is the run's identity: the data selection, the resolved training configuration and the
-// resolved analysis settings.
-func (e *realEngine) Spec(r grid.Run) (store.Spec, error) {
-	tc := e.trainConfig(r)
-	if err := tc.Validate(e.cfg.N()); err != nil {
-		return store.Spec{}, &grid.Error{File: e.cfg.File, Key: "model/training", Reason: fmt.Sprintf("run %v: %v", r, err)}
-	}
-	as, err := e.analysisSettings(r)
+// spec is the run's identity (runspec.Of).
+func (e *realEngine) spec(r grid.Run) (store.Spec, error) {
+	rs, err := runspec.Of(e.cfg, r)
 	if err != nil {
 		return store.Spec{}, err
 	}
-	return store.NewSpec(e.cfg.Data, e.cfg.N(), tc, as)
+	return rs.Spec, nil
 }
 
 func (e *realEngine) data() (*data.Dataset, string, error) {
@@ -78,22 +63,24 @@ func (e *realEngine) data() (*data.Dataset, string, error) {
 	return e.ds, e.checksum, e.dsErr
 }
 
-// minimum is a converged run waiting for its analysis.
-type minimum struct {
-	ds     *data.Dataset
-	tc     train.Config
-	params train.Params
+// trained is a converged run waiting for its analysis.
+type trained struct {
+	ds *data.Dataset
+	tc train.Config
+	w  train.Params
 }
 
-// Train trains one run; a converged run's minimum is returned for Analyse.
-func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
+func (m *trained) params() *train.Params { return &m.w }
+
+// train trains one run; a converged run's minimum is returned for analyse.
+func (e *realEngine) train(ctx context.Context, r grid.Run, report func(status)) (*store.Record, minimum, error) {
 	ds, checksum, err := e.data()
 	if err != nil {
 		return nil, nil, err
 	}
-	tc := e.trainConfig(r)
+	tc := e.cfg.TrainConfig(r)
 	res, err := train.Train(ctx, ds, tc, func(p train.Progress) {
-		report(Status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
+		report(status{Phase: "train", Epoch: p.Epoch, Loss: p.Loss})
 	})
 	if err != nil {
 		return nil, nil, err
@@ -109,14 +96,14 @@ func (e *realEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	if res.Status != train.Converged {
 		return rec, nil, nil // diverged and epoch-limit runs are recorded, not analysed
 	}
-	return rec, &minimum{ds: ds, tc: tc, params: res.Params}, nil
+	return rec, &trained{ds: ds, tc: tc, w: res.Params}, nil
 }
 
-// Analyse analyses a converged run's minimum.
-func (e *realEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
-	min := m.(*minimum)
+// analyse analyses a converged run's minimum.
+func (e *realEngine) analyse(r grid.Run, m minimum, rec *store.Record) error {
+	t := m.(*trained)
 	start := time.Now()
-	if err := e.analyse(min.ds, min.tc, min.params, r, rec); err != nil {
+	if err := e.analyseMinimum(t.ds, t.w, r, rec); err != nil {
 		return fmt.Errorf("analysing the minimum: %w", err)
 	}
 	rec.AnalysisSeconds = time.Since(start).Seconds()

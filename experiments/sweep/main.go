@@ -110,11 +110,11 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	if *workers > 0 {
 		cfg.Workers = *workers
 	}
-	engine, err := NewEngine(cfg, *mnist)
+	eng, err := newEngine(cfg, *mnist)
 	if err != nil {
 		return err
 	}
-	disp := &Display{W: stderr, TTY: tty, Heartbeat: *heartbeat}
+	disp := &display{W: stderr, TTY: tty, Heartbeat: *heartbeat}
 	if tty {
 		disp.Width = func() int {
 			w, _, err := term.GetSize(int(os.Stderr.Fd()))
@@ -124,11 +124,14 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 			return w
 		}
 	}
+	if err := store.CheckFormat(cfg.Store); err != nil {
+		return err
+	}
 	st := &store.Store{Dir: cfg.Store}
-	r := &Runner{Config: cfg, Store: st, Engine: engine, Workers: cfg.Workers, Display: disp}
+	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: cfg.Workers, Display: disp}
 
 	all := cfg.Runs()
-	tasks, err := r.Plan(all)
+	tasks, err := r.plan(all)
 	if err != nil {
 		return err
 	}
@@ -148,7 +151,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if n, err := st.CleanTemp(time.Hour); err == nil && n > 0 {
-			disp.Logf("removed %d stale temporary files from %s", n, cfg.Store)
+			disp.logf("removed %d stale temporary files from %s", n, cfg.Store)
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -158,13 +161,13 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 			select {
 			case <-ctx.Done():
 				stop() // a second Ctrl-C kills the process at once
-				disp.Logf("interrupt: stopping the runs in progress (no record is written for them); Ctrl-C again quits at once")
+				disp.logf("interrupt: stopping the runs in progress (no record is written for them); Ctrl-C again quits at once")
 			case <-finished:
 			}
 		}()
 		done := 0
 		for _, t := range mine {
-			if t.Done() {
+			if t.done() {
 				done++
 			}
 		}
@@ -172,21 +175,21 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		if shards > 1 {
 			what = fmt.Sprintf("shard %d/%d: %d of %d runs", shard, shards, len(mine), len(all))
 		}
-		disp.Logf("sweep %s (%s): %s, %d done already, %d to run on %d workers; store %s",
+		disp.logf("sweep %s (%s): %s, %d done already, %d to run on %d workers; store %s",
 			cfg.Name, *configPath, what, done, len(mine)-done, min(cfg.Workers, max(len(mine)-done, 1)), cfg.Store)
 		start := time.Now()
-		out, err := r.Sweep(ctx, mine)
+		out, err := r.sweep(ctx, mine)
 		if err != nil {
 			return err
 		}
-		rows, terr := r.Table(tasks)
-		disp.Logf("sweep %s: %d run, %d skipped (done before), %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
+		rows, terr := r.table(tasks)
+		disp.logf("sweep %s: %d run, %d skipped (done before), %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
 			cfg.Name, out.Ran, out.Skipped, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
 		if terr != nil {
 			return terr
 		}
 		if out.Interrupted {
-			disp.Logf("interrupted: rerun the same command to finish the remaining runs")
+			disp.logf("interrupted: rerun the same command to finish the remaining runs")
 			return errInterrupted
 		}
 		if out.Failed > 0 {
@@ -194,16 +197,16 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	rows, err := r.Table(tasks)
+	rows, err := r.table(tasks)
 	if err != nil {
 		return err
 	}
-	disp.Logf("table %s/table.csv: %d of %d runs of %s", cfg.Output, rows, len(all), cfg.Name)
+	disp.logf("table %s/table.csv: %d of %d runs of %s", cfg.Output, rows, len(all), cfg.Name)
 	return nil
 }
 
 // list prints the dry-run listing.
-func list(w io.Writer, cfg *grid.Config, tasks []*Task, total int, shard string) error {
+func list(w io.Writer, cfg *grid.Config, tasks []*task, total int, shard string) error {
 	done, corrupt := 0, 0
 	bw := len("block")
 	for _, t := range tasks {

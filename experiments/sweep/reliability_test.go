@@ -16,6 +16,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
+	"github.com/sgdstability/sgdstab/experiments/internal/cmdtest"
 	"github.com/sgdstability/sgdstab/experiments/store"
 )
 
@@ -38,36 +39,7 @@ analysis: {covariance: true, hessian_sharpness: true}
 workers: 2
 `
 
-var sweepBinary string
-
-func buildSweep(t *testing.T) string {
-	t.Helper()
-	if sweepBinary != "" {
-		return sweepBinary
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the sweep binary")
-	}
-	dir, err := os.MkdirTemp("", "sweep-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sweep")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	sweepBinary = bin
-	return bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if sweepBinary != "" {
-		os.RemoveAll(filepath.Dir(sweepBinary))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m) }
 
 type tinySetup struct {
 	bin, cfgPath, mnist string
@@ -77,7 +49,7 @@ type tinySetup struct {
 
 func newTiny(t *testing.T) *tinySetup {
 	t.Helper()
-	bin := buildSweep(t)
+	bin := cmdtest.Build(t, ".")
 	mnist, err := data.Locate("")
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
@@ -114,10 +86,16 @@ func (s *tinySetup) run(t *testing.T, args ...string) (int, string) {
 }
 
 // recordFiles lists the files in the store that are records (not temporary, not quarantined).
-func (s *tinySetup) recordFiles(t *testing.T) []string {
+func (s *tinySetup) recordFiles(t *testing.T) []string { return s.storeFiles(".json") }
+
+// paramsFiles lists the params files in the store (not temporary, not quarantined).
+func (s *tinySetup) paramsFiles(t *testing.T) []string { return s.storeFiles(".npy") }
+
+// storeFiles lists the store's files whose names end in ext, except temporary files.
+func (s *tinySetup) storeFiles(ext string) []string {
 	var files []string
 	filepath.WalkDir(s.st.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") && !strings.HasPrefix(d.Name(), ".") {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ext) && !strings.HasPrefix(d.Name(), ".") {
 			files = append(files, p)
 		}
 		return nil
@@ -129,14 +107,14 @@ func (s *tinySetup) recordFiles(t *testing.T) []string {
 // is no other record, and that the table lists every run once.
 func (s *tinySetup) checkComplete(t *testing.T) map[string]*store.Record {
 	t.Helper()
-	eng, err := NewEngine(s.cfg, s.mnist)
+	eng, err := newEngine(s.cfg, s.mnist)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runs := s.cfg.Runs()
 	recs := map[string]*store.Record{}
 	for _, r := range runs {
-		spec, err := eng.Spec(r)
+		spec, err := eng.spec(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,11 +167,19 @@ func TestReliabilityKillResumeCorrupt(t *testing.T) {
 		t.Fatalf("the sweep finished (%d records) before the kill; make the tiny grid slower\n%s", killedAt, out)
 	}
 	t.Logf("killed with %d of %d records written", killedAt, len(runs))
-	// Whatever is there is valid.
+	// Whatever is there is valid: every record (with its params file, if it names one); a params
+	// file without a record is what a kill between the two writes leaves, and is ignored.
 	for _, f := range s.recordFiles(t) {
 		key := strings.TrimSuffix(filepath.Base(f), ".json")
-		if _, err := s.st.Get(key); err != nil {
+		rec, err := s.st.Get(key)
+		if err != nil {
 			t.Errorf("record left by the killed sweep: %v", err)
+			continue
+		}
+		if rec.Status == "converged" {
+			if _, err := s.st.Params(rec); err != nil {
+				t.Errorf("params of a record left by the killed sweep: %v", err)
+			}
 		}
 	}
 
@@ -261,6 +247,45 @@ func TestReliabilityKillResumeCorrupt(t *testing.T) {
 	}
 	if moved, _ := filepath.Glob(victim + ".corrupt-*"); len(moved) != 1 {
 		t.Errorf("corrupt file kept as %v", moved)
+	}
+	s.checkComplete(t)
+
+	// 6. A params file whose checksum does not match its record makes the record corrupt: it is
+	// reported, moved aside with its record, and the run is redone.
+	params := s.paramsFiles(t)
+	if len(params) != nConv {
+		t.Fatalf("%d params files for %d converged runs", len(params), nConv)
+	}
+	victim = params[0]
+	raw, _ = os.ReadFile(victim)
+	raw[len(raw)-1] ^= 0x10
+	if err := os.WriteFile(victim, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, log = s.run(t)
+	if code != 0 || !strings.Contains(log, "corrupt record for") || !strings.Contains(log, "params file") ||
+		countPrefix(log, "start ") != 1 {
+		t.Errorf("corrupt params file not reported and redone once (exit %d):\n%s", code, log)
+	}
+	if moved, _ := filepath.Glob(victim + ".corrupt-*"); len(moved) != 1 {
+		t.Errorf("corrupt params file kept as %v", moved)
+	}
+	s.checkComplete(t)
+
+	// 7. A kill between writing a params file and its record leaves a params file without a
+	// record (the state made here by removing a record): the run is redone, once, and its params
+	// file replaced by the same bytes (training and analysis are deterministic).
+	victim = params[len(params)-1]
+	before, _ := os.ReadFile(victim)
+	if err := os.Remove(strings.TrimSuffix(victim, ".npy") + ".json"); err != nil {
+		t.Fatal(err)
+	}
+	code, log = s.run(t)
+	if code != 0 || countPrefix(log, "start ") != 1 || !strings.Contains(log, fmt.Sprintf("%d done already", len(runs)-1)) {
+		t.Errorf("run with a params file but no record not redone once (exit %d):\n%s", code, log)
+	}
+	if after, _ := os.ReadFile(victim); !bytes.Equal(after, before) {
+		t.Errorf("redone run wrote other parameters")
 	}
 	s.checkComplete(t)
 }

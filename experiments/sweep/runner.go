@@ -17,32 +17,35 @@ import (
 	"github.com/sgdstability/sgdstab/train"
 )
 
-// Engine trains and analyses single runs. The real one (engine.go) wires the train and analysis
+// engine trains and analyses single runs. The real one (engine.go) wires the train and analysis
 // packages; tests use fakes.
-type Engine interface {
-	// Spec returns the identity of a run (everything that determines its result), validating
+type engine interface {
+	// spec returns the identity of a run (everything that determines its result), validating
 	// the run's configuration.
-	Spec(run grid.Run) (store.Spec, error)
-	// Train trains the run and returns its record (the runner fills in Spec, Created and Host)
+	spec(run grid.Run) (store.Spec, error)
+	// train trains the run and returns its record (the runner fills in Spec, Created and Host)
 	// and, when the run converged, the minimum to analyse (nil otherwise: the record is final).
 	// A cancelled ctx returns ctx.Err(). report may be called after every epoch.
-	Train(ctx context.Context, run grid.Run, report func(Status)) (*store.Record, Minimum, error)
-	// Analyse analyses a minimum returned by Train and completes rec.
-	Analyse(run grid.Run, m Minimum, rec *store.Record) error
+	train(ctx context.Context, run grid.Run, report func(status)) (*store.Record, minimum, error)
+	// analyse analyses a minimum returned by train and completes rec.
+	analyse(run grid.Run, m minimum, rec *store.Record) error
 }
 
-// Minimum is what Engine.Train hands to Engine.Analyse; the runner does not look inside.
-type Minimum any
+// minimum is what engine.train hands to engine.analyse; the runner only takes the parameters
+// from it, which the store keeps beside the record.
+type minimum interface {
+	params() *train.Params
+}
 
-// Status is what a run is doing now, for the progress display.
-type Status struct {
+// status is what a run is doing now, for the progress display.
+type status struct {
 	Phase string // "train", "queued" (for analysis) or "analyse"
 	Epoch int
 	Loss  float64
 }
 
-// Task is one run of the grid with its key and what the store holds for it.
-type Task struct {
+// task is one run of the grid with its key and what the store holds for it.
+type task struct {
 	Run     grid.Run
 	Spec    store.Spec
 	Key     string
@@ -50,27 +53,27 @@ type Task struct {
 	Corrupt *store.CorruptError // unreadable record, to be moved aside and redone
 }
 
-// Done reports whether the run has a valid record.
-func (t *Task) Done() bool { return t.Record != nil }
+// done reports whether the run has a valid record.
+func (t *task) done() bool { return t.Record != nil }
 
-// Runner performs a sweep.
-type Runner struct {
+// runner performs a sweep.
+type runner struct {
 	Config  *grid.Config
 	Store   *store.Store
-	Engine  Engine
+	Engine  engine
 	Workers int
-	Display *Display
+	Display *display
 }
 
-// Plan computes every run's key and looks its record up.
-func (r *Runner) Plan(runs []grid.Run) ([]*Task, error) {
-	tasks := make([]*Task, len(runs))
+// plan computes every run's key and looks its record up.
+func (r *runner) plan(runs []grid.Run) ([]*task, error) {
+	tasks := make([]*task, len(runs))
 	for i, run := range runs {
-		spec, err := r.Engine.Spec(run)
+		spec, err := r.Engine.spec(run)
 		if err != nil {
 			return nil, err
 		}
-		t := &Task{Run: run, Spec: spec, Key: spec.Key()}
+		t := &task{Run: run, Spec: spec, Key: spec.Key()}
 		rec, err := r.Store.Get(t.Key)
 		var ce *store.CorruptError
 		switch {
@@ -87,24 +90,24 @@ func (r *Runner) Plan(runs []grid.Run) ([]*Task, error) {
 	return tasks, nil
 }
 
-// Outcome counts what a sweep did.
-type Outcome struct {
+// outcome counts what a sweep did.
+type outcome struct {
 	Skipped, Ran, Failed, Unstarted int
 	Interrupted                     bool
 }
 
-// Sweep runs every task without a valid record and stores each record as soon as its run is
+// sweep runs every task without a valid record and stores each record as soon as its run is
 // done. Workers goroutines train (one run each at a time, longest expected runs first); converged
 // runs queue for analysis, one at a time, which pauses the trainers between two epochs and uses
 // every core (an analysis holds ~n K d floats: 320 MB at n = 512, h = 20). Corrupt records are reported,
 // moved aside and redone. A cancelled ctx stops training between epochs and drops the queued
 // analyses (those runs get no record and are redone by the next sweep); an analysis in progress
 // is finished and stored.
-func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
-	var out Outcome
-	var todo []*Task
+func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
+	var out outcome
+	var todo []*task
 	for _, t := range tasks {
-		if t.Done() {
+		if t.done() {
 			out.Skipped++
 			continue
 		}
@@ -116,24 +119,28 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 			case err != nil:
 				return out, fmt.Errorf("moving corrupt record aside: %w", err)
 			}
-			r.Display.Logf("corrupt record for %v: %s; moved to %s, the run is redone", t.Run, t.Corrupt.Reason, moved)
+			r.Display.logf("corrupt record for %v: %s; moved to %s, the run is redone", t.Run, t.Corrupt.Reason, moved)
 			t.Corrupt = nil
 		}
 		todo = append(todo, t)
 	}
-	sort.SliceStable(todo, func(i, j int) bool { return r.Cost(todo[i].Run) > r.Cost(todo[j].Run) })
-	r.Display.Cost = r.Cost
+	sort.SliceStable(todo, func(i, j int) bool { return r.cost(todo[i].Run) > r.cost(todo[j].Run) })
+	r.Display.Cost = r.cost
 	workers := min(max(r.Workers, 1), max(len(todo), 1))
-	r.Display.Begin(todo, out.Skipped, workers+1) // slots: trainers, then the analysis
+	r.Display.begin(todo, out.Skipped, workers+1) // slots: trainers, then the analysis
 	host, _ := os.Hostname()
 
 	var mu sync.Mutex
-	finish := func(slot int, t *Task, rec *store.Record, err error) {
+	finish := func(slot int, t *task, rec *store.Record, m minimum, err error) {
 		if err == nil {
 			rec.Spec = t.Spec
 			rec.Created = time.Now().UTC().Format(time.RFC3339)
 			rec.Host = host
-			err = r.Store.Put(rec)
+			var p *train.Params
+			if m != nil {
+				p = m.params()
+			}
+			err = r.Store.Put(rec, p)
 		}
 		mu.Lock()
 		switch {
@@ -147,16 +154,16 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		}
 		mu.Unlock()
 		if err != nil && ctx.Err() != nil {
-			r.Display.Abandon(slot, t)
+			r.Display.abandon(slot, t)
 		} else {
-			r.Display.Finish(slot, t, rec, err)
+			r.Display.finish(slot, t, rec, err)
 		}
 	}
 
 	type job struct {
-		t   *Task
+		t   *task
 		rec *store.Record
-		m   Minimum
+		m   minimum
 	}
 	analyses := make(chan job, len(todo)) // never blocks a trainer
 	// Training and analysis take turns: trainers hold phase for reading while they compute an
@@ -172,34 +179,34 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 		slot := workers
 		for j := range analyses {
 			if ctx.Err() != nil {
-				r.Display.Drop(j.t)
+				r.Display.drop(j.t)
 				continue
 			}
 			phase.Lock()
 			setBLASThreads(cores)
-			r.Display.Start(slot, j.t, Status{Phase: "analyse"})
-			err := safely(func() error { return r.Engine.Analyse(j.t.Run, j.m, j.rec) })
+			r.Display.start(slot, j.t, status{Phase: "analyse"})
+			err := safely(func() error { return r.Engine.analyse(j.t.Run, j.m, j.rec) })
 			setBLASThreads(1)
 			phase.Unlock()
-			finish(slot, j.t, j.rec, err)
+			finish(slot, j.t, j.rec, j.m, err)
 		}
 	}()
 
-	queue := make(chan *Task)
+	queue := make(chan *task)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for t := range queue {
-				r.Display.Start(w, t, Status{Phase: "train"})
+				r.Display.start(w, t, status{Phase: "train"})
 				var rec *store.Record
-				var m Minimum
+				var m minimum
 				var paused time.Duration
 				phase.RLock()
 				err := safely(func() (err error) {
-					rec, m, err = r.Engine.Train(ctx, t.Run, func(s Status) {
-						r.Display.Update(w, s)
+					rec, m, err = r.Engine.train(ctx, t.Run, func(s status) {
+						r.Display.update(w, s)
 						phase.RUnlock() // let a waiting analysis in between epochs
 						t0 := time.Now()
 						phase.RLock()
@@ -213,11 +220,11 @@ func (r *Runner) Sweep(ctx context.Context, tasks []*Task) (Outcome, error) {
 					rec.TrainSeconds = max(rec.TrainSeconds-paused.Seconds(), 0)
 				}
 				if err == nil && m != nil {
-					r.Display.Queue(w, t, rec)
+					r.Display.queue(w, t, rec)
 					analyses <- job{t, rec, m}
 					continue
 				}
-				finish(w, t, rec, err)
+				finish(w, t, rec, nil, err)
 			}
 		}(w)
 	}
@@ -233,7 +240,7 @@ feed:
 	wg.Wait()
 	close(analyses)
 	<-analysed
-	r.Display.End()
+	r.Display.end()
 	out.Unstarted = len(todo) - out.Ran - out.Failed
 	out.Interrupted = ctx.Err() != nil
 	return out, nil
@@ -250,11 +257,11 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-// Cost is a rough relative cost of a run, for the order of the runs and the time estimate.
+// cost is a rough relative cost of a run, for the order of the runs and the time estimate.
 // SGD needs about A/eta steps to converge (A ~ 8,000 here, see train/defaults.go), i.e.
 // A B/(eta n) epochs but at least a few thousand, capped at max_epochs; an epoch costs about the
 // same at every batch size, a little more at small B (per-step overhead).
-func (r *Runner) Cost(run grid.Run) float64 {
+func (r *runner) cost(run grid.Run) float64 {
 	maxEpochs := float64(run.MaxEpochs)
 	if maxEpochs <= 0 {
 		maxEpochs = train.DefaultMaxEpochs
@@ -263,8 +270,8 @@ func (r *Runner) Cost(run grid.Run) float64 {
 	return epochs * (1 + 1/float64(run.Batch))
 }
 
-// Table writes the table of every run of the grid that has a record, in grid order.
-func (r *Runner) Table(tasks []*Task) (int, error) {
+// table writes the table of every run of the grid that has a record, in grid order.
+func (r *runner) table(tasks []*task) (int, error) {
 	var recs []*store.Record
 	for _, t := range tasks {
 		if t.Record == nil {
@@ -275,7 +282,7 @@ func (r *Runner) Table(tasks []*Task) (int, error) {
 			case err == nil:
 				t.Record = rec
 			case errors.As(err, &ce):
-				r.Display.Logf("corrupt record for %v left out of the table: %s (a sweep redoes it)", t.Run, ce.Reason)
+				r.Display.logf("corrupt record for %v left out of the table: %s (a sweep redoes it)", t.Run, ce.Reason)
 				continue
 			case errors.Is(err, store.ErrNotFound):
 				continue

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // fakeEngine stands in for training and analysis: a run with lr >= divergeAt diverges, one with
@@ -37,12 +39,12 @@ type fakeSettings struct {
 	Seed  uint64  `json:"seed"`
 }
 
-func (f *fakeEngine) Spec(r grid.Run) (store.Spec, error) {
+func (f *fakeEngine) spec(r grid.Run) (store.Spec, error) {
 	cfg := &grid.Config{}
 	return store.NewSpec(cfg.Data, 8, fakeSettings{r.LR, r.Batch, r.Seed}, map[string]any{"eta": r.LR})
 }
 
-func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
+func (f *fakeEngine) train(ctx context.Context, r grid.Run, report func(status)) (*store.Record, minimum, error) {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]int{}
@@ -52,7 +54,7 @@ func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	if f.started != nil {
 		f.started <- r
 	}
-	report(Status{Phase: "train", Epoch: 1, Loss: 0.5})
+	report(status{Phase: "train", Epoch: 1, Loss: 0.5})
 	switch {
 	case r.LR == f.blockAt:
 		<-ctx.Done()
@@ -62,11 +64,11 @@ func (f *fakeEngine) Train(ctx context.Context, r grid.Run, report func(Status))
 	case f.divergeAt > 0 && r.LR >= f.divergeAt:
 		return &store.Record{Status: "diverged", Epochs: 3, FinalLoss: jsonfloat.Float(1e7)}, nil, nil
 	}
-	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, r, nil
+	return &store.Record{Status: "converged", Epochs: 10, Steps: 10 * 8 / r.Batch, FinalLoss: 1e-7}, fakeMinimum{r}, nil
 }
 
-func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
-	if m.(grid.Run) != r {
+func (f *fakeEngine) analyse(r grid.Run, m minimum, rec *store.Record) error {
+	if m.(fakeMinimum).run != r {
 		return fmt.Errorf("minimum of %v handed to the analysis of %v", m, r)
 	}
 	if r.LR == f.failAt {
@@ -76,6 +78,13 @@ func (f *fakeEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
 		1/float64(r.Batch), 1/r.LR, 1.5/r.LR))
 	rec.ResidualRel = jsonfloat.Ptr(0.01)
 	return nil
+}
+
+// fakeMinimum is a fake run's minimum: a 2 -> 1 -> 1 network whose parameters encode the run.
+type fakeMinimum struct{ run grid.Run }
+
+func (m fakeMinimum) params() *train.Params {
+	return &train.Params{Hidden: 1, W1: []float64{m.run.LR, float64(m.run.Batch)}, B1: []float64{float64(m.run.Seed)}, W2: []float64{1}, B2: []float64{-1}}
 }
 
 func (f *fakeEngine) count(r grid.Run) int {
@@ -93,7 +102,7 @@ grid:
 seeds: [1, 2]
 `
 
-func setup(t *testing.T, text string, eng Engine) (*Runner, *bytes.Buffer) {
+func setup(t *testing.T, text string, eng engine) (*runner, *bytes.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	text += fmt.Sprintf("output: %s\nstore: %s\n", filepath.Join(dir, "out"), filepath.Join(dir, "store"))
@@ -106,7 +115,7 @@ func setup(t *testing.T, text string, eng Engine) (*Runner, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	return &Runner{Config: cfg, Store: st, Engine: eng, Workers: 2, Display: &Display{W: &syncWriter{w: &log}, Heartbeat: time.Hour}}, &log
+	return &runner{Config: cfg, Store: st, Engine: eng, Workers: 2, Display: &display{W: &syncWriter{w: &log}, Heartbeat: time.Hour}}, &log
 }
 
 type syncWriter struct {
@@ -120,17 +129,17 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func sweepAll(t *testing.T, r *Runner, ctx context.Context) ([]*Task, Outcome) {
+func sweepAll(t *testing.T, r *runner, ctx context.Context) ([]*task, outcome) {
 	t.Helper()
-	tasks, err := r.Plan(r.Config.Runs())
+	tasks, err := r.plan(r.Config.Runs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.Sweep(ctx, tasks)
+	out, err := r.sweep(ctx, tasks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Table(tasks); err != nil {
+	if _, err := r.table(tasks); err != nil {
 		t.Fatal(err)
 	}
 	return tasks, out
@@ -156,6 +165,31 @@ func readTable(t *testing.T, dir string) []map[string]string {
 		out = append(out, m)
 	}
 	return out
+}
+
+// Converged runs keep their minimum's parameters in the store, the others have none.
+func TestSweepKeepsParams(t *testing.T) {
+	r, _ := setup(t, fakeGrid, &fakeEngine{divergeAt: 0.5})
+	tasks, _ := sweepAll(t, r, context.Background())
+	for _, tk := range tasks {
+		rec, err := r.Store.Find(tk.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.Store.Params(rec)
+		if rec.Status != "converged" {
+			if rec.Params != nil || err == nil {
+				t.Errorf("%v (%s) has parameters", tk.Run, rec.Status)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", tk.Run, err)
+		}
+		if want := *(fakeMinimum{tk.Run}).params(); !slices.Equal(p.Flat(), want.Flat()) || p.Hidden != 1 {
+			t.Errorf("%v: stored parameters %+v, want %+v", tk.Run, p, want)
+		}
+	}
 }
 
 func TestSweepRecordsEveryRunOnceAndResumes(t *testing.T) {
@@ -324,18 +358,18 @@ func TestShardsTogetherRunTheGridOnce(t *testing.T) {
 	eng := &fakeEngine{}
 	r, _ := setup(t, fakeGrid, eng)
 	all := r.Config.Runs()
-	tasks, err := r.Plan(all)
+	tasks, err := r.plan(all)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 5
 	total := 0
 	for i := 0; i < n; i++ {
-		var mine []*Task
+		var mine []*task
 		for _, run := range grid.Shard(all, i, n) {
 			mine = append(mine, tasks[run.Index])
 		}
-		out, err := r.Sweep(context.Background(), mine)
+		out, err := r.sweep(context.Background(), mine)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,8 +378,8 @@ func TestShardsTogetherRunTheGridOnce(t *testing.T) {
 		}
 		total += out.Ran
 		// Each shard's table holds every run recorded so far, not only its own.
-		fresh, _ := r.Plan(all)
-		rows, err := r.Table(fresh)
+		fresh, _ := r.plan(all)
+		rows, err := r.table(fresh)
 		if err != nil || rows != total {
 			t.Errorf("after shard %d the table has %d rows (%v), want %d", i, rows, err, total)
 		}
@@ -380,8 +414,12 @@ func TestDisplayModes(t *testing.T) {
 }
 
 func TestCostOrdersSlowRunsFirst(t *testing.T) {
-	r := &Runner{Config: parse(t, "training: {max_epochs: 20000}\ngrid: [{lr: [0.002, 0.043], batch: [1, 32, n]}]\n")}
-	c := func(lr float64, b int) float64 { return r.Cost(grid.Run{LR: lr, Batch: b}) }
+	cfg, err := grid.Parse([]byte("training: {max_epochs: 20000}\ngrid: [{lr: [0.002, 0.043], batch: [1, 32, n]}]\n"), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{Config: cfg}
+	c := func(lr float64, b int) float64 { return r.cost(grid.Run{LR: lr, Batch: b}) }
 	// Full batch at a small step size hits the epoch cap: the most expensive.
 	if got, want := c(0.002, 512), 20000*(1+1.0/512); got != want {
 		t.Errorf("capped cost %v, want %v", got, want)
@@ -399,7 +437,7 @@ type phasedEngine struct {
 	analysing atomic.Int32
 }
 
-func (p *phasedEngine) Train(ctx context.Context, r grid.Run, report func(Status)) (*store.Record, Minimum, error) {
+func (p *phasedEngine) train(ctx context.Context, r grid.Run, report func(status)) (*store.Record, minimum, error) {
 	for e := 1; e <= 20; e++ {
 		p.inEpoch.Add(1)
 		if p.analysing.Load() > 0 {
@@ -407,12 +445,12 @@ func (p *phasedEngine) Train(ctx context.Context, r grid.Run, report func(Status
 		}
 		time.Sleep(200 * time.Microsecond)
 		p.inEpoch.Add(-1)
-		report(Status{Phase: "train", Epoch: e, Loss: 1})
+		report(status{Phase: "train", Epoch: e, Loss: 1})
 	}
-	return &store.Record{Status: "converged", Epochs: 20, FinalLoss: 1e-7}, r, nil
+	return &store.Record{Status: "converged", Epochs: 20, FinalLoss: 1e-7}, fakeMinimum{r}, nil
 }
 
-func (p *phasedEngine) Analyse(r grid.Run, m Minimum, rec *store.Record) error {
+func (p *phasedEngine) analyse(r grid.Run, m minimum, rec *store.Record) error {
 	p.analysing.Add(1)
 	defer p.analysing.Add(-1)
 	for i := 0; i < 5; i++ {
@@ -434,5 +472,23 @@ func TestAnalysisExcludesTraining(t *testing.T) {
 	}
 	if n := eng.overlaps.Load(); n != 0 {
 		t.Errorf("an analysis overlapped a training epoch %d times", n)
+	}
+}
+
+// A store of the old format (records, no FORMAT file) is refused before anything is read or
+// trained, also by a dry run, with a message that says what to do.
+func TestOldStoreRefused(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "store")
+	os.MkdirAll(filepath.Join(old, "ab"), 0o755)
+	os.WriteFile(filepath.Join(old, "ab", "abcd.json"), []byte(`{"format":1}`), 0o644)
+	cfgPath := filepath.Join(dir, "g.yaml")
+	os.WriteFile(cfgPath, []byte(fakeGrid+"store: "+old+"\noutput: "+filepath.Join(dir, "out")+"\n"), 0o644)
+	for _, args := range [][]string{{"-dry-run"}, {"-table-only"}, {}} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"-config", cfgPath}, args...), &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "use a new store directory (or delete the old one)") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
 	}
 }

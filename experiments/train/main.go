@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&c.ConvThreshold, "conv-threshold", 0, "convergence threshold on the full-batch loss (0 = default 1e-6)")
 	fs.IntVar(&c.ConvEpochs, "conv-epochs", 0, "consecutive epochs below the threshold (0 = default 200)")
 	fs.IntVar(&c.MaxEpochs, "max-epochs", 0, fmt.Sprintf("epoch limit (0 = default %d)", train.DefaultMaxEpochs))
-	fs.StringVar(&c.Sampling, "sampling", "", "independent (default) | shuffle")
+	fs.StringVar(&c.Sampling, "sampling", "", "independent (default) | shuffle | mixture")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the batch sampling")
 	fs.Float64Var(&c.DivergeLoss, "diverge-loss", 0, "loss above which a run counts as diverged (0 = default 1e6)")
 	fs.StringVar(&c.Engine, "engine", "", "fused (default) | gorgonia")
@@ -86,8 +86,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := sel.Validate(); err != nil {
 		return err
 	}
-	// Validate what does not depend on n before reading any file.
-	if err := c.Validate(max(c.Batch, 1)); err != nil && !strings.Contains(err.Error(), "batch") {
+	// Validate what does not depend on n before reading any file (the batch size is checked
+	// against n below).
+	var fe *train.FieldError
+	if err := c.Validate(max(c.Batch, 1)); err != nil && !(errors.As(err, &fe) && fe.Field == "batch") {
 		return err
 	}
 	sel.Dir = *mnist

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/sgdstability/sgdstab/analysis"
+	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 	"github.com/sgdstability/sgdstab/internal/sampling"
 	"github.com/sgdstability/sgdstab/train"
 	"github.com/sgdstability/sgdstab/validate"
 )
 
-// LinPoint is one growth-rate estimate of linearized SGD (or ALG(p)).
-type LinPoint struct {
+// linPoint is one growth-rate estimate of linearized SGD (or ALG(p)).
+type linPoint struct {
 	Process    string    `json:"process"`
 	C          float64   `json:"c"`
 	Eta        float64   `json:"eta"`
@@ -23,6 +24,8 @@ type LinPoint struct {
 	Lo         float64   `json:"rate_lo"`
 	Hi         float64   `json:"rate_hi"`
 	Normalized float64   `json:"rate_per_tau"` // rate / (eta* kappa)
+	NormLo     float64   `json:"rate_lo_per_tau"`
+	NormHi     float64   `json:"rate_hi_per_tau"`
 	Verdict    string    `json:"verdict"`
 	Steps      int       `json:"steps"`
 	Burn       int       `json:"burn"`
@@ -30,20 +33,20 @@ type LinPoint struct {
 	Seconds    float64   `json:"seconds"`
 }
 
-// NonPoint is one restart of the nonlinear check.
-type NonPoint struct {
-	Process     string    `json:"process"`
-	C           float64   `json:"c"`
-	Eta         float64   `json:"eta"`
-	Seed        uint64    `json:"seed"`
-	Escaped     bool      `json:"escaped"`
-	EscapeEpoch int       `json:"escape_epoch,omitempty"`
-	Diverged    bool      `json:"diverged"`
-	MaxLoss     float64   `json:"max_loss"` // -1: not finite
-	FinalLoss   float64   `json:"final_loss"`
-	Reconverged bool      `json:"reconverged"`
-	Epochs      int       `json:"epochs"`
-	LossCurve   []float64 `json:"loss_curve"` // -1: not finite
+// nonPoint is one restart of the nonlinear check.
+type nonPoint struct {
+	Process     string            `json:"process"`
+	C           float64           `json:"c"`
+	Eta         float64           `json:"eta"`
+	Seed        uint64            `json:"seed"`
+	Escaped     bool              `json:"escaped"`
+	EscapeEpoch int               `json:"escape_epoch,omitempty"`
+	Diverged    bool              `json:"diverged"`
+	MaxLoss     jsonfloat.Float   `json:"max_loss"`
+	FinalLoss   jsonfloat.Float   `json:"final_loss"`
+	Reconverged bool              `json:"reconverged"`
+	Epochs      int               `json:"epochs"`
+	LossCurve   []jsonfloat.Float `json:"loss_curve"`
 	// At a reconverged point: lambda_max of the Gauss-Newton H, and a lower bound on the
 	// generalized sharpness (truncated problem) with its eta (2 / bound is an upper bound on eta*).
 	NewSharpness    *float64 `json:"new_sharpness,omitempty"`
@@ -52,11 +55,12 @@ type NonPoint struct {
 	Seconds         float64  `json:"seconds"`
 }
 
-// MinRecord is everything measured at one minimum.
-type MinRecord struct {
+// minRecord is everything measured at one minimum.
+type minRecord struct {
 	Name         string                      `json:"name"`
 	Batch        int                         `json:"batch"`
 	LR           float64                     `json:"lr"`
+	Seed         uint64                      `json:"seed"`
 	P            float64                     `json:"p"`
 	EtaStar      float64                     `json:"eta_star"`
 	Sharpness    float64                     `json:"sharpness"`
@@ -68,30 +72,23 @@ type MinRecord struct {
 	TruncDim     int                         `json:"truncate"`
 	TruncLambda  float64                     `json:"truncated_generalized_sharpness"` // lower bound, start's eigenvalue
 	Kappa        float64                     `json:"kappa"`                           // tr(H S) / tr(S) of the start
-	Linear       []LinPoint                  `json:"linear"`
+	Linear       []linPoint                  `json:"linear"`
 	LinBracket   map[string]validate.Bracket `json:"linear_bracket"`
-	Nonlinear    []NonPoint                  `json:"nonlinear"`
+	Nonlinear    []nonPoint                  `json:"nonlinear"`
 	EscBracket   map[string]validate.Bracket `json:"escape_bracket"`
 	Seconds      map[string]float64          `json:"seconds"`
 }
 
-// Output is validation.json.
-type Output struct {
-	Config  *Config      `json:"config"`
-	Minima  []*MinRecord `json:"minima"`
+// outputDoc is validation.json.
+type outputDoc struct {
+	Config  *config      `json:"config"`
+	Minima  []*minRecord `json:"minima"`
 	Seconds float64      `json:"seconds"`
 }
 
-func finiteOr(x, alt float64) float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return alt
-	}
-	return x
-}
-
-func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
+func (v *validator) check(ctx context.Context, m *minimum) (*minRecord, error) {
 	cfg := v.cfg
-	rec := &MinRecord{Name: fmt.Sprintf("B%d_lr%g", m.Batch, m.LR), Batch: m.Batch, LR: m.LR,
+	rec := &minRecord{Name: fmt.Sprintf("B%d_lr%g", m.Batch, m.LR), Batch: m.Batch, LR: m.LR, Seed: m.Seed,
 		P: sampling.P(v.ds.N, m.Batch), EtaStar: m.EtaStar, Sharpness: m.Sharpness, GenSharpness: m.GenSharpness,
 		Source: m.Source, FinalLoss: m.FinalLoss, LinBracket: map[string]validate.Bracket{},
 		EscBracket: map[string]validate.Bracket{}, Seconds: map[string]float64{}}
@@ -142,8 +139,8 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 			if err != nil {
 				return nil, err
 			}
-			lp := LinPoint{Process: proc, C: c, Eta: c * m.EtaStar, Rate: g.Rate, Lo: g.Lo, Hi: g.Hi,
-				Normalized: g.Rate * tau, Verdict: g.Verdict(), Steps: g.Steps, Burn: g.Burn, Replicas: g.Replica,
+			lp := linPoint{Process: proc, C: c, Eta: c * m.EtaStar, Rate: g.Rate, Lo: g.Lo, Hi: g.Hi,
+				Normalized: g.Rate * tau, NormLo: g.Lo * tau, NormHi: g.Hi * tau, Verdict: g.Verdict(), Steps: g.Steps, Burn: g.Burn, Replicas: g.Replica,
 				Seconds: time.Since(tc).Seconds()}
 			rec.Linear = append(rec.Linear, lp)
 			pts = append(pts, validate.RatePoint{C: c, Rate: g.Rate, Lo: g.Lo, Hi: g.Hi})
@@ -170,7 +167,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 			jobs = append(jobs, job{sampling.Mixture, c, uint64(s + 1)})
 		}
 	}
-	res := make([]NonPoint, len(jobs))
+	res := make([]nonPoint, len(jobs))
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -223,7 +220,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*MinRecord, error) {
 // restart perturbs w* along a draw of the start (scaled so that the quadratic model's loss
 // increase is perturb_loss) and runs the nonlinear check.
 func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linear, u []float64, start *validate.Start,
-	p float64, proc string, c float64, seed uint64, conv float64) (NonPoint, error) {
+	p float64, proc string, c float64, seed uint64, conv float64) (nonPoint, error) {
 	t := time.Now()
 	cfg := v.cfg.Nonlin
 	rng := rand.New(rand.NewPCG(seed, math.Float64bits(c)))
@@ -243,7 +240,7 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 	}
 	dir, err := validate.Direction(v.ds, m.Params, m.Config.Loss, lin, u, y)
 	if err != nil {
-		return NonPoint{}, err
+		return nonPoint{}, err
 	}
 	w := m.Params.Flat()
 	for i, d := range dir {
@@ -251,7 +248,7 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 	}
 	perturbed, err := train.ParamsFromFlat(w, v.ds.D, m.Params.Hidden, v.ds.K)
 	if err != nil {
-		return NonPoint{}, err
+		return nonPoint{}, err
 	}
 	epochs := cfg.Epochs
 	if proc == sampling.Mixture {
@@ -261,18 +258,15 @@ func (v *validator) restart(ctx context.Context, m *minimum, lin *validate.Linea
 		Loss: m.Config.Loss, Epochs: epochs, EscapeLoss: cfg.EscapeFactor * conv, ConvThreshold: conv, ConvEpochs: cfg.ReconvConvEpochs,
 		ReconvergeEpochs: cfg.ReconvergeEpochs, Seed: seed})
 	if err != nil {
-		return NonPoint{}, err
+		return nonPoint{}, err
 	}
-	np := NonPoint{Process: proc, C: c, Eta: c * m.EtaStar, Seed: seed, Escaped: r.Escaped, EscapeEpoch: r.EscapeEpoch,
-		Diverged: r.Diverged, MaxLoss: finiteOr(r.MaxLoss, -1), FinalLoss: finiteOr(r.FinalLoss, -1),
-		Reconverged: r.Reconverged, Epochs: r.Epochs}
-	for _, l := range r.LossCurve {
-		np.LossCurve = append(np.LossCurve, finiteOr(l, -1))
-	}
+	np := nonPoint{Process: proc, C: c, Eta: c * m.EtaStar, Seed: seed, Escaped: r.Escaped, EscapeEpoch: r.EscapeEpoch,
+		Diverged: r.Diverged, MaxLoss: jsonfloat.Float(r.MaxLoss), FinalLoss: jsonfloat.Float(r.FinalLoss),
+		Reconverged: r.Reconverged, Epochs: r.Epochs, LossCurve: jsonfloat.Slice(r.LossCurve)}
 	if r.Reconverged {
 		gram, err := train.GaussNewtonGram(v.ds, r.Params, m.Config.Loss)
 		if err != nil {
-			return NonPoint{}, err
+			return nonPoint{}, err
 		}
 		nl, _, err := validate.GramLinear(v.ds.N, v.ds.K, gram, analysis.Options{}.WithDefaults().RankTol)
 		if err == nil {

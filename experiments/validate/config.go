@@ -5,36 +5,37 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 )
 
-// Config is experiments/validate.yaml (see that file for every key).
-type Config struct {
-	Name     string         `yaml:"name"`
-	Output   string         `yaml:"output"`
-	Store    string         `yaml:"store"`
-	Data     data.Selection `yaml:"data"`
-	Model    grid.Model     `yaml:"model"`
-	Training grid.Training  `yaml:"training"`
-	Seed     uint64         `yaml:"seed"` // SGD seed of the minima (as in the sweep)
-	Minima   []Minimum      `yaml:"minima"`
-	C        []float64      `yaml:"c"`
-	Linear   LinearCfg      `yaml:"linear"`
-	Nonlin   NonlinCfg      `yaml:"nonlinear"`
+// config is experiments/validate.yaml (see that file for every key).
+type config struct {
+	Name string `yaml:"name"`
+	// Grid is the grid file whose sweep found the minima, relative to this file's directory.
+	Grid string `yaml:"grid"`
+	// Output is the directory of validation.md, figures/ and validation/; default the grid's.
+	Output string      `yaml:"output"`
+	Minima []minimumID `yaml:"minima"`
+	C      []float64   `yaml:"c"`
+	Linear linearCfg   `yaml:"linear"`
+	Nonlin nonlinCfg   `yaml:"nonlinear"`
+
+	grid *grid.Config // the loaded grid
 }
 
-// Minimum is one tested minimum: the SGD run (batch, lr) that found it.
-type Minimum struct {
-	Batch int     `yaml:"batch"`
-	LR    float64 `yaml:"lr"`
+// minimumID names a tested minimum: the run (lr, batch, seed) of the grid that found it.
+type minimumID struct {
+	LR    float64    `yaml:"lr" json:"lr"`
+	Batch grid.Batch `yaml:"batch" json:"batch"`
+	Seed  uint64     `yaml:"seed" json:"seed"`
 }
 
-// LinearCfg configures the linearized check.
-type LinearCfg struct {
+// linearCfg configures the linearized check.
+type linearCfg struct {
 	Chains   int     `yaml:"chains"`   // per population
 	Replicas int     `yaml:"replicas"` // independent populations
 	Truncate int     `yaml:"truncate"` // leading directions of H for the start's eigenmatrix
@@ -43,8 +44,8 @@ type LinearCfg struct {
 	MaxSteps int     `yaml:"max_steps"`
 }
 
-// NonlinCfg configures the nonlinear check.
-type NonlinCfg struct {
+// nonlinCfg configures the nonlinear check.
+type nonlinCfg struct {
 	Seeds            int     `yaml:"seeds"`
 	MixtureSeeds     int     `yaml:"mixture_seeds"`
 	Epochs           int     `yaml:"epochs"`
@@ -55,14 +56,14 @@ type NonlinCfg struct {
 	ReconvConvEpochs int     `yaml:"reconverge_conv_epochs"`
 }
 
-func loadConfig(path string) (*Config, error) {
+func loadConfig(path string) (*config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	var c Config
+	var c config
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -70,8 +71,8 @@ func loadConfig(path string) (*Config, error) {
 		return fmt.Errorf("%s: "+format, append([]any{path}, a...)...)
 	}
 	switch {
-	case c.Output == "":
-		return nil, bad("output: missing")
+	case c.Grid == "":
+		return nil, bad("grid: missing (the grid file whose sweep found the minima)")
 	case len(c.Minima) == 0:
 		return nil, bad("minima: empty")
 	case len(c.C) == 0:
@@ -87,16 +88,33 @@ func loadConfig(path string) (*Config, error) {
 			"finite perturb_loss > 0, finite escape_factor > 1, reconverge_epochs >= 0 " +
 			"(and reconverge_conv_epochs >= 1 when reconverge_epochs > 0)")
 	}
-	seenMin := map[Minimum]int{}
+	gridPath := c.Grid
+	if !filepath.IsAbs(gridPath) {
+		gridPath = filepath.Join(filepath.Dir(path), gridPath)
+	}
+	if c.grid, err = grid.Load(gridPath); err != nil {
+		return nil, bad("grid %s: %v", c.Grid, err)
+	}
+	if c.Output == "" {
+		c.Output = c.grid.Output
+	}
+	n := c.grid.N()
+	type lrBatch struct {
+		lr    float64
+		batch grid.Batch
+	}
+	seenMin := map[lrBatch]int{}
 	for i, m := range c.Minima {
-		if m.Batch < 1 || !(m.LR > 0) || math.IsInf(m.LR, 0) {
-			return nil, bad("minima[%d]: need batch >= 1 and finite lr > 0", i)
-		}
-		if j, dup := seenMin[m]; dup {
+		m.Batch = grid.Batch(m.Batch.Resolve(n))
+		c.Minima[i] = m
+		if j, dup := seenMin[lrBatch{m.LR, m.Batch}]; dup {
 			// both would write the same records/<name>.json
-			return nil, bad("minima[%d]: same as minima[%d] (batch %d, lr %g)", i, j, m.Batch, m.LR)
+			return nil, bad("minima[%d]: same lr and batch as minima[%d] (lr %g, batch %d)", i, j, m.LR, m.Batch)
 		}
-		seenMin[m] = i
+		seenMin[lrBatch{m.LR, m.Batch}] = i
+		if _, err := c.run(m); err != nil {
+			return nil, bad("minima[%d]: %v", i, err)
+		}
 	}
 	seenC := map[float64]bool{}
 	for _, x := range c.C {
@@ -110,4 +128,14 @@ func loadConfig(path string) (*Config, error) {
 		seenC[x] = true
 	}
 	return &c, nil
+}
+
+// run is the grid's run of minimum m.
+func (c *config) run(m minimumID) (grid.Run, error) {
+	for _, r := range c.grid.Runs() {
+		if r.LR == m.LR && r.Batch == int(m.Batch) && r.Seed == m.Seed {
+			return r, nil
+		}
+	}
+	return grid.Run{}, fmt.Errorf("lr %g, batch %d, seed %d is not a run of the grid %s", m.LR, m.Batch, m.Seed, c.grid.File)
 }

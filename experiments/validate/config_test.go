@@ -3,38 +3,32 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/sgdstability/sgdstab/experiments/grid"
 )
 
-// tinyYAML is a complete, valid validation config on a tiny problem (n = 16, hidden 5, d = 3949)
-// whose two minima converge in well under a second; OUTPUT is replaced by the test's directory.
-// The store is empty, so eta* is analysed here.
+// tinyGridYAML is a grid on a tiny problem (n = 16, hidden 5, d = 3949) whose two runs converge
+// in well under a second; STORE is replaced by the test's store directory.
+const tinyGridYAML = `name: tiny
+store: STORE
+data: {classes: [0, 1, 2, 3], per_class: 4}
+model: {hidden: 5, init_factor: 0, init_seed: 0, loss: sum}
+training: {warmup_steps: 0, conv_threshold: 1e-6, conv_epochs: 20, max_epochs: 3000, sampling: independent, engine: fused}
+grid:
+  - {name: a, lr: [0.02], batch: [1]}
+  - {name: b, lr: [0.05], batch: [4]}
+seeds: [1]
+analysis: {covariance: false, hessian_sharpness: false}
+`
+
+// tinyYAML is a complete, valid validation config for the minima of tinyGridYAML (written beside
+// it as tiny-grid.yaml); OUTPUT is replaced by the test's directory.
 const tinyYAML = `name: tiny
+grid: tiny-grid.yaml
 output: OUTPUT
-store: ""
-data:
-  classes: [0, 1, 2, 3]
-  per_class: 4
-model:
-  hidden: 5
-  init_factor: 0
-  init_seed: 0
-  loss: sum
-training:
-  warmup_steps: 0
-  conv_threshold: 1e-6
-  conv_epochs: 20
-  max_epochs: 3000
-  sampling: independent
-  engine: fused
-seed: 1
 minima:
-  - {batch: 1, lr: 0.02}
-  - {batch: 4, lr: 0.05}
+  - {lr: 0.02, batch: 1, seed: 1}
+  - {lr: 0.05, batch: 4, seed: 1}
 c: [0.8, 1.25]
 linear:
   chains: 16
@@ -54,9 +48,14 @@ nonlinear:
   reconverge_conv_epochs: 50
 `
 
-// writeConfig writes text to dir/name and returns its path.
+// writeConfig writes text to dir/name, and the tiny grid beside it (with its store in dir/store),
+// and returns its path.
 func writeConfig(t *testing.T, dir, name, text string) string {
 	t.Helper()
+	g := strings.Replace(tinyGridYAML, "STORE", filepath.Join(dir, "store"), 1)
+	if err := os.WriteFile(filepath.Join(dir, "tiny-grid.yaml"), []byte(g), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -76,20 +75,20 @@ func mutate(t *testing.T, text, old, new string) string {
 
 func TestShippedConfigsLoad(t *testing.T) {
 	for _, tc := range []struct {
-		path, output string
-		minima       int
+		path, grid, output string
+		minima             int
 	}{
-		{"../validate.yaml", "results", 6},
-		{"../validate-quick.yaml", "results/quick", 2},
+		{"../validate.yaml", "../paper.yaml", "results", 6},
+		{"../validate-quick.yaml", "../quick.yaml", "results/quick", 2},
 	} {
 		cfg, err := loadConfig(tc.path)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.path, err)
 		}
-		if cfg.Output != tc.output || len(cfg.Minima) != tc.minima {
-			t.Errorf("%s: output %q, %d minima; want %q, %d", tc.path, cfg.Output, len(cfg.Minima), tc.output, tc.minima)
+		if cfg.grid.File != tc.grid || cfg.Output != tc.output || len(cfg.Minima) != tc.minima {
+			t.Errorf("%s: grid %q, output %q, %d minima; want %q, %q, %d", tc.path, cfg.grid.File, cfg.Output, len(cfg.Minima), tc.grid, tc.output, tc.minima)
 		}
-		// the issue's c grid, bracketing 1
+		// the c grid, bracketing 1
 		want := []float64{0.8, 0.9, 0.95, 1.05, 1.1, 1.25}
 		if len(cfg.C) != len(want) {
 			t.Fatalf("%s: c = %v, want %v", tc.path, cfg.C, want)
@@ -99,8 +98,8 @@ func TestShippedConfigsLoad(t *testing.T) {
 				t.Errorf("%s: c = %v, want %v", tc.path, cfg.C, want)
 			}
 		}
-		if cfg.Store != "results/store" || cfg.Linear.Chains < 2 || cfg.Nonlin.Seeds < 1 {
-			t.Errorf("%s: unexpected store %q / linear %+v / nonlinear %+v", tc.path, cfg.Store, cfg.Linear, cfg.Nonlin)
+		if cfg.grid.Store != "results/store" || cfg.Linear.Chains < 2 || cfg.Nonlin.Seeds < 1 {
+			t.Errorf("%s: unexpected store %q / linear %+v / nonlinear %+v", tc.path, cfg.grid.Store, cfg.Linear, cfg.Nonlin)
 		}
 	}
 }
@@ -111,9 +110,18 @@ func TestTinyConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Data.PerClass != 4 || cfg.Model.Hidden != 5 || len(cfg.Minima) != 2 || cfg.Minima[1] != (Minimum{4, 0.05}) ||
+	if cfg.grid.Data.PerClass != 4 || cfg.grid.Model.Hidden != 5 || len(cfg.Minima) != 2 || cfg.Minima[1] != (minimumID{0.05, 4, 1}) ||
 		cfg.Linear.Truncate != 10 || cfg.Nonlin.MixtureEpochs != 2 || cfg.Nonlin.PerturbLoss != 1e-7 {
 		t.Errorf("decoded %+v", cfg)
+	}
+	r, err := cfg.run(cfg.Minima[1])
+	if err != nil || r.Block != "b" || r.LR != 0.05 || r.Batch != 4 || r.Seed != 1 || r.MaxEpochs != 3000 {
+		t.Errorf("run of minima[1]: %+v, %v", r, err)
+	}
+	// output defaults to the grid's
+	cfg, err = loadConfig(writeConfig(t, t.TempDir(), "tiny.yaml", mutate(t, tinyYAML, "output: OUTPUT\n", "")))
+	if err != nil || cfg.Output != cfg.grid.Output || cfg.Output == "" {
+		t.Errorf("default output %q (grid %q), %v", cfg.Output, cfg.grid.Output, err)
 	}
 }
 
@@ -122,15 +130,19 @@ func TestConfigRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name, old, new, reason string
 	}{
-		{"unknown top key", "seed: 1\n", "seed: 1\nseeds: 2\n", "field seeds not found"},
+		{"unknown top key", "name: tiny\n", "name: tiny\nseeds: 2\n", "field seeds not found"},
+		{"grid section", "name: tiny\n", "name: tiny\nmodel: {hidden: 5}\n", "field model not found"},
 		{"unknown nested key", "  chains: 16\n", "  chain: 16\n", "field chain not found"},
-		{"missing output", "output: OUTPUT\n", "", "output: missing"},
-		{"empty minima", "  - {batch: 1, lr: 0.02}\n  - {batch: 4, lr: 0.05}\n", "", "minima: empty"},
-		{"empty minima list", "minima:\n  - {batch: 1, lr: 0.02}\n  - {batch: 4, lr: 0.05}\n", "minima: []\n", "minima: empty"},
-		{"batch zero", "{batch: 4, lr: 0.05}", "{batch: 0, lr: 0.05}", "minima[1]: need batch >= 1"},
-		{"lr negative", "{batch: 1, lr: 0.02}", "{batch: 1, lr: -0.02}", "minima[0]: need batch >= 1 and finite lr > 0"},
-		{"lr infinite", "{batch: 1, lr: 0.02}", "{batch: 1, lr: .inf}", "minima[0]: need batch >= 1 and finite lr > 0"},
-		{"duplicate minimum", "{batch: 4, lr: 0.05}", "{batch: 1, lr: 0.02}", "minima[1]: same as minima[0]"},
+		{"missing grid", "grid: tiny-grid.yaml\n", "", "grid: missing"},
+		{"bad grid", "grid: tiny-grid.yaml\n", "grid: nowhere.yaml\n", "grid nowhere.yaml: grid: open"},
+		{"empty minima", "  - {lr: 0.02, batch: 1, seed: 1}\n  - {lr: 0.05, batch: 4, seed: 1}\n", "", "minima: empty"},
+		{"empty minima list", "minima:\n  - {lr: 0.02, batch: 1, seed: 1}\n  - {lr: 0.05, batch: 4, seed: 1}\n", "minima: []\n", "minima: empty"},
+		{"other seed", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: 4, seed: 2}", "minima[1]: lr 0.05, batch 4, seed 2 is not a run of the grid"},
+		{"other batch", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: n, seed: 1}", "minima[1]: lr 0.05, batch 16, seed 1 is not a run"},
+		{"other lr", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.05, batch: 1, seed: 1}", "minima[0]: lr 0.05, batch 1, seed 1 is not a run"},
+		{"lr infinite", "{lr: 0.02, batch: 1, seed: 1}", "{lr: .inf, batch: 1, seed: 1}", "is not a run"},
+		{"batch word", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.02, batch: all, seed: 1}", "neither an integer"},
+		{"duplicate minimum", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.02, batch: 1, seed: 1}", "minima[1]: same lr and batch as minima[0]"},
 		{"empty c", "c: [0.8, 1.25]", "c: []", "c: empty"},
 		{"c zero", "c: [0.8, 1.25]", "c: [0, 1.25]", "c: 0 is not a finite positive number"},
 		{"c negative", "c: [0.8, 1.25]", "c: [0.8, -1.25]", "c: -1.25 is not a finite positive number"},
@@ -176,34 +188,5 @@ func TestConfigRejects(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
-	}
-}
-
-// TestTrainConfigCopiesEveryField: every key of the config's model and training blocks reaches
-// train.Config under the same field name (as the sweep passes them), so a validation config
-// that matches the sweep trains the sweep's minimum and finds its record in the store.
-func TestTrainConfigCopiesEveryField(t *testing.T) {
-	cfg := &Config{Seed: 7,
-		Model: grid.Model{Hidden: 3, InitFactor: 0.5, InitSeed: 9, Loss: "mean"},
-		Training: grid.Training{WarmupSteps: 0, WarmupEpochs: -1, ConvThreshold: 1e-5, ConvEpochs: 11,
-			MaxEpochs: 123, Sampling: "shuffle", Engine: "gorgonia", DivergeLoss: 1e6}}
-	tc := (&validator{cfg: cfg}).trainConfig(Minimum{Batch: 2, LR: 0.03})
-	got := reflect.ValueOf(tc)
-	for _, block := range []any{cfg.Model, cfg.Training} {
-		v := reflect.ValueOf(block)
-		for i := 0; i < v.NumField(); i++ {
-			name := v.Type().Field(i).Name
-			f := got.FieldByName(name)
-			if !f.IsValid() {
-				t.Errorf("train.Config has no field %s", name)
-				continue
-			}
-			if !reflect.DeepEqual(f.Interface(), v.Field(i).Interface()) {
-				t.Errorf("%s: train config has %v, validation config %v", name, f.Interface(), v.Field(i).Interface())
-			}
-		}
-	}
-	if tc.Batch != 2 || tc.LR != 0.03 || tc.Seed != 7 {
-		t.Errorf("batch/lr/seed: %+v", tc)
 	}
 }

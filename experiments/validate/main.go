@@ -1,14 +1,19 @@
-// Command validate checks the exact mean-square threshold eta* against simulation at the minima
-// SGD found (issue 7): linearized SGD's growth rate and real SGD's (and ALG(p)'s) escapes at
-// eta = c eta* for the configured c, and writes records, Figure 4 and a Markdown section.
+// Command validate checks the exact mean-square threshold eta* against simulation at minima SGD
+// found: linearized SGD's growth rate and real SGD's (and ALG(p)'s) escapes at eta = c eta* for
+// the configured c, and writes records, Figure 4 and a Markdown section.
 //
 //	go run ./experiments/validate -config experiments/validate.yaml
 //
-// Outputs in <output>: validation/validation.json (every number), validation/records/<minimum>.json,
-// validation/minima/<key>.json (cached minima: parameters and eta*), figures/fig4.{png,svg} and
-// validation.md (for experiments/report -section).
-// eta* comes from the results store (<store>, written by the sweep) when it holds the same run;
-// otherwise the minimum is analysed here (several minutes per minimum on 2 cores).
+// The config names a grid file and the runs (lr, batch, seed) of that grid whose minima are tested;
+// everything else about a run (data, model, training, the block's epoch limit, analysis settings)
+// comes from the grid. Each minimum is the sweep's: its record is found in the grid's results
+// store by the run's spec (package runspec), eta* is taken from the record's analysis and the
+// parameters from the params file kept beside it, so nothing is retrained or re-analysed. A run
+// without a converged record is an error (run the sweep on the grid first).
+//
+// Outputs in <output> (default: the grid's output): validation/validation.json (every number),
+// validation/records/<minimum>.json, figures/fig4.{png,svg} and validation.md (for
+// experiments/report -section).
 package main
 
 import (
@@ -42,11 +47,11 @@ func run(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	mins, err := v.minima(ctx)
+	mins, err := v.minima()
 	if err != nil {
 		return err
 	}
-	var recs []*MinRecord
+	var recs []*minRecord
 	for _, m := range mins {
 		t := time.Now()
 		rec, err := v.check(ctx, m)
@@ -60,7 +65,7 @@ func run(ctx context.Context, path string) error {
 		v.logf("minimum %s done in %.0f s", rec.Name, rec.Seconds["total"])
 		recs = append(recs, rec)
 	}
-	out := &Output{Config: cfg, Minima: recs, Seconds: time.Since(start).Seconds()}
+	out := &outputDoc{Config: cfg, Minima: recs, Seconds: time.Since(start).Seconds()}
 	if err := writeJSON(filepath.Join(cfg.Output, "validation", "validation.json"), out); err != nil {
 		return err
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/sgdstability/sgdstab/validate"
 )
 
-func writeFigure(dir string, recs []*MinRecord) error {
+func writeFigure(dir string, recs []*minRecord) error {
 	var pts []plots.Fig4Point
 	for _, r := range recs {
 		for _, l := range r.Linear {
 			pts = append(pts, plots.Fig4Point{Batch: r.Batch, LR: r.LR, Process: l.Process, Kind: plots.Fig4Growth,
-				C: l.C, Y: l.Normalized, Lo: l.Lo * l.Normalized / nz(l.Rate), Hi: l.Hi * l.Normalized / nz(l.Rate)})
+				C: l.C, Y: l.Normalized, Lo: l.NormLo, Hi: l.NormHi})
 		}
 		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			esc, runs := map[float64]int{}, map[float64]int{}
@@ -50,13 +50,6 @@ func writeFigure(dir string, recs []*MinRecord) error {
 	return err
 }
 
-func nz(x float64) float64 {
-	if x == 0 {
-		return math.SmallestNonzeroFloat64
-	}
-	return x
-}
-
 func fmtBracket(b validate.Bracket, escape bool) string {
 	f := func(x float64) string {
 		if math.IsNaN(x) {
@@ -76,9 +69,9 @@ func fmtBracket(b validate.Bracket, escape bool) string {
 	return s + " **no**"
 }
 
-func writeMarkdown(path string, out *Output) error {
+func writeMarkdown(path string, out *outputDoc) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Validation of eta* against simulation (issue 7)\n\n")
+	fmt.Fprintf(&b, "## Validation of eta* against simulation\n\n")
 	fmt.Fprintf(&b, "At each minimum SGD found, the exact mean-square threshold eta* = 2/lambda_gen was tested at eta = c eta*, "+
 		"c in %v. **Linearized**: growth rate per step of E||x_t||^2 under linearized SGD (and ALG(p)), %d populations of %d "+
 		"chains with resampling, started from the top eigenmatrix of pinv(C) D (computed on the %d leading directions of H); "+

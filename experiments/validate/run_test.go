@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
+	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/experiments/internal/cmdtest"
+	"github.com/sgdstability/sgdstab/experiments/runspec"
+	"github.com/sgdstability/sgdstab/experiments/store"
 )
 
 // jsonBracket is validate.Bracket as written (a missing end is null).
@@ -28,11 +35,13 @@ type jsonBracket struct {
 // jsonOutput is the part of validation.json the test checks, decoded independently of Output.
 type jsonOutput struct {
 	Minima []struct {
-		Name    string  `json:"name"`
-		Batch   int     `json:"batch"`
-		LR      float64 `json:"lr"`
-		EtaStar float64 `json:"eta_star"`
-		Linear  []struct {
+		Name      string  `json:"name"`
+		Batch     int     `json:"batch"`
+		LR        float64 `json:"lr"`
+		EtaStar   float64 `json:"eta_star"`
+		Source    string  `json:"source"`
+		FinalLoss float64 `json:"final_loss"`
+		Linear    []struct {
 			Process string  `json:"process"`
 			C       float64 `json:"c"`
 			Eta     float64 `json:"eta"`
@@ -50,13 +59,40 @@ type jsonOutput struct {
 	} `json:"minima"`
 }
 
-// tinyRun writes the tiny config with output dir and runs the command's main logic.
-func tinyRun(t *testing.T, dir string) {
+func TestMain(m *testing.M) { cmdtest.Main(m) }
+
+// tinyDir writes the tiny grid and validation config (c = 0.7, 0.9, 1.1, 1.4) into a new
+// directory, runs the sweep of the grid into its store, and returns the validation config's path.
+func tinyDir(t *testing.T) string {
 	t.Helper()
-	text := mutate(t, tinyYAML, "c: [0.8, 1.25]", "c: [0.7, 0.9, 1.1, 1.4]")
-	text = mutate(t, text, "output: OUTPUT", "output: "+dir)
-	path := writeConfig(t, t.TempDir(), "tiny.yaml", text)
-	if err := run(context.Background(), path); err != nil {
+	bin := cmdtest.Build(t, "../sweep")
+	mnist, err := data.Locate("")
+	if err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "tiny.yaml", mutate(t, tinyYAML, "c: [0.8, 1.25]", "c: [0.7, 0.9, 1.1, 1.4]"))
+	cmd := exec.Command(bin, "-config", filepath.Join(dir, "tiny-grid.yaml"), "-mnist", mnist, "-progress", "plain",
+		"-workers", "1")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sweep: %v\n%s", err, out)
+	}
+	return path
+}
+
+// tinyRun runs the command's main logic on the tiny config with output dir.
+func tinyRun(t *testing.T, path, dir string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(filepath.Dir(path), "run-"+filepath.Base(dir)+".yaml")
+	if err := os.WriteFile(p, []byte(strings.Replace(string(raw), "output: OUTPUT", "output: "+dir, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -204,12 +240,13 @@ func ptr(x *float64) any {
 	return *x
 }
 
-// TestRunTiny runs the command on a tiny problem (n = 16, hidden 5): outputs written, brackets
-// consistent with the rate points, cached minima reused by a second run with identical numbers,
-// and a fresh run (retraining) reproducing them.
+// TestRunTiny runs the command on the minima of a tiny sweep (n = 16, hidden 5): outputs written,
+// brackets consistent with the rate points, the minima taken from the sweep's records (eta* and
+// parameters, nothing retrained), and a second run reproducing every number.
 func TestRunTiny(t *testing.T) {
+	cfgPath := tinyDir(t)
 	dir := t.TempDir()
-	tinyRun(t, dir)
+	tinyRun(t, cfgPath, dir)
 	cs := []float64{0.7, 0.9, 1.1, 1.4}
 
 	md, err := os.ReadFile(filepath.Join(dir, "validation.md"))
@@ -243,52 +280,65 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("records/%s.json differs from validation.json's minimum %d", m.Name, i)
 		}
 	}
-
-	// the minima cache: one file per minimum; a second run must read, not rewrite, them
-	cache, err := filepath.Glob(filepath.Join(dir, "validation", "minima", "*.json"))
-	if err != nil || len(cache) != 2 {
-		t.Fatalf("minima cache %v (%v), want 2 files", cache, err)
+	// The minima are the sweep's records: eta* and final loss from the record of that run (found by
+	// its spec), and no cache of minima of the validation's own.
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	before := map[string][]byte{}
-	for _, p := range cache {
-		if before[p], err = os.ReadFile(p); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, old, old); err != nil {
-			t.Fatal(err)
-		}
+	st, err := store.Open(cfg.grid.Store)
+	if err != nil {
+		t.Fatal(err)
 	}
-	first := withoutSeconds(t, filepath.Join(dir, "validation", "validation.json"))
-	tinyRun(t, dir)
-	for _, p := range cache {
-		st, err := os.Stat(p)
+	for i, m := range out.Minima {
+		r, err := cfg.run(cfg.Minima[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !st.ModTime().Equal(old) {
-			t.Errorf("%s rewritten by the second run (cached minimum not reused)", p)
+		rs, err := runspec.Of(cfg.grid, r)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if now, _ := os.ReadFile(p); !bytes.Equal(now, before[p]) {
-			t.Errorf("%s changed by the second run", p)
+		rec, err := st.Find(rs.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			EtaStar float64 `json:"eta_star"`
+		}
+		if err := json.Unmarshal(rec.Analysis, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if m.EtaStar != rep.EtaStar || m.Source != "store:"+rec.Key || m.FinalLoss != float64(rec.FinalLoss) {
+			t.Errorf("%s: eta* %v source %s loss %v; the sweep's record %s has eta* %v loss %v", m.Name, m.EtaStar, m.Source, m.FinalLoss,
+				rec.Key, rep.EtaStar, rec.FinalLoss)
 		}
 	}
-	second := withoutSeconds(t, filepath.Join(dir, "validation", "validation.json"))
-	sgdDiffs := compareRuns(t, "second run (cached minima)", first, second)
+	if _, err := os.Stat(filepath.Join(dir, "validation", "minima")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("validation/minima exists (%v): the validation keeps no cache of its own", err)
+	}
 
-	// a fresh output directory retrains: the same minima (deterministic training) and numbers
+	// a second run into a fresh output directory reproduces every number
+	first := withoutSeconds(t, filepath.Join(dir, "validation", "validation.json"))
 	dir2 := t.TempDir()
-	tinyRun(t, dir2)
-	third := stripOutput(withoutSeconds(t, filepath.Join(dir2, "validation", "validation.json")), dir2, dir)
-	sgdDiffs = append(sgdDiffs, compareRuns(t, "fresh run (retrained)", first, third)...)
-	for _, p := range cache {
-		q := filepath.Join(dir2, "validation", "minima", filepath.Base(p))
-		if a, b := withoutSeconds(t, p), withoutSeconds(t, q); !reflect.DeepEqual(a, b) {
-			t.Errorf("retrained minimum %s differs from the first run's", filepath.Base(p))
-		}
-	}
-	if len(sgdDiffs) > 0 {
+	tinyRun(t, cfgPath, dir2)
+	second := stripOutput(withoutSeconds(t, filepath.Join(dir2, "validation", "validation.json")), dir2, dir)
+	if sgdDiffs := compareRuns(t, "second run", first, second); len(sgdDiffs) > 0 {
 		t.Errorf("linearized SGD not reproducible: %d values differ, first %s", len(sgdDiffs), sgdDiffs[0])
+	}
+}
+
+// A minimum whose run has no record in the store is an error that says to run the sweep.
+func TestRunNeedsTheSweep(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "tiny.yaml", mutate(t, tinyYAML, "output: OUTPUT", "output: "+filepath.Join(dir, "out")))
+	if _, err := data.Locate(""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	err := run(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "has no record of this run: run the sweep first") ||
+		!strings.Contains(err.Error(), "minima[0]") {
+		t.Errorf("error %v", err)
 	}
 }
 
