@@ -10,7 +10,7 @@ import (
 
 // Defaults of the fields of Config (the zero value of a field means its default). The choice of
 // Hidden, InitFactor, WarmupSteps and MaxEpochs comes from the convergence exploration recorded
-// in defaults.go.
+// in experiments/EXPLORATION.md.
 const (
 	DefaultHidden        = 20
 	DefaultLoss          = LossSum
@@ -74,7 +74,7 @@ type Procedure struct {
 	// WarmupEpochs gives the warm-up length in epochs when WarmupSteps is 0:
 	// W = ceil(WarmupEpochs * StepsPerEpoch). Default (both 0) DefaultWarmupEpochs; negative: no
 	// warm-up. Counting in epochs gives small batches the long warm-up (in steps) that their noisy
-	// steps need, without spending thousands of epochs on it at B = n (see defaults.go).
+	// steps need, without spending thousands of epochs on it at B = n (see experiments/EXPLORATION.md).
 	WarmupEpochs float64 `json:"warmup_epochs" yaml:"warmup_epochs"`
 	// ConvThreshold and ConvEpochs: converged when the full-batch loss stayed below ConvThreshold
 	// for ConvEpochs consecutive epochs. Defaults 1e-6 and 200 (the paper's rule).

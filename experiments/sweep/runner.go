@@ -258,7 +258,7 @@ func safely(f func() error) (err error) {
 }
 
 // cost is a rough relative cost of a run, for the order of the runs and the time estimate.
-// SGD needs about A/eta steps to converge (A ~ 8,000 here, see train/defaults.go), i.e.
+// SGD needs about A/eta steps to converge (A ~ 8,000 here, see experiments/EXPLORATION.md), i.e.
 // A B/(eta n) epochs but at least a few thousand, capped at max_epochs; an epoch costs about the
 // same at every batch size, a little more at small B (per-step overhead).
 func (r *runner) cost(run grid.Run) float64 {

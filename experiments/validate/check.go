@@ -71,6 +71,9 @@ type minRecord struct {
 	GramSharp    float64                     `json:"gram_sharpness"` // lambda_max(H) from train.GaussNewtonGram (closed form)
 	TruncDim     int                         `json:"truncate"`
 	TruncLambda  float64                     `json:"truncated_generalized_sharpness"` // lower bound, start's eigenvalue
+	// TruncConverged: the power method for the start's top eigenmatrix met its tolerance; when
+	// false it stopped at its iteration limit and the start is only near the top eigenmatrix.
+	TruncConverged bool `json:"truncated_converged"`
 	Kappa        float64                     `json:"kappa"`                           // tr(H S) / tr(S) of the start
 	Linear       []linPoint                  `json:"linear"`
 	LinBracket   map[string]validate.Bracket `json:"linear_bracket"`
@@ -107,7 +110,7 @@ func (v *validator) check(ctx context.Context, m *minimum) (*minRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec.TruncDim, rec.TruncLambda = tr.R, top.Lambda
+	rec.TruncDim, rec.TruncLambda, rec.TruncConverged = tr.R, top.Lambda, top.Converged
 	if !top.Converged {
 		v.logf("%s: the power method on the truncated problem reached its limit of %d iterations: the start is not its top eigenmatrix", rec.Name, top.Iterations)
 	}

@@ -83,7 +83,7 @@ func writeMarkdown(path string, out *outputDoc) error {
 		out.Config.Nonlin.PerturbLoss, out.Config.Nonlin.Epochs, out.Config.Nonlin.EscapeFactor)
 	fmt.Fprintf(&b, "| minimum | p | eta* | eta/eta* of training | source | linearized SGD: bracket, contains 1 | linearized ALG(p) | nonlinear SGD escapes | nonlinear ALG(p) escapes |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
-	all := true
+	all, unconverged := true, 0
 	for _, r := range out.Minima {
 		for _, proc := range []string{sampling.Independent, sampling.Mixture} {
 			if !r.LinBracket[proc].ContainsOne {
@@ -114,6 +114,10 @@ func writeMarkdown(path string, out *outputDoc) error {
 		if strings.HasPrefix(src, "store:") {
 			src = "store"
 		}
+		if !r.TruncConverged {
+			src += " (start: power method at its iteration limit)"
+			unconverged++
+		}
 		fmt.Fprintf(&b, "| B=%d, lr=%g | %.4f | %.5g | %.3f | %s | %s | %s | %s | %s |\n", r.Batch, r.LR, r.P, r.EtaStar,
 			r.LR/r.EtaStar, src, fmtBracket(r.LinBracket[sampling.Independent], false), fmtBracket(r.LinBracket[sampling.Mixture], false),
 			esc(sampling.Independent), esc(sampling.Mixture))
@@ -121,6 +125,9 @@ func writeMarkdown(path string, out *outputDoc) error {
 	verdict := "every linearized bracket contains c = 1"
 	if !all {
 		verdict = "**some linearized bracket does not contain c = 1** (see validation.json)"
+	}
+	if unconverged > 0 {
+		verdict += fmt.Sprintf("; at %d minima the start's top eigenmatrix did not converge (the growth rates there start off the top eigenmatrix)", unconverged)
 	}
 	fmt.Fprintf(&b, "\nResult: %s. Escape counts are listed in the order of c. Total time %.0f s.\n\n", verdict, out.Seconds)
 	fmt.Fprintf(&b, "Growth rates per step (rate [95%% interval]):\n\n| minimum | process |")
