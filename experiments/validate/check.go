@@ -57,29 +57,29 @@ type nonPoint struct {
 
 // minRecord is everything measured at one minimum.
 type minRecord struct {
-	Name         string                      `json:"name"`
-	Batch        int                         `json:"batch"`
-	LR           float64                     `json:"lr"`
-	Seed         uint64                      `json:"seed"`
-	P            float64                     `json:"p"`
-	EtaStar      float64                     `json:"eta_star"`
-	Sharpness    float64                     `json:"sharpness"`
-	GenSharpness float64                     `json:"generalized_sharpness"`
-	Source       string                      `json:"source"`
-	FinalLoss    float64                     `json:"final_loss"`
-	Rank         int                         `json:"rank"`
-	GramSharp    float64                     `json:"gram_sharpness"` // lambda_max(H) from train.GaussNewtonGram (closed form)
-	TruncDim     int                         `json:"truncate"`
-	TruncLambda  float64                     `json:"truncated_generalized_sharpness"` // lower bound, start's eigenvalue
+	Name         string  `json:"name"`
+	Batch        int     `json:"batch"`
+	LR           float64 `json:"lr"`
+	Seed         uint64  `json:"seed"`
+	P            float64 `json:"p"`
+	EtaStar      float64 `json:"eta_star"`
+	Sharpness    float64 `json:"sharpness"`
+	GenSharpness float64 `json:"generalized_sharpness"`
+	Source       string  `json:"source"`
+	FinalLoss    float64 `json:"final_loss"`
+	Rank         int     `json:"rank"`
+	GramSharp    float64 `json:"gram_sharpness"` // lambda_max(H) from train.GaussNewtonGram (closed form)
+	TruncDim     int     `json:"truncate"`
+	TruncLambda  float64 `json:"truncated_generalized_sharpness"` // lower bound, start's eigenvalue
 	// TruncConverged: the power method for the start's top eigenmatrix met its tolerance; when
 	// false it stopped at its iteration limit and the start is only near the top eigenmatrix.
-	TruncConverged bool `json:"truncated_converged"`
-	Kappa        float64                     `json:"kappa"`                           // tr(H S) / tr(S) of the start
-	Linear       []linPoint                  `json:"linear"`
-	LinBracket   map[string]validate.Bracket `json:"linear_bracket"`
-	Nonlinear    []nonPoint                  `json:"nonlinear"`
-	EscBracket   map[string]validate.Bracket `json:"escape_bracket"`
-	Seconds      map[string]float64          `json:"seconds"`
+	TruncConverged bool                        `json:"truncated_converged"`
+	Kappa          float64                     `json:"kappa"` // tr(H S) / tr(S) of the start
+	Linear         []linPoint                  `json:"linear"`
+	LinBracket     map[string]validate.Bracket `json:"linear_bracket"`
+	Nonlinear      []nonPoint                  `json:"nonlinear"`
+	EscBracket     map[string]validate.Bracket `json:"escape_bracket"`
+	Seconds        map[string]float64          `json:"seconds"`
 }
 
 // outputDoc is validation.json.
