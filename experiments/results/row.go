@@ -66,7 +66,7 @@ type Row struct {
 	Nonuniformity *jsonfloat.Float `json:"nonuniformity"`
 	// HessianSharpness is lambda_max of the full Hessian (not only its Gauss-Newton part).
 	HessianSharpness *jsonfloat.Float `json:"hessian_sharpness"`
-	// ResidualRel is the relative gradient norm at the minimum.
+	// ResidualRel is the Gauss-Newton residual ||H - H_GN|| / ||H_GN|| at the minimum (train.Curvature).
 	ResidualRel     *jsonfloat.Float `json:"residual_rel"`
 	AnalysisSeconds *jsonfloat.Float `json:"analysis_seconds"`
 
