@@ -324,6 +324,17 @@ ARRAY=$(echo "$out" | sed -n 's/^submitted array job \([0-9]*\) .*/\1/p')
 TABLE1=$(echo "$out" | sed -n 's/.* and table job \([0-9]*\)$/\1/p')
 [ -n "$ARRAY" ] && [ -n "$TABLE1" ] || fail "no job ids in the output of slurm-sweep.sh submit"
 log() { echo "$TMP/jobs/slurm-sgdstab-sweep-$1.out"; }
+queued() { # queued [JOB]: squeue's job ids (of JOB, or all); "?" while slurmctld does not answer
+	local out
+	for _ in $(seq 5); do
+		if out=$(squeue -h -o %i ${1:+-j "$1"} 2>/dev/null); then
+			echo "$out"
+			return 0
+		fi
+		sleep 1
+	done
+	echo "?"
+}
 clog=$(log "${ARRAY}_$CANCEL_TASK")
 
 # --- 5. cancel one task mid-run ------------------------------------------------------------------
@@ -335,7 +346,7 @@ count() { # count PATTERN FILE: matching lines, 0 for a file not there yet
 }
 until [ "$(count '^start ' "$clog")" -ge 2 ]; do
 	budget
-	if ! squeue -h -j "${ARRAY}_$CANCEL_TASK" 2>/dev/null | grep -q .; then
+	if [ -z "$(queued "${ARRAY}_$CANCEL_TASK")" ]; then
 		fail "task ${ARRAY}_$CANCEL_TASK ended before it started its second run: $(tail -n 3 "$clog" 2>/dev/null)"
 	fi
 	sleep 0.5
@@ -343,7 +354,7 @@ done
 current=$(grep '^start ' "$clog" | tail -n 1 | sed 's/^start *//')
 say "scancel ${ARRAY}_$CANCEL_TASK while it trains '$current'"
 scancel "${ARRAY}_$CANCEL_TASK"
-while squeue -h -j "${ARRAY}_$CANCEL_TASK" 2>/dev/null | grep -q .; do
+while [ -n "$(queued "${ARRAY}_$CANCEL_TASK")" ]; do
 	budget
 	sleep 0.5
 done
@@ -371,7 +382,7 @@ say "resubmitted task $CANCEL_TASK as job ${RESUB}_$CANCEL_TASK; final table job
 
 say "waiting for the array, the resubmitted task and the table jobs"
 last=0
-while [ -n "$(squeue -h -o %A 2>/dev/null)" ]; do
+while [ -n "$(queued)" ]; do
 	budget
 	now=$(date +%s)
 	if [ $((now - last)) -ge 30 ]; then
