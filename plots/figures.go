@@ -656,7 +656,10 @@ func Figure3(rows []results.Row) (*Figure, error) {
 	for i, b := range results.Batches(rows) {
 		pts, ex := pl.points(results.WithBatch(rows, b), lr, func(r results.Row) float64 { return r.GenRatio() }, true, bracket)
 		total.add(ex)
-		st := curveStyle{color: paletteColor(i), shape: shape(i), barColor: colBlack}
+		st := curveStyle{color: paletteColor(i), shape: shape(i)}
+		if !seeded {
+			st.barColor = colBlack // every bar is one run's certified bracket
+		}
 		if err := pl.curve(pts, ex, st, batchLabel(b, n), seeded); err != nil {
 			return nil, err
 		}
@@ -674,7 +677,7 @@ func Figure3(rows []results.Row) (*Figure, error) {
 		Caption: "Generalized sharpness divided by 2/η (= η/η*, η* = 2/λgen the exact mean-square threshold) " +
 			"vs step size η, one curve per batch size; 1 (dashed red) is the edge of mean-square stability, " +
 			"values above it would be unstable minima. " + seedSentence(pl.drawn) + " The error bars run from the lowest certified lower end " +
-			"to the highest upper end over the seeds (with one seed: its certified bracket), where wider than 0.2%. " + total.long("generalized sharpness"),
+			"to the highest upper end over the seeds, in the curve's colour (in a table with one seed per point: the certified bracket, in black), where wider than 0.2%. " + total.long("generalized sharpness"),
 		Panels: []*plot.Plot{pl.finish()}}, nil
 }
 

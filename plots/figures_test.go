@@ -20,7 +20,7 @@ import (
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv")
+var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv and testdata/seeds.csv")
 
 func tinyRows(t *testing.T) []results.Row {
 	t.Helper()
@@ -113,40 +113,49 @@ func render(t *testing.T, f *Figure, format string) []byte {
 	return buf.Bytes()
 }
 
-// TestGoldenFigures renders the figures of testdata/tiny.csv and compares them with
-// testdata/golden (go test ./plots -run Golden -update rewrites those).
+// TestGoldenFigures renders the figures of testdata/tiny.csv (one seed per point) and of
+// testdata/seeds.csv (three seeds per point, fewer at some) and compares them with
+// testdata/golden and testdata/golden/seeds (go test ./plots -run Golden -update rewrites those).
 func TestGoldenFigures(t *testing.T) {
-	figs, err := Figures(tinyRows(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join("testdata", "golden")
-	if *update {
-		if _, err := os.Stat(dir); err != nil {
-			os.MkdirAll(dir, 0o755)
+	for _, tc := range []struct{ table, dir string }{
+		{"tiny.csv", filepath.Join("testdata", "golden")},
+		{"seeds.csv", filepath.Join("testdata", "golden", "seeds")},
+	} {
+		rows, err := results.ReadFile(filepath.Join("testdata", tc.table))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, f := range figs {
-		for _, format := range []string{"png", "svg"} {
-			got := render(t, f, format)
-			path := filepath.Join(dir, f.Name+"."+format)
-			if *update {
-				if err := atomicfile.WriteFile(path, got); err != nil {
-					t.Fatal(err)
+		figs, err := Figures(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			if err := os.MkdirAll(tc.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, f := range figs {
+			for _, format := range []string{"png", "svg"} {
+				got := render(t, f, format)
+				path := filepath.Join(tc.dir, f.Name+"."+format)
+				if *update {
+					if err := atomicfile.WriteFile(path, got); err != nil {
+						t.Fatal(err)
+					}
+					continue
 				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-			}
-			if format == "png" {
-				err = comparePNG(got, want, 0.002)
-			} else {
-				err = compareSVG(got, want, 0.05)
-			}
-			if err != nil {
-				t.Errorf("%s differs from golden: %v", path, err)
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+				}
+				if format == "png" {
+					err = comparePNG(got, want, 0.002)
+				} else {
+					err = compareSVG(got, want, 0.05)
+				}
+				if err != nil {
+					t.Errorf("%s differs from golden: %v", path, err)
+				}
 			}
 		}
 	}
