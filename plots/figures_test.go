@@ -22,9 +22,18 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv and testdata/seeds.csv")
 
-func tinyRows(t *testing.T) []results.Row {
+// tinyRows is testdata/tiny.csv: one seed per point.
+func tinyRows(t *testing.T) []results.Row { return testTable(t, "tiny.csv") }
+
+// seedRows is testdata/seeds.csv: the runs of tiny.csv with three seeds each (values times 1,
+// 0.92 and 1.06), except that seed 3 diverged at (0.012, B = 1), every GD run (B = n = 64) at
+// 0.002 stopped at its epoch limit (max_epochs 5000), and seed 2's generalized sharpness at
+// (0.012, B = 8) stopped at its iteration limit.
+func seedRows(t *testing.T) []results.Row { return testTable(t, "seeds.csv") }
+
+func testTable(t *testing.T, name string) []results.Row {
 	t.Helper()
-	rows, err := results.ReadFile(filepath.Join("testdata", "tiny.csv"))
+	rows, err := results.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +130,7 @@ func TestGoldenFigures(t *testing.T) {
 		{"tiny.csv", filepath.Join("testdata", "golden")},
 		{"seeds.csv", filepath.Join("testdata", "golden", "seeds")},
 	} {
-		rows, err := results.ReadFile(filepath.Join("testdata", tc.table))
-		if err != nil {
-			t.Fatal(err)
-		}
-		figs, err := Figures(rows)
+		figs, err := Figures(testTable(t, tc.table))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package plots
 import (
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,15 +13,6 @@ import (
 	"github.com/sgdstability/sgdstab/experiments/results/resultstest"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
-
-func seedRows(t *testing.T) []results.Row {
-	t.Helper()
-	rows, err := results.ReadFile(filepath.Join("testdata", "seeds.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
 
 // TestSummarizeOracle compares summarize with a brute-force summary: for each x, the middle
 // of the sorted values (mean of the two middle ones for an even count), the smallest lo and
