@@ -16,7 +16,7 @@
 //     their min-max range as error bars (for lambda_gen widened to the certified brackets);
 //     captions say how many seeds each point has, and where fewer (results.Repeats), and the
 //     legends of a multi-seed table give each curve's seeds. A run left out is left out for its
-//     seed only. Figures 1(a) and 1(b) name the step sizes at which full-batch GD (B = n) has
+//     seed only. Figures 1(a), 1(b) and 3 name the step sizes at which full-batch GD (B = n) has
 //     runs but none converged, and why.
 //   - Figure4: the validation of eta* at the minima, from Fig4Points.
 //

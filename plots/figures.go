@@ -391,7 +391,8 @@ func seedSentence(drawn results.Repeats) string {
 // figure drew no B = n point (drawn), and why, e.g. "Full-batch GD (B = n = 512) is missing at
 // η = 0.002, 0.005: did not converge within max_epochs = 20000." It is "" when nothing is
 // missing or n is unknown.
-func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats) string {
+// what names the quantity drawn; with usesGen a flagged generalized sharpness is a reason too.
+func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats, what string, usesGen bool) string {
 	if n <= 0 {
 		return ""
 	}
@@ -404,7 +405,7 @@ func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats) 
 		}
 		var whys []string
 		for _, r := range gd {
-			if w := notDrawnWhy(r); !slices.Contains(whys, w) {
+			if w := notDrawnWhy(r, what, usesGen); !slices.Contains(whys, w) {
 				whys = append(whys, w)
 			}
 		}
@@ -424,11 +425,14 @@ func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats) 
 	return fmt.Sprintf("Full-batch GD (B = n = %d) is missing %s.", n, strings.Join(parts, " and "))
 }
 
-// notDrawnWhy says why the sharpness of run r is not drawn.
-func notDrawnWhy(r results.Row) string {
+// notDrawnWhy says why the value (what) of run r is not drawn.
+func notDrawnWhy(r results.Row, what string, usesGen bool) string {
 	switch r.Status {
 	case results.StatusConverged:
-		return "converged, without a usable sharpness"
+		if usesGen && r.GenUnconverged() {
+			return "converged; its generalized sharpness stopped at its iteration limit"
+		}
+		return "converged, without a usable " + what
 	case results.StatusEpochLimit:
 		if r.MaxEpochs != nil {
 			return fmt.Sprintf("did not converge within max_epochs = %d", *r.MaxEpochs)
@@ -471,7 +475,7 @@ func Figure1a(rows []results.Row) (*Figure, error) {
 	caption := "Sharpness λmax(H) of the converged minima vs step size η, one curve per batch size B " +
 		"(log-log; lines join the points), and the GD stability limit 2/η (dashed). " + seedSentence(pl.drawn) + " " +
 		total.long("sharpness")
-	if gd := gdMissing(rows, n, results.LRs(rows), pl.drawn); gd != "" {
+	if gd := gdMissing(rows, n, results.LRs(rows), pl.drawn, "sharpness", false); gd != "" {
 		caption += " " + gd
 	}
 	return &Figure{Name: "fig1a", Title: "Figure 1(a): sharpness vs step size", Caption: caption,
@@ -524,7 +528,7 @@ func Figure1b(rows []results.Row, etas []float64) (*Figure, error) {
 	caption := "Sharpness λmax(H) of the converged minima vs batch size B (log-log) for the step sizes of " +
 		"the paper's Figure 1(b); the dashed line of each colour is that step size's GD limit 2/η. " +
 		seedSentence(pl.drawn) + " " + total.long("sharpness")
-	if gd := gdMissing(rows, results.SampleCount(rows), drawnLRs, pl.drawn); gd != "" {
+	if gd := gdMissing(rows, results.SampleCount(rows), drawnLRs, pl.drawn, "sharpness", false); gd != "" {
 		caption += " " + gd
 	}
 	if len(notes) > 0 {
@@ -645,7 +649,8 @@ func Figure2(rows []results.Row, batches []int) (*Figure, error) {
 // Figure3 is new: the generalized sharpness divided by 2/eta, i.e. eta/eta* with
 // eta* = 2/lambda_gen, against the step size, one curve per batch size. 1 is the edge of
 // mean-square stability (THEORY.md Thm 3); values above 1 would be unstable minima. Points
-// are medians over seeds; error bars as for lambda_gen in Figure2.
+// are medians over seeds; error bars as for lambda_gen in Figure2. As in Figure1a, the caption
+// names the step sizes at which the B = n curve has runs but no point, and why.
 func Figure3(rows []results.Row) (*Figure, error) {
 	pl := newPanel("Figure 3: how close SGD converges to its stability edge", "step size η", "λgen / (2/η) = η / η*", true, false)
 	pl.Legend.Top = false
@@ -673,11 +678,14 @@ func Figure3(rows []results.Row) (*Figure, error) {
 	if err := pl.addLine([]xy{{lo, 1}, {hi, 1}}, curveStyle{color: colRed, dashes: dashed, width: vg.Points(1.5)}, "edge: η = η* = 2/λgen"); err != nil {
 		return nil, err
 	}
-	return &Figure{Name: "fig3", Title: "Figure 3 (new): distance to the mean-square stability edge",
-		Caption: "Generalized sharpness divided by 2/η (= η/η*, η* = 2/λgen the exact mean-square threshold) " +
-			"vs step size η, one curve per batch size; 1 (dashed red) is the edge of mean-square stability, " +
-			"values above it would be unstable minima. " + seedSentence(pl.drawn) + " The error bars run from the lowest certified lower end " +
-			"to the highest upper end over the seeds, in the curve's colour (in a table with one seed per point: the certified bracket, in black), where wider than 0.2%. " + total.long("generalized sharpness"),
+	caption := "Generalized sharpness divided by 2/η (= η/η*, η* = 2/λgen the exact mean-square threshold) " +
+		"vs step size η, one curve per batch size; 1 (dashed red) is the edge of mean-square stability, " +
+		"values above it would be unstable minima. " + seedSentence(pl.drawn) + " The error bars run from the lowest certified lower end " +
+		"to the highest upper end over the seeds, in the curve's colour (in a table with one seed per point: the certified bracket, in black), where wider than 0.2%. " + total.long("generalized sharpness")
+	if gd := gdMissing(rows, n, results.LRs(rows), pl.drawn, "generalized sharpness", true); gd != "" {
+		caption += " " + gd
+	}
+	return &Figure{Name: "fig3", Title: "Figure 3 (new): distance to the mean-square stability edge", Caption: caption,
 		Panels: []*plot.Plot{pl.finish()}}, nil
 }
 

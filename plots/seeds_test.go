@@ -192,7 +192,18 @@ func TestGDMissing(t *testing.T) {
 	if !strings.Contains(f.Caption, "η = 0.002, 0.005 (did not converge within max_epochs)") {
 		t.Errorf("caption without max_epochs: %s", f.Caption)
 	}
-	for _, fig := range []func([]results.Row) (*Figure, error){Figure1a, func(r []results.Row) (*Figure, error) { return Figure1b(r, nil) }} {
+	f3, err := Figure3(resultstest.Set(rows, func(r *results.Row) {
+		if r.Batch == n && r.LR == 0.012 && *r.Seed == 2 {
+			r.AnalysisStatus = results.AnalysisIterationLimit // the one converged GD run at 0.012 is flagged
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "at η = 0.012 (did not converge within max_epochs; converged; its generalized sharpness stopped at its iteration limit)"; !strings.Contains(f3.Caption, want) {
+		t.Errorf("Figure 3 caption lacks %q:\n%s", want, f3.Caption)
+	}
+	for _, fig := range []func([]results.Row) (*Figure, error){Figure1a, func(r []results.Row) (*Figure, error) { return Figure1b(r, nil) }, Figure3} {
 		f, _ := fig(seedRows(t))
 		if !strings.Contains(f.Caption, "Full-batch GD (B = n = 64) is missing at η = 0.002 (did not converge within max_epochs = 5000).") {
 			t.Errorf("%s: %s", f.Name, f.Caption)
