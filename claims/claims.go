@@ -59,9 +59,9 @@ type Tolerances struct {
 	// edge).
 	EdgeRatio float64
 	// BelowRatio (claim 3): the sharpness is "well below 2/eta" if, for every small B, the
-	// median over step sizes of lambda_max/(2/eta) (medians over seeds) is at most BelowRatio. Default 0.8: at least 20% below
-	// the GD limit, so that "at the edge" (>= 0.9) and "well below" cannot both describe
-	// the same number.
+	// median over step sizes of lambda_max/(2/eta) (medians over seeds) is at most
+	// BelowRatio. Default 0.8: at least 20% below the GD limit, so that "at the edge" (>= 0.9)
+	// and "well below" cannot both describe the same number.
 	BelowRatio float64
 	// ChainRel (claim 4): relative rounding slack of the inequalities of chain (26),
 	// a <= b checked as a <= b (1 + ChainRel). The chain is a theorem, so only rounding is
@@ -178,7 +178,7 @@ func runName(r results.Row) string {
 	return r.Point().String()
 }
 
-// spreadText is a median with its range over seeds, e.g. "88.6 (seeds 87.1–90.2, 3 seeds)",
+// spreadText is a median with its range over seeds, e.g. "88.6 (range 87.1–90.2 over 3 seeds)",
 // or "88.6 (1 seed)".
 func spreadText(s results.Spread) string {
 	if s.N <= 1 {
@@ -188,7 +188,7 @@ func spreadText(s results.Spread) string {
 }
 
 // minimaText counts rows by minima, points and seeds per point, e.g. "69 minima at 23 points,
-// 3 seeds per point".
+// 3 seeds per point" (results.Repeats.String).
 func minimaText(rows []results.Row) string {
 	rep := results.CountRepeats(rows)
 	return fmt.Sprintf("%d minima at %d points, %s", len(rows), len(rep), rep)
