@@ -54,13 +54,14 @@ type Tolerances struct {
 	// size of the paper's Figure 2.
 	SmallBatch int
 	// EdgeRatio (claim 3): the minima "sit at the edge of mean-square stability" if, for
-	// every small B, the median over step sizes of lambda_gen/(2/eta) = eta/eta* is at
-	// least EdgeRatio. Default 0.9 (within 10% of the edge).
+	// every small B, the median over step sizes of lambda_gen/(2/eta) = eta/eta* (at each
+	// step size the median over seeds) is at least EdgeRatio. Default 0.9 (within 10% of the
+	// edge).
 	EdgeRatio float64
 	// BelowRatio (claim 3): the sharpness is "well below 2/eta" if, for every small B, the
-	// median of lambda_max/(2/eta) is at most BelowRatio. Default 0.8: at least 20% below
-	// the GD limit, so that "at the edge" (>= 0.9) and "well below" cannot both describe
-	// the same number.
+	// median over step sizes of lambda_max/(2/eta) (medians over seeds) is at most
+	// BelowRatio. Default 0.8: at least 20% below the GD limit, so that "at the edge" (>= 0.9)
+	// and "well below" cannot both describe the same number.
 	BelowRatio float64
 	// ChainRel (claim 4): relative rounding slack of the inequalities of chain (26),
 	// a <= b checked as a <= b (1 + ChainRel). The chain is a theorem, so only rounding is
@@ -95,10 +96,10 @@ func (t Tolerances) WithDefaults() Tolerances {
 func (t Tolerances) Describe() []string {
 	t = t.WithDefaults()
 	return []string{
-		fmt.Sprintf("Claim (1): x ≤ 2/η counts as satisfied when x ≤ (1 + %g)·2/η (rounding, the finite convergence rule and linearization at an approximate minimum cannot resolve a smaller excess).", t.EdgeSlack),
+		fmt.Sprintf("Claim (1): x ≤ 2/η counts as satisfied when x ≤ (1 + %g)·2/η (rounding, the finite convergence rule and linearization at an approximate minimum cannot resolve a smaller excess); every seed's minimum is checked.", t.EdgeSlack),
 		fmt.Sprintf("Claim (2): \"rises with B\": at every step size the sharpness (median over repeated runs) never drops by more than %g%% from one batch size to the next; \"within a few percent of B = n\": |λmax(B)/λmax(n) − 1| ≤ %g%% for every %d ≤ B < n.", 100*t.MonotoneSlack, 100*t.NearGD, t.GDBatch),
-		fmt.Sprintf("Claim (3): small B means B ≤ %d; \"at the edge\": median over step sizes of λgen/(2/η) ≥ %g for each small B; \"well below\": median of λmax/(2/η) ≤ %g for each small B.", t.SmallBatch, t.EdgeRatio, t.BelowRatio),
-		fmt.Sprintf("Claim (4): each link a ≤ b of the chain is checked as a ≤ b·(1 + %g) (rounding only); λgen is taken as its certified upper bound when the table has it.", t.ChainRel),
+		fmt.Sprintf("Claim (3): small B means B ≤ %d; \"at the edge\": median over step sizes of λgen/(2/η) (at each step size the median over seeds) ≥ %g for each small B; \"well below\": the same median of λmax/(2/η) ≤ %g for each small B.", t.SmallBatch, t.EdgeRatio, t.BelowRatio),
+		fmt.Sprintf("Claim (4): each link a ≤ b of the chain is checked as a ≤ b·(1 + %g) (rounding only) at every seed's minimum; λgen is taken as its certified upper bound when the table has it.", t.ChainRel),
 	}
 }
 
@@ -112,6 +113,13 @@ const maxDetails = 12
 //  3. for small B the minima sit at the edge of mean-square stability, lambda_gen close to 2/eta,
 //     while lambda_max is well below 2/eta;
 //  4. chain (26), lambda_max <= (15) <= (25) <= lambda_gen, holds at every minimum.
+//
+// The runs of one point (eta, B) are its seeds. Claims 1 and 4 are statements about every
+// minimum, so every seed is checked (a median would hide a minimum against them); claim 2
+// compares the medians over seeds of the sharpness at each point; claim 3 takes, per batch
+// size, the median over step sizes of the medians over seeds. The summaries give the minima,
+// points and seeds per point behind each verdict (results.Repeats), the details the median and
+// min-max range over seeds of the quantities behind it.
 //
 // A minimum whose generalized sharpness stopped at its iteration limit (results.Row.GenUnconverged) has
 // a lambda_gen below the true one (eta* biased high): it is left out of every check that uses
@@ -162,7 +170,29 @@ func addNote(d *[]string, note string) {
 	}
 }
 
-func runName(r results.Row) string { return fmt.Sprintf("η = %g, B = %d", r.LR, r.Batch) }
+// runName names a run by its point and, when the table gives it, its seed.
+func runName(r results.Row) string {
+	if r.Seed != nil {
+		return fmt.Sprintf("%v, seed %d", r.Point(), *r.Seed)
+	}
+	return r.Point().String()
+}
+
+// spreadText is a median with its range over seeds, e.g. "88.6 (range 87.1–90.2 over 3 seeds)",
+// or "88.6 (1 seed)".
+func spreadText(s results.Spread) string {
+	if s.N <= 1 {
+		return g4(s.Median) + " (1 seed)"
+	}
+	return fmt.Sprintf("%s (range %s–%s over %d seeds)", g4(s.Median), g4(s.Min), g4(s.Max), s.N)
+}
+
+// minimaText counts rows by minima, points and seeds per point, e.g. "69 minima at 23 points,
+// 3 seeds per point" (results.Repeats.String).
+func minimaText(rows []results.Row) string {
+	rep := results.CountRepeats(rows)
+	return fmt.Sprintf("%d minima at %d points, %s", len(rows), len(rep), rep)
+}
 
 // addDetail appends s to d unless d is full, counting what was dropped in *dropped.
 func addDetail(d *[]string, dropped *int, s string) {
@@ -177,10 +207,11 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 	c := Claim{ID: 1, Statement: "Every converged minimum has sharpness ≤ 2/η and generalized sharpness ≤ 2/η.",
 		Figures: []string{"fig1a", "fig3"}}
 	type stat struct {
-		n     int
-		worst float64
-		at    results.Row
-		viol  int
+		n       int
+		worst   float64
+		at      results.Row
+		viol    int
+		checked []results.Row
 	}
 	check := func(name string, rows []results.Row, value func(results.Row) float64) stat {
 		s := stat{worst: math.Inf(-1)}
@@ -191,6 +222,7 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 				continue
 			}
 			s.n++
+			s.checked = append(s.checked, r)
 			twoOverEta := r.TwoOverLR()
 			ratio := v / twoOverEta
 			if ratio > s.worst {
@@ -204,6 +236,12 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 		if dropped > 0 {
 			c.Details = append(c.Details, fmt.Sprintf("... and %d more %s violations", dropped, name))
 		}
+		if s.n > 0 {
+			worst := s.at.Point()
+			spread := spreadBy(s.checked, func(r results.Row) results.Point { return r.Point() },
+				func(r results.Row) float64 { return value(r) / r.TwoOverLR() })[worst]
+			c.Details = append(c.Details, fmt.Sprintf("%s/(2/η) over the seeds of the point of the largest ratio (%v): median %s", name, worst, spreadText(spread)))
+		}
 		return s
 	}
 	sh := check("sharpness", conv, sharpness)
@@ -216,10 +254,12 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 	}
 	var parts []string
 	if sh.n > 0 {
-		parts = append(parts, fmt.Sprintf("sharpness checked at %d minima, largest λmax/(2/η) = %.4f (%s), %d above 1 + %g", sh.n, sh.worst, runName(sh.at), sh.viol, tol.EdgeSlack))
+		parts = append(parts, fmt.Sprintf("sharpness checked at every minimum (%s), largest λmax/(2/η) = %.4f (%s), %d above 1 + %g",
+			minimaText(sh.checked), sh.worst, runName(sh.at), sh.viol, tol.EdgeSlack))
 	}
 	if gen.n > 0 {
-		parts = append(parts, fmt.Sprintf("generalized sharpness checked at %d minima, largest λgen/(2/η) = %.4f (%s), %d above 1 + %g", gen.n, gen.worst, runName(gen.at), gen.viol, tol.EdgeSlack))
+		parts = append(parts, fmt.Sprintf("generalized sharpness checked at every minimum (%s), largest λgen/(2/η) = %.4f (%s), %d above 1 + %g",
+			minimaText(gen.checked), gen.worst, runName(gen.at), gen.viol, tol.EdgeSlack))
 	}
 	c.Summary = strings.Join(parts, "; ") + "."
 	switch {
@@ -238,22 +278,23 @@ func claim1(conv []results.Row, tol Tolerances) Claim {
 	return c
 }
 
-// medianBy groups the usable values of rows by key and returns the medians.
-func medianBy[K comparable](rows []results.Row, key func(results.Row) K, value func(results.Row) float64) map[K]float64 {
+// spreadBy groups the usable (finite) values of rows by key and returns their spread: the
+// median and the min-max range over the runs (seeds) of each group.
+func spreadBy[K comparable](rows []results.Row, key func(results.Row) K, value func(results.Row) float64) map[K]results.Spread {
 	vals := map[K][]float64{}
 	for _, r := range rows {
 		if v := value(r); finite(v) {
 			vals[key(r)] = append(vals[key(r)], v)
 		}
 	}
-	out := map[K]float64{}
+	out := map[K]results.Spread{}
 	for k, v := range vals {
-		out[k] = results.Median(v)
+		out[k] = results.SpreadOf(v)
 	}
 	return out
 }
 
-func sortedInts(m map[int]float64) []int { return slices.Sorted(maps.Keys(m)) }
+func sortedInts[V any](m map[int]V) []int { return slices.Sorted(maps.Keys(m)) }
 
 func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 	c := Claim{ID: 2, Statement: fmt.Sprintf("Sharpness rises with B, and for B ≥ %d the curves are within a few percent of B = n.", tol.GDBatch),
@@ -272,25 +313,29 @@ func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 	worstDev, worstDevAt := 0.0, ""
 	var rises []string
 	for _, eta := range results.LRs(conv) {
-		s := medianBy(results.WithLR(conv, eta), func(r results.Row) int { return r.Batch }, sharpness)
-		bs := sortedInts(s)
+		sp := spreadBy(results.WithLR(conv, eta), func(r results.Row) int { return r.Batch }, sharpness)
+		bs := sortedInts(sp)
+		s := map[int]float64{}
+		for b, x := range sp {
+			s[b] = x.Median
+		}
 		if len(bs) >= 2 {
 			monoTested++
 			bad := false
 			for k := 0; k+1 < len(bs); k++ {
 				drop := 1 - s[bs[k+1]]/s[bs[k]]
 				if drop > worstDrop {
-					worstDrop, worstDropAt = drop, fmt.Sprintf("η = %g, B %d → %d", eta, bs[k], bs[k+1])
+					worstDrop, worstDropAt = drop, fmt.Sprintf("η = %g, B %d → %d: medians %s and %s", eta, bs[k], bs[k+1], spreadText(sp[bs[k]]), spreadText(sp[bs[k+1]]))
 				}
 				if drop > tol.MonotoneSlack {
 					bad = true
-					addDetail(&c.Details, &dropped, fmt.Sprintf("violation (rise): at η = %g the sharpness drops %.1f%% from B = %d (%s) to B = %d (%s)", eta, 100*drop, bs[k], g4(s[bs[k]]), bs[k+1], g4(s[bs[k+1]])))
+					addDetail(&c.Details, &dropped, fmt.Sprintf("violation (rise): at η = %g the median sharpness drops %.1f%% from B = %d, %s, to B = %d, %s", eta, 100*drop, bs[k], spreadText(sp[bs[k]]), bs[k+1], spreadText(sp[bs[k+1]])))
 				}
 			}
 			if bad {
 				monoFail++
 			}
-			rises = append(rises, fmt.Sprintf("η = %g: λmax(B=%d)/λmax(B=%d) = %.3g", eta, bs[len(bs)-1], bs[0], s[bs[len(bs)-1]]/s[bs[0]]))
+			rises = append(rises, fmt.Sprintf("η = %g: λmax(B=%d)/λmax(B=%d) = %.3g ", eta, bs[len(bs)-1], bs[0], s[bs[len(bs)-1]]/s[bs[0]]))
 		}
 		ref, have := s[full]
 		if !have {
@@ -303,11 +348,11 @@ func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 			gdTested++
 			dev := s[b]/ref - 1
 			if math.Abs(dev) > math.Abs(worstDev) {
-				worstDev, worstDevAt = dev, fmt.Sprintf("η = %g, B = %d", eta, b)
+				worstDev, worstDevAt = dev, fmt.Sprintf("η = %g, B = %d: medians %s vs B = n %s", eta, b, spreadText(sp[b]), spreadText(sp[full]))
 			}
 			if math.Abs(dev) > tol.NearGD {
 				gdFail++
-				addDetail(&c.Details, &dropped, fmt.Sprintf("violation (near B = n): at η = %g, λmax(B=%d) = %s is %+.1f%% from λmax(B=n) = %s", eta, b, g4(s[b]), 100*dev, g4(ref)))
+				addDetail(&c.Details, &dropped, fmt.Sprintf("violation (near B = n): at η = %g, median λmax(B=%d) = %s is %+.1f%% from median λmax(B=n) = %s", eta, b, spreadText(sp[b]), 100*dev, spreadText(sp[full])))
 			}
 		}
 	}
@@ -315,7 +360,10 @@ func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 		c.Details = append(c.Details, fmt.Sprintf("... and %d more violations", dropped))
 	}
 	if len(rises) > 0 {
-		c.Details = append(c.Details, "overall rise, largest over smallest batch size: "+strings.Join(rises, "; "))
+		c.Details = append(c.Details, "overall rise of the median sharpness, largest over smallest batch size: "+strings.Join(rises, "; "))
+	}
+	if widest, at, ok := widestSpread(conv, sharpness); ok {
+		c.Details = append(c.Details, fmt.Sprintf("spread over seeds: the widest relative range of the sharpness at one point is at %v: median %s", at, spreadText(widest)))
 	}
 	var parts []string
 	if monoTested > 0 {
@@ -327,6 +375,13 @@ func claim2(conv []results.Row, n int, tol Tolerances) Claim {
 	} else {
 		parts = append(parts, "rise with B untested (no step size with two or more converged batch sizes)")
 	}
+	var withSharpness []results.Row
+	for _, r := range conv {
+		if finite(sharpness(r)) {
+			withSharpness = append(withSharpness, r)
+		}
+	}
+	parts[0] = fmt.Sprintf("sharpness compared as medians over seeds (%s); ", minimaText(withSharpness)) + parts[0]
 	if gdTested > 0 {
 		parts = append(parts, fmt.Sprintf("%d (η, B ≥ %d) pairs compared with B = n = %d, %d more than %g%% away (largest deviation %+.1f%% at %s)", gdTested, tol.GDBatch, full, gdFail, 100*tol.NearGD, 100*worstDev, worstDevAt))
 	} else {
@@ -360,33 +415,29 @@ func claim3(conv []results.Row, tol Tolerances) Claim {
 		addNote(&c.Details, flagged)
 		return c
 	}
-	batch := func(r results.Row) int { return r.Batch }
-	gen := medianBy(small, batch, func(r results.Row) float64 { return r.GenRatio() })
-	sh := medianBy(small, batch, func(r results.Row) float64 { return r.SharpnessRatio() })
 	fail := false
 	var parts []string
-	for _, b := range sortedInts(gen) {
+	for _, b := range results.Batches(small) {
 		br := results.WithBatch(small, b)
-		edgeOK, belowOK := gen[b] >= tol.EdgeRatio, sh[b] <= tol.BelowRatio
+		gen := edgeSpread(br, func(r results.Row) float64 { return r.GenRatio() })
+		sh := edgeSpread(br, func(r results.Row) float64 { return r.SharpnessRatio() })
+		edgeOK, belowOK := gen.Median >= tol.EdgeRatio, sh.Median <= tol.BelowRatio
 		mark := "ok"
 		if !edgeOK || !belowOK {
 			fail = true
 			var why []string
 			if !edgeOK {
-				why = append(why, fmt.Sprintf("λgen/(2/η) median %.3f < %g", gen[b], tol.EdgeRatio))
+				why = append(why, fmt.Sprintf("λgen/(2/η) median %.3f < %g", gen.Median, tol.EdgeRatio))
 			}
 			if !belowOK {
-				why = append(why, fmt.Sprintf("λmax/(2/η) median %.3f > %g", sh[b], tol.BelowRatio))
+				why = append(why, fmt.Sprintf("λmax/(2/η) median %.3f > %g", sh.Median, tol.BelowRatio))
 			}
 			mark = "violation: " + strings.Join(why, ", ")
 		}
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, r := range br {
-			v := r.GenRatio()
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		parts = append(parts, fmt.Sprintf("B = %d: median λgen/(2/η) = %.3f, median λmax/(2/η) = %.3f", b, gen[b], sh[b]))
-		c.Details = append(c.Details, fmt.Sprintf("B = %d (%d minima): λgen/(2/η) median %.3f (range %.3f–%.3f), λmax/(2/η) median %.3f: %s", b, len(br), gen[b], lo, hi, sh[b], mark))
+		parts = append(parts, fmt.Sprintf("B = %d: median λgen/(2/η) = %.3f (range %.3f–%.3f), median λmax/(2/η) = %.3f (range %.3f–%.3f), %s",
+			b, gen.Median, gen.Min, gen.Max, sh.Median, sh.Min, sh.Max, results.CountRepeats(br).Span()))
+		c.Details = append(c.Details, fmt.Sprintf("B = %d (%s): λgen/(2/η) median over step sizes of the medians over seeds %.3f, range over seeds and step sizes %.3f–%.3f; λmax/(2/η) median %.3f, range %.3f–%.3f: %s",
+			b, minimaText(br), gen.Median, gen.Min, gen.Max, sh.Median, sh.Min, sh.Max, mark))
 	}
 	c.Summary = strings.Join(parts, "; ") + "."
 	addNote(&c.Details, flagged)
@@ -396,6 +447,45 @@ func claim3(conv []results.Row, tol Tolerances) Claim {
 		c.Verdict = Holds
 	}
 	return c
+}
+
+// widestSpread returns the spread over seeds of value at the point where its range is widest
+// relative to its median (ok false when no point has two usable values).
+func widestSpread(rows []results.Row, value func(results.Row) float64) (best results.Spread, at results.Point, found bool) {
+	width := func(s results.Spread) float64 { return (s.Max - s.Min) / math.Abs(s.Median) }
+	for _, g := range results.Groups(rows) {
+		var v []float64
+		for _, r := range g.Rows {
+			if x := value(r); finite(x) {
+				v = append(v, x)
+			}
+		}
+		if s := results.SpreadOf(v); s.N >= 2 && (!found || width(s) > width(best)) {
+			best, at, found = s, g.Point, true
+		}
+	}
+	return best, at, found
+}
+
+// edgeSpread is claim 3's summary of value over the runs of one batch size: Median is the median
+// over step sizes of the medians over seeds at each step size (every step size weighs the same,
+// however many of its seeds converged), Min and Max the range over every seed and step size, N
+// the number of runs.
+func edgeSpread(rows []results.Row, value func(results.Row) float64) results.Spread {
+	var medians, all []float64
+	for _, s := range spreadBy(rows, func(r results.Row) float64 { return r.LR }, value) {
+		medians = append(medians, s.Median)
+	}
+	for _, r := range rows {
+		if v := value(r); finite(v) {
+			all = append(all, v)
+		}
+	}
+	sp := results.SpreadOf(all)
+	if len(medians) > 0 {
+		sp.Median = results.Median(medians)
+	}
+	return sp
 }
 
 func claim4(conv []results.Row, tol Tolerances) Claim {
@@ -473,7 +563,7 @@ func claim4(conv []results.Row, tol Tolerances) Claim {
 		viol += l.viol
 		parts = append(parts, fmt.Sprintf("%s: %d minima, %d violations (largest a/b − 1 = %.2g)", l.name, l.tested, l.viol, l.worst))
 	}
-	c.Summary = fmt.Sprintf("%d of %d converged minima have the whole chain; ", complete, len(conv)) + strings.Join(parts, "; ") + "."
+	c.Summary = fmt.Sprintf("%d of %d converged minima have the whole chain, checked at every minimum (%s); ", complete, len(conv), results.CountRepeats(conv)) + strings.Join(parts, "; ") + "."
 	addNote(&c.Details, flagged)
 	switch {
 	case viol > 0:

@@ -8,7 +8,9 @@
 //		fmt.Println(c.ID, c.Verdict, c.Summary)
 //	}
 //
-// Only converged runs count. A generalized sharpness whose computation stopped at its
+// Only converged runs count. The runs of one point (eta, B) are its seeds: claims about every
+// minimum (1, 4) check every seed, claims about curves (2, 3) use medians over seeds; the
+// summaries count seeds per point and the details give the range over seeds. A generalized sharpness whose computation stopped at its
 // iteration limit (results.Row.GenUnconverged) is a lower estimate of lambda_gen, so it can
 // neither confirm nor refute a claim about lambda_gen or eta* = 2/lambda_gen: such minima are
 // left out of those checks and named in the claim's details.

@@ -25,5 +25,5 @@ func ExampleCheck() {
 	fmt.Println(c.Summary)
 	// Output:
 	// holds
-	// 2 of 2 converged minima have the whole chain; λmax ≤ (15): 2 minima, 0 violations (largest a/b − 1 = -0.062); (15) ≤ (25): 2 minima, 0 violations (largest a/b − 1 = -0.059); (25) ≤ λgen: 2 minima, 0 violations (largest a/b − 1 = -0.053).
+	// 2 of 2 converged minima have the whole chain, checked at every minimum (1 seed per point); λmax ≤ (15): 2 minima, 0 violations (largest a/b − 1 = -0.062); (15) ≤ (25): 2 minima, 0 violations (largest a/b − 1 = -0.059); (25) ≤ λgen: 2 minima, 0 violations (largest a/b − 1 = -0.053).
 }

@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/sgdstability/sgdstab/experiments/results"
 )
 
 // panel is a plot under construction that tracks the extent of the data drawn on it, so
@@ -18,7 +20,8 @@ type panel struct {
 	*plot.Plot
 	logX, logY             bool
 	xmin, xmax, ymin, ymax float64
-	headroom               float64 // extra room for the legend, as a fraction of the data range (in log units on log axes), on the legend's side
+	headroom               float64         // extra room for the legend, as a fraction of the data range (in log units on log axes), on the legend's side
+	drawn                  results.Repeats // runs drawn at each point, over the panel's curves (the most of any curve)
 }
 
 func newPanel(title, xlabel, ylabel string, logX, logY bool) *panel {
@@ -51,7 +54,7 @@ func newPanel(title, xlabel, ylabel string, logX, logY bool) *panel {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = logTicker{}
 	}
-	return &panel{Plot: p, logX: logX, logY: logY,
+	return &panel{Plot: p, logX: logX, logY: logY, drawn: results.Repeats{},
 		xmin: math.Inf(1), xmax: math.Inf(-1), ymin: math.Inf(1), ymax: math.Inf(-1)}
 }
 

@@ -12,10 +12,18 @@
 //     of the generalized sharpness, Figures 2 and 3) runs whose generalized sharpness stopped
 //     at its iteration limit (results.Row.GenUnconverged: a lower estimate, eta* biased high)
 //     are left out of the curves and counted in the legend and in Figure.Caption.
+//     The runs of one point (eta, B) are its seeds: each point is drawn at their median, with
+//     their min-max range as error bars (for lambda_gen widened to the certified brackets);
+//     captions say how many seeds each point has, and where fewer (results.Repeats), and the
+//     legends of a multi-seed table give each curve's seeds. A run left out is left out for its
+//     seed only. Figures 1(a), 1(b) and 3 name the step sizes at which full-batch GD (B = n) has
+//     runs but none converged, and why.
 //   - Figure4: the validation of eta* at the minima, from Fig4Points.
 //
-// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv and compares
-// them with testdata/golden (decoded PNG pixels, SVG text with numbers to 0.05 pt); after an
+// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv (one seed per
+// point) and testdata/seeds.csv (three seeds, fewer at some points) and compares them with
+// testdata/golden and testdata/golden/seeds (decoded PNG pixels, SVG text with numbers to
+// 0.05 pt); after an
 // intended change of the figures, regenerate with
 //
 //	go test ./plots -run Golden -update

@@ -68,15 +68,15 @@ func Figure4(pts []Fig4Point) (*Figure, error) {
 		for li, lr := range lrs {
 			for _, kind := range []string{Fig4Growth, Fig4Escape} {
 				for _, proc := range []string{"independent", "mixture"} {
-					var xs []xy
-					var bars brackets
+					var xs []pt
+					var bars errorBars
 					for _, p := range byB[b] {
 						if p.LR != lr || p.Kind != kind || p.Process != proc || !ok(p.C) || !ok(p.Y) {
 							continue
 						}
-						xs = append(xs, xy{p.C, p.Y})
+						xs = append(xs, pt{x: p.C, y: p.Y, lo: p.Y, hi: p.Y})
 						if ok(p.Lo) && ok(p.Hi) && p.Hi > p.Lo {
-							bars = append(bars, bracket{p.C, p.Y, p.Lo, p.Hi})
+							bars = append(bars, median{x: p.C, y: p.Y, lo: p.Lo, hi: p.Hi})
 							pl.extend(p.C, p.Lo)
 							pl.extend(p.C, p.Hi)
 						}
@@ -94,7 +94,7 @@ func Figure4(pts []Fig4Point) (*Figure, error) {
 						st.dashes = dashed
 						label = fmt.Sprintf("%s, ALG(p), lr=%g", name, lr)
 					}
-					if err := pl.addCurve(xs, st, label); err != nil {
+					if err := pl.addCurve(summarize(xs), st, label); err != nil {
 						return nil, err
 					}
 					if len(bars) > 0 {
@@ -125,7 +125,7 @@ func Figure4(pts []Fig4Point) (*Figure, error) {
 }
 
 // addErrorBars draws vertical error bars in colour col.
-func (pl *panel) addErrorBars(b brackets, col color.Color) error {
+func (pl *panel) addErrorBars(b errorBars, col color.Color) error {
 	eb, err := plotter.NewYErrorBars(b)
 	if err != nil {
 		return err

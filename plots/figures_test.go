@@ -20,11 +20,20 @@ import (
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv")
+var update = flag.Bool("update", false, "rewrite the golden figures in testdata/golden from testdata/tiny.csv and testdata/seeds.csv")
 
-func tinyRows(t *testing.T) []results.Row {
+// tinyRows is testdata/tiny.csv: one seed per point.
+func tinyRows(t *testing.T) []results.Row { return testTable(t, "tiny.csv") }
+
+// seedRows is testdata/seeds.csv: the runs of tiny.csv with three seeds each (values times 1,
+// 0.92 and 1.06), except that seed 3 diverged at (0.012, B = 1), every GD run (B = n = 64) at
+// 0.002 stopped at its epoch limit (max_epochs 5000), and seed 2's generalized sharpness at
+// (0.012, B = 8) stopped at its iteration limit.
+func seedRows(t *testing.T) []results.Row { return testTable(t, "seeds.csv") }
+
+func testTable(t *testing.T, name string) []results.Row {
 	t.Helper()
-	rows, err := results.ReadFile(filepath.Join("testdata", "tiny.csv"))
+	rows, err := results.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,40 +122,45 @@ func render(t *testing.T, f *Figure, format string) []byte {
 	return buf.Bytes()
 }
 
-// TestGoldenFigures renders the figures of testdata/tiny.csv and compares them with
-// testdata/golden (go test ./plots -run Golden -update rewrites those).
+// TestGoldenFigures renders the figures of testdata/tiny.csv (one seed per point) and of
+// testdata/seeds.csv (three seeds per point, fewer at some) and compares them with
+// testdata/golden and testdata/golden/seeds (go test ./plots -run Golden -update rewrites those).
 func TestGoldenFigures(t *testing.T) {
-	figs, err := Figures(tinyRows(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join("testdata", "golden")
-	if *update {
-		if _, err := os.Stat(dir); err != nil {
-			os.MkdirAll(dir, 0o755)
+	for _, tc := range []struct{ table, dir string }{
+		{"tiny.csv", filepath.Join("testdata", "golden")},
+		{"seeds.csv", filepath.Join("testdata", "golden", "seeds")},
+	} {
+		figs, err := Figures(testTable(t, tc.table))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, f := range figs {
-		for _, format := range []string{"png", "svg"} {
-			got := render(t, f, format)
-			path := filepath.Join(dir, f.Name+"."+format)
-			if *update {
-				if err := atomicfile.WriteFile(path, got); err != nil {
-					t.Fatal(err)
+		if *update {
+			if err := os.MkdirAll(tc.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, f := range figs {
+			for _, format := range []string{"png", "svg"} {
+				got := render(t, f, format)
+				path := filepath.Join(tc.dir, f.Name+"."+format)
+				if *update {
+					if err := atomicfile.WriteFile(path, got); err != nil {
+						t.Fatal(err)
+					}
+					continue
 				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-			}
-			if format == "png" {
-				err = comparePNG(got, want, 0.002)
-			} else {
-				err = compareSVG(got, want, 0.05)
-			}
-			if err != nil {
-				t.Errorf("%s differs from golden: %v", path, err)
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+				}
+				if format == "png" {
+					err = comparePNG(got, want, 0.002)
+				} else {
+					err = compareSVG(got, want, 0.05)
+				}
+				if err != nil {
+					t.Errorf("%s differs from golden: %v", path, err)
+				}
 			}
 		}
 	}

@@ -5,7 +5,8 @@
 // reads the table (experiments/results; CSV, or JSON lines for a .jsonl file), checks the
 // paper's four claims (package claims), draws the figures (package plots) and writes
 // results/figures/{fig1a,fig1b,fig2,fig3}.{png,svg} and results/REPORT.md (figures embedded
-// with relative links, the claim checks with their tolerances, a table of every run). Extra
+// with relative links, the claim checks with their tolerances and the seeds per point, a table
+// of every run, one line per seed). Extra
 // Markdown sections, such as the validation of eta* written by experiments/validate, are
 // appended with -section FILE (repeatable). Files are written atomically. On error it prints
 // one line to stderr and exits with status 1.

@@ -54,6 +54,8 @@ func (rep *report) markdown() []byte {
 	}
 	p("- Runs: %d (%s).\n", len(rep.rows), strings.Join(st, ", "))
 	p("- Batch sizes: %s; step sizes: %s.\n", joinInts(results.Batches(rep.rows)), joinFloats(results.LRs(rep.rows)))
+	p("- Seeds: %s; runs per point (η, B): %s. Figures show the median over the seeds of a point with their min–max range; "+
+		"claims (2) and (3) use medians over seeds, claims (1) and (4) check every seed's minimum.\n", rep.seedList(), results.CountRepeats(rep.rows))
 	if n := results.SampleCount(rep.rows); n > 0 {
 		p("- Samples n = %d.\n", n)
 	}
@@ -119,14 +121,18 @@ func (rep *report) markdown() []byte {
 		p(" † = the generalized sharpness stopped at its iteration limit.")
 	}
 	p("\n\n")
-	p("| η | B | status | epochs | sharpness λmax | bound (15) | bound (25) | λgen [bracket] | 2/η | η*/η |\n")
-	p("|---:|---:|---|---:|---:|---:|---:|---|---:|---:|\n")
+	p("One line per run, %s (converged or not).\n\n", results.CountRepeats(rep.rows))
+	p("| η | B | seed | status | epochs | sharpness λmax | bound (15) | bound (25) | λgen [bracket] | 2/η | η*/η |\n")
+	p("|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|\n")
 	rows := append([]results.Row(nil), rep.rows...)
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Batch != rows[j].Batch {
 			return rows[i].Batch < rows[j].Batch
 		}
-		return rows[i].LR < rows[j].LR
+		if rows[i].LR != rows[j].LR {
+			return rows[i].LR < rows[j].LR
+		}
+		return seedOf(rows[i]) < seedOf(rows[j])
 	})
 	for _, r := range rows {
 		epochs := "–"
@@ -147,7 +153,11 @@ func (rep *report) markdown() []byte {
 			gen += " †"
 			etaStar += " †"
 		}
-		p("| %g | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.LR, r.Batch, status, epochs,
+		seed := "–"
+		if r.Seed != nil {
+			seed = fmt.Sprint(*r.Seed)
+		}
+		p("| %g | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.LR, r.Batch, seed, status, epochs,
 			cell(v(r.Sharpness), 4), cell(v(r.Bound15), 4), cell(v(r.Bound25), 4), gen, cell(r.TwoOverLR(), 4), etaStar)
 	}
 	p("\n")
@@ -158,6 +168,35 @@ func (rep *report) markdown() []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// seedList lists the table's distinct seeds, ascending ("–" first for runs without one).
+func (rep *report) seedList() string {
+	var seeds []string
+	var nums []uint64
+	for _, r := range rep.rows {
+		if r.Seed == nil {
+			seeds = []string{"–"}
+		} else {
+			nums = append(nums, *r.Seed)
+		}
+	}
+	slices.Sort(nums)
+	for _, s := range slices.Compact(nums) {
+		seeds = append(seeds, fmt.Sprint(s))
+	}
+	if len(seeds) == 0 {
+		return "none"
+	}
+	return strings.Join(seeds, ", ")
+}
+
+// seedOf orders runs by seed; a run without one comes first.
+func seedOf(r results.Row) float64 {
+	if r.Seed == nil {
+		return -1
+	}
+	return float64(*r.Seed)
 }
 
 func (rep *report) figureLinks(names []string) string {

@@ -41,8 +41,10 @@ func TestReportMarkdown(t *testing.T) {
 		"![Figure 1(a): sharpness vs step size](figures/fig1a.png)",
 		"figures/fig2.png", "figures/fig3.svg", "### Claim (1): ", "### Claim (4): ", "### Tolerances",
 		"Left out of the curves: 2 run(s) that did not converge (diverged 1, epoch_limit 1)",
-		"| 0.043 | 1 | diverged | 134 | – | – | – | – | 46.51 | – |",
-		"| 0.012 | 1 | converged | 117 | 39.58 | 87.08 | 146.5 | 158.333 [155.167, 161.5] | 166.7 | 1.053 |",
+		"| 0.043 | 1 | 1 | diverged | 134 | – | – | – | – | 46.51 | – |",
+		"| 0.012 | 1 | 1 | converged | 117 | 39.58 | 87.08 | 146.5 | 158.333 [155.167, 161.5] | 166.7 | 1.053 |",
+		"- Seeds: 1; runs per point (η, B): 1 seed per point.", "One line per run, 1 seed per point (converged or not).",
+		"Each point is one run (1 seed per point).", "(1 seed per point)",
 		"## Validation\n\nplaceholder text",
 	} {
 		contains(t, md, want)
@@ -78,7 +80,7 @@ func TestReportMarksFlaggedMinima(t *testing.T) {
 	for _, want := range []string{
 		"- Minima whose generalized sharpness stopped at its iteration limit: 1.",
 		"- Minima whose nonuniformity stopped at its iteration limit (a lower estimate; column nonuniformity_status of the table): 1.",
-		"| 0.012 | 1 | converged | 117 | 39.58 | 87.08 | 146.5 | 158.333 [155.167, 161.5] † | 166.7 | 1.053 † |",
+		"| 0.012 | 1 | 1 | converged | 117 | 39.58 | 87.08 | 146.5 | 158.333 [155.167, 161.5] † | 166.7 | 1.053 † |",
 		"left out of the checks on λgen: 1 minima whose generalized sharpness stopped at its iteration limit",
 		"1 converged run(s) whose generalized sharpness stopped at its iteration limit",
 	} {
@@ -90,5 +92,33 @@ func contains(t *testing.T, md, want string) {
 	t.Helper()
 	if !strings.Contains(md, want) {
 		t.Errorf("report lacks %q", want)
+	}
+}
+
+// TestReportSeeds: with several seeds per point the report lists the seeds, the runs per point,
+// one run table line per seed (ordered by seed within a point), and the claims' summaries and
+// the captions count the seeds behind each point.
+func TestReportSeeds(t *testing.T) {
+	rows, err := results.ReadFile(filepath.Join("..", "..", "plots", "testdata", "seeds.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := tinyReport(t, rows)
+	for _, want := range []string{
+		"- Seeds: 1, 2, 3; runs per point (η, B): 3 seeds per point.",
+		"One line per run, 3 seeds per point (converged or not).",
+		"| 0.012 | 1 | 2 | converged |", "| 0.012 | 1 | 3 | diverged |",
+		"2–3 seeds per point; fewer than 3 at B = 1 (2 at η = 0.012)", // captions and claims: converged runs
+		"Full-batch GD (B = n = 64) is missing at η = 0.002 (did not converge within max_epochs = 5000).",
+	} {
+		contains(t, md, want)
+	}
+	if i, j := strings.Index(md, "| 0.012 | 1 | 2 | converged |"), strings.Index(md, "| 0.012 | 1 | 3 | diverged |"); i > j {
+		t.Error("run table not ordered by seed within a point")
+	}
+	for _, c := range claims.Check(rows, claims.Tolerances{}) {
+		if !strings.Contains(md, c.Summary) || !strings.Contains(c.Summary, "seed") {
+			t.Errorf("claim %d: summary without seeds or not in the report: %s", c.ID, c.Summary)
+		}
 	}
 }
