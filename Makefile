@@ -8,7 +8,7 @@ endif
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend
+.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend test-slurm test-k8s
 
 backend:
 	@if [ "$(OPENBLAS)" = yes ]; then echo "linear algebra backend: OpenBLAS + LAPACKE (cgo)"; \
@@ -29,6 +29,16 @@ fmtcheck:
 
 vet:
 	$(GO) vet $(TAGS) ./...
+
+# A real single-node Slurm cluster on localhost (as root; installs slurm-wlm and munge when
+# missing): the quick grid as a 4-task job array into one store, a task cancelled with scancel and
+# resubmitted, the table checked against one process's. A few minutes on 2 cores.
+test-slurm: backend
+	scripts/slurm-local-test.sh
+
+# The Kubernetes Indexed Job's index -> shard mapping, without a cluster (a second).
+test-k8s:
+	scripts/k8s-shard-test.sh
 
 lint:
 	$(GO) run $(STATICCHECK) $(TAGS) ./...

@@ -8,6 +8,8 @@
 #   scripts/slurm-sweep.sh submit [CONFIG] [SHARDS]     # default experiments/paper.yaml, 8 shards
 # Then, once it is done:
 #   go run ./experiments/report -table results/table.csv -out results
+# A task that failed or hit its time limit is resubmitted alone (finished runs are skipped):
+#   sbatch --array=K scripts/slurm-sweep.sh run CONFIG SHARDS
 #
 # The same script is the batch script of the array tasks (it sees SLURM_ARRAY_TASK_ID) and of
 # the table job (mode "table"). Adjust the #SBATCH lines (partition, time, account) to your site;
@@ -42,7 +44,12 @@ submit)
 	;;
 run)
 	: "${SLURM_ARRAY_TASK_ID:?run mode is for Slurm array tasks; use: $0 submit [CONFIG] [SHARDS]}"
-	shard=$((SLURM_ARRAY_TASK_ID - ${SLURM_ARRAY_TASK_MIN:-0}))
+	# The task ID is the shard, also for a task resubmitted alone (sbatch --array=K ... run CONFIG N).
+	shard=$SLURM_ARRAY_TASK_ID
+	if [ "$shard" -ge "$shards" ]; then
+		echo "$0: array task $shard is not a shard of $shards (want 0..$((shards - 1)))" >&2
+		exit 2
+	fi
 	exec "$bin" -config "$config" -shard "${shard}/${shards}" -workers "${SLURM_CPUS_PER_TASK:-2}" -progress plain
 	;;
 table)
