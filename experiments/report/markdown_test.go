@@ -44,6 +44,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| 0.043 | 1 | diverged | 134 | – | – | – | – | 46.51 | – |",
 		"| 0.012 | 1 | converged | 117 | 39.58 | 87.08 | 146.5 | 158.333 [155.167, 161.5] | 166.7 | 1.053 |",
 		"## Validation\n\nplaceholder text",
+		"## The rank-one question",
 	} {
 		contains(t, md, want)
 	}
