@@ -145,15 +145,17 @@ type Diagnostics struct {
 	Bound25Pruned     int `json:"bound25_pruned"`
 	// One more ascent of (25), run on its own from the top eigenvector u_1 of the top
 	// eigenmatrix S*: the value it reached (<= bound25), its iterations, and whether it beat
-	// every other start (bound25 and its maximizer are then its).
+	// every other start by more than rounding (bound25 and its maximizer are then its).
 	Bound25TopEigenmatrixValue      float64 `json:"bound25_top_eigenmatrix_value"`
 	Bound25TopEigenmatrixIterations int     `json:"bound25_top_eigenmatrix_iterations"`
 	Bound25BestFromTopEigenmatrix   bool    `json:"bound25_best_from_top_eigenmatrix"`
 
-	// Top eigenmatrix S*: products with S* of the two Lanczos runs for mu_1 and mu_r, and how
-	// they ended ("converged" or "iteration_limit": mu_1 from below, mu_r from above).
+	// Top eigenmatrix S*: products with S* of the two Lanczos runs, for mu_1 (and its
+	// eigenvector, the start of (25)) and for mu_r, and how each ended ("converged" or
+	// "iteration_limit": then mu_1 is an estimate from below, mu_r one from above).
 	TopEigenmatrixApplications int    `json:"top_eigenmatrix_applications"`
 	TopEigenmatrixStatus       string `json:"top_eigenmatrix_status"`
+	TopEigenmatrixMinStatus    string `json:"top_eigenmatrix_min_status"`
 
 	NonuniformityIterations int    `json:"nonuniformity_iterations"` // operator applications
 	NonuniformityStatus     string `json:"nonuniformity_status"`     // "converged" or "iteration_limit" (Lanczos)
@@ -246,7 +248,7 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 		return nil, err
 	}
 	rep.TopEigenmatrixEffectiveRank, rep.TopEigenmatrixTopShare, rep.TopEigenmatrixMinEigRel = &shape.effRank, &shape.topShare, &shape.minEigRel
-	dg.TopEigenmatrixApplications, dg.TopEigenmatrixStatus = shape.applications, string(shape.status)
+	dg.TopEigenmatrixApplications, dg.TopEigenmatrixStatus, dg.TopEigenmatrixMinStatus = shape.applications, string(shape.status), string(shape.minStatus)
 	rep.Seconds["top_eigenmatrix"] = time.Since(t).Seconds()
 
 	t = time.Now()

@@ -125,7 +125,8 @@ type bound25Result struct {
 // If extra is not nil (a unit vector of range(H) in the eigenbasis of H, such as the top
 // eigenvector of the top eigenmatrix S*, THEORY.md effective rank), one more ascent is run from
 // it on its own, after the others, so that their values are those without it; the result is the
-// better of the two, and fromExtra and extraValue say which and what the extra start reached. At
+// better of the two (the extra start's only if better by more than rounding, bound25ExtraGain),
+// and fromExtra and extraValue say which and what the extra start reached. At
 // p = 0 (f(v) = v^T H v, maximum l_1 in closed form) the extra start is only evaluated.
 func bound25(pr *problem, p float64, opt Options, extra []float64) (bound25Result, error) {
 	res, err := bound25Candidates(pr, p, opt)
@@ -148,11 +149,16 @@ func bound25(pr *problem, p float64, opt Options, extra []float64) (bound25Resul
 		return bound25Result{}, fmt.Errorf("analysis: bound (25), start at the top eigenvector of the top eigenmatrix, %w", err)
 	}
 	res.extraValue, res.extraIterations = ex.value, ex.iterations
-	if ex.value > res.value {
+	if ex.value > res.value*(1+bound25ExtraGain) {
 		res.value, res.vector, res.fromExtra = ex.value, ex.vector, true
 	}
 	return res, nil
 }
+
+// bound25ExtraGain is the relative gain by which the extra start of bound25 must beat the other
+// starts to replace their value: smaller differences are rounding (ascents that reach the same
+// maximum agree to about 1e-15), and the value stays that of the other starts.
+const bound25ExtraGain = 1e-12
 
 // bound25Candidates runs the ascents of bound25 from its screened candidates.
 func bound25Candidates(pr *problem, p float64, opt Options) (bound25Result, error) {
