@@ -22,6 +22,12 @@ type Report struct {
 	Bound16              float64    `json:"bound16"`                       // eq. (16)
 	Bound25              float64    `json:"bound25"`                       // eq. (25), best of many ascents
 	Nonuniformity        float64    `json:"nonuniformity"`                 // sqrt(lambda_max((1/n) sum H_i^2 - H^2))
+	// Shape of the PSD top eigenmatrix S* of pinv(C) D (Thm 6; THEORY.md, effective rank), with
+	// eigenvalues mu_1 >= ... >= mu_r. Bound (25) equals lambda_gen exactly when S* can be taken
+	// rank one. Pointers: records written before these were computed decode as missing.
+	TopEigenmatrixEffectiveRank *float64 `json:"top_eigenmatrix_effective_rank,omitempty"` // (tr S*)^2 / ||S*||_F^2
+	TopEigenmatrixTopShare      *float64 `json:"top_eigenmatrix_top_share,omitempty"`      // mu_1 / tr S*
+	TopEigenmatrixMinEigRel     *float64 `json:"top_eigenmatrix_min_eig_rel,omitempty"`    // mu_r / mu_1 (PSD check: >= 0 up to rounding)
 	// Covariance limit (Thm 5, Cor. 1), only when Options.Eta > 0 and gradients are given.
 	CovarianceTrace   *float64 `json:"covariance_trace,omitempty"`    // lim E||P(w - w*)||^2
 	ExpectedLoss      *float64 `json:"expected_loss,omitempty"`       // lim E[Ltilde(w)] - L(w*)
@@ -137,6 +143,19 @@ type Diagnostics struct {
 	Bound25Iterations int `json:"bound25_iterations"`
 	Bound25Converged  int `json:"bound25_converged"`
 	Bound25Pruned     int `json:"bound25_pruned"`
+	// One more ascent of (25), run on its own from the top eigenvector u_1 of the top
+	// eigenmatrix S*: the value it reached (<= bound25), its iterations, and whether it beat
+	// every other start by more than rounding (bound25 and its maximizer are then its).
+	Bound25TopEigenmatrixValue      float64 `json:"bound25_top_eigenmatrix_value"`
+	Bound25TopEigenmatrixIterations int     `json:"bound25_top_eigenmatrix_iterations"`
+	Bound25BestFromTopEigenmatrix   bool    `json:"bound25_best_from_top_eigenmatrix"`
+
+	// Top eigenmatrix S*: products with S* of the two Lanczos runs, for mu_1 (and its
+	// eigenvector, the start of (25)) and for mu_r, and how each ended ("converged" or
+	// "iteration_limit": then mu_1 is an estimate from below, mu_r one from above).
+	TopEigenmatrixApplications int    `json:"top_eigenmatrix_applications"`
+	TopEigenmatrixStatus       string `json:"top_eigenmatrix_status"`
+	TopEigenmatrixMinStatus    string `json:"top_eigenmatrix_min_status"`
 
 	NonuniformityIterations int    `json:"nonuniformity_iterations"` // operator applications
 	NonuniformityStatus     string `json:"nonuniformity_status"`     // "converged" or "iteration_limit" (Lanczos)
@@ -224,7 +243,16 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["generalized_sharpness"] = time.Since(t).Seconds()
 
 	t = time.Now()
-	b, err := bound25(pr, p, opt)
+	shape, err := topEigenmatrixShape(gen.s, pr.r, opt.Seed)
+	if err != nil {
+		return nil, err
+	}
+	rep.TopEigenmatrixEffectiveRank, rep.TopEigenmatrixTopShare, rep.TopEigenmatrixMinEigRel = &shape.effRank, &shape.topShare, &shape.minEigRel
+	dg.TopEigenmatrixApplications, dg.TopEigenmatrixStatus, dg.TopEigenmatrixMinStatus = shape.applications, string(shape.status), string(shape.minStatus)
+	rep.Seconds["top_eigenmatrix"] = time.Since(t).Seconds()
+
+	t = time.Now()
+	b, err := bound25(pr, p, opt, shape.top)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +261,7 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Bound25Vector = make([]float64, pr.d)
 	pr.space.toParams(rep.Bound25Vector, b.vector)
 	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged, dg.Bound25Pruned = b.starts, b.screened, b.iterations, b.converged, b.pruned
+	dg.Bound25TopEigenmatrixValue, dg.Bound25TopEigenmatrixIterations, dg.Bound25BestFromTopEigenmatrix = b.extraValue*sc, b.extraIterations, b.fromExtra
 	// (25) is a certified lower bound on lambda_gen: it can raise the bracket's lower end, and
 	// it must not exceed its upper end.
 	if dg.BracketLowerFromBound25, err = gen.admitLowerBound(b.value, opt.RelWidth); err != nil {
@@ -261,7 +290,8 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["nonuniformity"] = time.Since(t).Seconds()
 
 	for _, v := range []float64{rep.Sharpness, rep.GDThreshold, rep.GeneralizedSharpness, rep.Bracket[0], rep.Bracket[1],
-		rep.EtaStar, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity} {
+		rep.EtaStar, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity,
+		shape.effRank, shape.topShare, shape.minEigRel, dg.Bound25TopEigenmatrixValue} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("analysis: a result is not finite (curvature too large or too small for float64)")
 		}

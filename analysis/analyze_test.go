@@ -563,7 +563,7 @@ func TestBound25AboveUpperEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b2, err := bound25(pr2, p, opt)
+	b2, err := bound25(pr2, p, opt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,9 +121,11 @@ func BenchmarkAnalyzeFactored(b *testing.B) {
 			b.ReportMetric(float64(dg.Rank), "rank")
 			b.ReportMetric(float64(dg.Applications), "applications")
 			b.ReportMetric(dg.BracketRelWidth, "bracket_width")
+			b.ReportMetric(*rep.TopEigenmatrixEffectiveRank, "r_eff")
+			b.ReportMetric(float64(dg.Bound25TopEigenmatrixIterations), "b25_top_iters")
 			b.ReportMetric(float64(dg.Bound25Iterations), "b25_iters")
 			b.ReportMetric(float64(dg.CovarianceIterations), "cov_iters")
-			for _, st := range []string{"basis", "generalized_sharpness", "bound25", "nonuniformity", "covariance"} {
+			for _, st := range []string{"basis", "generalized_sharpness", "top_eigenmatrix", "bound25", "nonuniformity", "covariance"} {
 				b.ReportMetric(rep.Seconds[st], st+"_s")
 			}
 			b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g cov trace %.6g loss %.6g grad2 %.6g diag %+v seconds %v",
@@ -137,14 +139,38 @@ func BenchmarkAnalyzeFactored(b *testing.B) {
 // backend in use, to put the analysis timings in context (the machine may be shared).
 func BenchmarkGemm2048(b *testing.B) {
 	const n = 2048
-	rng := rand.New(rand.NewPCG(1, 1))
-	a := make([]float64, n*n)
-	for i := range a {
-		a[i] = rng.NormFloat64()
-	}
+	a := gaussianSquare(n, 1)
 	c := make([]float64, n*n)
 	for b.Loop() {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(n, n, a), gen(n, n, a), 0, gen(n, n, c))
 	}
 	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+}
+
+// gaussianSquare returns an n x n matrix of independent standard normal entries.
+func gaussianSquare(n int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	a := make([]float64, n*n)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	return a
+}
+
+// BenchmarkTopEigenmatrixShape times the effective rank, top share and smallest eigenvalue of
+// an r x r top eigenmatrix at the paper's largest rank r = nk = 2048 (two Lanczos runs on a
+// random PSD matrix with a spread spectrum, the hard case for the smallest eigenvalue).
+func BenchmarkTopEigenmatrixShape(b *testing.B) {
+	const r = 2048
+	g := gaussianSquare(r, 5)
+	s := make([]float64, r*r)
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(r, r, g), gen(r, r, g), 0, gen(r, r, s))
+	for b.Loop() {
+		sh, err := topEigenmatrixShape(s, r, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(sh.applications), "products")
+		b.ReportMetric(sh.minEigRel, "min_eig_rel")
+	}
 }

@@ -24,9 +24,15 @@
 //     bound T(S) <= hi S for a positive definite S (T = pinv(C) D preserves the PSD cone, Thm 6).
 //     Diagnostics.Status is "converged" when the width was reached, "iteration_limit" when
 //     Options.MaxApplications ran out first (the bracket is still certified, only wider).
+//   - TopEigenmatrixEffectiveRank, TopEigenmatrixTopShare, TopEigenmatrixMinEigRel: the shape
+//     of the PSD top eigenmatrix S* of pinv(C) D (Thm 6; THEORY.md, effective rank),
+//     (tr S*)^2 / ||S*||_F^2, mu_1 / tr S* and mu_r / mu_1 (eigenvalues on range(H); tr and
+//     ||.||_F exact, mu_1 and mu_r by Lanczos on S*). S* = C^{-1/2}(X) for the top eigenmatrix X
+//     of the symmetrized operator. (25) equals lambda_gen exactly when S* can be taken rank one.
 //   - Bound15, Bound16, Bound25: the lower bounds (15), (16), (25) of Prop. 3; (25) by ascent
 //     from many starts (every eigenvector of H and every H_i's top eigenvector screened, v_max
-//     always ascended). Chain (26): lambda_max <= (15) <= (25) <= lambda_gen, (16) <= lambda_gen.
+//     always ascended), and one more ascent from the top eigenvector of S*
+//     (Diagnostics.Bound25TopEigenmatrixValue, Bound25BestFromTopEigenmatrix). Chain (26): lambda_max <= (15) <= (25) <= lambda_gen, (16) <= lambda_gen.
 //     (25) is never clipped: it is a Rayleigh quotient of (D, C) at a rank-one PSD matrix, a
 //     certified lower bound, so a value above the bracket's lower end becomes the lower end
 //     (Diagnostics.BracketLowerFromBound25, and lambda_gen is at least (25)); a value above the

@@ -17,8 +17,9 @@
 // "eta" (a step size for the covariance limit of Thm 5 / Cor. 1, which needs 0 < eta < eta*) are
 // optional; unknown keys are rejected. Output keys: p, sharpness, gd_threshold,
 // generalized_sharpness, generalized_sharpness_bracket ([lo, hi], certified), eta_star, bound15,
-// bound16, bound25, nonuniformity, and with eta and gradients covariance_trace, expected_loss,
-// expected_grad_norm2; details under diagnostics.
+// bound16, bound25, nonuniformity, top_eigenmatrix_effective_rank, top_eigenmatrix_top_share,
+// top_eigenmatrix_min_eig_rel (the shape of the top eigenmatrix S* of pinv(C) D), and with eta
+// and gradients covariance_trace, expected_loss, expected_grad_norm2; details under diagnostics.
 //
 // With -run, the per-sample curvature is recomputed from the record's parameters and data
 // (train.PerSampleCurvature), gradients are centred (their small mean at a trained minimum is

@@ -32,7 +32,8 @@ func runCmd(t *testing.T, input string, args ...string) (int, string, string) {
 }
 
 var baseKeys = []string{"p", "sharpness", "gd_threshold", "generalized_sharpness", "generalized_sharpness_bracket",
-	"eta_star", "bound15", "bound16", "bound25", "nonuniformity", "diagnostics"}
+	"eta_star", "bound15", "bound16", "bound25", "nonuniformity", "top_eigenmatrix_effective_rank",
+	"top_eigenmatrix_top_share", "top_eigenmatrix_min_eig_rel", "diagnostics"}
 var covKeys = []string{"covariance_trace", "expected_loss", "expected_grad_norm2"}
 
 func keysOf(t *testing.T, out string) (map[string]any, []string) {
@@ -73,6 +74,9 @@ func TestDenseInput(t *testing.T) {
 	}
 	if e := m["eta_star"].(float64); math.Abs(e-0.8) > 1e-12 {
 		t.Errorf("eta* %v, want 0.8", e)
+	}
+	if r := m["top_eigenmatrix_effective_rank"].(float64); r != 1 { // d = 1: S* is 1 x 1
+		t.Errorf("effective rank %v, want 1", r)
 	}
 	// with gradients and eta: the covariance keys appear, and agree with the library
 	in := `{"n": 3, "batch_size": 2, "hessians": [[[2, 1], [1, 2]], [[1, 0], [0, 3]], [[0.5, 0], [0, 0]]],

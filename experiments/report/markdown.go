@@ -27,7 +27,8 @@ type report struct {
 }
 
 // markdown renders the report: run counts, the claim checks with their tolerances, the
-// figures (PNG, relative links) with captions, a table of every run, then the sections.
+// figures (PNG, relative links) with captions, the rank-one question (rankOneSection), a table
+// of every run, then the sections.
 func (rep *report) markdown() []byte {
 	var b bytes.Buffer
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -114,6 +115,8 @@ func (rep *report) markdown() []byte {
 		p("![%s](%s)\n\n", f.Title, path.Join(rep.figureDir, f.Name+".png"))
 		p("%s (Vector version: [%s](%s).)\n\n", f.Caption, f.Name+".svg", path.Join(rep.figureDir, f.Name+".svg"))
 	}
+
+	p("%s\n", rankOneSection(rep.rows, rep.tolerances))
 
 	p("## Every run\n\n")
 	p("λgen is the exact generalized sharpness with its certified bracket [lo, hi]; η*/η = 2/(λgen·η) (≥ 1: mean-square stable). – = missing.")

@@ -46,6 +46,7 @@ func TestReportMarkdown(t *testing.T) {
 		"- Seeds: 1; runs per point (η, B): 1 seed per point.", "One line per run, 1 seed per point (converged or not).",
 		"Each point is one run (1 seed per point).", "(1 seed per point)",
 		"## Validation\n\nplaceholder text",
+		"## The rank-one question",
 	} {
 		contains(t, md, want)
 	}

@@ -29,7 +29,8 @@ func TestColumnsKeepLegacyLayout(t *testing.T) {
 	if !slices.Equal(cols[:len(legacyColumns)], legacyColumns) {
 		t.Errorf("columns %v\ndo not start with the legacy layout %v", cols, legacyColumns)
 	}
-	if got := cols[len(legacyColumns):]; !slices.Equal(got, []string{"analysis_status", "nonuniformity_status"}) {
+	if got := cols[len(legacyColumns):]; !slices.Equal(got, []string{"analysis_status", "nonuniformity_status",
+		"top_eigenmatrix_effective_rank", "top_eigenmatrix_top_share", "top_eigenmatrix_min_eig_rel", "bound25_over_gen"}) {
 		t.Errorf("added columns %v", got)
 	}
 }
@@ -139,12 +140,12 @@ func TestEncodings(t *testing.T) {
 	if want := "k,,,,0.01,8,64,,,converged,,,NaN,,1e-07,+Inf,,,,,,,-Inf,"; !strings.HasPrefix(lines[1], want) {
 		t.Errorf("csv row %q\nwant prefix %q", lines[1], want)
 	}
-	if !strings.HasSuffix(lines[1], ",iteration_limit,") {
-		t.Errorf("csv row %q does not end with the analysis status", lines[1])
+	if !strings.HasSuffix(lines[1], ",iteration_limit,,,,,") {
+		t.Errorf("csv row %q does not end with the analysis status and four empty cells", lines[1])
 	}
 	js := string(EncodeJSONL([]Row{r}))
 	for _, want := range []string{`{"key":"k","config":null,"hidden":null,"init_factor":null,"lr":0.01,"batch":8,"n":64,`,
-		`"final_loss":"NaN"`, `"sharpness":"+Inf"`, `"bound15":"-Inf"`, `"p":1e-07`, `"analysis_status":"iteration_limit","nonuniformity_status":null}`} {
+		`"final_loss":"NaN"`, `"sharpness":"+Inf"`, `"bound15":"-Inf"`, `"p":1e-07`, `"analysis_status":"iteration_limit","nonuniformity_status":null,`, `"bound25_over_gen":null}`} {
 		if !strings.Contains(js, want) {
 			t.Errorf("jsonl %s\nlacks %s", js, want)
 		}
@@ -184,6 +185,22 @@ func TestDerive(t *testing.T) {
 	}
 	if !math.IsNaN((&Row{LR: 1}).EtaStarOverEta()) {
 		t.Error("eta*/eta without eta_star is not NaN")
+	}
+	// bound25_over_gen = bound25 / generalized_sharpness, from finite positive sources only
+	b := Row{LR: 1, Bound25: jsonfloat.Ptr(30), GenSharpness: jsonfloat.Ptr(40)}
+	b.Derive()
+	if Value(b.Bound25OverGen) != 0.75 {
+		t.Errorf("bound25_over_gen %v, want 0.75", Value(b.Bound25OverGen))
+	}
+	for _, pair := range [][2]float64{{30, 0}, {30, math.NaN()}, {math.Inf(1), 40}, {0, 40}, {30, math.Inf(1)}} {
+		r := Row{LR: 1, Bound25: jsonfloat.Ptr(pair[0]), GenSharpness: jsonfloat.Ptr(pair[1])}
+		r.Derive()
+		if r.Bound25OverGen != nil {
+			t.Errorf("bound25 %v, lambda_gen %v gave bound25_over_gen %v", pair[0], pair[1], Value(r.Bound25OverGen))
+		}
+	}
+	if r := (Row{LR: 1, Bound25: jsonfloat.Ptr(30)}); func() bool { r.Derive(); return r.Bound25OverGen != nil }() {
+		t.Error("bound25_over_gen without lambda_gen")
 	}
 }
 

@@ -30,8 +30,8 @@ const (
 // empty string is a missing value (an empty CSV cell, a JSON null). Non-finite numbers are
 // values, not missing ones: "NaN", "+Inf" and "-Inf" in both encodings (internal/jsonfloat).
 //
-// The derived columns two_over_eta, gd_threshold and eta_star are filled by Derive from the
-// columns they derive from when they are missing.
+// The derived columns two_over_eta, gd_threshold, eta_star and bound25_over_gen are filled by
+// Derive from the columns they derive from when they are missing.
 type Row struct {
 	Key    string `json:"key"`    // run key in the store (SHA-256 of the run's spec)
 	Config string `json:"config"` // name of the grid the table was written for
@@ -93,6 +93,14 @@ type Row struct {
 	AnalysisStatus string `json:"analysis_status"`
 	// NonuniformityStatus is how the computation of the nonuniformity ended.
 	NonuniformityStatus string `json:"nonuniformity_status"`
+
+	// Shape of the PSD top eigenmatrix S* of pinv(C) D (Thm 6; THEORY.md, effective rank), with
+	// eigenvalues mu_1 >= ... >= mu_r on range(H) (analysis.Report).
+	TopEffectiveRank *jsonfloat.Float `json:"top_eigenmatrix_effective_rank"` // (tr S*)^2 / ||S*||_F^2: 1 for rank one
+	TopShare         *jsonfloat.Float `json:"top_eigenmatrix_top_share"`      // mu_1 / tr S*
+	TopMinEigRel     *jsonfloat.Float `json:"top_eigenmatrix_min_eig_rel"`    // mu_r / mu_1 (>= 0 up to rounding: PSD)
+	// Bound25OverGen is bound (25) / lambda_gen: 1 exactly when S* can be taken rank one.
+	Bound25OverGen *jsonfloat.Float `json:"bound25_over_gen"`
 }
 
 // Value returns *x, or NaN for a missing value (nil).
@@ -125,8 +133,9 @@ func (r *Row) NonuniformityUnconverged() bool {
 //	two_over_eta = 2/lr                     (TwoOverLR: the GD limit on the sharpness, Thm 1)
 //	gd_threshold = 2/sharpness              (GD's threshold on eta, Thm 1)
 //	eta_star     = 2/generalized_sharpness  (the exact mean-square threshold, Thm 3)
+//	bound25_over_gen = bound25/generalized_sharpness  (<= 1 by chain (26); 1 for a rank-one S*)
 //
-// each only when its source is finite and > 0. Values already present are kept. The readers of
+// each only when its sources are finite and > 0. Values already present are kept. The readers of
 // this package and store.TableRow call it; code that builds a Row by hand should too.
 func (r *Row) Derive() {
 	twoOver := func(dst **jsonfloat.Float, x float64) {
@@ -137,6 +146,9 @@ func (r *Row) Derive() {
 	twoOver(&r.TwoOverEta, r.LR)
 	twoOver(&r.GDThreshold, Value(r.Sharpness))
 	twoOver(&r.EtaStar, Value(r.GenSharpness))
+	if b25, gen := Value(r.Bound25), Value(r.GenSharpness); r.Bound25OverGen == nil && b25 > 0 && !math.IsInf(b25, 1) && gen > 0 && !math.IsInf(gen, 1) {
+		r.Bound25OverGen = jsonfloat.Ptr(b25 / gen)
+	}
 }
 
 // TwoOverLR returns 2/eta, the GD stability limit on the sharpness at step size eta (Thm 1).

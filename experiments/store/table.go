@@ -74,6 +74,7 @@ func TableRow(config string, r *Record) (results.Row, error) {
 		row.GenLo, row.GenHi = num(float64(rep.Bracket[0])), num(float64(rep.Bracket[1]))
 		row.Bound15, row.Bound16, row.Bound25 = num(float64(rep.Bound15)), num(float64(rep.Bound16)), num(float64(rep.Bound25))
 		row.Nonuniformity = num(float64(rep.Nonuniformity))
+		row.TopEffectiveRank, row.TopShare, row.TopMinEigRel = opt(rep.TopEigenmatrixEffectiveRank), opt(rep.TopEigenmatrixTopShare), opt(rep.TopEigenmatrixMinEigRel)
 		row.CovarianceTrace, row.ExpectedLoss, row.ExpectedGradNorm2 = opt(rep.CovarianceTrace), opt(rep.ExpectedLoss), opt(rep.ExpectedGradNorm2)
 		row.AnalysisSeconds = num(r.AnalysisSeconds)
 		row.AnalysisStatus, row.NonuniformityStatus = rep.Diagnostics.Status, rep.Diagnostics.NonuniformityStatus

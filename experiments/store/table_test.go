@@ -22,7 +22,7 @@ func TestTable(t *testing.T) {
 	d := record(t, 0.5, 1)
 	d.Status, d.FinalLoss, d.Analysis, d.HessianSharpness, d.ResidualRel, d.AnalysisSeconds = "diverged", jsonfloat.Float(math.NaN()), nil, nil, nil, 0
 	f := record(t, 0.02, 8)
-	f.Analysis = json.RawMessage(strings.Replace(string(f.Analysis), `{"iters":3}`, `{"status":"iteration_limit","nonuniformity_status":"converged"}`, 1))
+	f.Analysis = json.RawMessage(strings.Replace(string(f.Analysis), `{"iters":3}`, `{"status":"iteration_limit","nonuniformity_status":"converged"},"top_eigenmatrix_effective_rank":1.25,"top_eigenmatrix_top_share":0.875,"top_eigenmatrix_min_eig_rel":-1e-16`, 1))
 	for _, r := range []*Record{c, d, f} {
 		if _, err := r.seal(); err != nil {
 			t.Fatal(err)
@@ -51,6 +51,9 @@ func TestTable(t *testing.T) {
 		"hessian_sharpness": "10.001", "residual_rel": "0.0001", "analysis_seconds": "0.25",
 		"covariance_trace": "", "expected_loss": "", "sampling": "", "notes": "one; two",
 		"analysis_status": "", "nonuniformity_status": "",
+		// a record without the top eigenmatrix's shape (written before it was computed)
+		"top_eigenmatrix_effective_rank": "", "top_eigenmatrix_top_share": "", "top_eigenmatrix_min_eig_rel": "",
+		"bound25_over_gen": "0.75",
 	}
 	for col, v := range want {
 		if got := get(1, col); got != v {
@@ -65,6 +68,12 @@ func TestTable(t *testing.T) {
 	}
 	if got := get(3, "analysis_status") + " " + get(3, "nonuniformity_status"); got != "iteration_limit converged" {
 		t.Errorf("flagged row statuses %q", got)
+	}
+	if got := strings.Join([]string{get(3, "top_eigenmatrix_effective_rank"), get(3, "top_eigenmatrix_top_share"), get(3, "top_eigenmatrix_min_eig_rel"), get(3, "bound25_over_gen")}, " "); got != "1.25 0.875 -1e-16 0.75" {
+		t.Errorf("top eigenmatrix columns %q", got)
+	}
+	if got := get(2, "bound25_over_gen"); got != "" {
+		t.Errorf("diverged row bound25_over_gen %q", got)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "table.jsonl"))
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
