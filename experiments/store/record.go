@@ -14,8 +14,10 @@ import (
 // Format is the version of the record layout and of the key's definition. Changing what a record
 // means (or what the sweep computes for it) requires a new Format, which changes every key.
 // Format 2: the analysis settings in the spec are resolved (defaults filled in), and converged
-// runs keep their parameters in a params file beside the record.
-const Format = 2
+// runs keep their parameters in a params file beside the record. Format 3: the analysis reports
+// the shape of the top eigenmatrix of pinv(C) D, and bound (25) has one more start (the top
+// eigenvector of that eigenmatrix), which can raise (25) and with it the bracket's lower end.
+const Format = 3
 
 // Spec is everything that determines a run's result. Train and Analysis are the JSON encodings
 // of the resolved train.Config and of the resolved analysis settings (every default filled in,
