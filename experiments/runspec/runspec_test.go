@@ -73,6 +73,9 @@ func key(t *testing.T, text string, i int) string {
 	return r.Spec.Key()
 }
 
+// pinnedKey is the key of TestKeys' base run, computed before sharpness tracking was added.
+const pinnedKey = "1f0d121c86c7daf7763ca3fd4baf408686ebe8357fd66d03ffc5d27a89ff5fbe"
+
 func TestKeys(t *testing.T) {
 	base := "data: {per_class: 4}\ngrid: [{lr: [0.1], batch: [1, 2]}]\n"
 	k := key(t, base, 0)
@@ -84,6 +87,7 @@ func TestKeys(t *testing.T) {
 		"model: {hidden: 20, loss: sum}\ntraining: {conv_threshold: 1e-6, engine: fused}\n",
 		"analysis: {covariance: true, hessian_sharpness: true}\n",
 		"analysis: {options: {rel_width: 1e-6, rank_tol: 1e-10, bound25_starts: 32, max_applications: 600, center_gradients: true, seed: 0}}\n",
+		"training: {sharpness_every: 0}\n",
 	} {
 		if k != key(t, base+extra, 0) {
 			t.Errorf("explicit defaults %q changed the key", extra)
@@ -93,6 +97,7 @@ func TestKeys(t *testing.T) {
 		"model: {hidden: 21}\n", "model: {init_factor: 2}\n", "model: {init_seed: 5}\n", "model: {loss: mean}\n",
 		"training: {warmup_steps: 10}\n", "training: {warmup_epochs: 5}\n", "training: {max_epochs: 100}\n", "training: {sampling: shuffle}\n",
 		"training: {engine: gorgonia}\n", "training: {diverge_loss: 1e5}\n", "training: {conv_epochs: 20}\n",
+		"training: {sharpness_every: 10}\n",
 		"analysis: {covariance: false}\n", "analysis: {hessian_sharpness: false}\n",
 		"analysis: {options: {rel_width: 1e-3}}\n", "analysis: {options: {center_gradients: false}}\n",
 		"data: {per_class: 4, random: true}\n", "seeds: [2]\n",
@@ -104,6 +109,11 @@ func TestKeys(t *testing.T) {
 		if key(t, text, 0) == k {
 			t.Errorf("%q does not change the key", extra)
 		}
+	}
+	// The spec of a run without sharpness tracking is the one written before tracking existed
+	// (no sharpness_every key): its key is pinned.
+	if k != pinnedKey {
+		t.Errorf("key of the base run %s, want %s (the spec of runs without tracking changed)", k, pinnedKey)
 	}
 	// A block's epoch limit replaces training.max_epochs for its runs only; the same limit
 	// written either way is the same run.
