@@ -13,6 +13,8 @@
 //     at its iteration limit (results.Row.GenUnconverged: a lower estimate, eta* biased high)
 //     are left out of the curves and counted in the legend and in Figure.Caption.
 //   - Figure4: the validation of eta* at the minima, from Fig4Points.
+//   - Figure5: the path to the edge, from the sharpness paths the sweep writes beside the table
+//     (results.Path): the sharpness during training against 2/eta_t.
 //
 // Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv and compares
 // them with testdata/golden (decoded PNG pixels, SVG text with numbers to 0.05 pt); after an
