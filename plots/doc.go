@@ -16,7 +16,8 @@
 //   - Figure5: the path to the edge, from the sharpness paths the sweep writes beside the table
 //     (results.Path): the sharpness during training against 2/eta_t.
 //
-// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv and compares
+// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv (TestGoldenFigure5:
+// Figure 5 of testdata/paths.jsonl) and compares
 // them with testdata/golden (decoded PNG pixels, SVG text with numbers to 0.05 pt); after an
 // intended change of the figures, regenerate with
 //

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/experiments/results"
-	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 func tinyPaths(t *testing.T) []results.Path {
@@ -29,26 +28,13 @@ func TestGoldenFigure5(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"png", "svg"} {
-		got := render(t, f, format)
-		path := filepath.Join("testdata", "golden", "fig5."+format)
+		checkGolden(t, f, format)
 		if *update {
-			if err := atomicfile.WriteFile(path, got); err != nil {
-				t.Fatal(err)
-			}
 			continue
 		}
-		want, err := os.ReadFile(path)
+		want, err := os.ReadFile(filepath.Join("testdata", "golden", "fig5."+format))
 		if err != nil {
-			t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-		}
-		cmp := func(got []byte) error {
-			if format == "png" {
-				return comparePNG(got, want, 0.002)
-			}
-			return compareSVG(got, want, 0.05)
-		}
-		if err := cmp(got); err != nil {
-			t.Errorf("%s differs from golden: %v", path, err)
+			t.Fatal(err)
 		}
 		changed := tinyPaths(t)
 		for i := range changed {
@@ -62,7 +48,7 @@ func TestGoldenFigure5(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cmp(render(t, g, format)) == nil {
+		if compareGolden(render(t, g, format), want, format) == nil {
 			t.Errorf("%s: a changed path passed the golden comparison", format)
 		}
 	}

@@ -37,18 +37,16 @@ type Path struct {
 	Residual  []float64 `json:"residual"`
 }
 
+// pathJSON is Path's JSON form: the float series as jsonfloat values (the outer fields shadow
+// the alias's own of the same names).
 type pathJSON struct {
-	Key       string            `json:"key"`
-	Config    string            `json:"config,omitempty"`
-	LR        float64           `json:"lr"`
-	Batch     int               `json:"batch"`
-	Seed      uint64            `json:"seed"`
-	Status    string            `json:"status"`
-	Epochs    []int             `json:"epochs"`
+	pathAlias
 	Sharpness []jsonfloat.Float `json:"sharpness"`
 	StepSize  []jsonfloat.Float `json:"step_size"`
 	Residual  []jsonfloat.Float `json:"residual"`
 }
+
+type pathAlias Path
 
 // check validates a path: a step size lr > 0, a batch size >= 1, at least one checkpoint,
 // series of one length, epochs >= 0 and increasing.
@@ -80,8 +78,8 @@ func EncodePaths(paths []Path) ([]byte, error) {
 		if err := p.check(); err != nil {
 			return nil, fmt.Errorf("results: path of run %.12s: %w", p.Key, err)
 		}
-		b, err := json.Marshal(pathJSON{Key: p.Key, Config: p.Config, LR: p.LR, Batch: p.Batch, Seed: p.Seed, Status: p.Status,
-			Epochs: p.Epochs, Sharpness: jsonfloat.Slice(p.Sharpness), StepSize: jsonfloat.Slice(p.StepSize), Residual: jsonfloat.Slice(p.Residual)})
+		b, err := json.Marshal(pathJSON{pathAlias: pathAlias(*p),
+			Sharpness: jsonfloat.Slice(p.Sharpness), StepSize: jsonfloat.Slice(p.StepSize), Residual: jsonfloat.Slice(p.Residual)})
 		if err != nil {
 			return nil, fmt.Errorf("results: path of run %.12s: %w", p.Key, err)
 		}
@@ -105,8 +103,8 @@ func ReadPaths(r io.Reader) ([]Path, error) {
 		if err := json.Unmarshal(sc.Bytes(), &in); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
-		p := Path{Key: in.Key, Config: in.Config, LR: in.LR, Batch: in.Batch, Seed: in.Seed, Status: in.Status, Epochs: in.Epochs,
-			Sharpness: jsonfloat.Float64s(in.Sharpness), StepSize: jsonfloat.Float64s(in.StepSize), Residual: jsonfloat.Float64s(in.Residual)}
+		p := Path(in.pathAlias)
+		p.Sharpness, p.StepSize, p.Residual = jsonfloat.Float64s(in.Sharpness), jsonfloat.Float64s(in.StepSize), jsonfloat.Float64s(in.Residual)
 		if err := p.check(); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
