@@ -38,6 +38,18 @@ func spread[T any](vs []T, k int) []T {
 	return out
 }
 
+// thinLog keeps the first point and then every point at least step decades (log10 x) to the
+// right of the last one kept, and the last point.
+func thinLog(pts []xy, step float64) []xy {
+	var out []xy
+	for i, p := range pts {
+		if i == 0 || i == len(pts)-1 || math.Log10(p.x) >= math.Log10(out[len(out)-1].x)+step {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Figure5 is new, "the path to the edge": the sharpness recorded during training (the
 // Gauss-Newton lambda_max, results.Path) against the epoch, with the stability limit 2/eta_t of
 // the step size in force (THEORY.md Thm 1; eta_t grows during the warm-up) and the final 2/eta,
@@ -108,7 +120,11 @@ func Figure5(paths []results.Path) (*Figure, error) {
 			if p.Status != results.StatusConverged {
 				label += " (" + strings.ReplaceAll(p.Status, "_", " ") + ")"
 			}
-			if err := pl.addCurve(pts, curveStyle{color: c, shape: shape(i), width: vg.Points(1.2)}, label); err != nil {
+			// the line through every checkpoint, markers thinned to about 20 per decade
+			if err := pl.addLine(pts, curveStyle{color: c, width: vg.Points(1.2)}, ""); err != nil {
+				return nil, err
+			}
+			if err := pl.addCurve(thinLog(pts, 0.05), curveStyle{color: c, shape: shape(i), width: vg.Points(1.2)}, label); err != nil {
 				return nil, err
 			}
 			if err := pl.addLine(limit, curveStyle{color: c, dashes: dashed, width: vg.Points(1)}, ""); err != nil {
