@@ -14,10 +14,11 @@
 //     are left out of the curves and counted in the legend and in Figure.Caption.
 //   - Figure4: the validation of eta* at the minima, from Fig4Points.
 //   - Figure5: the path to the edge, from the sharpness paths the sweep writes beside the table
-//     (results.Path): the sharpness during training against 2/eta_t.
+//     (results.Path): the sharpness during training against 2/eta_t. Its golden images are
+//     testdata/golden/fig5.{png,svg}, drawn from testdata/paths.jsonl (TestGoldenFigure5, the
+//     same -update flag).
 //
-// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv (TestGoldenFigure5:
-// Figure 5 of testdata/paths.jsonl) and compares
+// Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv and compares
 // them with testdata/golden (decoded PNG pixels, SVG text with numbers to 0.05 pt); after an
 // intended change of the figures, regenerate with
 //

@@ -9,7 +9,37 @@ import (
 	"testing"
 
 	"github.com/sgdstability/sgdstab/experiments/results"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
+
+// checkGolden compares figure f rendered as format with dir/<name>.<format> (or rewrites that
+// file under -update).
+func checkGolden(t *testing.T, dir string, f *Figure, format string) {
+	t.Helper()
+	got := render(t, f, format)
+	path := filepath.Join(dir, f.Name+"."+format)
+	if *update {
+		if err := atomicfile.WriteFile(path, got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+	}
+	if err := compareGolden(got, want, format); err != nil {
+		t.Errorf("%s differs from golden: %v", path, err)
+	}
+}
+
+// compareGolden compares a rendering with its golden file: PNG pixels or SVG text.
+func compareGolden(got, want []byte, format string) error {
+	if format == "png" {
+		return comparePNG(got, want, 0.002)
+	}
+	return compareSVG(got, want, 0.05)
+}
 
 func tinyPaths(t *testing.T) []results.Path {
 	t.Helper()
@@ -28,7 +58,7 @@ func TestGoldenFigure5(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"png", "svg"} {
-		checkGolden(t, f, format)
+		checkGolden(t, filepath.Join("testdata", "golden"), f, format)
 		if *update {
 			continue
 		}

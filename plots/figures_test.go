@@ -128,38 +128,28 @@ func TestGoldenFigures(t *testing.T) {
 	}
 	for _, f := range figs {
 		for _, format := range []string{"png", "svg"} {
-			checkGolden(t, f, format)
+			got := render(t, f, format)
+			path := filepath.Join(dir, f.Name+"."+format)
+			if *update {
+				if err := atomicfile.WriteFile(path, got); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+			}
+			if format == "png" {
+				err = comparePNG(got, want, 0.002)
+			} else {
+				err = compareSVG(got, want, 0.05)
+			}
+			if err != nil {
+				t.Errorf("%s differs from golden: %v", path, err)
+			}
 		}
 	}
-}
-
-// checkGolden compares figure f rendered as format with testdata/golden/<name>.<format> (or
-// rewrites that file under -update).
-func checkGolden(t *testing.T, f *Figure, format string) {
-	t.Helper()
-	got := render(t, f, format)
-	path := filepath.Join("testdata", "golden", f.Name+"."+format)
-	if *update {
-		if err := atomicfile.WriteFile(path, got); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-	}
-	if err := compareGolden(got, want, format); err != nil {
-		t.Errorf("%s differs from golden: %v", path, err)
-	}
-}
-
-// compareGolden compares a rendering with its golden file: PNG pixels or SVG text.
-func compareGolden(got, want []byte, format string) error {
-	if format == "png" {
-		return comparePNG(got, want, 0.002)
-	}
-	return compareSVG(got, want, 0.05)
 }
 
 // TestGoldenDetectsChange makes sure the golden comparison can fail: a figure from a table

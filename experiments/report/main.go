@@ -5,13 +5,14 @@
 // reads the table (experiments/results; CSV, or JSON lines for a .jsonl file), checks the
 // paper's four claims (package claims), draws the figures (package plots) and writes
 // results/figures/{fig1a,fig1b,fig2,fig3}.{png,svg} and results/REPORT.md (figures embedded
-// with relative links, the claim checks with their tolerances, a table of every run). When the
-// sweep recorded sharpness paths (training.sharpness_every; the file sharpness_paths.jsonl
-// beside the table, or -paths FILE), it also draws Figure 5, the path to the edge
-// (figures/fig5.{png,svg}). Extra
+// with relative links, the claim checks with their tolerances, a table of every run). Extra
 // Markdown sections, such as the validation of eta* written by experiments/validate, are
 // appended with -section FILE (repeatable). Files are written atomically. On error it prints
 // one line to stderr and exits with status 1.
+//
+// When the sweep recorded sharpness paths (training.sharpness_every: the file
+// sharpness_paths.jsonl beside the table, or -paths FILE), the report also draws Figure 5, the
+// path to the edge (figures/fig5.{png,svg}), and links it.
 package main
 
 import (
