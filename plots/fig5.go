@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"slices"
 	"sort"
@@ -48,6 +49,27 @@ func thinLog(pts []xy, step float64) []xy {
 		}
 	}
 	return out
+}
+
+// addMarkers draws pts as glyphs of colour col and adds a legend entry (a line and the glyph);
+// the entry is kept when pts is empty.
+func (pl *panel) addMarkers(pts []xy, col color.Color, sh draw.GlyphDrawer, label string) error {
+	glyph := draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: sh}
+	if len(pts) > 0 {
+		xys := make(plotter.XYs, len(pts))
+		for i, p := range pts {
+			xys[i] = plotter.XY{X: p.x, Y: p.y}
+			pl.extend(p.x, p.y)
+		}
+		s, err := plotter.NewScatter(xys)
+		if err != nil {
+			return err
+		}
+		s.GlyphStyle = glyph
+		pl.Add(s)
+	}
+	pl.Legend.Add(label, &plotter.Line{LineStyle: draw.LineStyle{Color: col, Width: vg.Points(1.2)}}, &plotter.Scatter{GlyphStyle: glyph})
+	return nil
 }
 
 // Figure5 is new, "the path to the edge": the sharpness recorded during training (the
@@ -124,7 +146,7 @@ func Figure5(paths []results.Path) (*Figure, error) {
 			if err := pl.addLine(pts, curveStyle{color: c, width: vg.Points(1.2)}, ""); err != nil {
 				return nil, err
 			}
-			if err := pl.addCurve(thinLog(pts, 0.05), curveStyle{color: c, shape: shape(i), width: vg.Points(1.2)}, label); err != nil {
+			if err := pl.addMarkers(thinLog(pts, 0.05), c, shape(i), label); err != nil {
 				return nil, err
 			}
 			if err := pl.addLine(limit, curveStyle{color: c, dashes: dashed, width: vg.Points(1)}, ""); err != nil {
