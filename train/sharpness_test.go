@@ -252,19 +252,17 @@ func TestSharpnessPathJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"epochs":[0,1],"sharpness":[1],"step_size":[1,2],"residual":[0,0]}`), &out); err == nil {
 		t.Error("unequal series accepted")
 	}
-	c, err := json.Marshal(Config{LR: 0.01, Batch: 8}.WithDefaults())
+	plain, err := json.Marshal(Config{LR: 0.01, Batch: 8}.WithDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"hidden":20,"init_factor":1,"init_seed":0,"loss":"sum","lr":0.01,"batch":8,"seed":0,` +
-		`"warmup_steps":0,"warmup_epochs":100,"conv_threshold":0.000001,"conv_epochs":200,"max_epochs":20000,` +
-		`"sampling":"independent","diverge_loss":1000000,"engine":"fused"}`
-	if string(c) != want {
-		t.Errorf("Config JSON without tracking changed:\n got  %s\n want %s", c, want)
+	tracked, err := json.Marshal(Config{LR: 0.01, Batch: 8, Procedure: Procedure{SharpnessEvery: 10}}.WithDefaults())
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg := Config{LR: 0.01, Batch: 8, Procedure: Procedure{SharpnessEvery: 10}}.WithDefaults()
-	if c, _ := json.Marshal(cfg); !strings.HasSuffix(string(c), `"engine":"fused","sharpness_every":10}`) {
-		t.Errorf("Config JSON with tracking: %s", c)
+	if strings.Contains(string(plain), "sharpness") || !strings.HasSuffix(string(plain), `"engine":"fused"}`) ||
+		strings.Replace(string(tracked), `,"sharpness_every":10`, "", 1) != string(plain) {
+		t.Errorf("Config JSON without tracking %s, with %s", plain, tracked)
 	}
 	if err := (Config{LR: 0.01, Batch: 8, Procedure: Procedure{SharpnessEvery: -1}}).Validate(64); err == nil {
 		t.Error("sharpness_every = -1 accepted")
