@@ -130,6 +130,7 @@ func (t *sharpnessTracker) estimate(p Params) (float64, float64, []float64, int,
 		return 0, 0, nil, 0, err
 	}
 	m.cacheForward()
+	gn := newGNProduct(m)
 	x0, budget := t.prev, t.opt.MaxApplications
 	if x0 == nil {
 		rng := rand.New(rand.NewPCG(0, sharpnessStream))
@@ -142,7 +143,7 @@ func (t *sharpnessTracker) estimate(p Params) (float64, float64, []float64, int,
 	products := 0
 	apply := func(dst, v []float64) error {
 		products++
-		m.hvp(v, dst, true)
+		gn.apply(v, dst)
 		for _, x := range dst {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return errNonFinite
@@ -162,4 +163,84 @@ func (t *sharpnessTracker) estimate(p Params) (float64, float64, []float64, int,
 		return math.Max(rz.Value, 0), 0, nil, products, nil
 	}
 	return rz.Value, rz.Residual / rz.Value, rz.Vector, products, nil
+}
+
+// gnProduct is the Gauss-Newton product H_GN v = (1/n) sum_i J_i^T M J_i v at a model point with
+// a cached forward pass, computed with the fused engine's kernels: J_i v needs R(u_i) = V1 x_i +
+// vb1 (the engine's sparse row products, with V1 in the engine's transposed layout), and the W1
+// block of the result, sum_i dz_i x_i^T, the engine's column update over all samples. It is the
+// same product as model.hvp(v, out, true), summed in another order (the tests compare them).
+type gnProduct struct {
+	m     *model
+	eng   *fused    // a view: sp, d, h, w1t (V1^T, then the result's W1^T) and dz
+	v1t   []float64 // D x h
+	o1t   []float64 // D x h
+	dz    []float64 // n x h: (1/n) relu'(u_i) .* W2^T R(df_i)
+	z, ra []float64
+	rdf   []float64
+}
+
+func newGNProduct(m *model) *gnProduct {
+	n, d, h := m.ds.N, m.d, m.h
+	g := &gnProduct{m: m, v1t: make([]float64, d*h), o1t: make([]float64, d*h), dz: make([]float64, n*h),
+		z: make([]float64, h), ra: make([]float64, h), rdf: make([]float64, m.k)}
+	g.eng = &fused{sp: m.sp, d: d, h: h, dz: g.dz}
+	return g
+}
+
+// apply writes H_GN v into out.
+func (g *gnProduct) apply(v, out []float64) {
+	m := g.m
+	n, d, h, k := m.ds.N, m.d, m.h, m.k
+	v1, vb1, v2, vb2 := v[:m.oB1], v[m.oB1:m.oW2], v[m.oW2:m.oB2], v[m.oB2:]
+	o1, ob1, o2, ob2 := out[:m.oB1], out[m.oB1:m.oW2], out[m.oW2:m.oB2], out[m.oB2:]
+	clear(out)
+	for j := 0; j < h; j++ {
+		for q := 0; q < d; q++ {
+			g.v1t[q*h+j] = v1[j*d+q]
+		}
+	}
+	g.eng.w1t = g.v1t
+	inv := 1 / float64(n)
+	for i := 0; i < n; i++ {
+		u, a := m.fu[i*h:(i+1)*h], m.fa[i*h:(i+1)*h]
+		g.eng.preact(i, g.z)
+		for j := range g.ra {
+			g.ra[j] = 0
+			if u[j] > 0 {
+				g.ra[j] = g.z[j] + vb1[j]
+			}
+		}
+		for o := 0; o < k; o++ {
+			rf := vb2[o]
+			for j := 0; j < h; j++ {
+				rf += v2[o*h+j]*a[j] + m.w2[o*h+j]*g.ra[j]
+			}
+			g.rdf[o] = 2 * m.c * rf
+			ob2[o] += inv * g.rdf[o]
+			for j := 0; j < h; j++ {
+				o2[o*h+j] += inv * g.rdf[o] * a[j]
+			}
+		}
+		dz := g.dz[i*h : (i+1)*h]
+		for j := 0; j < h; j++ {
+			s := 0.0
+			if u[j] > 0 {
+				for o := 0; o < k; o++ {
+					s += m.w2[o*h+j] * g.rdf[o]
+				}
+			}
+			dz[j] = inv * s
+			ob1[j] += dz[j]
+		}
+	}
+	// W1^T block: sum_i x_i dz_i^T by columns (the engine's update W1^T -= s G with s = -1)
+	clear(g.o1t)
+	g.eng.w1t = g.o1t
+	g.eng.columnUpdate(m.sp.cptr, m.sp.rows, m.sp.cval, n, -1)
+	for j := 0; j < h; j++ {
+		for q := 0; q < d; q++ {
+			o1[j*d+q] = g.o1t[q*h+j]
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -227,6 +228,38 @@ func TestSharpnessWarmStart(t *testing.T) {
 	}
 	if g := again.path.Sharpness[0]; math.Abs(g-c) > 1e-9*c || again.path.Residual[0] > 1e-6 {
 		t.Errorf("warm start at the top vector: %v (residual %.2g), want %v", g, again.path.Residual[0], c)
+	}
+}
+
+// TestGNProduct: the fused-kernel Gauss-Newton product equals the R-operator's (model.hvp,
+// checked against finite differences and J^T M J in curvature_test.go) to rounding, on MNIST
+// rows and on dense random inputs, with units of every kind (h = 13: one group of ten, rest).
+func TestGNProduct(t *testing.T) {
+	for name, ds := range map[string]*data.Dataset{"mnist": subset(loadMNIST(t), 48), "tiny": tinyData(30, 7, 3, 2)} {
+		p := InitParams(ds.D, 13, ds.K, 2, 4)
+		m, err := newModel(ds, p, LossHalfMean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cacheForward()
+		rng := rand.New(rand.NewPCG(1, 2))
+		v := make([]float64, m.nPars)
+		for q := range v {
+			v[q] = rng.NormFloat64()
+		}
+		want, got := make([]float64, m.nPars), make([]float64, m.nPars)
+		m.hvp(v, want, true)
+		g := newGNProduct(m)
+		g.apply(v, got)
+		g.apply(v, got) // scratch reused
+		if d := relDiff(got, want); !(d < 1e-13) {
+			t.Errorf("%s: fused Gauss-Newton product differs from the R-operator's by %.3g (relative)", name, d)
+		}
+		v[len(v)-1] += 1 // vb2: every sample's output
+		g.apply(v, got)
+		if relDiff(got, want) < 1e-13 {
+			t.Errorf("%s: the product does not depend on v", name)
+		}
 	}
 }
 
