@@ -71,10 +71,10 @@ type SharpnessOptions struct {
 	ColdApplications int
 }
 
-// DefaultSharpnessOptions are the options of the tracking of Train (measured cost in
-// BenchmarkSharpnessTracking: see experiments/README.md). A warm start from the previous
-// checkpoint's Ritz vector typically meets Tol after 1-3 products once the top eigenvector
-// settles.
+// DefaultSharpnessOptions are the options of the tracking of Train (measured cost: see
+// BenchmarkSharpnessTracking and experiments/README.md). A warm start from the previous
+// checkpoint's Ritz vector mostly meets Tol after one product; a relative residual of 1e-2 gave
+// eigenvalue errors of 1e-6 to 2e-4 against Lanczos converged to 1e-8 (the tests).
 var DefaultSharpnessOptions = SharpnessOptions{Tol: 1e-2, MaxApplications: 4, ColdApplications: 100}
 
 // sharpnessStream is the PCG stream of the tracking's cold start vector (its own generator: the
