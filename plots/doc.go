@@ -19,6 +19,10 @@
 //     seed only. Figures 1(a), 1(b) and 3 name the step sizes at which full-batch GD (B = n) has
 //     runs but none converged, and why.
 //   - Figure4: the validation of eta* at the minima, from Fig4Points.
+//   - Figure5: the path to the edge, from the sharpness paths the sweep writes beside the table
+//     (results.Path): the sharpness during training against 2/eta_t. Its golden images are
+//     testdata/golden/fig5.{png,svg}, drawn from testdata/paths.jsonl (TestGoldenFigure5, the
+//     same -update flag).
 //
 // Golden images: TestGoldenFigures renders the figures of testdata/tiny.csv (one seed per
 // point) and testdata/seeds.csv (three seeds, fewer at some points) and compares them with

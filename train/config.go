@@ -90,6 +90,11 @@ type Procedure struct {
 	DivergeLoss float64 `json:"diverge_loss" yaml:"diverge_loss"`
 	// Engine is "fused" (default) or "gorgonia".
 	Engine string `json:"engine" yaml:"engine"`
+	// SharpnessEvery, when positive, records the sharpness lambda_max of the Gauss-Newton matrix
+	// every SharpnessEvery epochs, at epoch 0 and at the last epoch (Result.SharpnessPath); it
+	// does not change the training. 0 (the default, left out of the JSON encoding so that run
+	// identities without tracking stay what they were): off.
+	SharpnessEvery int `json:"sharpness_every,omitempty" yaml:"sharpness_every"`
 }
 
 // WithDefaults returns c with every unset field replaced by its default. LR and Batch are kept.
@@ -170,6 +175,8 @@ func (c Config) Validate(n int) error {
 		return bad("max_epochs", "max_epochs = %d, want at least 1", c.MaxEpochs)
 	case !(c.DivergeLoss > 0) || math.IsNaN(c.DivergeLoss):
 		return bad("diverge_loss", "diverge_loss = %v, want a number > 0", c.DivergeLoss)
+	case c.SharpnessEvery < 0:
+		return bad("sharpness_every", "sharpness_every = %d, want an interval in epochs >= 1 (0: off)", c.SharpnessEvery)
 	}
 	if _, err := LossScale(c.Loss, 1); err != nil {
 		return bad("loss", "%s", strings.TrimPrefix(err.Error(), "train: "))

@@ -43,18 +43,29 @@ type Curvature struct {
 // dense inputs, skipping zero pixels).
 type model struct {
 	ds         *data.Dataset
-	d, h, k    int // input dimension, hidden units, outputs
+	sp         *sparseX // the inputs' nonzero pixels (rows in increasing pixel order)
+	d, h, k    int      // input dimension, hidden units, outputs
 	c          float64
 	w1, b1     []float64
 	w2, b2     []float64
 	oB1, oW2   int // offsets of b1, W2, b2 in the flat vector (W1 starts at 0)
 	oB2, nPars int
+	// fu, fa, fr cache the forward pass of every sample (u, a: n x h, r: n x k) when not nil
+	// (cacheForward): repeated products at one point then skip it.
+	fu, fa, fr []float64
+	// v1t, o1t: scratch of hvp (D x h)
+	v1t, o1t []float64
 }
 
 func newModel(ds *data.Dataset, p Params, loss string) (*model, error) {
 	if err := checkData(ds); err != nil {
 		return nil, err
 	}
+	return newModelOn(ds, newSparseX(ds), p, loss)
+}
+
+// newModelOn is newModel with the inputs' sparse form sp (of ds) given.
+func newModelOn(ds *data.Dataset, sp *sparseX, p Params, loss string) (*model, error) {
 	if err := p.Check(ds.D, ds.K); err != nil {
 		return nil, err
 	}
@@ -68,7 +79,7 @@ func newModel(ds *data.Dataset, p Params, loss string) (*model, error) {
 		}
 	}
 	d, h, k := ds.D, p.Hidden, ds.K
-	m := &model{ds: ds, d: d, h: h, k: k, c: c, w1: p.W1, b1: p.B1, w2: p.W2, b2: p.B2}
+	m := &model{ds: ds, sp: sp, d: d, h: h, k: k, c: c, w1: p.W1, b1: p.B1, w2: p.W2, b2: p.B2}
 	m.oB1 = h * d
 	m.oW2 = m.oB1 + h
 	m.oB2 = m.oW2 + k*h
@@ -76,16 +87,22 @@ func newModel(ds *data.Dataset, p Params, loss string) (*model, error) {
 	return m, nil
 }
 
-// forward computes u = W1 x_i + b1, a = relu(u) and the residual r = f(x_i) - y_i.
+// nonzeros returns the pixel indices and values of sample i's nonzero pixels, in increasing
+// pixel order.
+func (m *model) nonzeros(i int) ([]int, []float64) {
+	lo, hi := m.sp.ptr[i], m.sp.ptr[i+1]
+	return m.sp.idx[lo:hi], m.sp.val[lo:hi]
+}
+
+// forward computes u = W1 x_i + b1, a = relu(u) and the residual r = f(x_i) - y_i (the sum over
+// the nonzero pixels in increasing order).
 func (m *model) forward(i int, u, a, r []float64) {
-	x := m.ds.Row(i)
+	idx, val := m.nonzeros(i)
 	for j := 0; j < m.h; j++ {
 		w := m.w1[j*m.d : (j+1)*m.d]
 		s := 0.0
-		for q, xq := range x {
-			if xq != 0 {
-				s += w[q] * xq
-			}
+		for q, p := range idx {
+			s += w[p] * val[q]
 		}
 		u[j] = s + m.b1[j]
 		a[j] = max(u[j], 0)
@@ -177,6 +194,7 @@ func PerSampleCurvature(ds *data.Dataset, p Params, loss string) (*Curvature, er
 	cv.ResidualNorm = m.residualNorm()
 	// H_GN v by the Gauss-Newton R-operator (cheaper than the n K d products with the Jacobians;
 	// the tests check it against J^T M J v).
+	m.cacheForward()
 	top, err := topEigenvalue(d, func(dst, v []float64) { m.hvp(v, dst, true) })
 	if err != nil {
 		return nil, fmt.Errorf("train: Gauss-Newton sharpness: %w", err)
@@ -267,29 +285,56 @@ func HVP(ds *data.Dataset, p Params, loss string, v []float64) ([]float64, error
 	return out, nil
 }
 
-// hvp writes H v (or H_GN v when gn) into out.
+// cacheForward computes and keeps the forward pass of every sample, for repeated products at
+// this point (hvp then reads it instead of recomputing it: the same numbers).
+func (m *model) cacheForward() {
+	n, h, k := m.ds.N, m.h, m.k
+	m.fu, m.fa, m.fr = make([]float64, n*h), make([]float64, n*h), make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		m.forward(i, m.fu[i*h:(i+1)*h], m.fa[i*h:(i+1)*h], m.fr[i*k:(i+1)*k])
+	}
+}
+
+// hvp writes H v (or H_GN v when gn) into out. The W1 blocks of v and out are worked on
+// transposed (D x h), so that the loops over the hidden units of one pixel are contiguous; every
+// entry is summed in the same order as over the rows (pixels in increasing order, then samples).
 func (m *model) hvp(v, out []float64, gn bool) {
 	clear(out)
 	h, k, d := m.h, m.k, m.d
 	v1, vb1, v2, vb2 := v[:m.oB1], v[m.oB1:m.oW2], v[m.oW2:m.oB2], v[m.oB2:]
 	o1, ob1, o2, ob2 := out[:m.oB1], out[m.oB1:m.oW2], out[m.oW2:m.oB2], out[m.oB2:]
+	if m.v1t == nil {
+		m.v1t, m.o1t = make([]float64, d*h), make([]float64, d*h)
+	}
+	v1t, o1t := m.v1t, m.o1t
+	clear(o1t)
+	for j := 0; j < h; j++ {
+		for q := 0; q < d; q++ {
+			v1t[q*h+j] = v1[j*d+q]
+		}
+	}
 	u, a, r := make([]float64, h), make([]float64, h), make([]float64, k)
-	ra, rdf, rdz := make([]float64, h), make([]float64, k), make([]float64, h)
+	ra, rdf, sz := make([]float64, h), make([]float64, k), make([]float64, h)
 	inv := 1 / float64(m.ds.N)
 	for i := 0; i < m.ds.N; i++ {
-		m.forward(i, u, a, r)
-		x := m.ds.Row(i)
-		for j := 0; j < h; j++ {
-			ra[j] = 0
-			if u[j] > 0 {
-				s := vb1[j]
-				w := v1[j*d : (j+1)*d]
-				for q, xq := range x {
-					if xq != 0 {
-						s += w[q] * xq
-					}
-				}
-				ra[j] = s
+		if m.fu != nil {
+			u, a, r = m.fu[i*h:(i+1)*h], m.fa[i*h:(i+1)*h], m.fr[i*k:(i+1)*k]
+		} else {
+			m.forward(i, u, a, r)
+		}
+		idx, val := m.nonzeros(i)
+		// R(u) = V1 x + vb1, kept for the active units only
+		copy(ra, vb1)
+		for q, p := range idx {
+			x := val[q]
+			w := v1t[p*h : p*h+h]
+			for j, wj := range w {
+				ra[j] += wj * x
+			}
+		}
+		for j := range ra {
+			if !(u[j] > 0) {
+				ra[j] = 0
 			}
 		}
 		for o := 0; o < k; o++ {
@@ -309,28 +354,36 @@ func (m *model) hvp(v, out []float64, gn bool) {
 				o2[o*h+j] += inv * (rdf[o]*a[j] + df*ra[j])
 			}
 		}
+		active := false
 		for j := 0; j < h; j++ {
-			rdz[j] = 0
+			rdz := 0.0
 			if u[j] > 0 {
 				for o := 0; o < k; o++ {
 					df := 2 * m.c * r[o]
 					if gn {
 						df = 0
 					}
-					rdz[j] += v2[o*h+j]*df + m.w2[o*h+j]*rdf[o]
+					rdz += v2[o*h+j]*df + m.w2[o*h+j]*rdf[o]
 				}
 			}
-			if rdz[j] == 0 {
-				continue
+			sz[j] = inv * rdz
+			ob1[j] += sz[j]
+			active = active || rdz != 0
+		}
+		if !active {
+			continue
+		}
+		for q, p := range idx {
+			x := val[q]
+			w := o1t[p*h : p*h+h]
+			for j, s := range sz {
+				w[j] += s * x
 			}
-			s := inv * rdz[j]
-			ob1[j] += s
-			w := o1[j*d : (j+1)*d]
-			for q, xq := range x {
-				if xq != 0 {
-					w[q] += s * xq
-				}
-			}
+		}
+	}
+	for j := 0; j < h; j++ {
+		for q := 0; q < d; q++ {
+			o1[j*d+q] = o1t[q*h+j]
 		}
 	}
 }
@@ -343,6 +396,7 @@ func HessianSharpness(ds *data.Dataset, p Params, loss string) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
+	m.cacheForward()
 	top, err := topEigenvalue(m.nPars, func(dst, v []float64) { m.hvp(v, dst, false) })
 	if err != nil {
 		return 0, fmt.Errorf("train: Hessian sharpness: %w", err)

@@ -29,6 +29,13 @@
 // trains many configurations with one worker per core. Same configuration and seeds give
 // bit-identical parameters, whatever the number of workers.
 //
+// With Config.SharpnessEvery = N > 0 the run records its sharpness path ([SharpnessPath]): the
+// top eigenvalue of the Gauss-Newton matrix (1/n) sum_i J_i^T M J_i at epoch 0, every N epochs and
+// at the last epoch, by a few Lanczos steps on Gauss-Newton products (internal/linalg), each
+// warm-started from the previous checkpoint's Ritz vector ([DefaultSharpnessOptions]). It reads a
+// copy of the parameters between epochs and has its own random start vector, so the training is
+// bit for bit the same with and without it.
+//
 // [TrainFrom] starts a run from given parameters instead (restarts at a minimum, continuing a
 // run). Sampling "mixture" runs the process ALG(p) of THEORY.md Prop. 2 instead of SGD: every
 // step is a single-sample step on a uniform random index with probability

@@ -36,9 +36,12 @@ type Result struct {
 	// divergence is recorded as its non-finite or too large value (NaN/Inf are stored as null by
 	// the experiments' writers if they need JSON).
 	LossCurve []float64 `json:"loss_curve"`
-	// Seconds is the wall-clock training time.
+	// Seconds is the wall-clock training time (sharpness tracking included).
 	Seconds float64 `json:"train_seconds"`
 	Params  Params  `json:"params"`
+	// SharpnessPath is the sharpness recorded during training (Config.SharpnessEvery > 0; nil
+	// otherwise).
+	SharpnessPath *SharpnessPath `json:"sharpness_path,omitempty"`
 }
 
 // Progress is reported after every epoch.
@@ -189,6 +192,13 @@ func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, startAt
 	}
 	smp := newSampler(ds.N, cfg)
 	res := &Result{Config: cfg, Status: EpochLimit, StepsPerEpoch: cfg.StepsPerEpoch(ds.N)}
+	var track *sharpnessTracker
+	if cfg.SharpnessEvery > 0 {
+		track = newSharpnessTracker(ds, sp, cfg.Loss, DefaultSharpnessOptions)
+		if err := track.record(0, cfg.StepLR(0, ds.N), eng.params()); err != nil {
+			return nil, err
+		}
+	}
 	streak := 0
 	loss := math.NaN()
 	for epoch := 1; epoch <= cfg.MaxEpochs; epoch++ {
@@ -222,12 +232,21 @@ func run(ctx context.Context, ds *data.Dataset, sp *sparseX, cfg Config, startAt
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > cfg.DivergeLoss {
 			res.Status = Diverged
-			break
-		}
-		if streak >= cfg.ConvEpochs {
+		} else if streak >= cfg.ConvEpochs {
 			res.Status = Converged
+		}
+		last := res.Status != EpochLimit || epoch == cfg.MaxEpochs
+		if track != nil && (epoch%cfg.SharpnessEvery == 0 || last) {
+			if err := track.record(epoch, lr, eng.params()); err != nil {
+				return nil, err
+			}
+		}
+		if last {
 			break
 		}
+	}
+	if track != nil {
+		res.SharpnessPath = &track.path
 	}
 	res.FinalLoss = loss
 	res.Params = eng.params()

@@ -116,6 +116,7 @@ func TestParseErrors(t *testing.T) {
 		{"both warm-ups", base + "training: {warmup_steps: 3, warmup_epochs: 2}\n", "training.warmup_steps", "not both"},
 		{"mixture on gorgonia", base + "training: {sampling: mixture, engine: gorgonia}\n", "training.sampling", "needs engine"},
 		{"negative diverge", base + "training: {diverge_loss: -1}\n", "training.diverge_loss", "> 0"},
+		{"negative sharpness interval", base + "training: {sharpness_every: -1}\n", "training.sharpness_every", ">= 1"},
 		{"conv beyond max", base + "training: {conv_epochs: 200, max_epochs: 100}\n", "training.conv_epochs", "never"},
 		{"negative block max", "grid: [{lr: [0.1], batch: [1], max_epochs: -5}]\n", "grid[0].max_epochs", ">= 1"},
 		{"conv beyond block max", "training: {conv_epochs: 200}\ngrid: [{lr: [0.1], batch: [1], max_epochs: 100}]\n", "grid[0].max_epochs", "never"},
@@ -206,7 +207,7 @@ func TestShippedGrids(t *testing.T) {
 // epoch limit, and fills in train's defaults for the keys left out.
 func TestTrainConfig(t *testing.T) {
 	c, err := Parse([]byte("data: {per_class: 4}\nmodel: {hidden: 3, init_factor: 2.5, init_seed: 9, loss: mean}\n"+
-		"training: {warmup_steps: 7, conv_threshold: 1e-5, conv_epochs: 3, max_epochs: 50, sampling: shuffle, diverge_loss: 99, engine: gorgonia}\n"+
+		"training: {warmup_steps: 7, conv_threshold: 1e-5, conv_epochs: 3, max_epochs: 50, sampling: shuffle, diverge_loss: 99, engine: gorgonia, sharpness_every: 10}\n"+
 		"grid: [{lr: [0.25], batch: [2]}, {lr: [0.5], batch: [n], max_epochs: 70}]\nseeds: [4]\n"), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +216,7 @@ func TestTrainConfig(t *testing.T) {
 	got := c.TrainConfig(runs[0])
 	want := train.Config{Model: train.Model{Hidden: 3, InitFactor: 2.5, InitSeed: 9, Loss: "mean"}, LR: 0.25, Batch: 2, Seed: 4,
 		Procedure: train.Procedure{WarmupSteps: 7, ConvThreshold: 1e-5, ConvEpochs: 3, MaxEpochs: 50, Sampling: "shuffle",
-			DivergeLoss: 99, Engine: "gorgonia"}}
+			DivergeLoss: 99, Engine: "gorgonia", SharpnessEvery: 10}}
 	if got != want {
 		t.Errorf("TrainConfig\n got %+v\nwant %+v", got, want)
 	}

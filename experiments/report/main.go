@@ -10,6 +10,10 @@
 // Markdown sections, such as the validation of eta* written by experiments/validate, are
 // appended with -section FILE (repeatable). Files are written atomically. On error it prints
 // one line to stderr and exits with status 1.
+//
+// When the sweep recorded sharpness paths (training.sharpness_every: the file
+// sharpness_paths.jsonl beside the table, or -paths FILE), the report also draws Figure 5, the
+// path to the edge (figures/fig5.{png,svg}), and links it.
 package main
 
 import (
@@ -25,6 +29,25 @@ import (
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/plots"
 )
+
+// pathsFigure draws Figure 5 from the paths file: explicit (an error if missing) or the one
+// beside the table (none there: no figure).
+func pathsFigure(table, file string) (*plots.Figure, error) {
+	if file == "" {
+		file = filepath.Join(filepath.Dir(table), results.PathsFile)
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	paths, err := results.ReadPathsFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("sharpness paths: %w", err)
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return plots.Figure5(paths)
+}
 
 type multiFlag []string
 
@@ -43,6 +66,7 @@ func run(args []string) error {
 	table := fs.String("table", "", "results table: table.csv (or table.jsonl) written by the sweep")
 	out := fs.String("out", "", "output directory: writes OUT/REPORT.md and OUT/figures/")
 	var sections multiFlag
+	pathsFile := fs.String("paths", "", "sharpness paths (default: "+results.PathsFile+" beside the table, when it exists)")
 	fs.Var(&sections, "section", "Markdown file appended to the report (repeatable; a missing file is an error)")
 	var tol claims.Tolerances
 	fs.Float64Var(&tol.EdgeSlack, "edge-slack", 0, "claim 1 relative slack on x <= 2/eta (0 = default 0.01)")
@@ -74,6 +98,11 @@ func run(args []string) error {
 	figs, err := plots.Figures(rows)
 	if err != nil {
 		return err
+	}
+	if fig5, err := pathsFigure(*table, *pathsFile); err != nil {
+		return err
+	} else if fig5 != nil {
+		figs = append(figs, fig5)
 	}
 	figDir := filepath.Join(*out, "figures")
 	for _, f := range figs {

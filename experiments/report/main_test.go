@@ -39,6 +39,45 @@ func TestRunWritesFiguresAndReport(t *testing.T) {
 	}
 }
 
+// TestRunDrawsPaths: Figure 5 is drawn from -paths, or from sharpness_paths.jsonl beside the
+// table, and linked in the report; without a paths file there is none; a missing -paths file is
+// an error.
+func TestRunDrawsPaths(t *testing.T) {
+	paths, _ := filepath.Abs(filepath.Join("..", "..", "plots", "testdata", "paths.jsonl"))
+	dir := t.TempDir()
+	b, err := os.ReadFile(tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := filepath.Join(dir, results.CSVFile)
+	os.WriteFile(table, b, 0o644)
+	has := func(out string) bool {
+		md, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = os.Stat(filepath.Join(out, "figures", "fig5.png"))
+		return strings.Contains(string(md), "(figures/fig5.png)") && err == nil
+	}
+	out := filepath.Join(dir, "none")
+	if err := run([]string{"-table", table, "-out", out}); err != nil || has(out) {
+		t.Errorf("without paths: %v, figure 5 drawn: %v", err, has(out))
+	}
+	out = filepath.Join(dir, "flag")
+	if err := run([]string{"-table", table, "-out", out, "-paths", paths}); err != nil || !has(out) {
+		t.Errorf("-paths: %v, figure 5 drawn: %v", err, has(out))
+	}
+	p, _ := os.ReadFile(paths)
+	os.WriteFile(filepath.Join(dir, results.PathsFile), p, 0o644)
+	out = filepath.Join(dir, "beside")
+	if err := run([]string{"-table", table, "-out", out}); err != nil || !has(out) {
+		t.Errorf("paths beside the table: %v, figure 5 drawn: %v", err, has(out))
+	}
+	if err := run([]string{"-table", table, "-out", filepath.Join(dir, "x"), "-paths", filepath.Join(dir, "missing.jsonl")}); err == nil {
+		t.Error("a missing -paths file was accepted")
+	}
+}
+
 // TestRunReadsJSONLines: the JSON-lines table gives the same report as the CSV one.
 func TestRunReadsJSONLines(t *testing.T) {
 	rows := tinyRows(t)

@@ -84,6 +84,7 @@ func TestKeys(t *testing.T) {
 		"model: {hidden: 20, loss: sum}\ntraining: {conv_threshold: 1e-6, engine: fused}\n",
 		"analysis: {covariance: true, hessian_sharpness: true}\n",
 		"analysis: {options: {rel_width: 1e-6, rank_tol: 1e-10, bound25_starts: 32, max_applications: 600, center_gradients: true, seed: 0}}\n",
+		"training: {sharpness_every: 0}\n",
 	} {
 		if k != key(t, base+extra, 0) {
 			t.Errorf("explicit defaults %q changed the key", extra)
@@ -93,6 +94,7 @@ func TestKeys(t *testing.T) {
 		"model: {hidden: 21}\n", "model: {init_factor: 2}\n", "model: {init_seed: 5}\n", "model: {loss: mean}\n",
 		"training: {warmup_steps: 10}\n", "training: {warmup_epochs: 5}\n", "training: {max_epochs: 100}\n", "training: {sampling: shuffle}\n",
 		"training: {engine: gorgonia}\n", "training: {diverge_loss: 1e5}\n", "training: {conv_epochs: 20}\n",
+		"training: {sharpness_every: 10}\n",
 		"analysis: {covariance: false}\n", "analysis: {hessian_sharpness: false}\n",
 		"analysis: {options: {rel_width: 1e-3}}\n", "analysis: {options: {center_gradients: false}}\n",
 		"data: {per_class: 4, random: true}\n", "seeds: [2]\n",
@@ -104,6 +106,22 @@ func TestKeys(t *testing.T) {
 		if key(t, text, 0) == k {
 			t.Errorf("%q does not change the key", extra)
 		}
+	}
+	// The spec of a run without sharpness tracking is the one written before tracking existed:
+	// no sharpness_every key, and with tracking the spec differs by exactly that key.
+	cfg := parse(t, base)
+	plain, err := Of(cfg, cfg.Runs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = parse(t, base+"training: {sharpness_every: 10}\n")
+	tracked, err := Of(cfg, cfg.Runs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain.Spec.Train), "sharpness") ||
+		strings.Replace(string(tracked.Spec.Train), `,"sharpness_every":10`, "", 1) != string(plain.Spec.Train) {
+		t.Errorf("training spec without tracking %s, with %s", plain.Spec.Train, tracked.Spec.Train)
 	}
 	// A block's epoch limit replaces training.max_epochs for its runs only; the same limit
 	// written either way is the same run.

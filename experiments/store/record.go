@@ -9,6 +9,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // Format is the version of the record layout and of the key's definition. Changing what a record
@@ -69,6 +70,8 @@ type Record struct {
 	FinalLoss    jsonfloat.Float   `json:"final_loss"`
 	LossCurve    []jsonfloat.Float `json:"loss_curve,omitempty"`
 	TrainSeconds float64           `json:"train_seconds"`
+	// SharpnessPath is the sharpness recorded during training (training.sharpness_every > 0).
+	SharpnessPath *train.SharpnessPath `json:"sharpness_path,omitempty"`
 
 	// Analysis is the analysis.Report of the converged minimum (JSON keys p, sharpness,
 	// gd_threshold, generalized_sharpness, ...).

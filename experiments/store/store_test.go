@@ -15,6 +15,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 type trainSettings struct {
@@ -227,5 +228,37 @@ func TestCleanTemp(t *testing.T) {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s exists = %v, want %v", filepath.Base(p), err == nil, want)
 		}
+	}
+}
+
+// TestSharpnessPathRecord: a record's sharpness path survives the store, non-finite values
+// included, and a record without one encodes as records did before the field existed (no
+// sharpness_path key), so that their checksums still verify.
+func TestSharpnessPathRecord(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, 0.02, 4)
+	r.SharpnessPath = &train.SharpnessPath{Epochs: []int{0, 10, 17}, Sharpness: []float64{400, 120, math.NaN()},
+		StepSize: []float64{1e-4, 0.01, 0.02}, Residual: []float64{1e-3, 5e-3, math.NaN()}}
+	if err := st.Put(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Get(r.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := got.SharpnessPath
+	if sp == nil || !slices.Equal(sp.Epochs, []int{0, 10, 17}) || sp.Sharpness[1] != 120 || !math.IsNaN(sp.Sharpness[2]) || sp.StepSize[0] != 1e-4 {
+		t.Errorf("path after the round trip: %+v", sp)
+	}
+	plain := record(t, 0.02, 8)
+	b, err := plain.seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("sharpness_path")) {
+		t.Errorf("a record without tracking mentions a path: %s", b)
 	}
 }

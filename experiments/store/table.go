@@ -84,15 +84,25 @@ func TableRow(config string, r *Record) (results.Row, error) {
 }
 
 // WriteTable writes <dir>/table.csv and <dir>/table.jsonl (results.WriteTable) with one row per
-// record, in the order given, labelled with the grid name config.
+// record, in the order given, labelled with the grid name config, and beside them
+// <dir>/sharpness_paths.jsonl (results.WritePaths) with the sharpness path of every record that
+// has one (none: a stale file is removed).
 func WriteTable(dir, config string, recs []*Record) error {
 	rows := make([]results.Row, 0, len(recs))
+	var paths []results.Path
 	for _, r := range recs {
 		row, err := TableRow(config, r)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, row)
+		if sp := r.SharpnessPath; sp != nil {
+			paths = append(paths, results.Path{Key: r.Key, Config: config, LR: row.LR, Batch: row.Batch, Seed: *row.Seed,
+				Status: r.Status, Epochs: sp.Epochs, Sharpness: sp.Sharpness, StepSize: sp.StepSize, Residual: sp.Residual})
+		}
 	}
-	return results.WriteTable(dir, rows)
+	if err := results.WriteTable(dir, rows); err != nil {
+		return err
+	}
+	return results.WritePaths(dir, paths)
 }

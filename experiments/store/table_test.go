@@ -12,6 +12,7 @@ import (
 
 	"github.com/sgdstability/sgdstab/experiments/results"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
+	"github.com/sgdstability/sgdstab/train"
 )
 
 // TestTable pins the text of the table written for a converged and a diverged record.
@@ -106,5 +107,41 @@ func TestTableRowErrors(t *testing.T) {
 	}
 	if err := WriteTable(t.TempDir(), "x", []*Record{r}); err == nil {
 		t.Error("WriteTable wrote a bad record")
+	}
+}
+
+// TestTablePaths: the sharpness paths of the records that have one are written beside the table
+// with their run's key, lr, batch, seed and status; without any, no paths file.
+func TestTablePaths(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := record(t, 0.01, 8), record(t, 0.02, 4), record(t, 0.5, 1)
+	a.SharpnessPath = &train.SharpnessPath{Epochs: []int{0, 10, 12}, Sharpness: []float64{300, 150, 120},
+		StepSize: []float64{1e-4, 0.01, 0.01}, Residual: []float64{1e-3, 2e-3, 3e-3}}
+	c.Status = "diverged"
+	c.Analysis, c.HessianSharpness, c.ResidualRel = nil, nil, nil
+	c.SharpnessPath = &train.SharpnessPath{Epochs: []int{0, 3}, Sharpness: []float64{300, math.NaN()},
+		StepSize: []float64{0.05, 0.5}, Residual: []float64{1e-3, math.NaN()}}
+	for _, r := range []*Record{a, b, c} {
+		if _, err := r.seal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteTable(dir, "g", []*Record{a, b, c}); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := results.ReadPathsFile(filepath.Join(dir, results.PathsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 2 || paths[0].Key != a.Key || paths[0].LR != 0.01 || paths[0].Batch != 8 || paths[0].Seed != 1 ||
+		paths[0].Status != "converged" || paths[0].Config != "g" || paths[0].Sharpness[2] != 120 ||
+		paths[1].Key != c.Key || paths[1].Status != "diverged" || !math.IsNaN(paths[1].Sharpness[1]) {
+		t.Errorf("paths %+v", paths)
+	}
+	if err := WriteTable(dir, "g", []*Record{b}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, results.PathsFile)); !os.IsNotExist(err) {
+		t.Errorf("paths file of an earlier table kept: %v", err)
 	}
 }

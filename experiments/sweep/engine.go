@@ -88,6 +88,7 @@ func (e *realEngine) train(ctx context.Context, r grid.Run, report func(status))
 	rec := &store.Record{
 		Status: string(res.Status), Epochs: res.Epochs, Steps: res.Steps,
 		FinalLoss: jsonfloat.Float(res.FinalLoss), TrainSeconds: res.Seconds, DataChecksum: checksum,
+		SharpnessPath: res.SharpnessPath,
 	}
 	rec.LossCurve = make([]jsonfloat.Float, len(res.LossCurve))
 	for i, l := range res.LossCurve {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,9 @@ func TestRealEngine(t *testing.T) {
 		t.Skipf("MNIST not available: %v", err)
 	}
 	dir := t.TempDir()
-	text := tinyGrid + "output: " + filepath.Join(dir, "out") + "\nstore: " + filepath.Join(dir, "store") + "\n"
+	// with sharpness tracking: its last value at a converged minimum is checked against the
+	// analysis' Gauss-Newton sharpness (an independent computation, from the Gram matrix)
+	text := strings.Replace(tinyGrid, "max_epochs: 3000}", "max_epochs: 3000, sharpness_every: 50}", 1) + "output: " + filepath.Join(dir, "out") + "\nstore: " + filepath.Join(dir, "store") + "\n"
 	cfg, err := grid.Parse([]byte(text), "g.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +79,11 @@ func TestRealEngine(t *testing.T) {
 		}
 		if rep.CovarianceTrace == nil && len(rec.Notes) == 0 {
 			t.Errorf("%v: covariance asked for, neither computed nor explained", tk.Run)
+		}
+		if sp := rec.SharpnessPath; sp == nil || sp.Epochs[len(sp.Epochs)-1] != rec.Epochs || sp.Epochs[0] != 0 {
+			t.Errorf("%v: sharpness path %+v for %d epochs", tk.Run, sp, rec.Epochs)
+		} else if last, rho := sp.Sharpness[len(sp.Sharpness)-1], sp.Residual[len(sp.Residual)-1]; math.Abs(last-rep.Sharpness) > math.Max(rho, 1e-8)*rep.Sharpness {
+			t.Errorf("%v: tracked sharpness %v (residual %.2g) at the minimum, analysis %v", tk.Run, last, rho, rep.Sharpness)
 		}
 		if rec.DataChecksum == "" || rec.Backend == "" || rec.AnalysisSeconds <= 0 {
 			t.Errorf("%v: provenance missing: %q %q %v", tk.Run, rec.DataChecksum, rec.Backend, rec.AnalysisSeconds)

@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the batch sampling")
 	fs.Float64Var(&c.DivergeLoss, "diverge-loss", 0, "loss above which a run counts as diverged (0 = default 1e6)")
 	fs.StringVar(&c.Engine, "engine", "", "fused (default) | gorgonia")
+	fs.IntVar(&c.SharpnessEvery, "sharpness-every", 0, "record the Gauss-Newton sharpness every N epochs, at epoch 0 and at the last (0 = off)")
 	mnist := fs.String("mnist", "", "directory with the MNIST IDX files (default: $"+data.EnvDir+", then the Go module cache)")
 	classes := fs.String("classes", "0,1,2,3", "digits to train on, comma-separated")
 	perClass := fs.Int("per-class", 128, "images per class")

@@ -44,6 +44,26 @@ func TestTrainCommandWritesRecord(t *testing.T) {
 	if rec.FinalLoss != rec.LossCurve[2] || math.IsNaN(rec.FinalLoss) {
 		t.Fatalf("final loss %g, curve %v", rec.FinalLoss, rec.LossCurve)
 	}
+	if rec.SharpnessPath != nil {
+		t.Errorf("a sharpness path without -sharpness-every")
+	}
+	// -sharpness-every records the path (epochs 0, 2 and the last, 3) and leaves the run as it was.
+	outS := filepath.Join(t.TempDir(), "tracked.json")
+	if err := run(context.Background(), append(args[:len(args)-1:len(args)-1], outS, "-sharpness-every", "2"), &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	recS, err := train.ReadRunRecord(outS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp := recS.SharpnessPath; sp == nil || len(sp.Epochs) != 3 || sp.Epochs[2] != 3 || !(sp.Sharpness[0] > 0) || recS.Config.SharpnessEvery != 2 {
+		t.Errorf("tracked run: path %+v, config %+v", recS.SharpnessPath, recS.Config)
+	}
+	for i, v := range rec.Params.Flat() {
+		if recS.Params.Flat()[i] != v {
+			t.Fatalf("parameter %d differs with tracking", i)
+		}
+	}
 	// The same flags give the same parameters (determinism through the command).
 	out2 := filepath.Join(t.TempDir(), "run2.json")
 	args[len(args)-1] = out2
