@@ -16,7 +16,6 @@ import (
 
 	"github.com/sgdstability/sgdstab/experiments/results"
 	"github.com/sgdstability/sgdstab/experiments/results/resultstest"
-	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/internal/jsonfloat"
 )
 
@@ -141,26 +140,7 @@ func TestGoldenFigures(t *testing.T) {
 		}
 		for _, f := range figs {
 			for _, format := range []string{"png", "svg"} {
-				got := render(t, f, format)
-				path := filepath.Join(tc.dir, f.Name+"."+format)
-				if *update {
-					if err := atomicfile.WriteFile(path, got); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-				}
-				if format == "png" {
-					err = comparePNG(got, want, 0.002)
-				} else {
-					err = compareSVG(got, want, 0.05)
-				}
-				if err != nil {
-					t.Errorf("%s differs from golden: %v", path, err)
-				}
+				checkGolden(t, tc.dir, f, format)
 			}
 		}
 	}
@@ -185,13 +165,7 @@ func TestGoldenDetectsChange(t *testing.T) {
 		if err != nil {
 			t.Skip("no golden file yet")
 		}
-		got := render(t, f, format)
-		if format == "png" {
-			err = comparePNG(got, want, 0.002)
-		} else {
-			err = compareSVG(got, want, 0.05)
-		}
-		if err == nil {
+		if compareGolden(render(t, f, format), want, format) == nil {
 			t.Errorf("%s: a changed figure passed the golden comparison", format)
 		}
 	}
