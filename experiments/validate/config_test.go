@@ -141,6 +141,7 @@ func TestConfigRejects(t *testing.T) {
 		{"other batch", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: n, seed: 1}", "minima[1]: lr 0.05, batch 16, seed 1 is not a run"},
 		{"other lr", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.05, batch: 1, seed: 1}", "minima[0]: lr 0.05, batch 1, seed 1 is not a run"},
 		{"lr infinite", "{lr: 0.02, batch: 1, seed: 1}", "{lr: .inf, batch: 1, seed: 1}", "is not a run"},
+		{"batch minus one", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: -1, seed: 1}", "batch size -1 outside 1..n (write n for the full batch)"},
 		{"batch word", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.02, batch: all, seed: 1}", "neither an integer"},
 		{"duplicate minimum", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.02, batch: 1, seed: 1}", "minima[1]: same lr and batch as minima[0]"},
 		{"empty c", "c: [0.8, 1.25]", "c: []", "c: empty"},
