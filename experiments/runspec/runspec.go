@@ -10,6 +10,7 @@ package runspec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -95,6 +96,10 @@ func Options(cfg *grid.Config) (analysis.Options, error) {
 		}
 	}
 	if err := opt.Validate(); err != nil {
+		var oe *analysis.OptionError
+		if errors.As(err, &oe) {
+			return opt, fail("."+oe.Option, "%s %s", oe.Option, oe.Reason)
+		}
 		return opt, fail("", "%v", err)
 	}
 	return opt, nil

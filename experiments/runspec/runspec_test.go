@@ -44,7 +44,11 @@ func TestOptions(t *testing.T) {
 		"{rank_tol: {a: 1}}":     "analysis.options.rank_tol",
 		"{psd_tol: 1, zzz: nil}": "analysis.options.zzz",
 		"{MaxApplications: 5}":   "analysis.options.MaxApplications", // JSON names only
-		"{rel_width: 2}":         "analysis.options",                 // out of range (analysis.Options.Validate)
+		"{rel_width: 2}":         "analysis.options.rel_width",       // out of range (analysis.Options.Validate)
+		"{rel_width: 1e-300}":    "analysis.options.rel_width",       // below what the certificate can meet
+		"{rank_tol: 1e-300}":     "analysis.options.rank_tol",
+		"{psd_tol: -1}":          "analysis.options.psd_tol",
+		"{bound25_max_iter: -1}": "analysis.options.bound25_max_iter",
 	} {
 		_, err := Options(parse(t, base+"analysis: {options: "+text+"}\n"))
 		var ge *grid.Error

@@ -492,3 +492,24 @@ func TestOldStoreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Analysis options out of range fail the grid, also in a dry run, before anything is trained or
+// written, naming the key.
+func TestAnalysisOptionsRefusedUpFront(t *testing.T) {
+	for _, width := range []string{"2", "1e-300"} {
+		dir := t.TempDir()
+		cfgPath := filepath.Join(dir, "g.yaml")
+		os.WriteFile(cfgPath, []byte(fakeGrid+"analysis: {options: {rel_width: "+width+"}}\nstore: "+filepath.Join(dir, "store")+
+			"\noutput: "+filepath.Join(dir, "out")+"\n"), 0o644)
+		for _, args := range [][]string{{"-dry-run"}, {}} {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"-config", cfgPath}, args...), &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), "analysis.options.rel_width: rel_width = "+width) {
+				t.Errorf("rel_width %s %v: exit %d, stderr %q", width, args, code, stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, "store")); err == nil {
+				t.Errorf("rel_width %s %v: the store was created", width, args)
+			}
+		}
+	}
+}
