@@ -197,3 +197,20 @@ func TestFactored(t *testing.T) {
 		t.Errorf("sharpness %v, want 4", rep.Sharpness)
 	}
 }
+
+// A run whose analysis cannot fit the memory limit is refused by Of (so the sweep and its dry run
+// fail at plan time); the shape is the network's.
+func TestOfRefusesTooLarge(t *testing.T) {
+	base := "grid: [{lr: [0.1], batch: [1]}]\n"
+	cfg := parse(t, base+"model: {hidden: 1000000000}\n")
+	if _, err := Of(cfg, cfg.Runs()[0]); err == nil || !strings.Contains(err.Error(), "needs about") || !strings.Contains(err.Error(), "-max-memory") {
+		t.Errorf("hidden = 1e9: %v", err)
+	}
+	small := parse(t, base+"model: {hidden: 3}\n")
+	if n, k, d, _ := Shape(small, small.TrainConfig(small.Runs()[0])); n != small.N() || k != 4 || d != 3*784+3+4*3+4 {
+		t.Errorf("shape n %d k %d d %d", n, k, d)
+	}
+	if _, err := Of(small, small.Runs()[0]); err != nil {
+		t.Errorf("hidden = 3: %v", err)
+	}
+}

@@ -4,7 +4,7 @@
 // table of all runs of the grid that have a record.
 //
 //	go run ./experiments/sweep -config experiments/quick.yaml [-dry-run] [-shard i/N]
-//	    [-workers 2] [-mnist DIR] [-table-only] [-progress auto|bar|plain]
+//	    [-workers 2] [-mnist DIR] [-table-only] [-progress auto|bar|plain] [-max-memory BYTES]
 //
 // Interrupting (Ctrl-C, SIGTERM) stops the runs in progress between epochs without writing
 // anything for them; rerunning the same command resumes with the unfinished runs. A second
@@ -31,8 +31,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 func main() {
@@ -73,6 +75,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	tableOnly := fs.Bool("table-only", false, "only rewrite the grid's table from the store")
 	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal), bar, plain")
 	heartbeat := fs.Duration("heartbeat", 30*time.Second, "plain progress: interval of the progress lines")
+	maxMemory := fs.Uint64("max-memory", 0, "most memory in `bytes` one analysis may need by analysis.MemoryEstimate; every run is checked before any trains (0: 3/4 of the machine's memory)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -103,6 +106,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("-progress %q: want auto, bar or plain", *progress)}
 	}
 
+	analysis.SetMemoryLimit(*maxMemory)
 	cfg, err := grid.Load(*configPath)
 	if err != nil {
 		return err
@@ -146,10 +150,20 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	if *dryRun {
 		return list(stdout, cfg, mine, len(all), *shardFlag)
 	}
+	// Everything written must be writable before anything trains (a read-only store or output
+	// directory would otherwise show only after the first run).
 	if !*tableOnly {
 		if _, err := store.Open(cfg.Store); err != nil {
 			return err
 		}
+		if err := atomicfile.CheckDir(cfg.Store, true); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	if err := atomicfile.CheckDir(cfg.Output, true); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if !*tableOnly {
 		if n, err := st.CleanTemp(time.Hour); err == nil && n > 0 {
 			disp.logf("removed %d stale temporary files from %s", n, cfg.Store)
 		}
