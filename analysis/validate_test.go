@@ -203,3 +203,17 @@ func TestOptionRanges(t *testing.T) {
 		t.Errorf("RelWidth = MinRelWidth: status %s, width %g", dg.Status, dg.BracketRelWidth)
 	}
 }
+
+// Finite entries near the float64 maximum are not reported as NaN or Inf: the symmetrization of
+// the PSD check no longer overflows, and a result that does overflow says so.
+func TestHugeFiniteEntries(t *testing.T) {
+	v := 1e308
+	_, err := AnalyzeDense(&Dense{N: 2, D: 2, Hessians: [][]float64{{v, -v, -v, v}, {v, v, v, v}}}, 1, Options{})
+	if err == nil || strings.Contains(err.Error(), "NaN or Inf") || !strings.Contains(err.Error(), "float64") {
+		t.Errorf("entries 1e308: %v", err)
+	}
+	v = 1e200 // the same problem scaled down is analysed (everything is scaled by the largest entry)
+	if _, err := AnalyzeDense(&Dense{N: 2, D: 2, Hessians: [][]float64{{v, -v, -v, v}, {v, v, v, v}}}, 1, Options{}); err != nil {
+		t.Errorf("entries 1e200: %v", err)
+	}
+}
