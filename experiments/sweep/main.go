@@ -14,6 +14,12 @@
 // job arrays writing into one shared store; the table written at the end holds every run of the
 // grid that has a record by then (rerun with -table-only after all shards for the final one).
 //
+// Concurrent sweeps on one store (processes, shards, machines sharing the directory) train every
+// run once: a run is claimed before training with a lease file <key>.lease beside its record
+// (host, pid, a heartbeat refreshed every -lease-timeout/10), skipped while another live process
+// holds it, taken over when its heartbeat is older than -lease-timeout (default 5 min), and
+// released after the record is written (see store.Claim).
+//
 // Exit status: 0 when every selected run has a record, 1 on errors or failed runs, 2 on bad
 // usage, 130 when interrupted.
 package main
@@ -75,6 +81,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	tableOnly := fs.Bool("table-only", false, "only rewrite the grid's table from the store")
 	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal), bar, plain")
 	heartbeat := fs.Duration("heartbeat", 30*time.Second, "plain progress: interval of the progress lines")
+	leaseTimeout := fs.Duration("lease-timeout", defaultLeaseTimeout, "a run's lease whose heartbeat is older than this is stale: its holder is taken as dead and the run retrained")
 	maxMemory := fs.Uint64("max-memory", 0, "most memory in `bytes` one analysis may need by analysis.MemoryEstimate; every run is checked before any trains (0: 3/4 of the machine's memory)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +98,9 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	shard, shards, err := grid.ParseShard(*shardFlag)
 	if err != nil {
 		return usageError{err}
+	}
+	if *leaseTimeout <= 0 {
+		return usageError{fmt.Errorf("-lease-timeout %v: want > 0", *leaseTimeout)}
 	}
 	if *workers < 0 {
 		return usageError{fmt.Errorf("-workers %d: want >= 1", *workers)}
@@ -132,7 +142,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := &store.Store{Dir: cfg.Store}
-	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: cfg.Workers, Display: disp}
+	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: cfg.Workers, Display: disp, LeaseTimeout: *leaseTimeout}
 
 	all := cfg.Runs()
 	tasks, err := r.plan(all)
@@ -167,6 +177,12 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		if n, err := st.CleanTemp(time.Hour); err == nil && n > 0 {
 			disp.logf("removed %d stale temporary files from %s", n, cfg.Store)
 		}
+		cleanLeases := func() {
+			if n, err := st.CleanLeases(*leaseTimeout); err == nil && n > 0 {
+				disp.logf("removed %d stale leases (of processes that died) from %s", n, cfg.Store)
+			}
+		}
+		cleanLeases()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		finished := make(chan struct{})
@@ -196,9 +212,10 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cleanLeases()
 		rows, terr := r.table(tasks)
-		disp.logf("sweep %s: %d run, %d skipped (done before), %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
-			cfg.Name, out.Ran, out.Skipped, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
+		disp.logf("sweep %s: %d run, %d skipped (done before), %d done by other processes, %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
+			cfg.Name, out.Ran, out.Skipped, out.Elsewhere, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
 		if terr != nil {
 			return terr
 		}
