@@ -1,14 +1,9 @@
 package analysis
 
 import (
-	"bufio"
 	"fmt"
 	"math"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 )
 
 // MemoryEstimate returns the bytes (8 per float64) that an analysis of n samples in dimension d
@@ -66,27 +61,6 @@ func MemoryLimit() (uint64, string) {
 		return math.MaxUint64, "no limit (the machine's memory is unknown)"
 	}
 	return total / 4 * 3, fmt.Sprintf("3/4 of this machine's %s", FormatBytes(total))
-}
-
-// machineMemory is the machine's memory in bytes, 0 if unknown.
-func machineMemory() uint64 {
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) >= 2 && fields[0] == "MemTotal:" {
-				if kb, err := strconv.ParseUint(fields[1], 10, 64); err == nil {
-					return kb * 1024
-				}
-			}
-		}
-	}
-	var si syscall.Sysinfo_t
-	if syscall.Sysinfo(&si) == nil {
-		return uint64(si.Totalram) * uint64(si.Unit)
-	}
-	return 0
 }
 
 // CheckMemory returns an error if MemoryEstimate(n, k, d, factored) is above MemoryLimit, saying

@@ -54,8 +54,9 @@ func (s *Store) leasePath(key string) string {
 //     LeaseInfo as JSON; the holder keeps it open and rewrites it in place every timeout/10 with
 //     a new heartbeat, after checking that the path still names its file (os.SameFile): writes
 //     through the open file never touch a lease that replaced it.
-//   - A lease whose heartbeat is older than timeout is stale (its holder died or hangs) and is
-//     taken over: the taker renames the lease file to a name of its own (a rename succeeds for
+//   - A lease whose heartbeat is older than timeout is stale (its holder died or hangs), and so
+//     is one whose holder ran on this machine (same host name) and has exited (no process with
+//     its pid); a stale lease is taken over: the taker renames the lease file to a name of its own (a rename succeeds for
 //     one process only), checks that what it moved is the stale lease it read (if not, it puts
 //     the fresh lease back with a hard link, which fails rather than overwrite one, and gives
 //     up), and then creates its own lease with O_EXCL as above. A lease file that cannot be
@@ -118,6 +119,9 @@ func readLease(p string, timeout time.Duration) (raw []byte, stale bool, err err
 	var li LeaseInfo
 	if json.Unmarshal(raw, &li) == nil && !li.Heartbeat.IsZero() {
 		beat = li.Heartbeat
+		if host, _ := os.Hostname(); li.Host == host && li.PID > 0 && processGone(li.PID) {
+			return raw, true, nil // its holder on this machine has exited: no need to wait
+		}
 	}
 	return raw, time.Since(beat) > timeout, nil
 }

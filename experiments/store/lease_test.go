@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,5 +141,29 @@ func TestCleanLeases(t *testing.T) {
 	leases, _ := s.Leases()
 	if _, ok := leases[leaseKey]; ok || len(leases) != 1 {
 		t.Errorf("left %v", leases)
+	}
+}
+
+// A lease of a process of this machine that has exited is stale at once (no wait for the timeout).
+func TestLeaseOfExitedLocalProcess(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	s := &Store{Dir: t.TempDir()}
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(LeaseInfo{Host: host, PID: cmd.Process.Pid, Token: "exited", Heartbeat: time.Now()})
+	os.MkdirAll(filepath.Dir(s.leasePath(leaseKey)), 0o755)
+	os.WriteFile(s.leasePath(leaseKey), b, 0o644)
+	l, err := s.Claim(leaseKey, time.Hour, nil)
+	if err != nil {
+		t.Fatalf("lease of exited pid %d: %v", cmd.Process.Pid, err)
+	}
+	l.Release()
+	// the same lease from another machine is left to its holder until the timeout
+	b, _ = json.Marshal(LeaseInfo{Host: host + "-other", PID: cmd.Process.Pid, Token: "remote", Heartbeat: time.Now()})
+	os.WriteFile(s.leasePath(leaseKey), b, 0o644)
+	if _, err := s.Claim(leaseKey, time.Hour, nil); !errors.Is(err, ErrLeased) {
+		t.Errorf("fresh lease of another machine: %v", err)
 	}
 }
