@@ -25,7 +25,7 @@
 // whose lease exists and is fresh is left to its holder (ErrLeased; the caller tries later, and
 // finds the record or a lease released without one). A lease whose heartbeat is older than the
 // timeout (default 5 min: its holder died or hangs), or whose holder ran on this machine and has
-exited, is taken over: renamed away by the taker (one
+// exited, is taken over: renamed away by the taker (one
 // rename wins), checked to be the stale lease it read (a fresh one is put back with a hard link,
 // which never overwrites), and replaced by the taker's own O_EXCL lease. A holder notices that it
 // lost its lease (the path no longer names its open file) at its next heartbeat; the run is
