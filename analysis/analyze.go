@@ -172,6 +172,9 @@ type Diagnostics struct {
 // AnalyzeDense computes every quantity of THEORY.md for explicit per-sample Hessians and batch
 // size batch. Input and options are validated first (see [Dense.Validate]).
 func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
+	if err := checkInputMemory(d); err != nil {
+		return nil, err
+	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -195,6 +198,9 @@ func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
 // of H obtained from the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i, where H is
 // diagonal. Input and options are validated first (see [Factored.Validate]).
 func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
+	if err := checkInputMemory(f); err != nil {
+		return nil, err
+	}
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}

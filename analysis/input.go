@@ -91,23 +91,59 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Validate reports the first option out of its range (before defaults are applied: zero means
-// the default and is always valid).
+// Option ranges checked by [Options.Validate] (zero always means the default).
+const (
+	// MinRelWidth is the smallest RelWidth accepted: about 1e4 float64 epsilons, a bracket the
+	// Collatz-Wielandt certificate meets (its Cholesky tests of mu S - T(S) resolve mu to a few
+	// ulps times the rank; 1e-14 was already missed at rank 60, 1e-15 at rank 30).
+	MinRelWidth = 1e-12
+	// MinRankTol is the smallest RankTol accepted: eigenvalues of H below about 1e-14 lambda_max
+	// are rounding noise of the Gram matrix's eigendecomposition, not directions of range(H).
+	MinRankTol = 1e-14
+)
+
+// OptionError is an option out of its range; Option is its JSON name (e.g. "rel_width"), so that
+// a caller reading options from a file can name the key.
+type OptionError struct {
+	Option, Reason string
+}
+
+func (e *OptionError) Error() string { return "analysis: option " + e.Option + " " + e.Reason }
+
+// Validate reports the first option out of its range as an *OptionError (before defaults are
+// applied: zero means the default and is always valid). The ranges: eta finite >= 0; rel_width in
+// [MinRelWidth, 1); rank_tol in [MinRankTol, 1); sym_tol and psd_tol in [0, 1); grad_mean_tol in
+// [0, 1] (the ratio it bounds is at most 1); max_applications, bound25_starts, bound25_random and
+// bound25_max_iter >= 0.
 func (o Options) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"Eta", o.Eta}, {"RelWidth", o.RelWidth}, {"RankTol", o.RankTol}, {"SymTol", o.SymTol},
-		{"PSDTol", o.PSDTol}, {"GradMeanTol", o.GradMeanTol}} {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
-			return fmt.Errorf("analysis: option %s = %v must be finite and >= 0", f.name, f.v)
-		}
+	bad := func(name string, v any, want string) error {
+		return &OptionError{Option: name, Reason: fmt.Sprintf("= %v, want %s (0: the default)", v, want)}
 	}
-	if o.RelWidth >= 1 || o.RankTol >= 1 {
-		return fmt.Errorf("analysis: options RelWidth (%v) and RankTol (%v) must be below 1", o.RelWidth, o.RankTol)
+	nonFinite := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	in := func(v, lo, hi float64, closed bool) bool {
+		return !nonFinite(v) && (v == 0 || v >= lo && (v < hi || closed && v == hi))
 	}
-	if o.MaxApplications < 0 || o.Bound25Starts < 0 || o.Bound25Random < 0 || o.Bound25MaxIter < 0 {
-		return fmt.Errorf("analysis: negative iteration option")
+	switch {
+	case nonFinite(o.Eta) || o.Eta < 0:
+		return bad("eta", o.Eta, "a finite step size >= 0")
+	case !in(o.RelWidth, MinRelWidth, 1, false):
+		return bad("rel_width", o.RelWidth, fmt.Sprintf("a relative bracket width in [%g, 1)", MinRelWidth))
+	case !in(o.RankTol, MinRankTol, 1, false):
+		return bad("rank_tol", o.RankTol, fmt.Sprintf("a relative eigenvalue cut in [%g, 1)", MinRankTol))
+	case !in(o.SymTol, 0, 1, false):
+		return bad("sym_tol", o.SymTol, "a relative tolerance in [0, 1)")
+	case !in(o.PSDTol, 0, 1, false):
+		return bad("psd_tol", o.PSDTol, "a relative tolerance in [0, 1)")
+	case !in(o.GradMeanTol, 0, 1, true):
+		return bad("grad_mean_tol", o.GradMeanTol, "a relative tolerance in [0, 1]")
+	case o.MaxApplications < 0:
+		return bad("max_applications", o.MaxApplications, "a count >= 0")
+	case o.Bound25Starts < 0:
+		return bad("bound25_starts", o.Bound25Starts, "a count >= 0")
+	case o.Bound25Random < 0:
+		return bad("bound25_random", o.Bound25Random, "a count >= 0")
+	case o.Bound25MaxIter < 0:
+		return bad("bound25_max_iter", o.Bound25MaxIter, "a count >= 0")
 	}
 	return nil
 }
@@ -297,7 +333,7 @@ func symmetrizeInto(dst, a []float64, n int) {
 	for i := 0; i < n; i++ {
 		dst[i*n+i] = a[i*n+i]
 		for j := i + 1; j < n; j++ {
-			v := 0.5 * (a[i*n+j] + a[j*n+i])
+			v := 0.5*a[i*n+j] + 0.5*a[j*n+i] // not 0.5 (a + b): that overflows for entries near the float64 maximum
 			dst[i*n+j], dst[j*n+i] = v, v
 		}
 	}

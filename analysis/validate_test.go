@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -36,7 +37,7 @@ func TestValidation(t *testing.T) {
 		{"gradient length", func(d *Dense) { d.Gradients[1] = []float64{1} }, 1, Options{}, "gradient 1 has length 1"},
 		{"gradient count", func(d *Dense) { d.Gradients = d.Gradients[:1] }, 1, Options{}, "1 gradients given"},
 		{"eta too large", func(d *Dense) {}, 1, Options{Eta: 10}, "is not in (0, eta*)"},
-		{"eta negative", func(d *Dense) {}, 1, Options{Eta: -1}, "Eta"},
+		{"eta negative", func(d *Dense) {}, 1, Options{Eta: -1}, "option eta"},
 		{"zero H", func(d *Dense) { d.Hessians = [][]float64{{0, 0, 0, 0}, {0, 0, 0, 0}} }, 1, Options{}, "H = (1/n) sum_i H_i is zero"},
 		{"d = 0", func(d *Dense) { d.D = 0 }, 1, Options{}, "d >= 1"},
 	}
@@ -147,5 +148,72 @@ func TestCertificate(t *testing.T) {
 		if hi < g*(1-1e-12) || lo > g*(1+1e-12) {
 			t.Errorf("Collatz-Wielandt bracket [%g, %g] misses lambda_gen %g", lo, hi, g)
 		}
+	}
+}
+
+// TestOptionRanges checks every option's range: values outside are an *OptionError naming the
+// option, the ends inside are accepted, and the smallest RelWidth is met by the certificate.
+func TestOptionRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+	}{
+		{"eta", Options{Eta: math.Inf(1)}},
+		{"eta", Options{Eta: -1e-9}},
+		{"rel_width", Options{RelWidth: 2}},
+		{"rel_width", Options{RelWidth: 1}},
+		{"rel_width", Options{RelWidth: 1e-300}},
+		{"rel_width", Options{RelWidth: MinRelWidth / 2}},
+		{"rel_width", Options{RelWidth: math.NaN()}},
+		{"rel_width", Options{RelWidth: -1e-6}},
+		{"rank_tol", Options{RankTol: 1e-300}},
+		{"rank_tol", Options{RankTol: 1}},
+		{"sym_tol", Options{SymTol: -1}},
+		{"sym_tol", Options{SymTol: 1}},
+		{"psd_tol", Options{PSDTol: 1}},
+		{"psd_tol", Options{PSDTol: math.Inf(1)}},
+		{"grad_mean_tol", Options{GradMeanTol: 1.5}},
+		{"max_applications", Options{MaxApplications: -1}},
+		{"bound25_starts", Options{Bound25Starts: -1}},
+		{"bound25_random", Options{Bound25Random: -1}},
+		{"bound25_max_iter", Options{Bound25MaxIter: -1}},
+	} {
+		err := tc.opt.Validate()
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tc.name {
+			t.Errorf("%+v: error %v, want an OptionError for %s", tc.opt, err, tc.name)
+		}
+		// the entry points refuse it before looking at the input
+		if _, err := AnalyzeFactored(nil, 1, tc.opt); !errors.As(err, &oe) {
+			t.Errorf("AnalyzeFactored with %+v: error %v, want an OptionError", tc.opt, err)
+		}
+	}
+	for _, opt := range []Options{{}, {RelWidth: MinRelWidth, RankTol: MinRankTol}, {RelWidth: 0.999, RankTol: 0.5, GradMeanTol: 1, SymTol: 0.5, PSDTol: 0.5}} {
+		if err := opt.Validate(); err != nil {
+			t.Errorf("%+v rejected: %v", opt, err)
+		}
+	}
+	// The smallest accepted width is one the certificate meets (here at rank 30, n = 20).
+	in := randDense(rand.New(rand.NewPCG(1, 2)), problemSpec{n: 20, d: 30, k: 3})
+	rep, err := AnalyzeDense(in, 2, Options{RelWidth: MinRelWidth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dg := rep.Diagnostics; dg.Status != "converged" || !(dg.BracketRelWidth <= MinRelWidth) {
+		t.Errorf("RelWidth = MinRelWidth: status %s, width %g", dg.Status, dg.BracketRelWidth)
+	}
+}
+
+// Finite entries near the float64 maximum are not reported as NaN or Inf: the symmetrization of
+// the PSD check no longer overflows, and a result that does overflow says so.
+func TestHugeFiniteEntries(t *testing.T) {
+	v := 1e308
+	_, err := AnalyzeDense(&Dense{N: 2, D: 2, Hessians: [][]float64{{v, -v, -v, v}, {v, v, v, v}}}, 1, Options{})
+	if err == nil || strings.Contains(err.Error(), "NaN or Inf") || !strings.Contains(err.Error(), "float64") {
+		t.Errorf("entries 1e308: %v", err)
+	}
+	v = 1e200 // the same problem scaled down is analysed (everything is scaled by the largest entry)
+	if _, err := AnalyzeDense(&Dense{N: 2, D: 2, Hessians: [][]float64{{v, -v, -v, v}, {v, v, v, v}}}, 1, Options{}); err != nil {
+		t.Errorf("entries 1e200: %v", err)
 	}
 }

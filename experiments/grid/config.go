@@ -81,10 +81,11 @@ func (a Analysis) HessianSharpnessOn() bool { return a.HessianSharpness == nil |
 // Batch is a batch size in a grid file: a positive integer or the string "n" (full batch).
 type Batch int
 
-// FullBatch is the batch size written "n": the number of training samples.
+// FullBatch is the batch size written "n": the number of training samples. It is an internal
+// marker: a file that writes the integer -1 is rejected (only the word n means the full batch).
 const FullBatch Batch = -1
 
-// UnmarshalYAML accepts an integer or "n".
+// UnmarshalYAML accepts a positive integer or "n".
 func (b *Batch) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind == yaml.ScalarNode && node.Value == "n" {
 		*b = FullBatch
@@ -94,8 +95,16 @@ func (b *Batch) UnmarshalYAML(node *yaml.Node) error {
 	if err := node.Decode(&v); err != nil {
 		return fmt.Errorf("line %d: batch size %q is neither an integer nor \"n\"", node.Line, node.Value)
 	}
+	if v < 1 {
+		return fmt.Errorf("line %d: %s", node.Line, batchOutside(v))
+	}
 	*b = Batch(v)
 	return nil
+}
+
+// batchOutside is the reason a batch size below 1 is rejected.
+func batchOutside(v int) string {
+	return fmt.Sprintf("batch size %d outside 1..n (write n for the full batch)", v)
 }
 
 // MarshalYAML writes FullBatch as "n".

@@ -74,6 +74,13 @@ func scalarMismatch(node *yaml.Node, t reflect.Type) string {
 			}
 			return fmt.Sprintf("%q is not an integer", node.Value)
 		}
+		if t == typeOfBatch {
+			// the full batch is the word n only: an integer below 1 is never a batch size
+			var v int
+			if err := node.Decode(&v); err == nil && v < 1 {
+				return batchOutside(v)
+			}
+		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if node.Tag != "!!int" || strings.HasPrefix(node.Value, "-") {
 			return fmt.Sprintf("%q is not a non-negative integer", node.Value)

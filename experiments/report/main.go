@@ -56,6 +56,9 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0) // -h: the usage is printed
+		}
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
@@ -83,6 +86,10 @@ func run(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	figDir := filepath.Join(*out, "figures")
+	if err := atomicfile.CheckDir(figDir, true); err != nil {
+		return fmt.Errorf("-out: %w", err)
+	}
 	rows, err := results.ReadFile(*table)
 	if err != nil {
 		return err
@@ -104,7 +111,6 @@ func run(args []string) error {
 	} else if fig5 != nil {
 		figs = append(figs, fig5)
 	}
-	figDir := filepath.Join(*out, "figures")
 	for _, f := range figs {
 		if _, err := f.Save(figDir); err != nil {
 			return err

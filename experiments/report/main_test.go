@@ -1,14 +1,20 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sgdstability/sgdstab/experiments/internal/cmdtest"
 	"github.com/sgdstability/sgdstab/experiments/results"
 )
+
+func TestMain(m *testing.M) { cmdtest.Main(m) }
 
 func TestRunWritesFiguresAndReport(t *testing.T) {
 	out := t.TempDir()
@@ -120,5 +126,31 @@ func TestRunErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "REPORT.md")); err == nil {
 		t.Error("a failed run left a REPORT.md")
+	}
+}
+
+// -h is not an error (main exits 0 on flag.ErrHelp); an -out that cannot be written is refused
+// before the table is read.
+func TestRunHelpAndUnwritableOut(t *testing.T) {
+	if err := run([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	err := run([]string{"-table", filepath.Join(dir, "none.csv"), "-out", filepath.Join(file, "out")})
+	if err == nil || !strings.Contains(err.Error(), "-out: cannot create directory") {
+		t.Errorf("unwritable -out: %v", err)
+	}
+}
+
+// The report and train binaries print their usage for -h and exit 0 (the sweep's and the
+// validation's exit codes for -h are tested in their packages, without a build).
+func TestHelpExitsZero(t *testing.T) {
+	for pkg, flagName := range map[string]string{".": "-table", "../train": "-init-factor"} {
+		out, err := exec.Command(cmdtest.Build(t, pkg), "-h").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), flagName) {
+			t.Errorf("%s -h: %v\n%s", pkg, err, out)
+		}
 	}
 }

@@ -10,6 +10,7 @@ package runspec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/sgdstability/sgdstab/analysis"
+	"github.com/sgdstability/sgdstab/data"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
 	"github.com/sgdstability/sgdstab/train"
@@ -57,11 +59,23 @@ func Of(cfg *grid.Config, r grid.Run) (*Run, error) {
 		opt.Eta = r.LR
 	}
 	as := Analysis{HessianSharpness: cfg.Analysis.HessianSharpnessOn(), Options: opt.WithDefaults()}
+	// an analysis that cannot fit is refused now, not by the runtime after training
+	if err := analysis.CheckMemory(Shape(cfg, tc)); err != nil {
+		return nil, &grid.Error{File: cfg.File, Reason: fmt.Sprintf("run %v: %v", r, err)}
+	}
 	spec, err := store.NewSpec(cfg.Data, cfg.N(), tc, as)
 	if err != nil {
 		return nil, err
 	}
 	return &Run{Run: r, Train: tc, Analysis: as, Spec: spec}, nil
+}
+
+// Shape is the shape of the analysis input of a run with training configuration tc: n samples, k
+// outputs (one per class), d = h D + h + k h + k parameters (D = data.Pixels inputs, h hidden
+// units), factored (the argument list of analysis.MemoryEstimate and analysis.CheckMemory).
+func Shape(cfg *grid.Config, tc train.Config) (n, k, d int, factored bool) {
+	n, k, h := cfg.N(), len(cfg.Data.Classes), tc.WithDefaults().Hidden
+	return n, k, h*data.Pixels + h + k*h + k, true
 }
 
 // Options turns the grid's analysis.options (the JSON names of analysis.Options fields, e.g.
@@ -95,6 +109,10 @@ func Options(cfg *grid.Config) (analysis.Options, error) {
 		}
 	}
 	if err := opt.Validate(); err != nil {
+		var oe *analysis.OptionError
+		if errors.As(err, &oe) {
+			return opt, fail("."+oe.Option, "%s %s", oe.Option, oe.Reason)
+		}
 		return opt, fail("", "%v", err)
 	}
 	return opt, nil

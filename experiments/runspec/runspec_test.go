@@ -44,7 +44,11 @@ func TestOptions(t *testing.T) {
 		"{rank_tol: {a: 1}}":     "analysis.options.rank_tol",
 		"{psd_tol: 1, zzz: nil}": "analysis.options.zzz",
 		"{MaxApplications: 5}":   "analysis.options.MaxApplications", // JSON names only
-		"{rel_width: 2}":         "analysis.options",                 // out of range (analysis.Options.Validate)
+		"{rel_width: 2}":         "analysis.options.rel_width",       // out of range (analysis.Options.Validate)
+		"{rel_width: 1e-300}":    "analysis.options.rel_width",       // below what the certificate can meet
+		"{rank_tol: 1e-300}":     "analysis.options.rank_tol",
+		"{psd_tol: -1}":          "analysis.options.psd_tol",
+		"{bound25_max_iter: -1}": "analysis.options.bound25_max_iter",
 	} {
 		_, err := Options(parse(t, base+"analysis: {options: "+text+"}\n"))
 		var ge *grid.Error
@@ -209,5 +213,22 @@ func TestFactored(t *testing.T) {
 	// H = (1/2)(J_1^T 2 J_1 + J_2^T 2 J_2) = diag(1, 4): sharpness 4.
 	if d := rep.Sharpness - 4; d > 1e-12 || d < -1e-12 {
 		t.Errorf("sharpness %v, want 4", rep.Sharpness)
+	}
+}
+
+// A run whose analysis cannot fit the memory limit is refused by Of (so the sweep and its dry run
+// fail at plan time); the shape is the network's.
+func TestOfRefusesTooLarge(t *testing.T) {
+	base := "grid: [{lr: [0.1], batch: [1]}]\n"
+	cfg := parse(t, base+"model: {hidden: 1000000000}\n")
+	if _, err := Of(cfg, cfg.Runs()[0]); err == nil || !strings.Contains(err.Error(), "needs about") || !strings.Contains(err.Error(), "-max-memory") {
+		t.Errorf("hidden = 1e9: %v", err)
+	}
+	small := parse(t, base+"model: {hidden: 3}\n")
+	if n, k, d, _ := Shape(small, small.TrainConfig(small.Runs()[0])); n != small.N() || k != 4 || d != 3*784+3+4*3+4 {
+		t.Errorf("shape n %d k %d d %d", n, k, d)
+	}
+	if _, err := Of(small, small.Runs()[0]); err != nil {
+		t.Errorf("hidden = 3: %v", err)
 	}
 }

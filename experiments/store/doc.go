@@ -15,6 +15,22 @@
 //	FORMAT                     "sgdstab store format 3": Open refuses a store of another format
 //	<key[0:2]>/<key>.json      the record (spec, status, losses, analysis report, timings, ...)
 //	<key[0:2]>/<key>.npy       converged runs: the final parameters, float64, shape (d,)
+//	<key[0:2]>/<key>.lease     while a process trains the run: its lease (JSON host, pid,
+//	                           token, heartbeat)
+//
+// Leases make concurrent sweeps on one store (processes, shards, machines sharing the directory)
+// train every run once (Claim): a process creates <key>.lease with O_EXCL before it trains the
+// run, keeps the file open and rewrites its heartbeat in place every timeout/10, and removes it
+// (Release) after the record is written, when the run fails, or when it is interrupted. A run
+// whose lease exists and is fresh is left to its holder (ErrLeased; the caller tries later, and
+// finds the record or a lease released without one). A lease whose heartbeat is older than the
+// timeout (default 5 min: its holder died or hangs), or whose holder ran on this machine and has
+// exited, is taken over: renamed away by the taker (one
+// rename wins), checked to be the stale lease it read (a fresh one is put back with a hard link,
+// which never overwrites), and replaced by the taker's own O_EXCL lease. A holder notices that it
+// lost its lease (the path no longer names its open file) at its next heartbeat; the run is
+// then trained twice, which costs time but no data. CleanLeases removes stale leases left by a
+// process killed after writing its record.
 //
 // Every file is written atomically (internal/atomicfile): a temporary file in the same directory,
 // fsync, rename over the final name, fsync of the directory. Put writes the params file first

@@ -30,6 +30,7 @@ type display struct {
 	skipped  int
 	done     int
 	failed   int
+	other    int     // recorded by other processes
 	costTodo float64 // estimated cost of the runs to do
 	costDone float64
 	slots    []slot
@@ -172,8 +173,19 @@ func (d *display) finish(w int, t *task, rec *store.Record, err error) {
 		fmt.Fprintf(d.W, "FAILED %v after %s: %v\n", t.Run, round(elapsed), err)
 	} else {
 		d.done++
-		fmt.Fprintf(d.W, "[%*d/%d] %v: %s (%s in all)\n", digits(d.total), d.done+d.failed, d.total, t.Run, summary(rec, t.Run.LR), round(elapsed))
+		fmt.Fprintf(d.W, "[%*d/%d] %v: %s (%s in all)\n", digits(d.total), d.done+d.failed+d.other, d.total, t.Run, summary(rec, t.Run.LR), round(elapsed))
 	}
+	d.draw()
+}
+
+// elsewhere reports that another process recorded a run of this sweep.
+func (d *display) elsewhere(t *task) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.other++
+	d.costDone += d.costOf(t)
+	d.clear()
+	fmt.Fprintf(d.W, "recorded %v by another process\n", t.Run)
 	d.draw()
 }
 
@@ -206,7 +218,7 @@ func (d *display) counts() string {
 	if d.costDone > 0 {
 		left = "~" + round(time.Duration(float64(elapsed)*(d.costTodo-d.costDone)/d.costDone)).String()
 	}
-	return fmt.Sprintf("%d/%d runs, %s elapsed, %s left", d.done+d.failed, d.total, round(elapsed), left)
+	return fmt.Sprintf("%d/%d runs, %s elapsed, %s left", d.done+d.failed+d.other, d.total, round(elapsed), left)
 }
 
 func (d *display) running() string {
@@ -240,7 +252,7 @@ func (d *display) draw() {
 	const barLen = 20
 	frac := 0.0
 	if d.total > 0 {
-		frac = float64(d.done+d.failed) / float64(d.total)
+		frac = float64(d.done+d.failed+d.other) / float64(d.total)
 	}
 	fill := int(frac * barLen)
 	bar := "[" + strings.Repeat("#", fill) + strings.Repeat(".", barLen-fill) + "]"

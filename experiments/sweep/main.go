@@ -4,7 +4,7 @@
 // table of all runs of the grid that have a record.
 //
 //	go run ./experiments/sweep -config experiments/quick.yaml [-dry-run] [-shard i/N]
-//	    [-workers 2] [-mnist DIR] [-table-only] [-progress auto|bar|plain]
+//	    [-workers 2] [-mnist DIR] [-table-only] [-progress auto|bar|plain] [-max-memory BYTES]
 //
 // Interrupting (Ctrl-C, SIGTERM) stops the runs in progress between epochs without writing
 // anything for them; rerunning the same command resumes with the unfinished runs. A second
@@ -13,6 +13,12 @@
 // -shard i/N (0 <= i < N) runs every N-th run of the grid starting at i, for batch schedulers'
 // job arrays writing into one shared store; the table written at the end holds every run of the
 // grid that has a record by then (rerun with -table-only after all shards for the final one).
+//
+// Concurrent sweeps on one store (processes, shards, machines sharing the directory) train every
+// run once: a run is claimed before training with a lease file <key>.lease beside its record
+// (host, pid, a heartbeat refreshed every -lease-timeout/10), skipped while another live process
+// holds it, taken over when its heartbeat is older than -lease-timeout (default 5 min), and
+// released after the record is written (see store.Claim).
 //
 // Exit status: 0 when every selected run has a record, 1 on errors or failed runs, 2 on bad
 // usage, 130 when interrupted.
@@ -31,8 +37,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/sgdstability/sgdstab/analysis"
 	"github.com/sgdstability/sgdstab/experiments/grid"
 	"github.com/sgdstability/sgdstab/experiments/store"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 func main() {
@@ -73,6 +81,8 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	tableOnly := fs.Bool("table-only", false, "only rewrite the grid's table from the store")
 	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal), bar, plain")
 	heartbeat := fs.Duration("heartbeat", 30*time.Second, "plain progress: interval of the progress lines")
+	leaseTimeout := fs.Duration("lease-timeout", defaultLeaseTimeout, "a run's lease whose heartbeat is older than this is stale: its holder is taken as dead and the run retrained")
+	maxMemory := fs.Uint64("max-memory", 0, "most memory in `bytes` one analysis may need by analysis.MemoryEstimate; every run is checked before any trains (0: 3/4 of the machine's memory)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -89,6 +99,9 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if *leaseTimeout <= 0 {
+		return usageError{fmt.Errorf("-lease-timeout %v: want > 0", *leaseTimeout)}
+	}
 	if *workers < 0 {
 		return usageError{fmt.Errorf("-workers %d: want >= 1", *workers)}
 	}
@@ -103,6 +116,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("-progress %q: want auto, bar or plain", *progress)}
 	}
 
+	analysis.SetMemoryLimit(*maxMemory)
 	cfg, err := grid.Load(*configPath)
 	if err != nil {
 		return err
@@ -128,7 +142,7 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := &store.Store{Dir: cfg.Store}
-	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: cfg.Workers, Display: disp}
+	r := &runner{Config: cfg, Store: st, Engine: eng, Workers: cfg.Workers, Display: disp, LeaseTimeout: *leaseTimeout}
 
 	all := cfg.Runs()
 	tasks, err := r.plan(all)
@@ -146,13 +160,29 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 	if *dryRun {
 		return list(stdout, cfg, mine, len(all), *shardFlag)
 	}
+	// Everything written must be writable before anything trains (a read-only store or output
+	// directory would otherwise show only after the first run).
 	if !*tableOnly {
 		if _, err := store.Open(cfg.Store); err != nil {
 			return err
 		}
+		if err := atomicfile.CheckDir(cfg.Store, true); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	if err := atomicfile.CheckDir(cfg.Output, true); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if !*tableOnly {
 		if n, err := st.CleanTemp(time.Hour); err == nil && n > 0 {
 			disp.logf("removed %d stale temporary files from %s", n, cfg.Store)
 		}
+		cleanLeases := func() {
+			if n, err := st.CleanLeases(*leaseTimeout); err == nil && n > 0 {
+				disp.logf("removed %d stale leases (of processes that died) from %s", n, cfg.Store)
+			}
+		}
+		cleanLeases()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		finished := make(chan struct{})
@@ -182,9 +212,10 @@ func sweep(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cleanLeases()
 		rows, terr := r.table(tasks)
-		disp.logf("sweep %s: %d run, %d skipped (done before), %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
-			cfg.Name, out.Ran, out.Skipped, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
+		disp.logf("sweep %s: %d run, %d skipped (done before), %d done by other processes, %d failed, %d not done, in %s; table %s/table.csv has %d of %d runs",
+			cfg.Name, out.Ran, out.Skipped, out.Elsewhere, out.Failed, out.Unstarted, round(time.Since(start)), cfg.Output, rows, len(all))
 		if terr != nil {
 			return terr
 		}

@@ -51,6 +51,8 @@ type task struct {
 	Key     string
 	Record  *store.Record       // finished record, nil if none
 	Corrupt *store.CorruptError // unreadable record, to be moved aside and redone
+
+	lease *store.Lease // this process's claim while it trains and analyses the run
 }
 
 // done reports whether the run has a valid record.
@@ -63,7 +65,13 @@ type runner struct {
 	Engine  engine
 	Workers int
 	Display *display
+	// LeaseTimeout is the age of a heartbeat after which another process's lease on a run is
+	// stale and taken over (store.Claim). Default 5 min.
+	LeaseTimeout time.Duration
 }
+
+// defaultLeaseTimeout is runner.LeaseTimeout's default (the sweep's -lease-timeout).
+const defaultLeaseTimeout = 5 * time.Minute
 
 // plan computes every run's key and looks its record up.
 func (r *runner) plan(runs []grid.Run) ([]*task, error) {
@@ -93,6 +101,7 @@ func (r *runner) plan(runs []grid.Run) ([]*task, error) {
 // outcome counts what a sweep did.
 type outcome struct {
 	Skipped, Ran, Failed, Unstarted int
+	Elsewhere                       int // recorded by other processes during this sweep
 	Interrupted                     bool
 }
 
@@ -103,6 +112,13 @@ type outcome struct {
 // moved aside and redone. A cancelled ctx stops training between epochs and drops the queued
 // analyses (those runs get no record and are redone by the next sweep); an analysis in progress
 // is finished and stored.
+//
+// Before training a run the sweep claims it with a lease in the store (store.Claim), so that
+// concurrent sweeps on one store (other processes, other machines) train every run once: a run
+// leased by another live process is skipped for now and tried again every few seconds until it
+// has a record (then it is counted in Elsewhere) or its lease is released without one or goes
+// stale (then this process trains it). The lease is released once the record is written, when
+// the run fails, and when it is abandoned on an interrupt.
 func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
 	var out outcome
 	var todo []*task
@@ -132,6 +148,7 @@ func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
 
 	var mu sync.Mutex
 	finish := func(slot int, t *task, rec *store.Record, m minimum, err error) {
+		defer r.release(t)
 		if err == nil {
 			rec.Spec = t.Spec
 			rec.Created = time.Now().UTC().Format(time.RFC3339)
@@ -179,6 +196,7 @@ func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
 		slot := workers
 		for j := range analyses {
 			if ctx.Err() != nil {
+				r.release(j.t)
 				r.Display.drop(j.t)
 				continue
 			}
@@ -192,19 +210,27 @@ func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
 		}
 	}()
 
-	queue := make(chan *task)
+	pending := &pendingRuns{todo: todo}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for t := range queue {
+			for {
+				t, err := r.next(ctx, pending, &out, &mu)
+				if t == nil {
+					return
+				}
+				if err != nil {
+					finish(w, t, nil, nil, err)
+					continue
+				}
 				r.Display.start(w, t, status{Phase: "train"})
 				var rec *store.Record
 				var m minimum
 				var paused time.Duration
 				phase.RLock()
-				err := safely(func() (err error) {
+				err = safely(func() (err error) {
 					rec, m, err = r.Engine.train(ctx, t.Run, func(s status) {
 						r.Display.update(w, s)
 						phase.RUnlock() // let a waiting analysis in between epochs
@@ -228,22 +254,104 @@ func (r *runner) sweep(ctx context.Context, tasks []*task) (outcome, error) {
 			}
 		}(w)
 	}
-feed:
-	for _, t := range todo {
-		select {
-		case queue <- t:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(queue)
 	wg.Wait()
 	close(analyses)
 	<-analysed
 	r.Display.end()
-	out.Unstarted = len(todo) - out.Ran - out.Failed
+	out.Unstarted = len(todo) - out.Ran - out.Failed - out.Elsewhere
 	out.Interrupted = ctx.Err() != nil
 	return out, nil
+}
+
+// pendingRuns are the runs this sweep has neither claimed nor seen recorded by another process.
+type pendingRuns struct {
+	mu      sync.Mutex
+	todo    []*task
+	waiting map[*task]bool // reported as leased by another process
+}
+
+// next returns the next run for a trainer, claimed by this process: the first pending run that
+// has no record and whose lease this process gets. Runs recorded meanwhile by other processes
+// leave the list (counted in out.Elsewhere under mu). When every pending run is leased by others
+// it waits and tries again; it returns nil when no run is pending or ctx is cancelled. A store
+// error is returned with its run (which then counts as failed).
+func (r *runner) next(ctx context.Context, p *pendingRuns, out *outcome, mu *sync.Mutex) (*task, error) {
+	timeout := r.LeaseTimeout
+	if timeout <= 0 {
+		timeout = defaultLeaseTimeout
+	}
+	poll := min(max(timeout/10, 100*time.Millisecond), 10*time.Second)
+	for {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		p.mu.Lock()
+		for i := 0; i < len(p.todo); i++ {
+			t := p.todo[i]
+			recorded := func() bool {
+				rec, err := r.Store.Get(t.Key)
+				if err != nil {
+					return false // none yet (or corrupt: this process redoes it)
+				}
+				t.Record = rec
+				mu.Lock()
+				out.Elsewhere++
+				mu.Unlock()
+				r.Display.elsewhere(t)
+				return true
+			}
+			take := func() { p.todo = append(p.todo[:i], p.todo[i+1:]...); i-- }
+			if recorded() {
+				take()
+				continue
+			}
+			lease, err := r.Store.Claim(t.Key, timeout, func(err error) { r.Display.logf("%v: %v", t.Run, err) })
+			switch {
+			case errors.Is(err, store.ErrLeased):
+				if p.waiting == nil {
+					p.waiting = map[*task]bool{}
+				}
+				if !p.waiting[t] {
+					p.waiting[t] = true
+					r.Display.logf("leased %v: another process trains it; this one takes it if its lease is released without a record or goes stale (%s)", t.Run, timeout)
+				}
+				continue
+			case err != nil:
+				take()
+				p.mu.Unlock()
+				return t, err
+			}
+			// a record written just before the other process released its lease
+			if recorded() {
+				lease.Release()
+				take()
+				continue
+			}
+			t.lease = lease
+			take()
+			p.mu.Unlock()
+			return t, nil
+		}
+		left := len(p.todo)
+		p.mu.Unlock()
+		if left == 0 {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(poll):
+		}
+	}
+}
+
+// release gives up this process's lease on t (if it holds one).
+func (r *runner) release(t *task) {
+	if t.lease != nil {
+		if err := t.lease.Release(); err != nil {
+			r.Display.logf("%v: %v", t.Run, err)
+		}
+		t.lease = nil
+	}
 }
 
 // safely calls f, turning a panic into an error so that one bad run does not end the sweep (it

@@ -492,3 +492,79 @@ func TestOldStoreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Analysis options out of range fail the grid, also in a dry run, before anything is trained or
+// written, naming the key.
+func TestAnalysisOptionsRefusedUpFront(t *testing.T) {
+	for _, width := range []string{"2", "1e-300"} {
+		dir := t.TempDir()
+		cfgPath := filepath.Join(dir, "g.yaml")
+		os.WriteFile(cfgPath, []byte(fakeGrid+"analysis: {options: {rel_width: "+width+"}}\nstore: "+filepath.Join(dir, "store")+
+			"\noutput: "+filepath.Join(dir, "out")+"\n"), 0o644)
+		for _, args := range [][]string{{"-dry-run"}, {}} {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"-config", cfgPath}, args...), &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), "analysis.options.rel_width: rel_width = "+width) {
+				t.Errorf("rel_width %s %v: exit %d, stderr %q", width, args, code, stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, "store")); err == nil {
+				t.Errorf("rel_width %s %v: the store was created", width, args)
+			}
+		}
+	}
+}
+
+// A store or output directory that cannot be written is refused before anything trains, with a
+// message naming it; -h prints the usage and exits 0.
+func TestUnwritableRefusedUpFront(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, tc := range []struct{ store, output, want string }{
+		{filepath.Join(dir, "store"), filepath.Join(file, "out"), "output: cannot create directory " + filepath.Join(file, "out")},
+		{filepath.Join(file, "store"), filepath.Join(dir, "out"), filepath.Join(file, "store")},
+	} {
+		cfgPath := filepath.Join(dir, "g.yaml")
+		os.WriteFile(cfgPath, []byte(fakeGrid+"store: "+tc.store+"\noutput: "+tc.output+"\n"), 0o644)
+		for _, args := range [][]string{{}, {"-table-only"}} {
+			if len(args) == 1 && strings.HasPrefix(tc.store, file) {
+				continue // -table-only writes no store
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"-config", cfgPath, "-progress", "plain"}, args...), &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), tc.want) || strings.Contains(stderr.String(), "start ") {
+				t.Errorf("store %s output %s %v: exit %d, stderr %q", tc.store, tc.output, args, code, stderr.String())
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "-config") {
+		t.Errorf("-h: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// A run whose analysis would not fit in memory fails the grid at plan time, also in a dry run;
+// -max-memory sets the limit.
+func TestMemoryRefusedAtPlanTime(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		extra string
+		args  []string
+	}{
+		{"model: {hidden: 1000000000}\n", nil},
+		{"", []string{"-max-memory", "1000"}},
+	} {
+		cfgPath := filepath.Join(dir, "g.yaml")
+		os.WriteFile(cfgPath, []byte(fakeGrid+tc.extra+"store: "+filepath.Join(dir, "store")+"\noutput: "+filepath.Join(dir, "out")+"\n"), 0o644)
+		for _, args := range [][]string{{"-dry-run"}, {}} {
+			var stdout, stderr bytes.Buffer
+			code := run(append(append([]string{"-config", cfgPath}, tc.args...), args...), &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), "needs about") || !strings.Contains(stderr.String(), "-max-memory") {
+				t.Errorf("%q %v %v: exit %d, stderr %q", tc.extra, tc.args, args, code, stderr.String())
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); err == nil {
+		t.Errorf("the store was created")
+	}
+}

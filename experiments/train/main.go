@@ -19,11 +19,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sgdstability/sgdstab/data"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 	"github.com/sgdstability/sgdstab/train"
 )
 
@@ -92,6 +94,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var fe *train.FieldError
 	if err := c.Validate(max(c.Batch, 1)); err != nil && !(errors.As(err, &fe) && fe.Field == "batch") {
 		return err
+	}
+	// The record must be writable before anything trains.
+	if info, err := os.Stat(*out); err == nil && info.IsDir() {
+		return fmt.Errorf("-out %s is a directory, want a file name", *out)
+	}
+	if err := atomicfile.CheckDir(filepath.Dir(*out), false); err != nil {
+		return fmt.Errorf("-out %s: %w", *out, err)
 	}
 	sel.Dir = *mnist
 	ds, err := data.Load(sel)

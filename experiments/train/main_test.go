@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,6 +125,8 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"-lr", "0.1", "-batch", "8", "-mnist", "/nonexistent"}, "/nonexistent"},
 		{[]string{"-lr", "0.1", "-batch", "8", "extra"}, "unexpected argument"},
 		{[]string{"-nosuchflag"}, "nosuchflag"},
+		// rejected before any data is read (a -mnist that does not exist is never looked at)
+		{[]string{"-lr", "0.1", "-batch", "8", "-init-factor", "-1", "-mnist", "/nonexistent"}, "init_factor = -1, want a finite number > 0"},
 		{[]string{"-lr", "0.1", "-batch", "4", "-per-class", "1", "-max-epochs", "1", "-out", "/nonexistent/dir/r.json"}, "/nonexistent/dir"},
 	} {
 		err := run(context.Background(), append(tc.args, "-out", out), &bytes.Buffer{})
@@ -132,6 +135,32 @@ func TestTrainCommandErrors(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// A bad -out is refused before any data is read or anything trains.
+func TestTrainCommandOutChecked(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for out, want := range map[string]string{
+		filepath.Join(dir, "missing", "r.json"): "no such file or directory",
+		filepath.Join(file, "r.json"):           "not a directory",
+		dir:                                     "is a directory",
+	} {
+		// -mnist /nonexistent: reaching the data would fail with another message
+		err := run(context.Background(), []string{"-lr", "0.1", "-batch", "8", "-mnist", "/nonexistent", "-out", out}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "-out "+out) || !strings.Contains(err.Error(), want) {
+			t.Errorf("-out %s: error %v, want one naming -out and containing %q", out, err, want)
+		}
+	}
+	if os.Geteuid() != 0 { // root writes into read-only directories
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		err := run(context.Background(), []string{"-lr", "0.1", "-batch", "8", "-mnist", "/nonexistent", "-out", filepath.Join(ro, "r.json")}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "not writable") {
+			t.Errorf("read-only -out directory: %v", err)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +143,7 @@ func TestConfigRejects(t *testing.T) {
 		{"other batch", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: n, seed: 1}", "minima[1]: lr 0.05, batch 16, seed 1 is not a run"},
 		{"other lr", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.05, batch: 1, seed: 1}", "minima[0]: lr 0.05, batch 1, seed 1 is not a run"},
 		{"lr infinite", "{lr: 0.02, batch: 1, seed: 1}", "{lr: .inf, batch: 1, seed: 1}", "is not a run"},
+		{"batch minus one", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.05, batch: -1, seed: 1}", "batch size -1 outside 1..n (write n for the full batch)"},
 		{"batch word", "{lr: 0.02, batch: 1, seed: 1}", "{lr: 0.02, batch: all, seed: 1}", "neither an integer"},
 		{"duplicate minimum", "{lr: 0.05, batch: 4, seed: 1}", "{lr: 0.02, batch: 1, seed: 1}", "minima[1]: same lr and batch as minima[0]"},
 		{"empty c", "c: [0.8, 1.25]", "c: []", "c: empty"},
@@ -188,5 +191,29 @@ func TestConfigRejects(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// -h prints the usage and exits 0; an output directory that cannot be written is refused before
+// any data is read or any minimum is checked (no store is opened, nothing else is written).
+func TestCommandLine(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := cli(context.Background(), []string{"-h"}, &stderr); code != 0 || !strings.Contains(stderr.String(), "-config") ||
+		!strings.Contains(stderr.String(), "-max-memory") {
+		t.Errorf("-h: exit %d, %q", code, stderr.String())
+	}
+	if code := cli(context.Background(), []string{"-nosuch"}, &bytes.Buffer{}); code != 2 {
+		t.Errorf("bad flag: exit %d", code)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	path := writeConfig(t, dir, "tiny.yaml", strings.Replace(tinyYAML, "OUTPUT", filepath.Join(file, "out"), 1))
+	stderr.Reset()
+	if code := cli(context.Background(), []string{"-config", path}, &stderr); code != 1 || !strings.Contains(stderr.String(), "output: cannot create directory "+filepath.Join(file, "out")) {
+		t.Errorf("unwritable output: exit %d, %q", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); err == nil {
+		t.Errorf("the store was opened before the output was checked")
 	}
 }

@@ -2,7 +2,7 @@
 // found: linearized SGD's growth rate and real SGD's (and ALG(p)'s) escapes at eta = c eta* for
 // the configured c, and writes records, Figure 4 and a Markdown section.
 //
-//	go run ./experiments/validate -config experiments/validate.yaml
+//	go run ./experiments/validate -config experiments/validate.yaml [-max-memory BYTES]
 //
 // The config names a grid file and the runs (lr, batch, seed) of that grid whose minima are tested;
 // everything else about a run (data, model, training, the block's epoch limit, analysis settings)
@@ -18,23 +18,48 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"time"
+
+	"github.com/sgdstability/sgdstab/analysis"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 func main() {
-	cfgPath := flag.String("config", "experiments/validate.yaml", "validation config (YAML)")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *cfgPath); err != nil {
-		fmt.Fprintln(os.Stderr, "validate:", err)
-		os.Exit(1)
+	os.Exit(cli(ctx, os.Args[1:], os.Stderr))
+}
+
+// cli parses the flags and runs the validation; it returns the exit status (0 also for -h, 2 for
+// bad flags, 1 for any other error).
+func cli(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "experiments/validate.yaml", "validation config (YAML)")
+	maxMemory := fs.Uint64("max-memory", 0, "most memory in `bytes` the curvature of one minimum may need by analysis.MemoryEstimate (0: 3/4 of the machine's memory)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "validate: unexpected argument %q (see -h)\n", fs.Arg(0))
+		return 2
+	}
+	analysis.SetMemoryLimit(*maxMemory)
+	if err := run(ctx, *cfgPath); err != nil {
+		fmt.Fprintln(stderr, "validate:", err)
+		return 1
+	}
+	return 0
 }
 
 func run(ctx context.Context, path string) error {
@@ -42,6 +67,12 @@ func run(ctx context.Context, path string) error {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
+	}
+	// every output directory must be writable before the minima are checked (minutes of work)
+	for _, dir := range []string{filepath.Join(cfg.Output, "validation", "records"), filepath.Join(cfg.Output, "figures")} {
+		if err := atomicfile.CheckDir(dir, true); err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
 	}
 	v, err := newValidator(cfg)
 	if err != nil {

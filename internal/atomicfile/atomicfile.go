@@ -71,3 +71,36 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// CheckDir reports whether files can be written in dir, by creating and removing a temporary
+// file there (named like WriteFile's, so that one left by a kill is recognized by IsTemp), so that
+// a command refuses a directory it cannot write before it does any work. With create, missing
+// directories are made first (as the command would make them anyway); without, a missing dir is
+// an error.
+func CheckDir(dir string, create bool) error {
+	if dir == "" {
+		dir = "."
+	}
+	if create {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("cannot create directory %s: %w", dir, err)
+		}
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("directory %s: %w", dir, err)
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".write-check"+TempMarker+"*")
+	if err != nil {
+		return fmt.Errorf("directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("directory %s: removing the write check %s: %w", dir, name, err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +59,40 @@ func TestIsTemp(t *testing.T) {
 	} {
 		if IsTemp(name) != want {
 			t.Errorf("IsTemp(%q) = %v, want %v", name, !want, want)
+		}
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckDir(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the check left %v", entries)
+	}
+	sub := filepath.Join(dir, "a", "b")
+	if err := CheckDir(sub, false); err == nil {
+		t.Errorf("missing directory accepted without create")
+	}
+	if err := CheckDir(sub, true); err != nil {
+		t.Errorf("create: %v", err)
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, create := range []bool{false, true} {
+		if err := CheckDir(file, create); err == nil {
+			t.Errorf("a regular file accepted as a directory (create %v)", create)
+		}
+		if err := CheckDir(filepath.Join(file, "sub"), create); err == nil {
+			t.Errorf("a directory under a file accepted (create %v)", create)
+		}
+	}
+	if os.Geteuid() != 0 { // root writes into read-only directories
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		if err := CheckDir(ro, false); err == nil || !strings.Contains(err.Error(), "not writable") {
+			t.Errorf("read-only directory: %v", err)
 		}
 	}
 }

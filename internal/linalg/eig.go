@@ -26,7 +26,7 @@ func EigSym(n int, a, w []float64, vectors bool) error {
 	}
 	for _, v := range a[:n*n] {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("linalg: EigSym: matrix contains NaN or Inf")
+			return fmt.Errorf("linalg: EigSym: matrix contains NaN or Inf (if it was computed from finite numbers, they overflowed float64)")
 		}
 	}
 	if !eigSym(n, a[:n*n], w[:n], vectors) {
