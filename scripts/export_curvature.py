@@ -186,20 +186,24 @@ def _check_loss(loss):
 
 
 def _iter_chunks(engine, inputs, targets, loss, c, chunk):
-    """Yields (start, J (m,k,d) float64 ndarray, r, M, l) chunk by chunk; groups are aligned."""
+    """Yields (start, J (m,k,d) float64 ndarray, r, M, l) chunk by chunk; groups are aligned.
+    The Jacobian array yielded is one buffer reused for every chunk: use it before the next."""
     n = inputs.shape[0]
     vb = engine.vmap_batch
     chunk = max(vb, (chunk // vb) * vb)
+    buf = None
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
-        Js, outs = [], []
-        for g in range(s, e, vb):
+        outs = []
+        for g in range(s, min(e, n), vb):
             J, o = engine.group(inputs[g:min(e, g + vb)])
-            Js.append(J)
+            if buf is None:
+                buf = np.empty((min(chunk, n),) + tuple(J.shape[1:]))
+            buf[g - s:g - s + J.shape[0]] = J.detach().to(torch.float64).numpy()
             outs.append(o)
-        J = torch.cat(Js).detach().to(torch.float64).numpy()
+            del J
         r, M, l = _loss_terms(loss, c, torch.cat(outs), targets[s:e])
-        yield s, np.ascontiguousarray(J), r.numpy(), (None if M is None else M.numpy()), l.numpy()
+        yield s, buf[:e - s], r.numpy(), (None if M is None else M.numpy()), l.numpy()
 
 
 def _prepare(model, inputs, targets, loss, c, method, vmap_batch):
