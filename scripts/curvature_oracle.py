@@ -5,7 +5,8 @@
     python3 scripts/curvature_oracle.py --check          # only the brute-force self-checks
 
 For each small case (a 784 -> 4 -> 4 ReLU MLP on 12 MNIST images, d = 3160, at a trained minimum
-made exact by re-targeting, see make_case) it writes DIR/NAME.npz with export_curvature and
+made exact by re-targeting, see make_case; one cross-entropy case at a trained point that is not
+a minimum) it writes DIR/NAME.npz with export_curvature and
 DIR/reference.json with:
   - the sharpness lambda_max(H) by Lanczos in PyTorch on exact Hessian-vector products (double
     backprop of the full-batch loss) and on Gauss-Newton-vector products (J^T M J v by autograd),
@@ -304,13 +305,16 @@ def torch_sharpness(model, X, Y, loss, c):
 
 # ---- the cases --------------------------------------------------------------------------------
 
-def make_case(loss, n=12, hidden=4, inputs=784, k=4, seed=7, synthetic=False, train_steps=3000, lr=None):
+def make_case(loss, n=12, hidden=4, inputs=784, k=4, seed=7, synthetic=False, train_steps=3000, lr=None,
+              retarget=True):
     """A float64 MLP inputs -> hidden -> k trained by full-batch GD from PyTorch's default
     initialization (seed), then re-targeted so that the point is an exact minimum of the
     returned data: squared loss y_i := f(x_i) (residual zero), cross-entropy y_i :=
     softmax(f(x_i)) (soft targets; every per-sample gradient zero, the exact Hessian equals its
     Gauss-Newton part). Data: the first n/4 MNIST images of digits 0-3 (synthetic: seeded
-    normal inputs). Returns (model, X, Y); model.train_info has the loss before re-targeting."""
+    normal inputs). Returns (model, X, Y); model.train_info has the loss before re-targeting.
+    retarget=False (cross-entropy only): one-hot training targets, returned as class indices (n,);
+    the point is then not a minimum and the exact Hessian differs from the Gauss-Newton matrix."""
     if synthetic:
         g = torch.Generator().manual_seed(seed)
         X = torch.randn(n, inputs, generator=g, dtype=torch.float64)
@@ -319,7 +323,10 @@ def make_case(loss, n=12, hidden=4, inputs=784, k=4, seed=7, synthetic=False, tr
         Xn, _, cls_np, _ = ec.load_subset(per_class=n // 4)
         X, cls = torch.from_numpy(Xn), torch.from_numpy(cls_np)
     model = ec.mlp(inputs, hidden, k, seed)
-    if loss == "cross_entropy":
+    if loss == "cross_entropy" and not retarget:
+        Y0 = torch.nn.functional.one_hot(cls, k).to(torch.float64)
+        lr = lr or 0.1
+    elif loss == "cross_entropy":
         Y0 = torch.full((n, k), 0.1 / (k - 1), dtype=torch.float64)
         Y0[torch.arange(n), cls] = 0.9
         lr = lr or 0.1
@@ -336,26 +343,30 @@ def make_case(loss, n=12, hidden=4, inputs=784, k=4, seed=7, synthetic=False, tr
     with torch.no_grad():
         out = model(X)
         before = float(full_loss(out, Y0, loss, 1.0))
+        if not retarget:
+            model.train_info = {"train_steps": train_steps, "lr": lr, "loss": before, "retargeted": False}
+            return model, X, cls.clone()
         if loss == "cross_entropy":
             before -= float(-(Y0 * torch.log(Y0)).sum(1).mean())  # excess over the entropy floor
             Y = torch.exp(torch.log_softmax(out, dim=1))
         else:
             Y = out.clone()
-    model.train_info = {"train_steps": train_steps, "lr": lr, "loss_before_retarget": before}
+    model.train_info = {"train_steps": train_steps, "lr": lr, "loss_before_retarget": before, "retargeted": True}
     return model, X, Y
 
 
-CASES = (  # name, loss, squared scale name
-    ("mse_sum", "sum"),
-    ("mse_half_mean", "half_mean"),
-    ("cross_entropy", "cross_entropy"),
+CASES = (  # name, loss (squared scale name or cross_entropy), re-targeted to an exact minimum
+    ("mse_sum", "sum", True),
+    ("mse_half_mean", "half_mean", True),
+    ("cross_entropy", "cross_entropy", True),
+    ("cross_entropy_onehot", "cross_entropy", False),
 )
 
 
-def run_case(name, loss, outdir, batches=(1, 2, 3, 4, 6, 8, 12), verbose=True):
+def run_case(name, loss, outdir, retarget=True, batches=(1, 2, 3, 4, 6, 8, 12), verbose=True):
     t0 = time.time()
     base = "cross_entropy" if loss == "cross_entropy" else "sum"
-    model, X, Y = make_case(base)
+    model, X, Y = make_case(base, retarget=retarget)
     npz = os.path.join(outdir, name + ".npz")
     summ = ec.export_curvature(model, X, Y, npz, loss=loss)
     with np.load(npz) as z:
@@ -363,7 +374,8 @@ def run_case(name, loss, outdir, batches=(1, 2, 3, 4, 6, 8, 12), verbose=True):
     n, k, d = J.shape
     c = summ["squared_scale"]
     l, Hs, info = range_basis(J, M)
-    lh, lg, ih, ig = torch_sharpness(model, X, Y, "cross_entropy" if loss == "cross_entropy" else "sum", c)
+    Yd = Y if Y.dim() == 2 else torch.nn.functional.one_hot(Y, k).to(torch.float64)
+    lh, lg, ih, ig = torch_sharpness(model, X, Yd, base, c)
     case = {"name": name, "npz": name + ".npz", "loss": "cross_entropy" if loss == "cross_entropy" else "squared",
             "loss_name": loss, "squared_scale": c, "n": n, "k": k, "d": d,
             "output_hessian_shape": list(M.shape), **info,
@@ -371,7 +383,8 @@ def run_case(name, loss, outdir, batches=(1, 2, 3, 4, 6, 8, 12), verbose=True):
             "sharpness_hessian_lanczos": lh, "sharpness_gn_lanczos": lg,
             "lanczos_iterations_hessian": ih, "lanczos_iterations_gn": ig,
             "nonuniformity": nonuniformity(l, Hs),
-            "gradient_max_norm": float(np.linalg.norm(G, axis=1).max()),
+            "minimum": bool(retarget), "gradient_max_norm": float(np.linalg.norm(G, axis=1).max()),
+            "grad_mean_rel": summ["grad_mean_rel"], "mean_loss": summ["mean_loss"],
             "train": model.train_info, "batches": []}
     for b in batches:
         if b > n:
@@ -402,7 +415,7 @@ def main(argv=None):
     if args.check:
         return
     os.makedirs(args.out, exist_ok=True)
-    cases = [run_case(name, loss, args.out) for name, loss in CASES]
+    cases = [run_case(name, loss, args.out, retarget) for name, loss, retarget in CASES]
     ref = {"format": FORMAT, "generated_by": "scripts/curvature_oracle.py", "torch": torch.__version__,
            "numpy": np.__version__, "rank_tol": RANK_TOL, "bruteforce_worst": worst, "cases": cases}
     path = os.path.join(args.out, "reference.json")
