@@ -214,6 +214,8 @@ def _prepare(model, inputs, targets, loss, c, method, vmap_batch):
     if len(targets) != inputs.shape[0]:
         raise ValueError("%d inputs but %d targets" % (inputs.shape[0], len(targets)))
     engine = _Engine(model, method=method, vmap_batch=vmap_batch)
+    if inputs.is_floating_point() and inputs.dtype != engine.params[0].dtype:
+        inputs = inputs.to(engine.params[0].dtype)  # float64 data for a float32 model, or the reverse
     k = engine.outputs(inputs[:1]).shape[1]
     cc = squared_scale(loss, k, c) if loss in SQUARED_LOSSES else None
     return loss, inputs, torch.as_tensor(targets), engine, k, cc
@@ -442,7 +444,7 @@ def run_example(args):
                                batch_size=args.batch_size if args.batch_size is not None else args.train_batch,
                                eta=args.eta, chunk=args.chunk, method=args.method, vmap_batch=args.vmap_batch)
     summary.update({"example": {"hidden": args.hidden, "seed": args.seed, "lr": args.lr,
-                                "train_batch": args.train_batch, "warmup": args.warmup, "epochs": epochs, "full_batch_loss": full,
+                                "train_batch": args.train_batch, "warmup": args.warmup, "epochs": epochs, "full_batch_loss": full if np.isfinite(full) else None,
                                 "train_seconds": round(t_train, 3)}})
     return summary
 
