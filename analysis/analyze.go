@@ -168,13 +168,14 @@ func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return analyze(pr, d.Gradients, batch, opt, time.Since(t0), 0)
+	return analyze(pr, d.Gradients, batch, opt, time.Since(t0), 0, nil)
 }
 
 // AnalyzeFactored computes every quantity of THEORY.md for Gauss-Newton curvature
-// H_i = J_i^T M J_i without forming any d x d matrix: it works in the r-dimensional eigenbasis
-// of H obtained from the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i, where H is
-// diagonal. Input and options are validated first (see [Factored.Validate]).
+// H_i = J_i^T M_i J_i (M_i shared or per sample) without forming any d x d matrix: it works in
+// the r-dimensional eigenbasis of H obtained from the nk x nk Gram matrix of the stacked
+// G_i = M_i^{1/2} J_i, where H is diagonal (THEORY.md, "Structure worth exploiting" and
+// "Additions"). Input and options are validated first (see [Factored.Validate]).
 func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -191,10 +192,87 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return analyze(pr, f.Gradients, batch, opt, time.Since(t0), f.K)
+	return analyze(pr, f.Gradients, batch, opt, time.Since(t0), f.K, nil)
 }
 
-func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int) (*Report, error) {
+// AnalyzeFactoredBatches is [AnalyzeFactored] for every batch size of batches at once: the
+// eigenbasis of range(H) (the Gram matrix of the stacked G_i and its eigendecomposition) is
+// computed once, and p, lambda_gen with its bracket, eta*, the bounds and the covariance limit
+// are computed for each B in that basis. The Lanczos iteration for each B after the first is
+// started from the previous B's top eigenmatrix (a warm start), so the numbers agree with
+// [AnalyzeFactored]'s within the bracket, not bit for bit. With opt.Eta > 0 every B must
+// satisfy eta < eta*(B); to skip the B where it does not, leave opt.Eta zero and call
+// [Report.AddCovariance] where 2/Bracket[1] > eta. The reports share the basis: Release one and
+// the others keep it.
+func AnalyzeFactoredBatches(f *Factored, batches []int, opt Options) ([]*Report, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.WithDefaults()
+	if err := f.Validate(opt); err != nil {
+		return nil, err
+	}
+	if err := checkBatches(f.N, batches); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	pr, err := newFactoredProblem(f, opt.RankTol)
+	if err != nil {
+		return nil, err
+	}
+	return analyzeBatches(pr, f.Gradients, batches, opt, time.Since(t0), f.K)
+}
+
+// AnalyzeDenseBatches is [AnalyzeFactoredBatches] for explicit per-sample Hessians.
+func AnalyzeDenseBatches(d *Dense, batches []int, opt Options) ([]*Report, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.WithDefaults()
+	if err := d.Validate(opt); err != nil {
+		return nil, err
+	}
+	if err := checkBatches(d.N, batches); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	pr, err := newDenseProblem(d, opt.RankTol)
+	if err != nil {
+		return nil, err
+	}
+	return analyzeBatches(pr, d.Gradients, batches, opt, time.Since(t0), 0)
+}
+
+func checkBatches(n int, batches []int) error {
+	if len(batches) == 0 {
+		return fmt.Errorf("analysis: no batch size given")
+	}
+	for _, b := range batches {
+		if err := checkBatch(n, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func analyzeBatches(pr *problem, grads [][]float64, batches []int, opt Options, basisTime time.Duration, k int) ([]*Report, error) {
+	reps := make([]*Report, len(batches))
+	var warm []float64
+	for i, b := range batches {
+		rep, err := analyze(pr, grads, b, opt, basisTime, k, warm)
+		if err != nil {
+			return nil, fmt.Errorf("batch size %d: %w", b, err)
+		}
+		basisTime = 0 // the basis is computed once; the first report carries its time
+		if rep.P > 0 {
+			warm = rep.gen.x
+		}
+		reps[i] = rep
+	}
+	return reps, nil
+}
+
+func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int, warm []float64) (*Report, error) {
 	p := sampling.P(pr.n, batch)
 	sc := pr.scale // the problem is stored as H / sc; curvatures are multiplied back
 	rep := &Report{P: p, Sharpness: pr.l[0] * sc, GDThreshold: 2 / (pr.l[0] * sc), pr: pr,
@@ -216,7 +294,7 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["bounds15_16"] = time.Since(t).Seconds()
 
 	t = time.Now()
-	gen, err := generalizedSharpness(pr, p, opt)
+	gen, err := generalizedSharpnessFrom(pr, p, opt, warm)
 	if err != nil {
 		return nil, err
 	}
