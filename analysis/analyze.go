@@ -84,6 +84,9 @@ func (rep *Report) AddCovariance(eta float64) error {
 	for _, v := range gh {
 		rng += v * v * sc * sc
 	}
+	if math.IsInf(tot, 0) {
+		return fmt.Errorf("analysis: the gradients are too large for float64: sum_i ||g_i||^2 overflows, so the covariance limit (of order eta ||g||^2) does not fit either")
+	}
 	cov, err := covariance(pr, rep.P, eta*sc, gh, gen, rep.opt.MaxApplications)
 	if err != nil {
 		return err

@@ -337,7 +337,7 @@ func symmetrizeInto(dst, a []float64, n int) {
 	for i := 0; i < n; i++ {
 		dst[i*n+i] = a[i*n+i]
 		for j := i + 1; j < n; j++ {
-			v := 0.5 * (a[i*n+j] + a[j*n+i])
+			v := 0.5*a[i*n+j] + 0.5*a[j*n+i] // not 0.5*(a+b): that overflows for entries near MaxFloat64 (same value otherwise)
 			dst[i*n+j], dst[j*n+i] = v, v
 		}
 	}

@@ -34,16 +34,17 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			n, d, k = req.Factored.N, req.Factored.D, req.Factored.K
 		}
-		if req.Batch < 1 || req.Batch > n {
-			t.Fatalf("batch %d accepted for n = %d", req.Batch, n)
+		if len(req.Batches) != 1 || req.Batches[0] < 1 || req.Batches[0] > n {
+			t.Fatalf("batches %v accepted for n = %d", req.Batches, n)
 		}
 		if n > 6 || d > 5 || k > 3 {
 			return
 		}
-		rep, err := req.analyze(0, 0)
+		res, err := req.analyzeAll(config{})
 		if err != nil {
 			return
 		}
+		rep := res[0].Report
 		vals := []float64{rep.P, rep.Sharpness, rep.GDThreshold, rep.GeneralizedSharpness, rep.Bracket[0], rep.Bracket[1],
 			rep.EtaStar, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity}
 		for _, v := range vals {
