@@ -221,4 +221,3 @@ func flatten(m [][]float64, rows, cols int, what string) ([]float64, error) {
 	}
 	return out, nil
 }
-
