@@ -171,7 +171,7 @@ func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return analyze(pr, d.Gradients, batch, opt, time.Since(t0), 0, nil)
+	return analyze(pr, d.Gradients, batch, opt, time.Since(t0), 0)
 }
 
 // AnalyzeFactored computes every quantity of THEORY.md for Gauss-Newton curvature
@@ -195,15 +195,14 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return analyze(pr, f.Gradients, batch, opt, time.Since(t0), f.K, nil)
+	return analyze(pr, f.Gradients, batch, opt, time.Since(t0), f.K)
 }
 
 // AnalyzeFactoredBatches is [AnalyzeFactored] for every batch size of batches at once: the
 // eigenbasis of range(H) (the Gram matrix of the stacked G_i and its eigendecomposition) is
 // computed once, and p, lambda_gen with its bracket, eta*, the bounds and the covariance limit
-// are computed for each B in that basis. The Lanczos iteration for each B after the first is
-// started from the previous B's top eigenmatrix (a warm start), so the numbers agree with
-// [AnalyzeFactored]'s within the bracket, not bit for bit. With opt.Eta > 0 every B must
+// are computed for each B in that basis; the numbers are those of [AnalyzeFactored] for that B,
+// bit for bit. With opt.Eta > 0 every B must
 // satisfy eta < eta*(B); to skip the B where it does not, leave opt.Eta zero and call
 // [Report.AddCovariance] where 2/Bracket[1] > eta. The reports share the basis: Release one and
 // the others keep it.
@@ -260,22 +259,18 @@ func checkBatches(n int, batches []int) error {
 
 func analyzeBatches(pr *problem, grads [][]float64, batches []int, opt Options, basisTime time.Duration, k int) ([]*Report, error) {
 	reps := make([]*Report, len(batches))
-	var warm []float64
 	for i, b := range batches {
-		rep, err := analyze(pr, grads, b, opt, basisTime, k, warm)
+		rep, err := analyze(pr, grads, b, opt, basisTime, k)
 		if err != nil {
 			return nil, fmt.Errorf("batch size %d: %w", b, err)
 		}
 		basisTime = 0 // the basis is computed once; the first report carries its time
-		if rep.P > 0 {
-			warm = rep.gen.x
-		}
 		reps[i] = rep
 	}
 	return reps, nil
 }
 
-func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int, warm []float64) (*Report, error) {
+func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime time.Duration, k int) (*Report, error) {
 	p := sampling.P(pr.n, batch)
 	sc := pr.scale // the problem is stored as H / sc; curvatures are multiplied back
 	rep := &Report{P: p, Sharpness: pr.l[0] * sc, GDThreshold: 2 / (pr.l[0] * sc), pr: pr,
@@ -297,7 +292,7 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Seconds["bounds15_16"] = time.Since(t).Seconds()
 
 	t = time.Now()
-	gen, err := generalizedSharpnessFrom(pr, p, opt, warm)
+	gen, err := generalizedSharpness(pr, p, opt)
 	if err != nil {
 		return nil, err
 	}
