@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/sgdstability/sgdstab/analysis"
+	"github.com/sgdstability/sgdstab/internal/atomicfile"
+	"github.com/sgdstability/sgdstab/plots"
 )
 
 // config holds the flags of -in.
@@ -186,4 +189,25 @@ func writeCSV(w io.Writer, res []batchReport) {
 			g(r.Bracket[0]), g(r.Bracket[1]), g(r.EtaStar), g(r.Bound15), g(r.Bound16), g(r.Bound25), g(r.Nonuniformity),
 			r.Diagnostics.Status, strconv.Itoa(r.Diagnostics.Rank)}, ","))
 	}
+}
+
+// drawPlot writes the eta*(B) figure (plots.FigureEtaStar) to path (.png or .svg), atomically.
+func drawPlot(path string, res []batchReport, n int) error {
+	var pts []plots.EtaStarPoint
+	for _, r := range res {
+		pts = append(pts, plots.EtaStarPoint{Batch: r.BatchSize, EtaStar: r.EtaStar, Lo: 2 / r.Bracket[1], Hi: 2 / r.Bracket[0],
+			GDThreshold: r.GDThreshold, BracketConverged: r.Diagnostics.Status == "converged"})
+	}
+	fig, err := plots.FigureEtaStar(pts, n)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := fig.Encode(&buf, strings.TrimPrefix(filepath.Ext(path), ".")); err != nil {
+		return fmt.Errorf("-plot %s: %v", path, err)
+	}
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("-plot %s: %v", path, err)
+	}
+	return nil
 }

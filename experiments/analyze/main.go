@@ -67,6 +67,7 @@ const usage = `usage: analyze -in FILE.json|FILE.npz|DIR | -run RUN.json [flags]
   -batch LIST     batch sizes: 1,2,8,n (n = number of samples) or all-powers; default: the file's
   -eta X          step size of the covariance limit (overrides the file's)
   -format F       json (default) or csv
+  -plot FILE      draw eta*(B) with 2/lambda_max to FILE.png or FILE.svg
   -center-gradients  subtract the mean gradient instead of rejecting a non-zero mean
   -ignore-gradients  analyse as an interpolating minimum (no covariance limit)
   -seed N         seed of the random restarts of bound (25)
@@ -88,6 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	batch := fs.String("batch", "", "")
 	eta := fs.Float64("eta", 0, "")
 	format := fs.String("format", "json", "")
+	plot := fs.String("plot", "", "")
 	center := fs.Bool("center-gradients", false, "")
 	ignore := fs.Bool("ignore-gradients", false, "")
 	fail := func(err error) int {
@@ -116,8 +118,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *center && *ignore {
 		return fail(fmt.Errorf("-center-gradients and -ignore-gradients exclude each other"))
 	}
+	if *plot != "" && !strings.HasSuffix(*plot, ".png") && !strings.HasSuffix(*plot, ".svg") {
+		return fail(fmt.Errorf("-plot %q: want a .png or .svg file", *plot))
+	}
 	if *runFile != "" {
-		if *batch != "" || *format != "json" || *eta != 0 || *center || *ignore {
+		if *batch != "" || *format != "json" || *plot != "" || *eta != 0 || *center || *ignore {
 			return fail(fmt.Errorf("-run takes only -seed and -rel-width"))
 		}
 		out, err := analyzeRun(*runFile, *seed, *width)
@@ -135,7 +140,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case *format == "csv":
 		writeCSV(&buf, res)
-	case len(res) == 1 && *batch == "":
+	case len(res) == 1 && *batch == "" && *plot == "":
 		return writeOut(res[0].Report, true, stdout, fail)
 	default:
 		for _, r := range res {
@@ -144,6 +149,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return fail(fmt.Errorf("encoding the result: %v", err))
 			}
 			buf.Write(append(b, '\n'))
+		}
+	}
+	if *plot != "" {
+		if err := drawPlot(*plot, res, res[0].Diagnostics.N); err != nil {
+			return fail(err)
 		}
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {

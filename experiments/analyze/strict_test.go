@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,5 +72,20 @@ func TestBatchFlag(t *testing.T) {
 		if code, _, errs := runCmd(t, in, "-batch", bad); code != 1 || !strings.Contains(errs, "-batch") {
 			t.Errorf("-batch %q: exit %d, %q", bad, code, errs)
 		}
+	}
+}
+
+func TestPlotFlag(t *testing.T) {
+	in := `{"n": 5, "batch_size": 1, "hessians": [[[1]], [[3]], [[2]], [[0.5]], [[4]]]}`
+	for _, ext := range []string{"png", "svg"} {
+		path := filepath.Join(t.TempDir(), "eta."+ext)
+		code, out, errs := runCmd(t, in, "-batch", "all-powers", "-plot", path)
+		b, err := os.ReadFile(path)
+		if code != 0 || err != nil || len(b) < 100 || len(parseLines(t, out)) != 4 {
+			t.Errorf("%s: exit %d %s, file %v", ext, code, errs, err)
+		}
+	}
+	if code, _, errs := runCmd(t, in, "-plot", "x.pdf"); code != 1 || !strings.Contains(errs, "-plot") {
+		t.Errorf("-plot x.pdf: exit %d, %q", code, errs)
 	}
 }
