@@ -1,12 +1,8 @@
 package plots
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
 
 // etaStarPoints follows the d = 1 closed form lambda_gen = (1-p) h + p m2/h (h = 2.1,
@@ -22,7 +18,7 @@ func etaStarPoints() []EtaStarPoint {
 }
 
 // TestGoldenEtaStar compares the figure with testdata/golden/etastar.{png,svg}
-// (go test ./plots -run EtaStar -update rewrites them) and checks that a changed curve fails.
+// (go test ./plots -run Golden -update rewrites them) and checks that a changed curve fails.
 func TestGoldenEtaStar(t *testing.T) {
 	fig, err := FigureEtaStar(etaStarPoints(), 5)
 	if err != nil {
@@ -39,28 +35,15 @@ func TestGoldenEtaStar(t *testing.T) {
 	}
 	for _, format := range []string{"png", "svg"} {
 		got := render(t, fig, format)
-		path := filepath.Join("testdata", "golden", "etastar."+format)
-		if *update {
-			if err := atomicfile.WriteFile(path, got); err != nil {
-				t.Fatal(err)
-			}
+		want := golden(t, "etastar."+format, got)
+		if want == nil {
 			continue
 		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test ./plots -run EtaStar -update to create it)", err)
+		if err := compareFormat(got, want, format); err != nil {
+			t.Errorf("etastar.%s differs from golden: %v", format, err)
 		}
-		cmp := func(a, b []byte) error {
-			if format == "png" {
-				return comparePNG(a, b, 0.002)
-			}
-			return compareSVG(a, b, 0.05)
-		}
-		if err := cmp(got, want); err != nil {
-			t.Errorf("%s differs from golden: %v", path, err)
-		}
-		if err := cmp(render(t, figChanged, format), want); err == nil {
-			t.Errorf("%s: a changed curve passes as the golden figure", path)
+		if err := compareFormat(render(t, figChanged, format), want, format); err == nil {
+			t.Errorf("etastar.%s: a changed curve passes as the golden figure", format)
 		}
 	}
 }

@@ -113,6 +113,31 @@ func render(t *testing.T, f *Figure, format string) []byte {
 	return buf.Bytes()
 }
 
+// golden returns testdata/golden/name, or with -update writes got there and returns nil.
+func golden(t *testing.T, name string, got []byte) []byte {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := atomicfile.WriteFile(path, got); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
+	}
+	return want
+}
+
+// compareFormat compares two renderings in format "png" or "svg" with the golden tolerances.
+func compareFormat(got, want []byte, format string) error {
+	if format == "png" {
+		return comparePNG(got, want, 0.002)
+	}
+	return compareSVG(got, want, 0.05)
+}
+
 // TestGoldenFigures renders the figures of testdata/tiny.csv and compares them with
 // testdata/golden (go test ./plots -run Golden -update rewrites those).
 func TestGoldenFigures(t *testing.T) {
@@ -129,24 +154,12 @@ func TestGoldenFigures(t *testing.T) {
 	for _, f := range figs {
 		for _, format := range []string{"png", "svg"} {
 			got := render(t, f, format)
-			path := filepath.Join(dir, f.Name+"."+format)
-			if *update {
-				if err := atomicfile.WriteFile(path, got); err != nil {
-					t.Fatal(err)
-				}
+			want := golden(t, f.Name+"."+format, got)
+			if want == nil {
 				continue
 			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./plots -run Golden -update to create it)", err)
-			}
-			if format == "png" {
-				err = comparePNG(got, want, 0.002)
-			} else {
-				err = compareSVG(got, want, 0.05)
-			}
-			if err != nil {
-				t.Errorf("%s differs from golden: %v", path, err)
+			if err := compareFormat(got, want, format); err != nil {
+				t.Errorf("%s differs from golden: %v", f.Name+"."+format, err)
 			}
 		}
 	}
