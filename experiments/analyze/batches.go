@@ -140,7 +140,7 @@ func (req *request) analyzeAll(c config) ([]batchReport, error) {
 	if c.ignore {
 		req.setGradients(nil)
 	}
-	opt := analysis.Options{Seed: c.seed, RelWidth: c.width, CenterGradients: c.center}
+	opt := analysis.Options{Seed: c.seed, RelWidth: c.width, CenterGradients: c.center || req.numpy}
 	if len(batches) == 1 {
 		opt.Eta = eta
 		var rep *analysis.Report

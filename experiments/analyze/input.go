@@ -29,6 +29,9 @@ type request struct {
 	Factored *analysis.Factored
 	Batches  []int   // batch sizes of the input file (nil: not given, -batch must say)
 	Eta      float64 // 0: not given
+	// numpy: read from NumPy arrays (an exporter's output at a trained minimum), whose gradients
+	// are centred by default as with -run
+	numpy bool
 }
 
 func (req *request) n() int {

@@ -41,10 +41,11 @@
 // 2/lambda_max (package plots).
 //
 // Gradients: a minimum found by training has a small non-zero mean gradient, and at an exact
-// minimum the gradients are rounding noise whose mean is not small relative to themselves;
-// both fail the zero-mean check of package analysis with an error that says so. -center-gradients
-// subtracts the mean (reported as diagnostics.grad_mean_rel); -ignore-gradients analyses the
-// minimum as interpolating (gradients only enter the covariance limit, never the thresholds).
+// minimum the gradients are rounding noise whose mean is not small relative to themselves.
+// NumPy input (an exporter's output) has its gradients centred, as -run does (the removed mean
+// is reported as diagnostics.grad_mean_rel); JSON input is checked for a zero mean unless
+// -center-gradients is given. -ignore-gradients analyses the minimum as interpolating.
+// Gradients enter only the covariance limit (with eta), never the thresholds or bounds.
 //
 // Bad input: exit status 1, one line on stderr naming the problem, nothing on stdout.
 // analyze -h prints the usage and exits 0.
@@ -68,7 +69,7 @@ const usage = `usage: analyze -in FILE.json|FILE.npz|DIR | -run RUN.json [flags]
   -eta X          step size of the covariance limit (overrides the file's)
   -format F       json (default) or csv
   -plot FILE      draw eta*(B) with 2/lambda_max to FILE.png or FILE.svg
-  -center-gradients  subtract the mean gradient instead of rejecting a non-zero mean
+  -center-gradients  subtract the mean gradient instead of rejecting a non-zero mean (JSON; NumPy input always)
   -ignore-gradients  analyse as an interpolating minimum (no covariance limit)
   -seed N         seed of the random restarts of bound (25)
   -rel-width W    relative width of the certified bracket (0: 1e-6)

@@ -348,7 +348,7 @@ func decodeNumpy(ms map[string]member) (*request, error) {
 	case !hasJ && !hasH:
 		return nil, errors.New(`missing array "jacobians" (n, k, d) (with "output_hessian") or "hessians" (n, d, d)`)
 	}
-	req := &request{}
+	req := &request{numpy: true}
 	var n, d int
 	if hasJ {
 		j, err := get("jacobians", 3)

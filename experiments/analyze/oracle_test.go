@@ -41,7 +41,8 @@ type oracleRef struct {
 // bounds (15), (16) to 1e-8 relative, for every case (squared losses with shared M, cross-entropy
 // with per-sample M_i) and batch size. The oracle's gradients are rounding noise at exact minima
 // (and not zero-mean at the one-hot case, which is no minimum): they do not enter these
-// numbers, and the run uses -ignore-gradients; -center-gradients must give the same numbers.
+// numbers: -ignore-gradients, -center-gradients and the default for NumPy input (centred)
+// must give the same numbers.
 func TestTorchOracle(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(oracleDir, "reference.json"))
 	if err != nil {
@@ -65,7 +66,7 @@ func TestTorchOracle(t *testing.T) {
 			perSample++
 		}
 		path := filepath.Join(oracleDir, c.NPZ)
-		for _, gradFlag := range []string{"-ignore-gradients", "-center-gradients"} {
+		for _, gradFlag := range []string{"-ignore-gradients", "-center-gradients", "-seed=0"} {
 			code, out, errs := runCmd(t, "", "-in", path, "-batch", strings.Join(bs, ","), "-rel-width", "1e-11", gradFlag)
 			if code != 0 {
 				t.Fatalf("%s %s: exit %d: %s", c.Name, gradFlag, code, errs)
@@ -106,11 +107,17 @@ func TestTorchOracle(t *testing.T) {
 	}
 }
 
-// Without a gradient flag, the oracle's noise gradients fail the zero-mean check with a message
-// that names both ways out.
+// JSON input is not centred by default: the oracle's noise gradients fail the zero-mean check
+// with a message that names both ways out.
 func TestOracleGradientsNeedAFlag(t *testing.T) {
-	code, _, errs := runCmd(t, "", "-in", filepath.Join(oracleDir, "mse_sum.npz"), "-batch", "1")
+	g := make([][]float64, 2)
+	g[0], g[1] = []float64{1e-14}, []float64{3e-14}
+	in, _ := json.Marshal(map[string]any{"n": 2, "batch_size": 1, "hessians": [][][]float64{{{1}}, {{3}}}, "gradients": g})
+	code, _, errs := runCmd(t, string(in))
 	if code != 1 || !strings.Contains(errs, "do not average to zero") || !strings.Contains(errs, "-center-gradients") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runCmd(t, string(in), "-center-gradients"); code != 0 {
+		t.Errorf("-center-gradients: exit %d, %s", code, errs)
 	}
 }
