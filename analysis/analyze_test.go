@@ -444,7 +444,7 @@ func TestFactoredMatchesDense(t *testing.T) {
 	}
 }
 
-// gaussNewton returns J_i^T M J_i as a dense d x d matrix.
+// gaussNewton returns J_i^T M_i J_i as a dense d x d matrix.
 func gaussNewton(f *Factored, i int) []float64 {
 	k, d := f.K, f.D
 	j := f.Factors[i]
@@ -452,7 +452,7 @@ func gaussNewton(f *Factored, i int) []float64 {
 	for a := 0; a < k; a++ {
 		for b := 0; b < k; b++ {
 			for x := 0; x < d; x++ {
-				mj[a*d+x] += f.OutputHessian[a*k+b] * j[b*d+x]
+				mj[a*d+x] += f.outputHessian(i)[a*k+b] * j[b*d+x]
 			}
 		}
 	}

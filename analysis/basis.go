@@ -273,7 +273,7 @@ type factCurv struct {
 
 type factSpace struct {
 	n, k, d, r int
-	root       []float64   // k x k: (M / sm)^{1/2} / sj, so that G_i = root J_i (scaled)
+	roots      [][]float64 // k x k each: (M_i / sm)^{1/2} / sj, so that G_i = root_i J_i (scaled); one entry when M is shared
 	j          [][]float64 // the J_i, k x d each (the caller's factors; never copied whole)
 	cols       []int       // parameter index of each column of G that is not identically zero
 	u          []float64   // nk x r: U_r
@@ -285,10 +285,16 @@ type factSpace struct {
 func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	n, k, d := in.N, in.K, in.D
 	nk := n * k
-	// M^{1/2}
+	// M_i^{1/2}: work with J / sj and M_i / sm, i.e. H / (sj^2 sm)
 	sm, sj := 0.0, 0.0
-	for _, v := range in.OutputHessian {
-		sm = math.Max(sm, math.Abs(v))
+	nm := 1
+	if in.OutputHessians != nil {
+		nm = n
+	}
+	for i := 0; i < nm; i++ {
+		for _, v := range in.outputHessian(i) {
+			sm = math.Max(sm, math.Abs(v))
+		}
 	}
 	for _, j := range in.Factors {
 		for _, v := range j {
@@ -296,26 +302,16 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 		}
 	}
 	if sm == 0 || sj == 0 {
-		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
+		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M_i J_i is zero: no curvature, every threshold is infinite")
 	}
-	// work with J / sj and M / sm: H / (sj^2 sm)
-	msym := make([]float64, k*k)
-	symmetrizeInto(msym, in.OutputHessian, k)
-	for a := range msym {
-		msym[a] /= sm
-	}
-	mw := make([]float64, k)
-	if err := linalg.EigSym(k, msym, mw, true); err != nil {
-		return nil, fmt.Errorf("analysis: output Hessian: %v", err)
-	}
-	root := make([]float64, k*k)
-	for j := 0; j < k; j++ {
-		s := math.Sqrt(math.Max(mw[j], 0)) / sj
-		e := msym[j*k : (j+1)*k]
-		for a := 0; a < k; a++ {
-			for b := 0; b < k; b++ {
-				root[a*k+b] += s * e[a] * e[b]
+	roots := make([][]float64, nm)
+	for i := range roots {
+		var err error
+		if roots[i], err = psdRoot(in.outputHessian(i), k, sm, sj); err != nil {
+			if nm > 1 {
+				return nil, fmt.Errorf("analysis: output Hessian %d: %v", i, err)
 			}
+			return nil, fmt.Errorf("analysis: output Hessian: %v", err)
 		}
 	}
 	// columns that are not identically zero
@@ -338,7 +334,7 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("analysis: every factor J_i is zero: H = 0, no curvature, every threshold is infinite")
 	}
-	space := &factSpace{n: n, k: k, d: d, root: root, j: in.Factors, cols: cols}
+	space := &factSpace{n: n, k: k, d: d, roots: roots, j: in.Factors, cols: cols}
 	gram := gramMatrix(nk, len(cols), gramChunk, space.gather)
 	w := make([]float64, nk)
 	if err := linalg.EigSym(nk, gram, w, true); err != nil {
@@ -382,16 +378,52 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 	return p, nil
 }
 
-// gather sets dst (nk x w, row-major) to the columns cols[c0:c0+w] of G = [root J_1; ...; root J_n].
+// psdRoot returns (m / sm)^{1/2} / sj for a symmetric PSD k x k m (row-major): the symmetric
+// square root from the eigendecomposition, eigenvalues below zero (rounding of an exactly PSD,
+// possibly rank-deficient m such as cross-entropy's diag(s) - s s^T; the input was checked PSD
+// with relative slack) taken as zero, so the root has the rank of m.
+func psdRoot(m []float64, k int, sm, sj float64) ([]float64, error) {
+	msym := make([]float64, k*k)
+	symmetrizeInto(msym, m, k)
+	for a := range msym {
+		msym[a] /= sm
+	}
+	mw := make([]float64, k)
+	if err := linalg.EigSym(k, msym, mw, true); err != nil {
+		return nil, err
+	}
+	root := make([]float64, k*k)
+	for j := 0; j < k; j++ {
+		s := math.Sqrt(math.Max(mw[j], 0)) / sj
+		e := msym[j*k : (j+1)*k]
+		for a := 0; a < k; a++ {
+			for b := 0; b < k; b++ {
+				root[a*k+b] += s * e[a] * e[b]
+			}
+		}
+	}
+	return root, nil
+}
+
+// root returns the scaled M_i^{1/2} of sample i.
+func (s *factSpace) root(i int) []float64 {
+	if len(s.roots) == 1 {
+		return s.roots[0]
+	}
+	return s.roots[i]
+}
+
+// gather sets dst (nk x w, row-major) to the columns cols[c0:c0+w] of G = [root_1 J_1; ...; root_n J_n].
 func (s *factSpace) gather(dst []float64, c0, w int) {
 	k, d := s.k, s.d
 	cs := s.cols[c0 : c0+w]
 	for i, ji := range s.j {
+		root := s.root(i)
 		for a := 0; a < k; a++ {
 			row := dst[(i*k+a)*w : (i*k+a+1)*w]
 			clear(row)
 			for b := 0; b < k; b++ {
-				rab := s.root[a*k+b]
+				rab := root[a*k+b]
 				if rab == 0 {
 					continue
 				}
@@ -415,10 +447,11 @@ func (s *factSpace) toParams(x, y []float64) {
 	blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: n * k, Inc: 1, Data: z})
 	clear(x[:d])
 	for i, ji := range s.j {
+		root := s.root(i)
 		for b := 0; b < k; b++ {
 			cb := 0.0
 			for a := 0; a < k; a++ {
-				cb += s.root[a*k+b] * z[i*k+a]
+				cb += root[a*k+b] * z[i*k+a]
 			}
 			if cb == 0 {
 				continue

@@ -174,3 +174,45 @@ func BenchmarkTopEigenmatrixShape(b *testing.B) {
 		b.ReportMetric(sh.minEigRel, "min_eig_rel")
 	}
 }
+
+// BenchmarkAnalyzeFactoredBatches compares one batch size (B = 8) with eight
+// (1, 2, 4, 8, 16, 32, 64, n) in one AnalyzeFactoredBatches call, and with eight separate
+// AnalyzeFactored calls (the basis recomputed each time). Synthetic factors of the network's
+// shape, h = 20.
+func BenchmarkAnalyzeFactoredBatches(b *testing.B) {
+	for _, n := range []int{128, 512} {
+		f := syntheticNetwork(n, 20, 1)
+		batches := []int{1, 2, 4, 8, 16, 32, 64, n}
+		for _, mode := range []string{"one", "eight", "eight-separate"} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
+				apps := 0
+				for b.Loop() {
+					var reps []*Report
+					var err error
+					switch mode {
+					case "one":
+						reps, err = AnalyzeFactoredBatches(f, []int{8}, Options{})
+					case "eight":
+						reps, err = AnalyzeFactoredBatches(f, batches, Options{})
+					default:
+						for _, bs := range batches {
+							rep, aerr := AnalyzeFactored(f, bs, Options{})
+							if aerr != nil {
+								b.Fatal(aerr)
+							}
+							reps = append(reps, rep)
+						}
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					apps = 0
+					for _, r := range reps {
+						apps += r.Diagnostics.Applications
+					}
+				}
+				b.ReportMetric(float64(apps), "applications")
+			})
+		}
+	}
+}

@@ -16,14 +16,26 @@ type Dense struct {
 	Gradients [][]float64 // nil, or N entries of length D with (1/N) sum_i g_i = 0
 }
 
-// Factored holds per-sample Gauss-Newton curvature H_i = J_i^T M J_i with J_i the K x D Jacobian of
-// the network's outputs at sample i and M the K x K Hessian of the loss in the outputs (PSD).
-// Nothing of size D x D is ever formed from it.
+// Factored holds per-sample Gauss-Newton curvature H_i = J_i^T M_i J_i with J_i the K x D
+// Jacobian of the network's outputs at sample i and M_i the K x K Hessian of the loss in the
+// outputs (PSD). M_i is either one matrix shared by every sample (OutputHessian: squared loss,
+// M = 2c I) or one per sample (OutputHessians: cross-entropy, M_i = diag(s_i) - s_i s_i^T of rank
+// K - 1); exactly one of the two is set. The factors of THEORY.md ("Additions") are
+// G_i = M_i^{1/2} J_i with the symmetric PSD square root. Nothing of size D x D is ever formed.
 type Factored struct {
-	N, K, D       int
-	Factors       [][]float64 // N entries, each K*D row-major: J_i
-	OutputHessian []float64   // K*K row-major: M, symmetric PSD
-	Gradients     [][]float64 // nil (interpolating), or N entries of length D with zero mean
+	N, K, D        int
+	Factors        [][]float64 // N entries, each K*D row-major: J_i
+	OutputHessian  []float64   // K*K row-major: M shared by every sample, symmetric PSD; or nil
+	OutputHessians [][]float64 // nil, or N entries of K*K row-major: M_i, symmetric PSD
+	Gradients      [][]float64 // nil (interpolating), or N entries of length D with zero mean
+}
+
+// outputHessian returns M_i (the shared M when OutputHessians is nil).
+func (f *Factored) outputHessian(i int) []float64 {
+	if f.OutputHessians != nil {
+		return f.OutputHessians[i]
+	}
+	return f.OutputHessian
 }
 
 // Options tunes an analysis. The zero value of every field means its documented default;
@@ -248,37 +260,65 @@ func (f *Factored) Validate(opt Options) error {
 		}
 	}
 	k := f.K
-	if len(f.OutputHessian) != k*k {
-		return fmt.Errorf("analysis: output Hessian has %d entries, want k*k = %d", len(f.OutputHessian), k*k)
+	ms := [][]float64{f.OutputHessian}
+	switch {
+	case f.OutputHessian != nil && f.OutputHessians != nil:
+		return fmt.Errorf("analysis: both a shared output Hessian and per-sample output Hessians given: set one")
+	case f.OutputHessians != nil:
+		if len(f.OutputHessians) != f.N {
+			return fmt.Errorf("analysis: n = %d but %d output Hessians given", f.N, len(f.OutputHessians))
+		}
+		ms = f.OutputHessians
 	}
-	if !finite(f.OutputHessian) {
-		return fmt.Errorf("analysis: output Hessian contains NaN or Inf")
+	name := func(i int) string {
+		if f.OutputHessians == nil {
+			return "output Hessian"
+		}
+		return fmt.Sprintf("output Hessian %d", i)
 	}
 	scale := 0.0
-	for _, v := range f.OutputHessian {
-		scale = math.Max(scale, math.Abs(v))
+	for i, m := range ms {
+		if len(m) != k*k {
+			return fmt.Errorf("analysis: %s has %d entries, want k*k = %d", name(i), len(m), k*k)
+		}
+		if !finite(m) {
+			return fmt.Errorf("analysis: %s contains NaN or Inf", name(i))
+		}
+		for _, v := range m {
+			scale = math.Max(scale, math.Abs(v))
+		}
 	}
-	m := f.OutputHessian
-	for a := 0; a < k; a++ {
-		for b := a + 1; b < k; b++ {
-			if math.Abs(m[a*k+b]-m[b*k+a]) > opt.SymTol*scale {
-				return fmt.Errorf("analysis: output Hessian is not symmetric: entry (%d,%d) = %g but (%d,%d) = %g", a, b, m[a*k+b], b, a, m[b*k+a])
+	for i, m := range ms {
+		for a := 0; a < k; a++ {
+			for b := a + 1; b < k; b++ {
+				if math.Abs(m[a*k+b]-m[b*k+a]) > opt.SymTol*scale {
+					return fmt.Errorf("analysis: %s is not symmetric: entry (%d,%d) = %g but (%d,%d) = %g", name(i), a, b, m[a*k+b], b, a, m[b*k+a])
+				}
 			}
 		}
 	}
+	// PSD: smallest eigenvalue of every M_i >= -PSDTol * (largest eigenvalue over all M_i)
 	buf := make([]float64, k*k)
-	symmetrizeInto(buf, m, k)
-	if scale > 0 {
-		for a := range buf {
-			buf[a] /= scale
-		}
-	}
 	w := make([]float64, k)
-	if err := linalg.EigSym(k, buf, w, false); err != nil {
-		return fmt.Errorf("analysis: output Hessian: %v", err)
+	mins := make([]float64, len(ms))
+	top := math.Inf(-1)
+	for i, m := range ms {
+		symmetrizeInto(buf, m, k)
+		if scale > 0 {
+			for a := range buf {
+				buf[a] /= scale
+			}
+		}
+		if err := linalg.EigSym(k, buf, w, false); err != nil {
+			return fmt.Errorf("analysis: %s: %v", name(i), err)
+		}
+		mins[i] = w[0]
+		top = math.Max(top, w[k-1])
 	}
-	if w[0] < -opt.PSDTol*math.Max(w[k-1], 0) || w[k-1] < 0 {
-		return fmt.Errorf("analysis: output Hessian is not positive semi-definite: smallest eigenvalue %g", w[0])
+	for i, m := range mins {
+		if m < -opt.PSDTol*math.Max(top, 0) || top < 0 {
+			return fmt.Errorf("analysis: %s is not positive semi-definite: smallest eigenvalue %g", name(i), m*scale)
+		}
 	}
 	return validateGradients(f.Gradients, f.N, f.D, opt)
 }
@@ -333,7 +373,7 @@ func symmetrizeInto(dst, a []float64, n int) {
 	for i := 0; i < n; i++ {
 		dst[i*n+i] = a[i*n+i]
 		for j := i + 1; j < n; j++ {
-			v := 0.5*a[i*n+j] + 0.5*a[j*n+i] // not 0.5 (a + b): that overflows for entries near the float64 maximum
+			v := 0.5*a[i*n+j] + 0.5*a[j*n+i] // not 0.5*(a+b): that overflows for entries near MaxFloat64 (same value otherwise)
 			dst[i*n+j], dst[j*n+i] = v, v
 		}
 	}

@@ -405,7 +405,9 @@ func cwBracket(r int, s, ts []float64) (lo, hi float64, ok bool) {
 
 // startVector returns the Lanczos start for A: C^{-1/2}(l_1 v_max v_max^T + 1e-3 H), positive
 // definite, hence with a positive inner product with the PSD top eigenmatrix. (A warm start from
-// the problem compressed to the leading eigendirections of H was tried and saved nothing.)
+// the problem compressed to the leading eigendirections of H was tried and saved nothing, and so
+// did a start from the previous batch size's top eigenmatrix: 142 instead of 144 applications
+// for eight batch sizes at n = 128.)
 func startVector(pr *problem, o *operator) []float64 {
 	r := pr.r
 	y0 := make([]float64, r*r)

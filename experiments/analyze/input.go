@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
+	"strings"
 
 	"github.com/sgdstability/sgdstab/analysis"
 )
@@ -27,13 +27,94 @@ type fileInput struct {
 type request struct {
 	Dense    *analysis.Dense
 	Factored *analysis.Factored
-	Batch    int
+	Batches  []int   // batch sizes of the input file (nil: not given, -batch must say)
 	Eta      float64 // 0: not given
+	// numpy: read from NumPy arrays (an exporter's output at a trained minimum), whose gradients
+	// are centred by default as with -run
+	numpy bool
+}
+
+func (req *request) n() int {
+	if req.Dense != nil {
+		return req.Dense.N
+	}
+	return req.Factored.N
+}
+
+func (req *request) setGradients(g [][]float64) {
+	if req.Dense != nil {
+		req.Dense.Gradients = g
+	} else {
+		req.Factored.Gradients = g
+	}
+}
+
+func (req *request) gradients() [][]float64 {
+	if req.Dense != nil {
+		return req.Dense.Gradients
+	}
+	return req.Factored.Gradients
+}
+
+// jsonKeys are the keys of the JSON input, matched exactly (encoding/json alone would also take
+// "N" for "n").
+var jsonKeys = []string{"n", "batch_size", "hessians", "factors", "output_hessian", "gradients", "eta"}
+
+// checkJSON walks the tokens of the input before it is decoded and rejects what encoding/json
+// would let through silently: a key that matches a known key only up to case, a key given
+// twice (the last would win), and null anywhere (a null number would decode as 0), each named
+// by its top-level key.
+func checkJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil // not an object: the decoder gives the message
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		for _, k := range jsonKeys {
+			if key != k && strings.EqualFold(key, k) {
+				return fmt.Errorf("unknown key %q (keys are case-sensitive: %q)", key, k)
+			}
+		}
+		if seen[key] {
+			return fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		depth := 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				return nil
+			}
+			switch tok {
+			case nil:
+				return fmt.Errorf("%q contains null (want a number)", key)
+			case json.Delim('['), json.Delim('{'):
+				depth++
+			case json.Delim(']'), json.Delim('}'):
+				depth--
+			}
+			if depth == 0 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // decode parses and shape-checks an input file. Numerical checks (symmetry, PSD, zero mean of
 // the gradients, eta below eta*) are done by package analysis.
 func decode(data []byte) (*request, error) {
+	if err := checkJSON(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var in fileInput
@@ -56,7 +137,7 @@ func decode(data []byte) (*request, error) {
 	if b < 1 || b > n {
 		return nil, fmt.Errorf("batch_size %d outside 1..n = 1..%d", b, n)
 	}
-	req := &request{Batch: b}
+	req := &request{Batches: []int{b}}
 	if in.Eta != nil {
 		if !(*in.Eta > 0) || math.IsInf(*in.Eta, 0) {
 			return nil, fmt.Errorf("eta = %v must be positive and finite (the covariance limit needs 0 < eta < eta*)", *in.Eta)
@@ -124,11 +205,7 @@ func decode(data []byte) (*request, error) {
 				return nil, fmt.Errorf("gradient %d has length %d, want d = %d", i, len(g), d)
 			}
 		}
-		if req.Dense != nil {
-			req.Dense.Gradients = in.Gradients
-		} else {
-			req.Factored.Gradients = in.Gradients
-		}
+		req.setGradients(in.Gradients)
 	}
 	return req, nil
 }
@@ -146,35 +223,4 @@ func flatten(m [][]float64, rows, cols int, what string) ([]float64, error) {
 		out = append(out, row...)
 	}
 	return out, nil
-}
-
-// analyze runs the analysis of a decoded request.
-func (req *request) analyze(seed uint64, width float64) (*analysis.Report, error) {
-	opt := analysis.Options{Eta: req.Eta, Seed: seed, RelWidth: width}
-	if req.Dense != nil {
-		return analysis.AnalyzeDense(req.Dense, req.Batch, opt)
-	}
-	return analysis.AnalyzeFactored(req.Factored, req.Batch, opt)
-}
-
-func analyzeFile(path string, stdin io.Reader, seed uint64, width float64) (*analysis.Report, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	req, err := decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	rep, err := req.analyze(seed, width)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return rep, nil
 }
