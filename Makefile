@@ -6,9 +6,10 @@ TAGS := -tags openblas
 export CGO_LDFLAGS := $(shell pkg-config --libs openblas lapacke)
 endif
 GO ?= go
+PYTHON ?= python3
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend test-slurm test-k8s
+.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend test-slurm test-k8s pytest
 
 backend:
 	@if [ "$(OPENBLAS)" = yes ]; then echo "linear algebra backend: OpenBLAS + LAPACKE (cgo)"; \
@@ -22,6 +23,16 @@ ifeq ($(OPENBLAS),yes)
 	$(GO) vet ./...
 	$(GO) test ./...
 endif
+	@$(MAKE) --no-print-directory pytest
+
+# The PyTorch exporter's tests (scripts/test_export_curvature.py) need Debian's python3-torch and
+# python3-numpy; without them they are reported as skipped, not passed.
+pytest:
+	@if $(PYTHON) -c 'import torch, numpy' 2>/dev/null || /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then \
+		$(PYTHON) scripts/test_export_curvature.py; \
+	else \
+		echo "SKIPPED scripts/test_export_curvature.py: PyTorch/NumPy missing (apt-get install -y python3-torch python3-numpy)"; \
+	fi
 
 fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
