@@ -56,12 +56,14 @@ func (s *Store) leasePath(key string) string {
 //     through the open file never touch a lease that replaced it.
 //   - A lease whose heartbeat is older than timeout is stale (its holder died or hangs), and so
 //     is one whose holder ran on this machine (same host name) and has exited (no process with
-//     its pid); a stale lease is taken over: the taker renames the lease file to a name of its own (a rename succeeds for
-//     one process only), checks that what it moved is the stale lease it read (if not, it puts
-//     the fresh lease back with a hard link, which fails rather than overwrite one, and gives
-//     up), and then creates its own lease with O_EXCL as above. A lease file that cannot be
-//     parsed (a creator between its create and its write) counts as fresh until its modification
-//     time is older than timeout.
+//     its pid). A stale lease is taken over by one process at a time: the taker first creates
+//     the marker <key>.lease.takeover with O_EXCL (whoever finds it there gets ErrLeased and
+//     tries later), re-reads the lease under the marker, removes it only if it is still the
+//     stale lease it judged, removes the marker, and then races for the O_EXCL create like any
+//     newcomer. Only a marker holder ever removes someone else's lease file, so two processes
+//     can never both hold a lease. A marker older than timeout (its taker died inside the
+//     takeover) is cleared. A lease file that cannot be parsed (a creator between its create
+//     and its write) counts as fresh until its modification time is older than timeout.
 //   - Any other existing lease gives ErrLeased: the caller tries the run again later (it may
 //     get a record meanwhile, or its lease may go stale or be released).
 //
@@ -98,7 +100,7 @@ func (s *Store) Claim(key string, timeout time.Duration, onErr func(error)) (*Le
 		case !stale:
 			return nil, ErrLeased
 		}
-		if err := takeOver(p, raw); err != nil {
+		if err := takeOver(p, raw, timeout); err != nil {
 			return nil, err
 		}
 	}
@@ -127,25 +129,51 @@ func readLease(p string, timeout time.Duration) (raw []byte, stale bool, err err
 }
 
 // takeOver removes the stale lease file p whose content was raw, so that Claim can create its
-// own; it returns ErrLeased if p no longer is that stale lease (another process took it over or
-// its holder refreshed it).
-func takeOver(p string, raw []byte) error {
-	tomb := fmt.Sprintf("%s.stale-%d-%d", p, os.Getpid(), time.Now().UnixNano())
-	if err := os.Rename(p, tomb); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // someone else removed it: race for the create
-		}
+// own; it returns ErrLeased when another process is taking the lease over or p no longer is that
+// stale lease (another process took it over or its holder refreshed it).
+func takeOver(p string, raw []byte, timeout time.Duration) error {
+	marker := p + ".takeover"
+	m, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		clearStaleMarker(marker, timeout)
+		return ErrLeased
+	}
+	if err != nil {
 		return fmt.Errorf("store: taking over lease %s: %w", p, err)
 	}
-	moved, err := os.ReadFile(tomb)
-	if err == nil && string(moved) == string(raw) {
-		os.Remove(tomb)
-		return nil
+	m.Close()
+	defer os.Remove(marker)
+	cur, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // released meanwhile: race for the create
+	case err != nil:
+		return fmt.Errorf("store: taking over lease %s: %w", p, err)
+	case string(cur) != string(raw):
+		return ErrLeased // refreshed or replaced since it was judged stale
 	}
-	// moved a fresh lease: put it back (a hard link fails if a lease exists again) and give up
-	os.Link(tomb, p)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: taking over lease %s: %w", p, err)
+	}
+	return nil
+}
+
+// clearStaleMarker removes a takeover marker older than timeout (left by a taker that died
+// inside takeOver). It moves the marker to a name of its own first and puts it back when what it
+// moved is not the marker it judged stale (a fresh one made meanwhile).
+func clearStaleMarker(marker string, timeout time.Duration) {
+	fi, err := os.Stat(marker)
+	if err != nil || time.Since(fi.ModTime()) <= timeout {
+		return
+	}
+	tomb := fmt.Sprintf("%s.stale-%d-%d", marker, os.Getpid(), time.Now().UnixNano())
+	if os.Rename(marker, tomb) != nil {
+		return
+	}
+	if moved, err := os.Stat(tomb); err != nil || !os.SameFile(fi, moved) {
+		os.Link(tomb, marker) // fails rather than overwrite a marker made since
+	}
 	os.Remove(tomb)
-	return ErrLeased
 }
 
 // create makes the lease file with O_EXCL and writes the lease's info into it.
@@ -287,10 +315,12 @@ func (s *Store) CleanLeases(timeout time.Duration) (int, error) {
 		switch {
 		case strings.HasSuffix(p, ".lease"):
 			raw, stale, err := readLease(p, timeout)
-			if err == nil && stale && takeOver(p, raw) == nil {
+			if err == nil && stale && takeOver(p, raw, timeout) == nil {
 				removed++
 			}
-		case strings.Contains(d.Name(), ".lease.stale-"):
+		case strings.HasSuffix(p, ".lease.takeover"):
+			clearStaleMarker(p, timeout)
+		case strings.Contains(d.Name(), ".lease.stale-") || strings.Contains(d.Name(), ".lease.takeover.stale-"):
 			if info, err := d.Info(); err == nil && time.Since(info.ModTime()) > timeout && os.Remove(p) == nil {
 				removed++
 			}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,5 +166,40 @@ func TestLeaseOfExitedLocalProcess(t *testing.T) {
 	os.WriteFile(s.leasePath(leaseKey), b, 0o644)
 	if _, err := s.Claim(leaseKey, time.Hour, nil); !errors.Is(err, ErrLeased) {
 		t.Errorf("fresh lease of another machine: %v", err)
+	}
+}
+
+// A takeover in progress (its marker) keeps other takers out; a marker left by a taker that died
+// (older than the timeout) is cleared, and the stale lease is then taken over.
+func TestLeaseTakeoverMarker(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	writeStale(t, s)
+	marker := s.leasePath(leaseKey) + ".takeover"
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(leaseKey, time.Minute, nil); !errors.Is(err, ErrLeased) {
+		t.Fatalf("claim during a takeover: %v, want ErrLeased", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("a fresh marker was removed: %v", err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(marker, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(leaseKey, time.Minute, nil); !errors.Is(err, ErrLeased) {
+		t.Fatalf("claim that finds a stale marker: %v, want ErrLeased (it clears the marker for the next try)", err)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stale marker not cleared: %v", err)
+	}
+	l, err := s.Claim(leaseKey, time.Minute, nil)
+	if err != nil {
+		t.Fatalf("claim after the stale marker was cleared: %v", err)
+	}
+	l.Release()
+	if files, _ := os.ReadDir(s.Dir + "/ab"); len(files) != 0 {
+		t.Errorf("files left: %v", files)
 	}
 }
