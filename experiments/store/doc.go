@@ -25,9 +25,9 @@
 // whose lease exists and is fresh is left to its holder (ErrLeased; the caller tries later, and
 // finds the record or a lease released without one). A lease whose heartbeat is older than the
 // timeout (default 5 min: its holder died or hangs), or whose holder ran on this machine and has
-// exited, is taken over: renamed away by the taker (one
-// rename wins), checked to be the stale lease it read (a fresh one is put back with a hard link,
-// which never overwrites), and replaced by the taker's own O_EXCL lease. A holder notices that it
+// exited, is taken over by one process at a time: under an O_EXCL takeover marker the taker
+// re-reads the lease, removes it only if it still is the stale lease it judged, and then creates
+// its own O_EXCL lease (racing any newcomer; one wins). A holder notices that it
 // lost its lease (the path no longer names its open file) at its next heartbeat; the run is
 // then trained twice, which costs time but no data. CleanLeases removes stale leases left by a
 // process killed after writing its record.
