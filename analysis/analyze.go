@@ -194,10 +194,17 @@ func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
 }
 
 // AnalyzeFactored computes every quantity of THEORY.md for Gauss-Newton curvature
-// H_i = J_i^T M J_i without forming any d x d matrix: it works in the r-dimensional eigenbasis
-// of H obtained from the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i, where H is
-// diagonal. Input and options are validated first (see [Factored.Validate]).
+// H_i = J_i^T M J_i without forming any d x d matrix H_i: it works in the r-dimensional
+// eigenbasis of H, where H is diagonal, obtained from the smaller of two matrices with the same
+// nonzero eigenvalues n l_a: the nk x nk Gram matrix G G^T of the stacked G_i = M^{1/2} J_i
+// when d >= nk, and n H = G^T G (d x d) itself when d < nk. Input and options are validated
+// first (see [Factored.Validate]).
 func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
+	return analyzeFactored(f, batch, opt, pathAuto)
+}
+
+// analyzeFactored is AnalyzeFactored with the basis found by the given path.
+func analyzeFactored(f *Factored, batch int, opt Options, path basisPath) (*Report, error) {
 	if err := checkInputMemory(f); err != nil {
 		return nil, err
 	}
@@ -212,7 +219,7 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	pr, err := newFactoredProblem(f, opt.RankTol)
+	pr, err := newFactoredProblem(f, opt.RankTol, path)
 	if err != nil {
 		return nil, err
 	}
