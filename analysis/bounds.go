@@ -120,7 +120,8 @@ type bound25Result struct {
 // bound25 maximizes (25) over the unit sphere of range(H) by Riemannian gradient ascent with an
 // adaptive step (backtracking on failure, growth on success), run in parallel from the
 // opt.Bound25Starts best of these candidates: every eigenvector of H (v_max always kept), every
-// H_i's top eigenvector and opt.Bound25Random random unit vectors (seeded). Maxima restricted to
+// H_i's top eigenvector (at most bound25TopCandidates, see bound25Candidates) and
+// opt.Bound25Random random unit vectors (seeded). With r = 1 it is f(e_1), no search. Maxima restricted to
 // range(H) are the global ones: a null-space component only scales f down.
 //
 // If extra is not nil (a unit vector of range(H) in the eigenbasis of H, such as the top

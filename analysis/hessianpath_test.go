@@ -380,3 +380,68 @@ func BenchmarkHessianPathLargeN(b *testing.B) {
 		}
 	}
 }
+
+// TestBound25ManySamples: with n = 2100 samples (more than bound25TopCandidates tops of H_i, and
+// more candidates than one screening block holds) in d = 3 (k = 1: H_i = m j_i j_i^T), bound
+// (25) is checked against a grid over the unit sphere: no grid point exceeds it, and the best
+// grid point comes within the grid's resolution of it.
+func TestBound25ManySamples(t *testing.T) {
+	const n, d = 2100, 3
+	if n <= bound25TopCandidates || n*(bound25TopCandidates+16) <= bound25ScreenWork {
+		t.Fatalf("n = %d does not exercise the candidate cap and the screening blocks", n)
+	}
+	rng := rand.New(rand.NewPCG(231, 232))
+	f := &Factored{N: n, K: 1, D: d, OutputHessian: []float64{2}}
+	for i := 0; i < n; i++ {
+		j := make([]float64, d)
+		for x := range j {
+			j[x] = rng.NormFloat64() * float64(x+1)
+		}
+		if i%50 == 0 { // a few strong samples along one direction
+			j[0] *= 6
+		}
+		f.Factors = append(f.Factors, j)
+	}
+	fv := func(v [3]float64, p float64) float64 { // (25) at a unit v, in parameter space
+		qs := make([]float64, n)
+		a := 0.0
+		for i, j := range f.Factors {
+			s := j[0]*v[0] + j[1]*v[1] + j[2]*v[2]
+			qs[i] = 2 * s * s
+			a += qs[i] / n
+		}
+		v2 := 0.0
+		for _, q := range qs {
+			v2 += (q - a) * (q - a) / n
+		}
+		return a + p*v2/a
+	}
+	for _, b := range []int{1, 4} {
+		rep, err := AnalyzeFactored(f, b, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 3 + bound25TopCandidates + 16; rep.Diagnostics.Bound25Screened != want {
+			t.Errorf("B = %d: %d candidates screened, want %d", b, rep.Diagnostics.Bound25Screened, want)
+		}
+		best := 0.0
+		const steps = 60
+		for a := 0; a <= steps; a++ { // the half sphere (f(-v) = f(v))
+			th := math.Pi / 2 * float64(a) / steps
+			for c := 0; c < 4*steps; c++ {
+				ph := 2 * math.Pi * float64(c) / (4 * steps)
+				v := [3]float64{math.Cos(th), math.Sin(th) * math.Cos(ph), math.Sin(th) * math.Sin(ph)}
+				fx := fv(v, rep.P)
+				if fx > rep.Bound25*(1+1e-12) {
+					t.Fatalf("B = %d: f(%v) = %.15g above bound (25) = %.15g", b, v, fx, rep.Bound25)
+				}
+				best = math.Max(best, fx)
+			}
+		}
+		if best < rep.Bound25*(1-2e-3) {
+			t.Errorf("B = %d: best grid value %.10g, bound (25) %.10g", b, best, rep.Bound25)
+		}
+		vb := rep.Bound25Vector
+		checkRel(t, "f at the maximizer", fv([3]float64{vb[0], vb[1], vb[2]}, rep.P), rep.Bound25, 1e-12)
+	}
+}
