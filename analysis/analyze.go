@@ -184,10 +184,12 @@ func AnalyzeDense(d *Dense, batch int, opt Options) (*Report, error) {
 }
 
 // AnalyzeFactored computes every quantity of THEORY.md for Gauss-Newton curvature
-// H_i = J_i^T M_i J_i (M_i shared or per sample) without forming any d x d matrix: it works in
-// the r-dimensional eigenbasis of H obtained from the nk x nk Gram matrix of the stacked
-// G_i = M_i^{1/2} J_i, where H is diagonal (THEORY.md, "Structure worth exploiting" and
-// "Additions"). Input and options are validated first (see [Factored.Validate]).
+// H_i = J_i^T M_i J_i (M_i shared or per sample) without forming any d x d matrix H_i: it works
+// in the r-dimensional eigenbasis of H, where H is diagonal, obtained from the smaller of two
+// matrices with the same nonzero eigenvalues n l_a: the nk x nk Gram matrix G G^T of the stacked
+// G_i = M_i^{1/2} J_i when d >= nk, and n H = G^T G (d x d) itself when d < nk (THEORY.md,
+// "Structure worth exploiting" and "Additions"). Input and options are validated first (see
+// [Factored.Validate]).
 func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 	reps, err := AnalyzeFactoredBatches(f, []int{batch}, opt)
 	if err != nil {
@@ -205,6 +207,11 @@ func AnalyzeFactored(f *Factored, batch int, opt Options) (*Report, error) {
 // [Report.AddCovariance] where 2/Bracket[1] > eta. The reports share the basis: Release one and
 // the others keep it.
 func AnalyzeFactoredBatches(f *Factored, batches []int, opt Options) ([]*Report, error) {
+	return analyzeFactoredBatches(f, batches, opt, pathAuto)
+}
+
+// analyzeFactoredBatches is AnalyzeFactoredBatches with the basis found by the given path.
+func analyzeFactoredBatches(f *Factored, batches []int, opt Options, path basisPath) ([]*Report, error) {
 	if err := checkInputMemory(f); err != nil {
 		return nil, err
 	}
@@ -219,7 +226,7 @@ func AnalyzeFactoredBatches(f *Factored, batches []int, opt Options) ([]*Report,
 		return nil, err
 	}
 	t0 := time.Now()
-	pr, err := newFactoredProblem(f, opt.RankTol)
+	pr, err := newFactoredProblem(f, opt.RankTol, path)
 	if err != nil {
 		return nil, err
 	}

@@ -112,14 +112,8 @@ func newDenseProblem(in *Dense, rankTol float64) (*problem, error) {
 	if lmax <= 0 {
 		return nil, fmt.Errorf("analysis: H = (1/n) sum_i H_i is zero: no curvature, every threshold is infinite")
 	}
-	r := 0
-	for r < d && w[d-1-r] > rankTol*lmax {
-		r++
-	}
-	p := &problem{n: n, d: d, r: r, l: make([]float64, r), scale: scale}
-	if r < d {
-		p.nullMax = math.Max(math.Abs(w[d-1-r]), math.Abs(w[0]))
-	}
+	r, null := rangeRank(w, rankTol)
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r), scale: scale, nullMax: null}
 	v := make([]float64, d*r) // d x r, column a = eigenvector of the a-th largest eigenvalue
 	for a := 0; a < r; a++ {
 		p.l[a] = w[d-1-a]
@@ -260,9 +254,9 @@ func (c *denseCurv) squares(dst, x []float64) {
 // --- factored input ---
 
 // factCurv represents Hh_i = B_i^T B_i with B (nk x r) the stacked factors in the basis:
-// B_i = G_i V with G_i = M^{1/2} J_i. If K = G G^T = U diag(s^2) U^T (the nk x nk Gram matrix of
-// the stacked G), then V = G^T U_r diag(1/s) and B = U_r diag(s): H is diag(s^2 / n) in this
-// basis, and B comes straight out of the Gram eigendecomposition.
+// B_i = G_i V with G_i = M^{1/2} J_i and V (d x r) an orthonormal eigenbasis of range(H) in which
+// B^T B = G^T G restricted to range(H) = n diag(l). The basis comes from the nk x nk Gram matrix
+// (gramBasis) or from H itself (hessianBasis); everything here is the same for both.
 type factCurv struct {
 	n, k, r int
 	b       []float64 // nk x r
@@ -271,6 +265,8 @@ type factCurv struct {
 	f       []float64 // nk x r, signed square-root factors
 }
 
+// factSpace holds the stacked factors G = [root J_1; ...; root J_n] without copying them, and,
+// after gramBasis, the maps between the Gram basis and parameter space.
 type factSpace struct {
 	n, k, d, r int
 	roots      [][]float64 // k x k each: (M_i / sm)^{1/2} / sj, so that G_i = root_i J_i (scaled); one entry when M is shared
@@ -280,11 +276,25 @@ type factSpace struct {
 	s          []float64   // singular values s_a
 }
 
-// newFactoredProblem forms the Gram matrix of the stacked G_i = M^{1/2} J_i (over the parameters
-// whose column is not zero for every sample: the others lie in null(H)) and eigendecomposes it.
-func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
+// basisPath selects how newFactoredProblem finds the eigenbasis of range(H).
+type basisPath int
+
+const (
+	pathAuto    basisPath = iota // pathHessian when d < nk (see hessianPath), else pathGram
+	pathGram                     // eigendecomposition of the nk x nk Gram matrix G G^T
+	pathHessian                  // eigendecomposition of the d x d matrix n H = G^T G
+)
+
+// hessianPath reports whether the factored analysis of n samples with k outputs in dimension d
+// takes its basis from H itself (d x d) rather than from the nk x nk Gram matrix: when d < nk.
+// Both have the same nonzero eigenvalues n l_a; the smaller matrix is decomposed.
+func hessianPath(n, k, d int) bool { return float64(d) < float64(n)*float64(k) }
+
+// newFactoredProblem finds an orthonormal eigenbasis of range(H), H = (1/n) sum_i G_i^T G_i with
+// G_i = M^{1/2} J_i (over the parameters whose column is not zero for every sample: the others
+// lie in null(H)), by the path chosen (pathAuto: [hessianPath]), and the factors B = G V in it.
+func newFactoredProblem(in *Factored, rankTol float64, path basisPath) (*problem, error) {
 	n, k, d := in.N, in.K, in.D
-	nk := n * k
 	// M_i^{1/2}: work with J / sj and M_i / sm, i.e. H / (sj^2 sm)
 	sm, sj := 0.0, 0.0
 	nm := 1
@@ -335,36 +345,25 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 		return nil, fmt.Errorf("analysis: every factor J_i is zero: H = 0, no curvature, every threshold is infinite")
 	}
 	space := &factSpace{n: n, k: k, d: d, roots: roots, j: in.Factors, cols: cols}
-	gram := gramMatrix(nk, len(cols), gramChunk, space.gather)
-	w := make([]float64, nk)
-	if err := linalg.EigSym(nk, gram, w, true); err != nil {
-		return nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
-	}
-	smax := w[nk-1]
-	if smax <= 0 {
-		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
-	}
-	r := 0
-	for r < nk && w[nk-1-r] > rankTol*smax {
-		r++
-	}
-	p := &problem{n: n, d: d, r: r, l: make([]float64, r), scale: sj * sj * sm}
-	if r < nk {
-		p.nullMax = math.Max(math.Abs(w[nk-1-r]), math.Abs(w[0])) / float64(n)
-	}
-	u := make([]float64, nk*r)
-	b := make([]float64, nk*r)
-	s := make([]float64, r)
-	for a := 0; a < r; a++ {
-		sq := w[nk-1-a]
-		p.l[a] = sq / float64(n)
-		s[a] = math.Sqrt(sq)
-		vec := gram[(nk-1-a)*nk : (nk-a)*nk]
-		for x := 0; x < nk; x++ {
-			u[x*r+a] = vec[x]
-			b[x*r+a] = vec[x] * s[a]
+	if path == pathAuto {
+		path = pathGram
+		if hessianPath(n, k, d) {
+			path = pathHessian
 		}
 	}
+	var p *problem
+	var b []float64
+	var err error
+	if path == pathHessian {
+		p, b, err = space.hessianBasis(rankTol)
+	} else {
+		p, b, err = space.gramBasis(rankTol)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.scale = sj * sj * sm
+	r := p.r
 	c := &factCurv{n: n, k: k, r: r, b: b, gram: make([][]float64, n)}
 	for i := 0; i < n; i++ {
 		bi := gen(k, r, b[i*k*r:(i+1)*k*r])
@@ -373,8 +372,6 @@ func newFactoredProblem(in *Factored, rankTol float64) (*problem, error) {
 		c.gram[i] = gi
 	}
 	p.curv = c
-	space.r, space.u, space.s = r, u, s
-	p.space = space
 	return p, nil
 }
 
@@ -413,12 +410,114 @@ func (s *factSpace) root(i int) []float64 {
 	return s.roots[i]
 }
 
+// rangeRank returns the number r of eigenvalues (w ascending, w[len-1] > 0) above
+// rankTol * max(w), and the largest |eigenvalue| declared zero (0 if none).
+func rangeRank(w []float64, rankTol float64) (int, float64) {
+	m := len(w)
+	r := 0
+	for r < m && w[m-1-r] > rankTol*w[m-1] {
+		r++
+	}
+	if r == m {
+		return r, 0
+	}
+	return r, math.Max(math.Abs(w[m-1-r]), math.Abs(w[0]))
+}
+
+// gramBasis eigendecomposes the Gram matrix K = G G^T = U diag(s^2) U^T (nk x nk). Then
+// V = G^T U_r diag(1/s) and B = G V = U_r diag(s): H is diag(s^2 / n) in this basis, and B comes
+// straight out of the Gram eigendecomposition. The parameter maps are s's (toParams, project).
+func (s *factSpace) gramBasis(rankTol float64) (*problem, []float64, error) {
+	n := s.n
+	nk := n * s.k
+	gram := gramMatrix(nk, len(s.cols), gramChunk, s.gather)
+	w := make([]float64, nk)
+	if err := linalg.EigSym(nk, gram, w, true); err != nil {
+		return nil, nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
+	}
+	if w[nk-1] <= 0 {
+		return nil, nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
+	}
+	r, null := rangeRank(w, rankTol)
+	p := &problem{n: n, d: s.d, r: r, l: make([]float64, r), nullMax: null / float64(n)}
+	u := make([]float64, nk*r)
+	b := make([]float64, nk*r)
+	sv := make([]float64, r)
+	for a := 0; a < r; a++ {
+		sq := w[nk-1-a]
+		p.l[a] = sq / float64(n)
+		sv[a] = math.Sqrt(sq)
+		vec := gram[(nk-1-a)*nk : (nk-a)*nk]
+		for x := 0; x < nk; x++ {
+			u[x*r+a] = vec[x]
+			b[x*r+a] = vec[x] * sv[a]
+		}
+	}
+	s.r, s.u, s.s = r, u, sv
+	p.space = s
+	return p, b, nil
+}
+
+// hessianBasis eigendecomposes n H = G^T G = sum_i G_i^T G_i (d_c x d_c over the d_c columns of
+// G that are not zero), accumulated over blocks of samples by symmetric rank-k updates:
+// G^T G = V diag(s^2) V^T, H = V diag(s^2 / n) V^T, and B = G V_r (a second pass over the
+// blocks). V_r, with zero rows at the columns left out, is an orthonormal basis of range(H) in
+// parameter space, so the parameter maps are those of the dense input (x = V y, y = V^T g).
+func (s *factSpace) hessianBasis(rankTol float64) (*problem, []float64, error) {
+	n, k, d, dc := s.n, s.k, s.d, len(s.cols)
+	per := max(1, gramChunk/k) // samples per block
+	buf := make([]float64, min(per, n)*k*dc)
+	hm := make([]float64, dc*dc)
+	out := blas64.Symmetric{Uplo: blas.Upper, N: dc, Stride: dc, Data: hm}
+	for i0 := 0; i0 < n; i0 += per {
+		i1 := min(n, i0+per)
+		blk := buf[:(i1-i0)*k*dc]
+		s.gatherRows(blk, i0, i1, 0, dc)
+		blas64.Syrk(blas.Trans, 1, gen((i1-i0)*k, dc, blk), 1, out)
+	}
+	mirrorUpper(hm, dc)
+	w := make([]float64, dc)
+	if err := linalg.EigSym(dc, hm, w, true); err != nil {
+		return nil, nil, fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix n H = sum_i J_i^T M J_i: %v", dc, dc, err)
+	}
+	if w[dc-1] <= 0 {
+		return nil, nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M J_i is zero: no curvature, every threshold is infinite")
+	}
+	r, null := rangeRank(w, rankTol)
+	p := &problem{n: n, d: d, r: r, l: make([]float64, r), nullMax: null / float64(n)}
+	v := make([]float64, dc*r) // column a = eigenvector of the a-th largest eigenvalue
+	for a := 0; a < r; a++ {
+		p.l[a] = w[dc-1-a] / float64(n)
+		row := hm[(dc-1-a)*dc : (dc-a)*dc]
+		for x := 0; x < dc; x++ {
+			v[x*r+a] = row[x]
+		}
+	}
+	b := make([]float64, n*k*r)
+	for i0 := 0; i0 < n; i0 += per {
+		i1 := min(n, i0+per)
+		blk := buf[:(i1-i0)*k*dc]
+		s.gatherRows(blk, i0, i1, 0, dc)
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen((i1-i0)*k, dc, blk), gen(dc, r, v), 0, gen((i1-i0)*k, r, b[i0*k*r:i1*k*r]))
+	}
+	full := make([]float64, d*r)
+	for t, c := range s.cols {
+		copy(full[c*r:(c+1)*r], v[t*r:(t+1)*r])
+	}
+	p.space = &denseSpace{d: d, r: r, v: full}
+	return p, b, nil
+}
+
 // gather sets dst (nk x w, row-major) to the columns cols[c0:c0+w] of G = [root_1 J_1; ...; root_n J_n].
-func (s *factSpace) gather(dst []float64, c0, w int) {
+func (s *factSpace) gather(dst []float64, c0, w int) { s.gatherRows(dst, 0, s.n, c0, w) }
+
+// gatherRows sets dst ((i1-i0) k x w, row-major) to the columns cols[c0:c0+w] of the rows
+// root J_i of G for the samples i0 <= i < i1.
+func (s *factSpace) gatherRows(dst []float64, i0, i1, c0, w int) {
 	k, d := s.k, s.d
 	cs := s.cols[c0 : c0+w]
-	for i, ji := range s.j {
-		root := s.root(i)
+	for i, ji := range s.j[i0:i1] {
+		root := s.root(i0 + i)
 		for a := 0; a < k; a++ {
 			row := dst[(i*k+a)*w : (i*k+a+1)*w]
 			clear(row)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"gonum.org/v1/gonum/blas/blas64"
 
@@ -119,7 +120,8 @@ type bound25Result struct {
 // bound25 maximizes (25) over the unit sphere of range(H) by Riemannian gradient ascent with an
 // adaptive step (backtracking on failure, growth on success), run in parallel from the
 // opt.Bound25Starts best of these candidates: every eigenvector of H (v_max always kept), every
-// H_i's top eigenvector and opt.Bound25Random random unit vectors (seeded). Maxima restricted to
+// H_i's top eigenvector (at most bound25TopCandidates, see bound25Candidates) and
+// opt.Bound25Random random unit vectors (seeded). With r = 1 it is f(e_1), no search. Maxima restricted to
 // range(H) are the global ones: a null-space component only scales f down.
 //
 // If extra is not nil (a unit vector of range(H) in the eigenbasis of H, such as the top
@@ -160,12 +162,32 @@ func bound25(pr *problem, p float64, opt Options, extra []float64) (bound25Resul
 // maximum agree to about 1e-15), and the value stays that of the other starts.
 const bound25ExtraGain = 1e-12
 
-// bound25Candidates runs the ascents of bound25 from its screened candidates.
+// bound25TopCandidates is the most tops of H_i that bound25Candidates screens: with more samples,
+// those with the largest lower bound of f are kept. Screening m candidates costs about n k r m
+// flops, n^2 k r for all n tops, which dominated the analysis for n in the tens of thousands.
+const bound25TopCandidates = 1024
+
+// bound25ScreenWork / n is the most candidates of bound (25) evaluated at once: they are
+// screened in blocks of m columns, with work space n m floats for the values plus that of the
+// curvature's forms (n k m factored), instead of n (n + Bound25Random) for all at once.
+const bound25ScreenWork = 1 << 21
+
+// bound25Candidates runs the ascents of bound25 from its screened candidates: every eigenvector
+// of H, the unit top eigenvector v_i of every H_i (if n > bound25TopCandidates, only the
+// bound25TopCandidates ones with the largest lower bound (1-p) a_i + p lambda_i^2 / (n a_i) of
+// f(v_i), one term of its sum, a_i = v_i^T H v_i, lambda_i = lambda_max(H_i)) and
+// opt.Bound25Random random unit vectors.
 func bound25Candidates(pr *problem, p float64, opt Options) (bound25Result, error) {
 	r, n := pr.r, pr.n
 	obj := b25{pr: pr, p: p}
+	if r == 1 { // the unit sphere of range(H) is {e_1, -e_1}, f(-v) = f(v): (25) is f(e_1) = (15)
+		f := make([]float64, 1)
+		obj.values(f, []float64{1}, 1, make([]float64, n))
+		return bound25Result{value: f[0], vector: []float64{1}, screened: 1}, nil
+	}
 	// candidates: eigenvectors of H (values from the diagonals), tops of H_i, random
-	nc := r + n + opt.Bound25Random
+	nt := min(n, bound25TopCandidates)
+	nc := r + nt + opt.Bound25Random
 	fc := make([]float64, nc)
 	diag := make([]float64, n*r)
 	pr.curv.diagonals(diag)
@@ -176,14 +198,41 @@ func bound25Candidates(pr *problem, p float64, opt Options) (bound25Result, erro
 		}
 		fc[x] = (1-p)*pr.l[x] + p*s/float64(n)/pr.l[x]
 	}
-	extra := n + opt.Bound25Random
+	extra := nt + opt.Bound25Random
 	cand := make([]float64, r*extra) // r x extra, columns
 	col := make([]float64, r)
+	tops := func(i int) (float64, error) { // col = unit top eigenvector of H_i
+		lam, err := pr.curv.top(i, col)
+		if err != nil {
+			return 0, fmt.Errorf("analysis: bound (25) starting points: %w", err)
+		}
+		return lam, nil
+	}
+	samples := make([]int, n) // the samples whose tops are screened: samples[:nt], ascending
+	for i := range samples {
+		samples[i] = i
+	}
+	if nt < n {
+		lb := make([]float64, n)
+		for i := 0; i < n; i++ {
+			lam, err := tops(i)
+			if err != nil {
+				return bound25Result{}, err
+			}
+			a := 0.0
+			for x, v := range col {
+				a += pr.l[x] * v * v
+			}
+			lb[i] = (1-p)*a + p*lam*lam/(float64(n)*a)
+		}
+		samples = order(lb)[:nt]
+		sort.Ints(samples)
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x25))
 	for j := 0; j < extra; j++ {
-		if j < n {
-			if _, err := pr.curv.top(j, col); err != nil {
-				return bound25Result{}, fmt.Errorf("analysis: bound (25) starting points: %w", err)
+		if j < nt {
+			if _, err := tops(samples[j]); err != nil {
+				return bound25Result{}, err
 			}
 		} else {
 			for x := range col {
@@ -198,8 +247,22 @@ func bound25Candidates(pr *problem, p float64, opt Options) (bound25Result, erro
 			cand[x*extra+j] = col[x] / nrm
 		}
 	}
-	q := make([]float64, n*extra)
-	obj.values(fc[r:], cand, extra, q)
+	// screen in blocks of w columns (one block unless n > bound25ScreenWork / extra)
+	w := max(1, min(extra, bound25ScreenWork/n))
+	q := make([]float64, n*w)
+	blk := cand
+	if w < extra {
+		blk = make([]float64, r*w)
+	}
+	for j0 := 0; j0 < extra; j0 += w {
+		wc := min(w, extra-j0)
+		if w < extra {
+			for x := 0; x < r; x++ {
+				copy(blk[x*wc:(x+1)*wc], cand[x*extra+j0:x*extra+j0+wc])
+			}
+		}
+		obj.values(fc[r+j0:r+j0+wc], blk[:r*wc], wc, q[:n*wc])
+	}
 	// pick the starts
 	idx := order(fc)
 	m := min(opt.Bound25Starts, nc)

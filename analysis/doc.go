@@ -30,8 +30,9 @@
 //     ||.||_F exact, mu_1 and mu_r by Lanczos on S*). S* = C^{-1/2}(X) for the top eigenmatrix X
 //     of the symmetrized operator. (25) equals lambda_gen exactly when S* can be taken rank one.
 //   - Bound15, Bound16, Bound25: the lower bounds (15), (16), (25) of Prop. 3; (25) by ascent
-//     from many starts (every eigenvector of H and every H_i's top eigenvector screened, v_max
-//     always ascended), and one more ascent from the top eigenvector of S*
+//     from many starts (every eigenvector of H and every H_i's top eigenvector screened, at most
+//     1024 of those by a cheap lower bound of (25) when n is larger; v_max always ascended;
+//     f(v_max) itself when r = 1), and one more ascent from the top eigenvector of S*
 //     (Diagnostics.Bound25TopEigenmatrixValue, Bound25BestFromTopEigenmatrix). Chain (26): lambda_max <= (15) <= (25) <= lambda_gen, (16) <= lambda_gen.
 //     (25) is never clipped: it is a Rayleigh quotient of (D, C) at a rank-one PSD matrix, a
 //     certified lower bound, so a value above the bracket's lower end becomes the lower end
@@ -50,9 +51,11 @@
 // Everything lives on range(H) (THEORY.md, "Structure worth exploiting"). The analysis works in
 // an orthonormal eigenbasis of range(H) (rank r; eigenvalues below Options.RankTol * lambda_max
 // count as zero), where H is diagonal and C acts entrywise. For factored input the basis comes
-// from the eigendecomposition of the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i:
-// if G G^T = U diag(s^2) U^T, the factors in the basis are B = U_r diag(s). One application of
-// D then costs about 3 n k r^2 flops (a symmetric matrix product and two symmetric rank-k
+// from the eigendecomposition of the nk x nk Gram matrix of the stacked G_i = M^{1/2} J_i when
+// d >= nk: if G G^T = U diag(s^2) U^T, the factors in the basis are B = U_r diag(s); when d < nk
+// from that of the d x d matrix n H = G^T G = V diag(s^2) V^T, with B = G V_r (the same nonzero
+// eigenvalues; the smaller matrix is decomposed, and [MemoryEstimate] counts it). One
+// application of D then costs about 3 n k r^2 flops (a symmetric matrix product and two symmetric rank-k
 // updates). Lanczos with full reorthogonalization on C^{-1/2} D C^{-1/2} (symmetric, PSD) gives
 // the top eigenpair; its residual tolerance is tightened until the Collatz-Wielandt upper bound,
 // checked by Cholesky factorizations of mu S - T(S), meets the target width. At p = 0 (B = n)

@@ -69,8 +69,9 @@ type Options struct {
 	// sharpness (and of 2C - eta D in the covariance solve). Default 600.
 	MaxApplications int `json:"max_applications"`
 	// Bound25Starts is the number of gradient ascents run for bound (25), chosen as the best
-	// starting points among every eigenvector of H, every H_i's top eigenvector and
-	// Bound25Random random unit vectors; v_max is always one of them. Default 32.
+	// starting points among every eigenvector of H, every H_i's top eigenvector (at most 1024
+	// of them, those with the largest lower bound of (25), when n is larger) and Bound25Random
+	// random unit vectors; v_max is always one of them. Default 32.
 	Bound25Starts int `json:"bound25_starts"`
 	// Bound25Random is the number of random starting points screened for bound (25). Default 16.
 	Bound25Random int `json:"bound25_random"`

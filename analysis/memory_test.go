@@ -47,7 +47,7 @@ func TestMemoryRefused(t *testing.T) {
 	defer SetMemoryLimit(0)
 	for name, call := range map[string]func() error{
 		"factored": func() error {
-			_, err := AnalyzeFactored(&Factored{N: 30000, K: 1, D: 1}, 1, Options{})
+			_, err := AnalyzeFactored(&Factored{N: 30000, K: 1, D: 30000}, 1, Options{})
 			return err
 		},
 		"dense": func() error { _, err := AnalyzeDense(&Dense{N: 10, D: 1000}, 1, Options{}); return err },
@@ -62,10 +62,11 @@ func TestMemoryRefused(t *testing.T) {
 			}
 		}
 	}
-	if err := CheckMemory(30000, 1, 1, true); err == nil || !strings.Contains(err.Error(), "21.7 GB") {
-		// the Gram matrix alone is 7.2 GB; with its eigenvectors, the eigensolver's workspace
-		// and the r x r matrices (r = 1 here) 3 x 7.2 GB + 0.1 GB
-		t.Errorf("n = 30000, k = d = 1: %v", err)
+	if err := CheckMemory(30000, 1, 30000, true); err == nil || !strings.Contains(err.Error(), "223 GB") || !strings.Contains(err.Error(), "Gram matrix") {
+		// d = nk: the Gram path. The Gram matrix alone is 7.2 GB, 21.6 GB with its eigenvectors
+		// and the eigensolver's workspace; the r x r matrices (r = 30000) add 16 x 7.2 GB and the
+		// Lanczos basis (10 vectors of r(r+1)/2) 36 GB
+		t.Errorf("n = 30000, k = 1, d = 30000: %v", err)
 	}
 	// a small problem fits under the small limit and is analysed
 	in := randDense(rand.New(rand.NewPCG(3, 4)), problemSpec{n: 5, d: 4, k: 1})

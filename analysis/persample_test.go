@@ -41,7 +41,8 @@ func crossEntropyFactored(rng *rand.Rand, n, k, d int) *Factored {
 }
 
 // Per-sample M_i against the dense analysis of the explicit H_i = J_i^T M_i J_i (an independent
-// path: no square roots, eigendecomposition of the d x d H).
+// path: no square roots, eigendecomposition of the d x d H). The first shape takes the Gram
+// path (d >= nk), the second the Hessian path (d < nk).
 func TestPerSampleOutputHessians(t *testing.T) {
 	rng := rand.New(rand.NewPCG(71, 72))
 	for _, tc := range []struct{ n, k, d int }{{6, 3, 40}, {10, 4, 30}} {
