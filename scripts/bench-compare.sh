@@ -11,6 +11,7 @@
 # say so instead of a number. When torch cannot be imported the PyTorch side is skipped with a
 # message and only the Go numbers are printed.
 #
+# The Go side runs with OPENBLAS_NUM_THREADS=1 (one worker, one BLAS thread), PyTorch with one thread.
 # Environment: GO (default go), PYTHON (default python3; bench-pytorch.py re-executes itself with
 # /usr/bin/python3 when this one cannot import torch), BENCH_COUNT (Go -count, default 3; the median
 # is reported), BENCH_REPEATS (PyTorch interleaved rounds, default 5).
@@ -36,6 +37,10 @@ else
 	echo "Go: pure-Go build (OpenBLAS not found by pkg-config)"
 fi
 
+# One core for the Go side too: OpenBLAS (used by the fused engine's large batches) would otherwise
+# start a thread per core.
+OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS
 # shellcheck disable=SC2086
 if ! $GO test $tags -run '^$' -bench 'BenchmarkTrain$/engine=fused/B=/workers=1$' \
 	-benchtime 2x -count "$COUNT" ./train >"$tmp/go.txt" 2>&1; then
