@@ -13,14 +13,16 @@
 #
 # The Go side runs with OPENBLAS_NUM_THREADS=1 (one worker, one BLAS thread), PyTorch with one thread.
 # Environment: GO (default go), PYTHON (default python3; bench-pytorch.py re-executes itself with
-# /usr/bin/python3 when this one cannot import torch), BENCH_COUNT (Go -count, default 3; the median
-# is reported), BENCH_REPEATS (PyTorch interleaved rounds, default 5).
+# FALLBACK_PYTHON (default /usr/bin/python3) when this one cannot import torch), BENCH_ROUNDS (rounds
+# of Go benchmark then PyTorch script, default 3), BENCH_REPEATS (PyTorch's interleaved repeats per
+# round, default 2). The medians are over all rounds (and repeats).
 set -eu
 
 GO=${GO:-go}
 PYTHON=${PYTHON:-python3}
-COUNT=${BENCH_COUNT:-3}
-REPEATS=${BENCH_REPEATS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+REPEATS=${BENCH_REPEATS:-2}
+FALLBACK_PYTHON=${FALLBACK_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 
 tmp=$(mktemp -d)
@@ -41,30 +43,39 @@ fi
 # start a thread per core.
 OPENBLAS_NUM_THREADS=1
 export OPENBLAS_NUM_THREADS
-# shellcheck disable=SC2086
-if ! $GO test $tags -run '^$' -bench 'BenchmarkTrain$/engine=fused/B=/workers=1$' \
-	-benchtime 2x -count "$COUNT" ./train >"$tmp/go.txt" 2>&1; then
-	cat "$tmp/go.txt" >&2
-	echo "bench-compare: go test -bench failed" >&2
-	exit 1
-fi
 
 torch=yes
 if "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
 	py=$PYTHON
-elif /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
-	py=/usr/bin/python3
+elif "$FALLBACK_PYTHON" -c 'import torch, numpy' 2>/dev/null; then
+	py=$FALLBACK_PYTHON
 else
 	torch=no
-	echo "SKIPPED scripts/bench-pytorch.py: PyTorch/NumPy missing (apt-get install -y python3-torch python3-numpy)"
-	: >"$tmp/torch.jsonl"
+	echo "SKIPPED scripts/bench-pytorch.py: PyTorch/NumPy missing (apt-get install -y python3-torch python3-numpy); Go numbers only"
+	py=$PYTHON
+	command -v "$py" >/dev/null 2>&1 || py=$FALLBACK_PYTHON
 fi
-if [ "$torch" = yes ]; then
-	"$py" scripts/bench-pytorch.py --repeats "$REPEATS" >"$tmp/torch.jsonl"
-else
-	py=${PYTHON}
-	command -v "$py" >/dev/null 2>&1 || py=/usr/bin/python3
-fi
+
+# Rounds alternate the Go benchmark and the PyTorch script, so that a change of the machine's load
+# hits both sides alike; the table reports medians over all rounds.
+: >"$tmp/go.txt"
+: >"$tmp/torch.jsonl"
+r=0
+while [ "$r" -lt "$ROUNDS" ]; do
+	r=$((r + 1))
+	# shellcheck disable=SC2086
+	if ! $GO test $tags -run '^$' -bench 'BenchmarkTrain$/engine=fused/B=/workers=1$' \
+		-benchtime 2x -count 1 ./train >"$tmp/go1.txt" 2>&1; then
+		cat "$tmp/go1.txt" >&2
+		echo "bench-compare: go test -bench failed" >&2
+		exit 1
+	fi
+	cat "$tmp/go1.txt" >>"$tmp/go.txt"
+	if [ "$torch" = yes ]; then
+		"$py" scripts/bench-pytorch.py --repeats "$REPEATS" >>"$tmp/torch.jsonl"
+	fi
+	echo "round $r/$ROUNDS done: $(uptime)"
+done
 echo "load after:  $(uptime)"
 
 # The table (standard library only).
@@ -90,8 +101,9 @@ torch, nnz = {}, None
 for line in open(torch_path):
     if line.strip():
         r = json.loads(line)
-        torch[(r["impl"], r["h"], r["B"])] = r["steps_per_s"]
+        torch.setdefault((r["impl"], r["h"], r["B"]), []).append(r["steps_per_s"])
         nnz = r["nnz_mean"]
+torch = {key: statistics.median(v) for key, v in torch.items()}
 
 # FLOP estimate of one SGD step on B samples with the zero pixels skipped (a multiply-add is 2 FLOP;
 # nnz = mean number of non-zero pixels per image, k = 4 outputs):
@@ -138,11 +150,13 @@ print("|" + "---|" * len(hdr))
 for r in rows:
     print("| " + " | ".join(r) + " |")
 print()
-print("samples/s = steps/s * B, wall clock, medians (Go: -count runs of BenchmarkTrain fused, 1 worker;"
-      " PyTorch: interleaved rounds, 1 thread, float32); both include the per-epoch full-batch loss.")
+print("samples/s = steps/s * B, wall clock, medians over the rounds (Go: BenchmarkTrain,"
+      " fused engine, 1 worker, 1 BLAS thread; PyTorch: 1 thread, float32); both include the per-epoch full-batch loss.")
 if nnz is not None:
     print("kFLOP/step = B (4 nnz h + 6 h k), nnz = %.1f non-zero pixels per image (mean of the %d), k = %d;"
           " GFLOP/s adds the amortized per-epoch loss." % (nnz, N, K))
+else:
+    print("no FLOP estimate: the non-zero pixel count comes from bench-pytorch.py, which did not run.")
 print("BenchmarkTrain (train/bench_test.go) runs only h = 20: no Go number for h = 100.")
 print("The machine may be shared: compare with the load average printed above.")
 EOF
