@@ -94,16 +94,18 @@ for line in open(go_path):
         continue
     f = m.group(3).split()
     metrics = {f[i + 1]: float(f[i]) for i in range(0, len(f) - 1, 2)}
-    go.setdefault(int(m.group(1)), []).append(metrics["run-steps/s"])
-go = {b: statistics.median(v) for b, v in go.items()}
+    go.setdefault(int(m.group(1)), []).append((metrics["run-steps/s"], metrics.get("run-steps/cpu-s", float("nan"))))
+go_cpu = {b: statistics.median(c for _, c in v) for b, v in go.items()}
+go = {b: statistics.median(w for w, _ in v) for b, v in go.items()}
 
 torch, nnz = {}, None
 for line in open(torch_path):
     if line.strip():
         r = json.loads(line)
-        torch.setdefault((r["impl"], r["h"], r["B"]), []).append(r["steps_per_s"])
+        torch.setdefault((r["impl"], r["h"], r["B"]), []).append((r["steps_per_s"], r["steps_per_cpu_s"]))
         nnz = r["nnz_mean"]
-torch = {key: statistics.median(v) for key, v in torch.items()}
+torch_cpu = {key: statistics.median(c for _, c in v) for key, v in torch.items()}
+torch = {key: statistics.median(w for w, _ in v) for key, v in torch.items()}
 
 # FLOP estimate of one SGD step on B samples with the zero pixels skipped (a multiply-add is 2 FLOP;
 # nnz = mean number of non-zero pixels per image, k = 4 outputs):
@@ -127,12 +129,13 @@ def fmt(x):
     return "%.0f" % x
 
 hdr = ["h", "B", "ours samples/s", "PyTorch autograd", "PyTorch hand-written", "ours / hand-written",
-       "kFLOP/step", "GFLOP/s ours", "GFLOP/s autograd", "GFLOP/s hand-written"]
+       "ours / hand-written, CPU time", "kFLOP/step", "GFLOP/s ours", "GFLOP/s autograd", "GFLOP/s hand-written"]
 rows = []
 for h in HS:
     for b in BS:
         ours = go.get(b) if h == 20 else None
         ag, hw = torch.get(("autograd", h, b)), torch.get(("handwritten", h, b))
+        oc, hc = (go_cpu.get(b) if h == 20 else None), torch_cpu.get(("handwritten", h, b))
         if nnz is not None:
             step, total = flops(h, b)
             kf = "%.1f" % (step / 1e3)
@@ -144,6 +147,7 @@ for h in HS:
                      fmt(ag * b) if ag is not None else "-",
                      fmt(hw * b) if hw is not None else "-",
                      "%.2fx" % (ours / hw) if ours is not None and hw else "-",
+                     "%.2fx" % (oc / hc) if oc is not None and hc and oc == oc else "-",
                      kf, gf(ours), gf(ag), gf(hw)])
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
@@ -157,6 +161,8 @@ if nnz is not None:
           " GFLOP/s adds the amortized per-epoch loss." % (nnz, N, K))
 else:
     print("no FLOP estimate: the non-zero pixel count comes from bench-pytorch.py, which did not run.")
+print("CPU time: steps per second of the process's CPU time on each side (Go run-steps/cpu-s,"
+      " Python time.process_time), less sensitive to a shared machine's load than the wall clock.")
 print("BenchmarkTrain (train/bench_test.go) runs only h = 20: no Go number for h = 100.")
 print("The machine may be shared: compare with the load average printed above.")
 EOF

@@ -16,7 +16,8 @@ from the data) ends with the full-batch loss (one forward pass over all n sample
 random batches, drawn before timing from a seeded generator, is cycled through. Each (impl, h, B)
 is timed in blocks of whole epochs of about --block seconds; the blocks of all configurations are
 interleaved, --repeats rounds, and the median is reported: one JSON line per (impl, h, B) with
-steps_per_s and samples_per_s (= steps_per_s * B), plus nnz_mean, the mean number of non-zero
+steps_per_s and samples_per_s (= steps_per_s * B), the same per second of the process's CPU
+time (steps_per_cpu_s, samples_per_cpu_s: what one core gives when it is not shared), plus nnz_mean, the mean number of non-zero
 pixels per image (the driver's FLOP estimate uses it). Wall-clock rates: on a shared machine they
 depend on the load (see uptime).
 """
@@ -152,16 +153,19 @@ def main(argv=None):
 
     benches = [Bench(i, X, Y, h, b, args.lr, args.seed) for h in hs for b in bs for i in impls]
     blocks = [calibrate(bn, args.block) for bn in benches]
-    rates = [[] for _ in benches]
+    rates, cpu_rates = [[] for _ in benches], [[] for _ in benches]
     for _ in range(args.repeats):
         for j, bn in enumerate(benches):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             steps = bn.epochs(blocks[j])
             rates[j].append(steps / (time.perf_counter() - t0))
-    for bn, r in zip(benches, rates):
-        med = statistics.median(r)
+            cpu_rates[j].append(steps / max(time.process_time() - c0, 1e-9))
+    for bn, r, rc in zip(benches, rates, cpu_rates):
+        med, medc = statistics.median(r), statistics.median(rc)
         print(json.dumps({"impl": bn.impl, "h": bn.h, "B": bn.B, "steps_per_s": round(med, 1),
-                          "samples_per_s": round(med * bn.B, 1), "repeats": args.repeats,
+                          "samples_per_s": round(med * bn.B, 1),
+                          "steps_per_cpu_s": round(medc, 1), "samples_per_cpu_s": round(medc * bn.B, 1),
+                          "repeats": args.repeats,
                           "min_steps_per_s": round(min(r), 1), "max_steps_per_s": round(max(r), 1),
                           "threads": torch.get_num_threads(), "dtype": "float32", "epoch_loss": True,
                           "n": int(X.shape[0]), "nnz_mean": round(nnz_mean, 2), "torch": torch.__version__}),
