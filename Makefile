@@ -9,7 +9,7 @@ GO ?= go
 PYTHON ?= python3
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
-.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend test-slurm test-k8s pytest
+.PHONY: test fmtcheck vet lint bench quick quick-run reproduce reproduce-run backend test-slurm test-k8s pytest bench-pytorch
 
 backend:
 	@if [ "$(OPENBLAS)" = yes ]; then echo "linear algebra backend: OpenBLAS + LAPACKE (cgo)"; \
@@ -29,7 +29,7 @@ endif
 # python3-numpy; without them they are reported as skipped, not passed.
 pytest:
 	@if $(PYTHON) -c 'import torch, numpy' 2>/dev/null || /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then \
-		$(PYTHON) scripts/test_export_curvature.py; \
+		$(PYTHON) scripts/test_export_curvature.py && $(PYTHON) scripts/test_bench_pytorch.py; \
 	else \
 		echo "SKIPPED scripts/test_export_curvature.py: PyTorch/NumPy missing (apt-get install -y python3-torch python3-numpy)"; \
 	fi
@@ -50,6 +50,12 @@ test-slurm: backend
 # The Kubernetes Indexed Job's index -> shard mapping, without a cluster (a second).
 test-k8s:
 	scripts/k8s-shard-test.sh
+
+# Our training kernel beside PyTorch's autograd and hand-written SGD steps, interleaved in one
+# run, with the ratios and the FLOP-based rate of each step (needs python3-torch; without it the
+# PyTorch side is skipped with a message).
+bench-pytorch:
+	sh scripts/bench-compare.sh
 
 lint:
 	$(GO) run $(STATICCHECK) $(TAGS) ./...
