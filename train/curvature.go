@@ -433,7 +433,7 @@ func topEigenvalue(n int, mul func(dst, v []float64)) (float64, error) {
 	case err != nil:
 		return math.NaN(), err
 	case status != linalg.Converged:
-		return rz.Value, fmt.Errorf("Lanczos: no convergence in %d iterations (last estimate %g, residual %.3g)", iters, rz.Value, rz.Residual/math.Abs(rz.Value))
+		return rz.Value, fmt.Errorf("the Lanczos iteration did not converge in %d steps (last estimate %g, residual %.3g)", iters, rz.Value, rz.Residual/math.Abs(rz.Value))
 	}
 	return rz.Value, nil
 }

@@ -101,7 +101,7 @@ func same(t *testing.T, what string, got, want []Row) {
 // reads them back bit for bit.
 func TestRoundTrip(t *testing.T) {
 	full := filled(t, map[string]float64{"sharpness": math.NaN(), "bound15": math.Inf(1), "bound16": math.Inf(-1),
-		"final_loss": 0.1 + 0.2, "p": 5e-324, "nonuniformity": -0.0, "bound25": 1.7976931348623157e308, "lr": 1e-6})
+		"final_loss": 0.1 + 0.2, "p": 5e-324, "nonuniformity": math.Copysign(0, -1), "bound25": 1.7976931348623157e308, "lr": 1e-6})
 	var empty Row // every optional column missing
 	empty.LR, empty.Batch, empty.Status = 0.5, 1, StatusDiverged
 	empty.Derive()
