@@ -58,6 +58,12 @@ type Block struct {
 	// MaxEpochs, if positive, is the epoch limit of this block's runs in place of
 	// training.max_epochs (e.g. full-batch GD, which needs far more epochs than SGD).
 	MaxEpochs int `yaml:"max_epochs"`
+	// Seeds, if given, are this block's SGD seeds in place of the top-level seeds (e.g. several
+	// seeds for the small batches only).
+	Seeds []uint64 `yaml:"seeds"`
+	// SharpnessEvery, if given, is this block's training.sharpness_every (0: no sharpness path;
+	// e.g. off for full-batch GD, whose runs are 10-100x longer than SGD's).
+	SharpnessEvery *int `yaml:"sharpness_every"`
 }
 
 // Analysis says what is computed at each converged minimum.
@@ -275,6 +281,12 @@ func (c *Config) fill() error {
 		if b.MaxEpochs > 0 && t.ConvEpochs > b.MaxEpochs {
 			return fail(key+".max_epochs", "%d: training.conv_epochs = %d consecutive epochs can never happen within it", b.MaxEpochs, t.ConvEpochs)
 		}
+		if b.SharpnessEvery != nil && *b.SharpnessEvery < 0 {
+			return fail(key+".sharpness_every", "%d, want an interval in epochs >= 1 (0: off)", *b.SharpnessEvery)
+		}
+		if err := checkSeeds(fail, key+".seeds", b.Seeds, false); err != nil {
+			return err
+		}
 		seenB := map[int]bool{}
 		for j, bs := range b.Batch {
 			k := fmt.Sprintf("%s.batch[%d]", key, j)
@@ -291,15 +303,8 @@ func (c *Config) fill() error {
 	if c.Seeds == nil {
 		c.Seeds = []uint64{1}
 	}
-	if len(c.Seeds) == 0 {
-		return fail("seeds", "empty seed list")
-	}
-	seenS := map[uint64]bool{}
-	for i, s := range c.Seeds {
-		if seenS[s] {
-			return fail(fmt.Sprintf("seeds[%d]", i), "seed %d listed twice", s)
-		}
-		seenS[s] = true
+	if err := checkSeeds(fail, "seeds", c.Seeds, true); err != nil {
+		return err
 	}
 	runs, err := c.expand()
 	if err != nil {
@@ -330,7 +335,27 @@ func (c *Config) fill() error {
 func (c *Config) TrainConfig(r Run) train.Config {
 	p := c.Training
 	p.MaxEpochs = r.MaxEpochs
+	p.SharpnessEvery = r.SharpnessEvery
 	return train.Config{Model: c.Model, LR: r.LR, Batch: r.Batch, Seed: r.Seed, Procedure: p}.WithDefaults()
+}
+
+// checkSeeds rejects a repeated seed and, when required (the top-level list), an empty list;
+// key names the list in the error made by fail.
+func checkSeeds(fail func(key, format string, args ...any) error, key string, seeds []uint64, required bool) error {
+	if seeds == nil && !required {
+		return nil
+	}
+	if len(seeds) == 0 {
+		return fail(key, "empty seed list")
+	}
+	seen := map[uint64]bool{}
+	for i, s := range seeds {
+		if seen[s] {
+			return fail(fmt.Sprintf("%s[%d]", key, i), "seed %d listed twice", s)
+		}
+		seen[s] = true
+	}
+	return nil
 }
 
 var typeOfModel = reflect.TypeFor[train.Model]()

@@ -2,6 +2,7 @@ package grid
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,11 +55,11 @@ func TestParseGood(t *testing.T) {
 		t.Fatalf("%d runs, want 16: %v", len(runs), runs)
 	}
 	want := []Run{
-		{0, "a", 0.1, 1, 1, 10}, {1, "a", 0.1, 1, 2, 10}, {2, "a", 0.1, 8, 1, 10}, {3, "a", 0.1, 8, 2, 10},
-		{4, "a", 0.01, 1, 1, 10}, {5, "a", 0.01, 1, 2, 10}, {6, "a", 0.01, 8, 1, 10}, {7, "a", 0.01, 8, 2, 10},
-		{8, "b", 0.01, 2, 1, 10}, {9, "b", 0.01, 2, 2, 10},
-		{10, "b", 0.5, 8, 1, 10}, {11, "b", 0.5, 8, 2, 10}, {12, "b", 0.5, 2, 1, 10}, {13, "b", 0.5, 2, 2, 10},
-		{14, "c", 0.2, 8, 1, 40}, {15, "c", 0.2, 8, 2, 40},
+		{0, "a", 0.1, 1, 1, 10, 0}, {1, "a", 0.1, 1, 2, 10, 0}, {2, "a", 0.1, 8, 1, 10, 0}, {3, "a", 0.1, 8, 2, 10, 0},
+		{4, "a", 0.01, 1, 1, 10, 0}, {5, "a", 0.01, 1, 2, 10, 0}, {6, "a", 0.01, 8, 1, 10, 0}, {7, "a", 0.01, 8, 2, 10, 0},
+		{8, "b", 0.01, 2, 1, 10, 0}, {9, "b", 0.01, 2, 2, 10, 0},
+		{10, "b", 0.5, 8, 1, 10, 0}, {11, "b", 0.5, 8, 2, 10, 0}, {12, "b", 0.5, 2, 1, 10, 0}, {13, "b", 0.5, 2, 2, 10, 0},
+		{14, "c", 0.2, 8, 1, 40, 0}, {15, "c", 0.2, 8, 2, 40, 0},
 	}
 	if !slices.Equal(runs, want) {
 		t.Errorf("runs\n got %v\nwant %v", runs, want)
@@ -233,5 +234,39 @@ func TestTrainConfig(t *testing.T) {
 	}
 	if got, want := d.TrainConfig(d.Runs()[0]), (train.Config{LR: 0.1, Batch: 1, Seed: 1}).WithDefaults(); got != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// A block's seeds replace the top-level seeds for its runs, and its sharpness_every replaces the
+// training section's (0 turns the path off); the run identity (TrainConfig) carries both.
+func TestBlockSeedsAndSharpnessEvery(t *testing.T) {
+	c, err := Parse([]byte("data: {per_class: 4}\ntraining: {sharpness_every: 10}\n"+
+		"grid:\n  - {name: small, lr: [0.1], batch: [1], seeds: [1, 2, 3]}\n"+
+		"  - {name: large, lr: [0.1], batch: [4]}\n"+
+		"  - {name: gd, lr: [0.1], batch: [n], sharpness_every: 0}\n"+
+		"seeds: [7]\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range c.Runs() {
+		got = append(got, fmt.Sprintf("%s B=%d seed=%d every=%d/%d", r.Block, r.Batch, r.Seed, r.SharpnessEvery, c.TrainConfig(r).SharpnessEvery))
+	}
+	want := []string{"small B=1 seed=1 every=10/10", "small B=1 seed=2 every=10/10", "small B=1 seed=3 every=10/10",
+		"large B=4 seed=7 every=10/10", "gd B=16 seed=7 every=0/0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs\n got %q\nwant %q", got, want)
+	}
+	for _, tc := range []struct{ name, yaml, key, reason string }{
+		{"empty block seeds", "grid: [{lr: [0.1], batch: [1], seeds: []}]\n", "grid[0].seeds", "empty seed list"},
+		{"repeated block seed", "grid: [{lr: [0.1], batch: [1], seeds: [3, 3]}]\n", "grid[0].seeds[1]", "listed twice"},
+		{"negative block sharpness_every", "grid: [{lr: [0.1], batch: [1], sharpness_every: -2}]\n", "grid[0].sharpness_every", ">= 1"},
+		{"conflicting sharpness intervals", "grid: [{lr: [0.1], batch: [1]}, {lr: [0.1], batch: [1], sharpness_every: 5}]\n", "grid[1]", "another sharpness_every"},
+	} {
+		_, err := Parse([]byte(tc.yaml), "t.yaml")
+		var ge *Error
+		if !errors.As(err, &ge) || ge.Key != tc.key || !strings.Contains(ge.Reason, tc.reason) {
+			t.Errorf("%s: error %v, want key %q with %q", tc.name, err, tc.key, tc.reason)
+		}
 	}
 }

@@ -7,30 +7,34 @@ import (
 )
 
 // Run is one training run of a grid: a step size, a batch size (resolved: "n" is the number of
-// samples), an SGD seed and the epoch limit (its block's max_epochs, else training.max_epochs;
-// 0 means train's default). Index is its position in the grid's expansion order.
+// samples), an SGD seed, the epoch limit (its block's max_epochs, else training.max_epochs;
+// 0 means train's default) and the sharpness-path interval (its block's sharpness_every, else
+// training.sharpness_every). Index is its position in the grid's expansion order.
 type Run struct {
-	Index     int
-	Block     string
-	LR        float64
-	Batch     int
-	Seed      uint64
-	MaxEpochs int
+	Index          int
+	Block          string
+	LR             float64
+	Batch          int
+	Seed           uint64
+	MaxEpochs      int
+	SharpnessEvery int
 }
 
 func (r Run) String() string {
 	return fmt.Sprintf("lr=%g B=%d seed=%d", r.LR, r.Batch, r.Seed)
 }
 
-// Runs expands the grid: for each block in file order, for each lr, each batch size, each seed.
-// A run listed by several blocks appears once, at its first place (Load rejects a grid whose
-// blocks give the same run different epoch limits).
+// Runs expands the grid: for each block in file order, for each lr, each batch size, each seed
+// (the block's seeds, else the top-level ones). A run listed by several blocks appears once, at
+// its first place (Load rejects a grid whose blocks give the same run different epoch limits or
+// sharpness intervals).
 func (c *Config) Runs() []Run {
 	runs, _ := c.expand()
 	return runs
 }
 
-// expand is Runs, with an error for a run that two blocks list with different epoch limits.
+// expand is Runs, with an error for a run that two blocks list with different epoch limits or
+// sharpness intervals.
 func (c *Config) expand() ([]Run, error) {
 	n := c.N()
 	type id struct {
@@ -49,19 +53,33 @@ func (c *Config) expand() ([]Run, error) {
 		if b.MaxEpochs > 0 {
 			maxEpochs = b.MaxEpochs
 		}
+		every := c.Training.SharpnessEvery
+		if b.SharpnessEvery != nil {
+			every = *b.SharpnessEvery
+		}
+		seeds := c.Seeds
+		if b.Seeds != nil {
+			seeds = b.Seeds
+		}
 		for _, lr := range b.LR {
 			for _, bs := range b.Batch {
-				for _, s := range c.Seeds {
+				for _, s := range seeds {
 					k := id{lr, bs.Resolve(n), s}
 					if r, ok := first[k]; ok {
+						clash := func(what string, there, here int) error {
+							return &Error{File: c.File, Key: fmt.Sprintf("grid[%d]", i), Reason: fmt.Sprintf(
+								"run %v is also in block %q with another %s (%d, here %d): list it in one block only",
+								r, r.Block, what, there, here)}
+						}
 						if r.MaxEpochs != maxEpochs {
-							return nil, &Error{File: c.File, Key: fmt.Sprintf("grid[%d]", i), Reason: fmt.Sprintf(
-								"run %v is also in block %q with another epoch limit (%d, here %d; 0 = train's default): list it in one block only",
-								r, r.Block, r.MaxEpochs, maxEpochs)}
+							return nil, clash("epoch limit", r.MaxEpochs, maxEpochs)
+						}
+						if r.SharpnessEvery != every {
+							return nil, clash("sharpness_every", r.SharpnessEvery, every)
 						}
 						continue
 					}
-					r := Run{Index: len(runs), Block: name, LR: lr, Batch: k.batch, Seed: s, MaxEpochs: maxEpochs}
+					r := Run{Index: len(runs), Block: name, LR: lr, Batch: k.batch, Seed: s, MaxEpochs: maxEpochs, SharpnessEvery: every}
 					first[k] = r
 					runs = append(runs, r)
 				}
