@@ -168,13 +168,7 @@ type Edge struct {
 func CheckRegime(rows []results.Row, paths []results.Path) Regime {
 	var reg Regime
 	n := results.SampleCount(rows)
-	isGD := func(r results.Row) bool {
-		m := n
-		if r.N != nil {
-			m = *r.N
-		}
-		return m > 0 && r.Batch >= m
-	}
+	isGD := func(r results.Row) bool { return r.FullBatch(n) }
 	var sgd []results.Row
 	for _, r := range rows {
 		if !isGD(r) {
@@ -225,13 +219,9 @@ func Starts(rows []results.Row, paths []results.Path) []Start {
 
 func startAt(p InitPoint, rows []results.Row, byKey map[string]*results.Path, n int, anyPaths bool) Start {
 	s := Start{Init: p, Lambda0: math.NaN(), StartRatio: math.NaN(), Reached: math.NaN(), ReachedRatio: math.NaN()}
-	m := n
-	if p.N != nil {
-		m = *p.N
-	}
 	var gd []results.Row
 	for _, r := range rows {
-		if m > 0 && r.Batch >= m {
+		if r.FullBatch(n) {
 			gd = append(gd, r)
 		} else {
 			s.SGDLRs = append(s.SGDLRs, r.LR)
@@ -565,6 +555,17 @@ func criterionC(edges []Edge) Criterion {
 	return c
 }
 
+// stableAt counts the step sizes of lrs at which sharpness x is GD-stable, x <= 2/eta (Thm 1).
+func stableAt(x float64, lrs []float64) int {
+	k := 0
+	for _, lr := range lrs {
+		if x <= 2/lr {
+			k++
+		}
+	}
+	return k
+}
+
 // differences lists where the table differs from the paper's experiment.
 func differences(reg Regime, rows []results.Row, isGD func(results.Row) bool, grid []float64) []string {
 	var d []string
@@ -573,24 +574,12 @@ func differences(reg Regime, rows []results.Row, isGD func(results.Row) bool, gr
 			continue
 		}
 		if finite(s.StartRatio) && s.StartRatio <= 1 {
-			k := 0
-			for _, lr := range s.SGDLRs {
-				if s.Lambda0 <= 2/lr {
-					k++
-				}
-			}
 			d = append(d, fmt.Sprintf("(a) The start (%s) is stable at %d of the %d SGD step sizes (η ≤ 2/λ0 = %s): λ0/(2/η) = %.3f at η = %g, where the paper needs > 1.",
-				s.Init, k, len(s.SGDLRs), g4(2/s.Lambda0), s.StartRatio, s.SGDLRs[0]))
+				s.Init, stableAt(s.Lambda0, s.SGDLRs), len(s.SGDLRs), g4(2/s.Lambda0), s.StartRatio, s.SGDLRs[0]))
 		}
 		if finite(s.ReachedRatio) && s.ReachedRatio <= 1 {
-			k := 0
-			for _, lr := range s.SGDLRs {
-				if s.Reached <= 2/lr {
-					k++
-				}
-			}
 			d = append(d, fmt.Sprintf("(a) The point GD with a tiny step reaches (sharpness %s) is stable for GD at %d of the %d SGD step sizes (η ≤ %s): sharpness/(2/η) = %.3f at η = %g.",
-				g4(s.Reached), k, len(s.SGDLRs), g4(2/s.Reached), s.ReachedRatio, s.SGDLRs[0]))
+				g4(s.Reached), stableAt(s.Reached, s.SGDLRs), len(s.SGDLRs), g4(2/s.Reached), s.ReachedRatio, s.SGDLRs[0]))
 		}
 		if s.GD != nil && finite(s.Reached) && !s.GD.Converged() {
 			d = append(d, fmt.Sprintf("(a) GD with a tiny step (η = %g) did not converge: %s; its sharpness %s is that of the point reached.", s.GD.LR, statusText(*s.GD), g4(s.Reached)))

@@ -154,11 +154,7 @@ func readTable(path string) (table, error) {
 func (t table) fullBatchOnly() bool {
 	n := results.SampleCount(t.rows)
 	for _, r := range t.rows {
-		m := n
-		if r.N != nil {
-			m = *r.N
-		}
-		if m == 0 || r.Batch < m {
+		if !r.FullBatch(n) {
 			return false
 		}
 	}

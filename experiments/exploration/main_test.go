@@ -39,7 +39,7 @@ func TestGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{
+	lacks(t, got, []string{
 		"### h100-init5: h = 100, init factor 5, n = 512",
 		"- 4 runs, 3 converged under the rule (75 %).",
 		"| 0.01 | 200 | 0.950 (0.20) | 0.990 (0.30) |",
@@ -52,11 +52,7 @@ func TestGenerated(t *testing.T) {
 		"  - B = 1: 2 usable minima at 2 step sizes, smallest λgen/(2/η) 0.500 (η = 0.02, B = 1), smallest median over seeds 0.500 (η = 0.02), 1 failing; failing (below 0.9, not converged, not usable or not run): η = 0.02, B = 1: λgen/(2/η) = 0.500 (fails).",
 		"  - B = 2: 1 usable minimum at 2 step sizes, smallest λgen/(2/η) 0.990 (η = 0.01, B = 2), smallest median over seeds 0.990 (η = 0.01), 1 failing; failing (below 0.9, not converged, not usable or not run): η = 0.02, B = 2: epoch_limit (fails).",
 		"  - for comparison, no verdict: B = 4: not run.\n  - for comparison, no verdict: B = 8: not run.\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
-		}
-	}
+	})
 	if strings.Contains(got, "Criterion (a)") {
 		t.Error("a criterion (a) table without a full-batch table")
 	}
@@ -110,11 +106,7 @@ func TestGeneratedMeets(t *testing.T) {
 	}
 	var b bytes.Buffer
 	writeRegime(&b, table{name: "edge", rows: rows}, nil, nil)
-	for _, want := range []string{"- (b) **holds**: 4 of 4 SGD runs", "- (c) **holds**: B = 1: 2 usable minima at 2 step sizes, smallest λgen/(2/η) 0.950 (η = 0.01, B = 1), smallest median over seeds 0.950 (η = 0.01), 0 failing; B = 2:"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, b.String())
-		}
-	}
+	lacks(t, b.String(), []string{"- (b) **holds**: 4 of 4 SGD runs", "- (c) **holds**: B = 1: 2 usable minima at 2 step sizes, smallest λgen/(2/η) 0.950 (η = 0.01, B = 1), smallest median over seeds 0.950 (η = 0.01), 0 failing; B = 2:"})
 }
 
 // writePaths writes paths as TABLE.paths.jsonl beside the table file.
@@ -178,18 +170,14 @@ func TestStartTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{
+	lacks(t, got, []string{
 		"### Criterion (a): the start and the point GD with a tiny step reaches",
 		"| start-h100-init5 | 100 | 5 | 400 | 0.001 | 250 (20000) | epoch_limit, 2e-06 | 0.005 | 0.008 |",
 		"| start-h20-init5 | 20 | 5 | 150 | 0.001 | 90 (20000) | epoch_limit, 2e-06 | 0.01333 | 0.02222 |",
 		"- (a) **holds**: λ0 = 400 at the initial point (h = 100, init factor 5, init seed 0; unstable for η > 2/λ0 = 0.005), min over the 2 SGD step sizes of λ0/(2/η) = 2.000",
 		"GD at η = 0.001 (`start-h100-init5`, stable at the start) reached sharpness 250 (its sharpness path after epoch 20000; epoch_limit after 20000 epochs, loss 2e-06",
 		"min over the grid of sharpness/(2/η) = 1.250: unstable at every SGD step size.",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
-		}
-	}
+	})
 	if strings.Contains(got, "### start-h") {
 		t.Errorf("a start table got a setting section:\n%s", got)
 	}
@@ -206,16 +194,22 @@ func TestStartTables(t *testing.T) {
 	if err := run([]string{setting, s100}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"The paper's regime (paths: table.paths.jsonl;", "λ0 = 410 at the initial point"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
+	lacks(t, out.String(), []string{"The paper's regime (paths: table.paths.jsonl;", "λ0 = 410 at the initial point"})
 	// a broken paths file is an error naming it
 	if err := os.WriteFile(strings.TrimSuffix(setting, ".csv")+pathsSuffix, []byte("{not json\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := run([]string{setting}, &out); err == nil || !strings.Contains(err.Error(), "table.paths.jsonl") {
 		t.Errorf("broken paths file: %v", err)
+	}
+}
+
+// lacks reports every string of wants that got does not contain.
+func lacks(t *testing.T, got string, wants []string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
 	}
 }

@@ -250,9 +250,7 @@ func TestReportRegime(t *testing.T) {
 		// Figure 1(a)'s caption names the missing GD step size and why
 		"Full-batch GD (B = n = 64) is missing at η = 0.001 (did not converge within max_epochs = 20000) and at η = 0.02 (did not converge within max_epochs = 5000). (Vector version: [fig1a.svg]",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
+		contains(t, md, want)
 	}
 	if i, j := strings.Index(md, "## The paper's regime"), strings.Index(md, "## The paper's claims, checked"); i < 0 || i > j || i > strings.Index(md, "- Runs:") {
 		t.Error("the paper's regime is not the report's first section")
@@ -268,17 +266,13 @@ func TestReportRegime(t *testing.T) {
 		"- (c) B = 1: 4 of the runs and step sizes fail; smallest λgen/(2/η) 0.600 (η = 0.01, B = 1, seed 1), 0.300 below 0.9.",
 		"- (c) B = 2: 4 of the runs and step sizes fail; smallest λgen/(2/η) 0.600",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("failing report lacks %q", want)
-		}
+		contains(t, md, want)
 	}
 	// without paths: (a) is untested and says which measurement is missing
 	os.Remove(filepath.Join(filepath.Dir(table), results.PathsFile))
 	md = report(table)
 	for _, want := range []string{"(no sharpness paths: criterion (a) needs them)", "reaches from it. | **untested** |",
 		"- (a) untested, missing the sharpness at initialization: no sharpness paths (train with training.sharpness_every set)."} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report without paths lacks %q", want)
-		}
+		contains(t, md, want)
 	}
 }
