@@ -40,7 +40,7 @@ var (
 
 // Regime is the check of the criteria (a), (b), (c) on one table (CheckRegime).
 type Regime struct {
-	Starts []Start     // criterion (a), one per initial point of the table's SGD runs
+	Starts []Start     // criterion (a), one per initial point of the table (Starts)
 	A      Criterion   // criterion (a) over every initial point
 	Conv   Convergence // criterion (b)
 	B      Criterion
@@ -187,9 +187,9 @@ func CheckRegime(rows []results.Row, paths []results.Path) Regime {
 	return reg
 }
 
-// Starts computes criterion (a) for each initial point of rows (in table order) that has an SGD
-// run or a full-batch run. A table of full-batch runs only (such as a tiny-step GD run) gives
-// lambda_0 and the point reached, with NaN ratios and verdict Untested.
+// Starts computes criterion (a) for each initial point of rows (InitPoint, in table order), from
+// its runs and their paths (joined by key). An initial point without SGD runs (such as a table of
+// one tiny-step GD run) gets lambda_0 and the point reached, with NaN ratios and verdict Untested.
 func Starts(rows []results.Row, paths []results.Path) []Start {
 	n := results.SampleCount(rows)
 	byKey := map[string]*results.Path{}
