@@ -537,13 +537,15 @@ func criterionC(edges []Edge) Criterion {
 	c.Verdict = Holds
 	var short []string
 	for _, e := range edges {
-		text := e.Text()
-		if e.Verdict == "" {
-			text = "for comparison, no verdict: " + text
-		} else {
+		switch {
+		case e.Verdict == "":
+			c.Details = append(c.Details, "for comparison, no verdict: "+e.Text())
+		case e.Runs > 0 && len(e.Failures) > 0:
+			c.Details = append(c.Details, fmt.Sprintf("B = %d, failing: %s.", e.Batch, strings.Join(capped(e.Failures), "; ")))
+		}
+		if e.Verdict != "" {
 			short = append(short, e.Short())
 		}
-		c.Details = append(c.Details, text)
 		switch {
 		case e.Verdict == Fails:
 			c.Verdict = Fails

@@ -272,6 +272,10 @@ func TestRegimeCFails(t *testing.T) {
 	if e := byB[1]; e.Verdict != Fails || e.Minima != 3 || len(e.Failures) != 1 || !strings.Contains(e.Failures[0], "η = 0.01, B = 1, seed 1: epoch_limit") {
 		t.Errorf("B = 1: %+v", e)
 	}
+	if got := strings.Join(reg.C.Details, "\n"); !strings.Contains(got, "B = 2, failing: η = 0.02, B = 2, seed 2: λgen/(2/η) = 0.850.") ||
+		!strings.Contains(got, "B = 1, failing: η = 0.01, B = 1, seed 1: epoch_limit after 20000 epochs, loss 5e-07.") {
+		t.Errorf("(c) details:\n%s", got)
+	}
 	d := strings.Join(reg.Differences, "\n")
 	for _, want := range []string{"(c) B = 2: 1 of the runs and step sizes fail; smallest λgen/(2/η) 0.850 (η = 0.02, B = 2, seed 2), 0.050 below 0.9.", "(c) B = 1: 1 of the runs"} {
 		if !strings.Contains(d, want) {
