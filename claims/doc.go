@@ -15,6 +15,16 @@
 // neither confirm nor refute a claim about lambda_gen or eta* = 2/lambda_gen: such minima are
 // left out of those checks and named in the claim's details.
 //
+// CheckRegime checks, on the same table and its sharpness paths (results.Path), the three
+// criteria of the paper's regime (Sec. 4): (a) the start, and the point GD with a tiny step reaches
+// from it, are unstable for every SGD step size of the grid; (b) at least 90 % of the SGD runs
+// with B <= 32 converge; (c) lambda_gen/(2/eta) >= 0.9 for B = 1 and 2 at every step size, for
+// every seed. It also lists where the table differs from the paper's experiment. The report and
+// the exploration command both use it.
+//
+//	reg := claims.CheckRegime(rows, paths)
+//	fmt.Println(reg.A.Verdict, reg.B.Verdict, reg.C.Verdict, reg.Differences)
+//
 // The package reads tables only; the figures a claim rests on are named in Claim.Figures (the
 // names of package plots' figures) and drawn by plots.
 package claims

@@ -387,10 +387,11 @@ func seedSentence(drawn results.Repeats) string {
 		drawn.String() + "."
 }
 
-// gdMissing names the step sizes lrs at which the table has full-batch runs (B = n) but the
-// figure drew no B = n point (drawn), and why, e.g. "Full-batch GD (B = n = 512) is missing at
-// η = 0.002, 0.005: did not converge within max_epochs = 20000." It is "" when nothing is
-// missing or n is unknown.
+// gdMissing names the step sizes lrs at which the figure drew no B = n point (drawn), and why,
+// e.g. "Full-batch GD (B = n = 512) is missing at η = 0.002, 0.005 (did not converge within
+// max_epochs = 20000) and at η = 0.008 (not run)." ("not run": the table has full-batch runs,
+// but none at that step size). It is "" when nothing is missing, the table has no full-batch run
+// or n is unknown.
 // what names the quantity drawn; with usesGen a flagged generalized sharpness is a reason too.
 func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats, what string, usesGen bool) string {
 	if n <= 0 {
@@ -398,12 +399,16 @@ func gdMissing(rows []results.Row, n int, lrs []float64, drawn results.Repeats, 
 	}
 	at := map[string][]string{}
 	var order []string
+	anyGD := len(results.WithBatch(rows, n)) > 0
 	for _, eta := range lrs {
 		gd := results.WithLR(results.WithBatch(rows, n), eta)
-		if len(gd) == 0 || drawn[results.Point{LR: eta, Batch: n}] > 0 {
+		if !anyGD || drawn[results.Point{LR: eta, Batch: n}] > 0 {
 			continue
 		}
 		var whys []string
+		if len(gd) == 0 {
+			whys = append(whys, "not run")
+		}
 		for _, r := range gd {
 			if w := notDrawnWhy(r, what, usesGen); !slices.Contains(whys, w) {
 				whys = append(whys, w)

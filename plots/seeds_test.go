@@ -213,6 +213,23 @@ func TestGDMissing(t *testing.T) {
 			t.Errorf("%s of a table with GD converged everywhere: %s", f.Name, f.Caption)
 		}
 	}
+	// A step size at which GD was not run is named too; a table without GD says nothing.
+	var notRun, noGD []results.Row
+	for _, r := range rows {
+		if r.Batch != n || r.LR != 0.005 {
+			notRun = append(notRun, r)
+		}
+		if r.Batch != n {
+			noGD = append(noGD, r)
+		}
+	}
+	f, _ = Figure1a(notRun)
+	if want := "is missing at η = 0.002 (did not converge within max_epochs = 20000) and at η = 0.005 (not run) and at η = 0.043 (diverged)."; !strings.Contains(f.Caption, want) {
+		t.Errorf("caption lacks %q:\n%s", want, f.Caption)
+	}
+	if f, _ = Figure1a(noGD); strings.Contains(f.Caption, "Full-batch GD") {
+		t.Errorf("caption of a table without GD: %s", f.Caption)
+	}
 }
 
 // TestFlaggedPerSeed: a flagged generalized sharpness leaves only that seed out; the point is

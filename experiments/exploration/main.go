@@ -8,10 +8,23 @@
 // share of runs that converged under the paper's rule (all, and B <= 32), their epochs, and a
 // grid of step sizes x batch sizes with lambda_gen/(2/eta) (the edge of mean-square stability is
 // 1) and sharpness/(2/eta) at every converged minimum, then the smallest lambda_gen/(2/eta) over
-// the step sizes for B = 1 and 2 (the paper's regime needs it >= 0.9 at every step size, so a step
-// size without a converged minimum misses it too). The text replaces what
-// stands between the markers BeginMarker and EndMarker in the document; the rest of the document
-// is kept. Without -doc the text goes to stdout. On error: one line on stderr, exit status 1.
+// the criteria (a), (b), (c) of the paper's regime, computed by claims.CheckRegime (the same
+// computation as the report's): (a) the sharpness at initialization lambda_0 against 2/eta for
+// every step size of the grid and the point that GD with a tiny step reaches from it, (b) the share
+// of the runs with B <= 32 that converge, (c) lambda_gen/(2/eta) >= 0.9 at every step size for
+// B = 1 and 2, over every seed (B = 4 and 8 for comparison).
+//
+// The sharpness paths of a table's runs are read from TABLE.paths.jsonl beside it (for
+// tables/h100-init5.csv: tables/h100-init5.paths.jsonl, a copy of the sweep's
+// sharpness_paths.jsonl), when that file exists. A table whose runs are all full-batch (B = n),
+// such as those of the grids experiments/explore/start-h*-init*.yaml (GD at eta = 0.001 with its
+// sharpness recorded), is criterion (a)'s evidence rather than a setting: it gets a row of the
+// table "Criterion (a)" (h, init factor, lambda_0, the sharpness and loss of the point GD reached,
+// 2/lambda_0 and 2/lambda_reached: the step sizes above which the start and the point reached are
+// unstable), and its runs and paths join the check of (a) of every setting from the same initial
+// point. The text replaces what stands between the markers beginMarker and endMarker in the
+// document; the rest of the document is kept. Without -doc the text goes to stdout. On error: one
+// line on stderr, exit status 1.
 package main
 
 import (
@@ -26,6 +39,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sgdstability/sgdstab/claims"
 	"github.com/sgdstability/sgdstab/experiments/results"
 	"github.com/sgdstability/sgdstab/internal/atomicfile"
 )
@@ -60,20 +74,31 @@ func run(args []string, stdout io.Writer) error {
 	if fs.NArg() == 0 {
 		return errors.New("no table given (usage: exploration [-doc FILE.md] TABLE.csv ...)")
 	}
-	var b bytes.Buffer
+	var settings, starts []table
 	for _, path := range fs.Args() {
-		rows, err := results.ReadFile(path)
+		t, err := readTable(path)
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			return fmt.Errorf("%s: no runs", path)
+		if t.fullBatchOnly() {
+			starts = append(starts, t)
+		} else {
+			settings = append(settings, t)
 		}
-		name := rows[0].Config
-		if name == "" {
-			name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-		}
-		writeSetting(&b, name, rows)
+	}
+	var b bytes.Buffer
+	if len(starts) > 0 {
+		writeStarts(&b, starts)
+	}
+	var startRows []results.Row
+	var startPaths []results.Path
+	for _, t := range starts {
+		startRows = append(startRows, t.rows...)
+		startPaths = append(startPaths, t.paths...)
+	}
+	for _, t := range settings {
+		writeSetting(&b, t.name, t.rows)
+		writeRegime(&b, t, startRows, startPaths)
 	}
 	if *doc == "" {
 		_, err := stdout.Write(b.Bytes())
@@ -88,6 +113,105 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w", *doc, err)
 	}
 	return atomicfile.WriteFile(*doc, merged)
+}
+
+// PathsSuffix replaces a table's extension to name the file of its sharpness paths.
+const pathsSuffix = ".paths.jsonl"
+
+// table is one exploration table with the sharpness paths of its runs (nil: no paths file).
+type table struct {
+	name, file string
+	rows       []results.Row
+	paths      []results.Path
+}
+
+// readTable reads a table and, when it exists, TABLE.paths.jsonl beside it.
+func readTable(path string) (table, error) {
+	rows, err := results.ReadFile(path)
+	if err != nil {
+		return table{}, err
+	}
+	if len(rows) == 0 {
+		return table{}, fmt.Errorf("%s: no runs", path)
+	}
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	t := table{name: rows[0].Config, file: base, rows: rows}
+	if t.name == "" {
+		t.name = base
+	}
+	pf := strings.TrimSuffix(path, filepath.Ext(path)) + pathsSuffix
+	if _, err := os.Stat(pf); err == nil {
+		if t.paths, err = results.ReadPathsFile(pf); err != nil {
+			return table{}, fmt.Errorf("sharpness paths: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return table{}, err
+	}
+	return t, nil
+}
+
+// fullBatchOnly reports whether every run of t is full-batch GD (B = n; n known).
+func (t table) fullBatchOnly() bool {
+	n := results.SampleCount(t.rows)
+	for _, r := range t.rows {
+		if !r.FullBatch(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeStarts writes the table of criterion (a): one row per initial point of the full-batch
+// tables (claims.Starts).
+func writeStarts(w io.Writer, starts []table) {
+	fmt.Fprintf(w, "### Criterion (a): the start and the point GD with a tiny step reaches\n\n")
+	fmt.Fprintf(w, "λ0: the sharpness at the initial point (epoch 0 of the sharpness path); the point reached: the last entry of the path of the full-batch run "+
+		"with the smallest step size stable at the start (2/η > λ0). The start is unstable for every step size above 2/λ0, the point reached for every step size above 2/λ_reached "+
+		"(for every B: λgen ≥ λmax, Prop. 1). `?`: not measured (no paths file).\n\n")
+	fmt.Fprintf(w, "| grid | h | init factor | λ0 | GD η | λ_reached (epoch) | status, final loss | start unstable for η > 2/λ0 | point reached unstable for η > 2/λ_reached |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
+	for _, t := range starts {
+		for _, s := range claims.Starts(t.rows, t.paths) {
+			gdLR, status, reached, reachedEta := "?", "?", "?", "?"
+			if s.GD != nil {
+				gdLR = fmt.Sprintf("%g", s.GD.LR)
+				status = s.GD.Status
+				if l := results.Value(s.GD.FinalLoss); !math.IsNaN(l) {
+					status += fmt.Sprintf(", %.3g", l)
+				}
+				if !math.IsNaN(s.Reached) {
+					reached, reachedEta = fmt.Sprintf("%.4g (%d)", s.Reached, s.ReachedEpoch), fmt.Sprintf("%.4g", 2/s.Reached)
+				}
+			}
+			lambda0, startEta := "?", "?"
+			if !math.IsNaN(s.Lambda0) {
+				lambda0, startEta = fmt.Sprintf("%.4g", s.Lambda0), fmt.Sprintf("%.4g", 2/s.Lambda0)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, intText(s.Init.Hidden), floatText(s.Init.InitFactor),
+				lambda0, gdLR, reached, status, startEta, reachedEta)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// writeRegime writes the criteria (a), (b), (c) of one setting (claims.CheckRegime), with the
+// runs and paths of the full-batch tables added for (a).
+func writeRegime(w io.Writer, t table, startRows []results.Row, startPaths []results.Path) {
+	rows := append(slices.Clone(t.rows), startRows...)
+	paths := append(slices.Clone(t.paths), startPaths...)
+	reg := claims.CheckRegime(rows, paths)
+	src := "no paths file"
+	if t.paths != nil {
+		src = "paths: " + t.file + pathsSuffix
+	}
+	fmt.Fprintf(w, "The paper's regime (%s; (a) also from the full-batch tables of the same initial point):\n\n", src)
+	for _, c := range []claims.Criterion{reg.A, reg.B, reg.C} {
+		fmt.Fprintf(w, "- (%s) **%s**: %s\n", c.Name, c.Verdict, c.Summary)
+		for _, d := range c.Details {
+			fmt.Fprintf(w, "  - %s\n", d)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // replaceGenerated puts gen between the markers of doc (which must hold each exactly once, in
@@ -110,7 +234,7 @@ func writeSetting(w io.Writer, name string, rows []results.Row) {
 	r0 := rows[0]
 	fmt.Fprintf(w, "### %s: h = %s, init factor %s, n = %s\n\n", name,
 		intText(r0.Hidden), floatText(results.Value(r0.InitFactor)), intText(r0.N))
-	conv, small, smallConv := 0, 0, 0
+	conv := 0
 	var epochs []float64
 	for _, r := range rows {
 		if r.Converged() {
@@ -119,18 +243,8 @@ func writeSetting(w io.Writer, name string, rows []results.Row) {
 				epochs = append(epochs, float64(*r.Epochs))
 			}
 		}
-		if r.Batch <= 32 {
-			small++
-			if r.Converged() {
-				smallConv++
-			}
-		}
 	}
-	fmt.Fprintf(w, "- %d runs, %d converged under the rule (%s)", len(rows), conv, percent(conv, len(rows)))
-	if small > 0 {
-		fmt.Fprintf(w, "; B <= 32: %d of %d (%s)", smallConv, small, percent(smallConv, small))
-	}
-	fmt.Fprintln(w, ".")
+	fmt.Fprintf(w, "- %d runs, %d converged under the rule (%s).\n", len(rows), conv, percent(conv, len(rows)))
 	if len(epochs) > 0 {
 		slices.Sort(epochs)
 		fmt.Fprintf(w, "- Epochs to converge: median %.0f, range %.0f-%.0f.\n", results.Median(epochs), epochs[0], epochs[len(epochs)-1])
@@ -148,33 +262,6 @@ func writeSetting(w io.Writer, name string, rows []results.Row) {
 			fmt.Fprintf(w, " %s |", cellText(results.WithBatch(at, b)))
 		}
 		fmt.Fprintln(w)
-	}
-	fmt.Fprintln(w)
-	for _, b := range []int{1, 2} {
-		lo, at, missing := math.Inf(1), 0.0, 0
-		for _, r := range results.WithBatch(rows, b) {
-			if !r.Converged() || r.GenSharpness == nil {
-				missing++
-				continue
-			}
-			if g := r.GenRatio(); g < lo {
-				lo, at = g, r.LR
-			}
-		}
-		if math.IsInf(lo, 1) {
-			continue
-		}
-		// the regime asks lambda_gen/(2/eta) >= 0.9 at every step size: one without a converged
-		// minimum misses it as much as one below 0.9
-		verdict := "meets"
-		if lo < 0.9 || missing > 0 {
-			verdict = "misses"
-		}
-		fmt.Fprintf(w, "- B = %d: smallest lambda_gen/(2/eta) over the converged step sizes %.3f (eta = %g)", b, lo, at)
-		if missing > 0 {
-			fmt.Fprintf(w, "; %d step sizes without a converged, analysed minimum", missing)
-		}
-		fmt.Fprintf(w, ": %s the paper's regime (>= 0.9 at every step size).\n", verdict)
 	}
 	fmt.Fprintln(w)
 }

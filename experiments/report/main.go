@@ -3,7 +3,8 @@
 //	go run ./experiments/report -table results/table.csv -out results
 //
 // reads the table (experiments/results; CSV, or JSON lines for a .jsonl file), checks the
-// paper's four claims (package claims), draws the figures (package plots) and writes
+// criteria of the paper's regime (claims.CheckRegime; the report's first section, with the list of
+// where the run differs from the paper) and the paper's four claims (package claims), draws the figures (package plots) and writes
 // results/figures/{fig1a,fig1b,fig2,fig3}.{png,svg} and results/REPORT.md (figures embedded
 // with relative links, the claim checks with their tolerances and the seeds per point, a table
 // of every run, one line per seed). Extra
@@ -13,7 +14,9 @@
 //
 // When the sweep recorded sharpness paths (training.sharpness_every: the file
 // sharpness_paths.jsonl beside the table, or -paths FILE), the report also draws Figure 5, the
-// path to the edge (figures/fig5.{png,svg}), and links it.
+// path to the edge (figures/fig5.{png,svg}), and links it; criterion (a) of the paper's regime
+// (the sharpness at initialization and at the point GD with a tiny step reaches) needs them, and
+// without them the report says that this measurement is missing.
 package main
 
 import (
@@ -30,23 +33,20 @@ import (
 	"github.com/sgdstability/sgdstab/plots"
 )
 
-// pathsFigure draws Figure 5 from the paths file: explicit (an error if missing) or the one
-// beside the table (none there: no figure).
-func pathsFigure(table, file string) (*plots.Figure, error) {
+// readPaths reads the sharpness paths: the file given (an error if missing) or the one beside
+// the table (none there: no paths). It returns them with the file they came from.
+func readPaths(table, file string) ([]results.Path, string, error) {
 	if file == "" {
 		file = filepath.Join(filepath.Dir(table), results.PathsFile)
 		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-			return nil, nil
+			return nil, "", nil
 		}
 	}
 	paths, err := results.ReadPathsFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("sharpness paths: %w", err)
+		return nil, "", fmt.Errorf("sharpness paths: %w", err)
 	}
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	return plots.Figure5(paths)
+	return paths, file, nil
 }
 
 type multiFlag []string
@@ -106,9 +106,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	if fig5, err := pathsFigure(*table, *pathsFile); err != nil {
+	paths, pathsFrom, err := readPaths(*table, *pathsFile)
+	if err != nil {
 		return err
-	} else if fig5 != nil {
+	}
+	if len(paths) > 0 {
+		fig5, err := plots.Figure5(paths)
+		if err != nil {
+			return err
+		}
 		figs = append(figs, fig5)
 	}
 	for _, f := range figs {
@@ -117,7 +123,8 @@ func run(args []string) error {
 		}
 	}
 	rep := &report{table: *table, rows: rows, figures: figs, figureDir: "figures",
-		claims: claims.Check(rows, tol), tolerances: tol, sections: extra}
+		claims: claims.Check(rows, tol), tolerances: tol, sections: extra,
+		regime: claims.CheckRegime(rows, paths), pathsFile: pathsFrom}
 	path := filepath.Join(*out, "REPORT.md")
 	if err := atomicfile.WriteFile(path, rep.markdown()); err != nil {
 		return err
@@ -126,6 +133,8 @@ func run(args []string) error {
 	for i, c := range rep.claims {
 		verdicts[i] = fmt.Sprintf("(%d) %s", c.ID, c.Verdict)
 	}
-	fmt.Printf("report: %d runs, %d figures in %s, %s; claims %s\n", len(rows), len(figs), figDir, path, strings.Join(verdicts, ", "))
+	reg := rep.regime
+	fmt.Printf("report: %d runs, %d figures in %s, %s; paper's regime (a) %s, (b) %s, (c) %s; claims %s\n", len(rows), len(figs), figDir, path,
+		reg.A.Verdict, reg.B.Verdict, reg.C.Verdict, strings.Join(verdicts, ", "))
 	return nil
 }

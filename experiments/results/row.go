@@ -151,6 +151,16 @@ func (r *Row) Derive() {
 	}
 }
 
+// FullBatch reports whether the run is full-batch GD, B = n: n is the row's own n when it has one,
+// else tableN (results.SampleCount of its table); an unknown n (0) gives false.
+func (r *Row) FullBatch(tableN int) bool {
+	n := tableN
+	if r.N != nil {
+		n = *r.N
+	}
+	return n > 0 && r.Batch >= n
+}
+
 // TwoOverLR returns 2/eta, the GD stability limit on the sharpness at step size eta (Thm 1).
 func (r *Row) TwoOverLR() float64 { return 2 / r.LR }
 

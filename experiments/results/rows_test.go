@@ -102,3 +102,20 @@ func TestGroupsAndRepeats(t *testing.T) {
 		t.Errorf("String() = %q, want it to end with %q", got, want)
 	}
 }
+
+func TestFullBatch(t *testing.T) {
+	n64, n128 := 64, 128
+	for _, c := range []struct {
+		batch, tableN int
+		n             *int
+		want          bool
+	}{
+		{64, 64, nil, true}, {32, 64, nil, false}, {64, 0, nil, false}, // n unknown: never full-batch
+		{64, 128, &n64, true}, {64, 64, &n128, false}, // the row's own n wins
+	} {
+		r := Row{Batch: c.batch, N: c.n}
+		if got := r.FullBatch(c.tableN); got != c.want {
+			t.Errorf("B = %d, table n %d, row n %v: %v, want %v", c.batch, c.tableN, c.n, got, c.want)
+		}
+	}
+}
