@@ -12,7 +12,7 @@ import (
 // Hidden, InitFactor, WarmupSteps and MaxEpochs comes from the convergence exploration recorded
 // in experiments/EXPLORATION.md.
 const (
-	DefaultHidden        = 20
+	DefaultHidden        = 100
 	DefaultLoss          = LossSum
 	DefaultConvThreshold = 1e-6
 	DefaultConvEpochs    = 200
@@ -53,7 +53,7 @@ type Config struct {
 
 // Model is the network and its initial point.
 type Model struct {
-	// Hidden is the number of hidden ReLU units h. Default 20.
+	// Hidden is the number of hidden ReLU units h. Default DefaultHidden (the paper's regime: experiments/EXPLORATION.md).
 	Hidden int `json:"hidden" yaml:"hidden"`
 	// InitFactor multiplies every weight and bias of PyTorch's default initialization.
 	// Default DefaultInitFactor.

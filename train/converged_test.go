@@ -12,7 +12,7 @@ import (
 // lambda_max(H) <= 2/eta (Thm 1: the mean of SGD follows GD).
 func TestConvergedRunCurvature(t *testing.T) {
 	ds := subset(loadMNIST(t), 64)
-	cfg := Config{Model: Model{Hidden: 8}, LR: 0.03, Batch: 2, Seed: 3}
+	cfg := Config{Model: Model{Hidden: 8, InitFactor: 1}, LR: 0.03, Batch: 2, Seed: 3}
 	res, err := Train(context.Background(), ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -123,7 +124,7 @@ func TestTrainFromErrors(t *testing.T) {
 		start Params
 		want  string
 	}{
-		{Config{LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}, good, "hidden = 20, but the start parameters have 4"},
+		{Config{LR: 0.1, Batch: 2, Procedure: Procedure{MaxEpochs: 1}}, good, fmt.Sprintf("hidden = %d, but the start parameters have 4", DefaultHidden)},
 		{cfg, InitParams(ds.D+1, 4, ds.K, 1, 1), "start: train: parameters have shapes"},
 		{cfg, Params{}, "start: train: parameters have shapes"},
 		{Config{Model: Model{Hidden: 4}, LR: -1, Batch: 2}, good, "lr = -1"},

@@ -222,7 +222,7 @@ func TestDeterminism(t *testing.T) {
 func TestStatuses(t *testing.T) {
 	ds := subset(loadMNIST(t), 32)
 	ctx := context.Background()
-	conv, err := Train(ctx, ds, Config{Model: Model{Hidden: 16}, LR: 0.05, Batch: 32, Procedure: Procedure{ConvThreshold: 1e-3, ConvEpochs: 5, MaxEpochs: 20000, WarmupSteps: 10}}, nil)
+	conv, err := Train(ctx, ds, Config{Model: Model{Hidden: 16, InitFactor: 1}, LR: 0.05, Batch: 32, Procedure: Procedure{ConvThreshold: 1e-3, ConvEpochs: 5, MaxEpochs: 20000, WarmupSteps: 10}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

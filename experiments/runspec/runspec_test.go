@@ -85,7 +85,7 @@ func TestKeys(t *testing.T) {
 	}
 	// Writing a default explicitly does not change the run, for training and analysis alike.
 	for _, extra := range []string{
-		"model: {hidden: 20, loss: sum}\ntraining: {conv_threshold: 1e-6, engine: fused}\n",
+		"model: {hidden: 100, init_factor: 10, loss: sum}\ntraining: {conv_threshold: 1e-6, engine: fused}\n",
 		"analysis: {covariance: true, hessian_sharpness: true}\n",
 		"analysis: {options: {rel_width: 1e-6, rank_tol: 1e-10, bound25_starts: 32, max_applications: 600, center_gradients: true, seed: 0}}\n",
 		"training: {sharpness_every: 0}\n",
@@ -168,7 +168,7 @@ func TestSpecResolved(t *testing.T) {
 	if err := json.Unmarshal(r.Spec.Train, &tc); err != nil {
 		t.Fatal(err)
 	}
-	wantTrain := map[string]any{"hidden": 20.0, "init_factor": train.DefaultInitFactor, "init_seed": 0.0, "loss": "sum",
+	wantTrain := map[string]any{"hidden": float64(train.DefaultHidden), "init_factor": train.DefaultInitFactor, "init_seed": 0.0, "loss": "sum",
 		"lr": 0.25, "batch": 2.0, "seed": 1.0, "warmup_steps": 0.0, "warmup_epochs": train.DefaultWarmupEpochs,
 		"conv_threshold": 1e-6, "conv_epochs": 200.0, "max_epochs": float64(train.DefaultMaxEpochs), "sampling": "independent",
 		"diverge_loss": 1e6, "engine": "fused"}
