@@ -29,6 +29,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -170,6 +171,11 @@ func writeStarts(w io.Writer, starts []table) {
 		"(for every B: λgen ≥ λmax, Prop. 1). `?`: not measured (no paths file).\n\n")
 	fmt.Fprintf(w, "| grid | h | init factor | λ0 | GD η | λ_reached (epoch) | status, final loss | start unstable for η > 2/λ0 | point reached unstable for η > 2/λ_reached |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
+	type line struct {
+		hidden, factor float64
+		text           string
+	}
+	var lines []line
 	for _, t := range starts {
 		for _, s := range claims.Starts(t.rows, t.paths) {
 			gdLR, status, reached, reachedEta := "?", "?", "?", "?"
@@ -187,9 +193,23 @@ func writeStarts(w io.Writer, starts []table) {
 			if !math.IsNaN(s.Lambda0) {
 				lambda0, startEta = fmt.Sprintf("%.4g", s.Lambda0), fmt.Sprintf("%.4g", 2/s.Lambda0)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, intText(s.Init.Hidden), floatText(s.Init.InitFactor),
-				lambda0, gdLR, reached, status, startEta, reachedEta)
+			hidden := math.NaN()
+			if s.Init.Hidden != nil {
+				hidden = float64(*s.Init.Hidden)
+			}
+			lines = append(lines, line{hidden, s.Init.InitFactor, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				t.name, intText(s.Init.Hidden), floatText(s.Init.InitFactor), lambda0, gdLR, reached, status, startEta, reachedEta)})
 		}
+	}
+	// by width, then init factor (not by file name: init10 would come before init5)
+	slices.SortStableFunc(lines, func(a, b line) int {
+		if c := cmp.Compare(a.hidden, b.hidden); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.factor, b.factor)
+	})
+	for _, l := range lines {
+		fmt.Fprint(w, l.text)
 	}
 	fmt.Fprintln(w)
 }
