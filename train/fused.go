@@ -33,6 +33,8 @@ type sparseX struct {
 	cptr []int
 	rows []int
 	cval []float64
+	// active lists the pixels with at least one nonzero entry, increasing
+	active []int
 }
 
 func newSparseX(ds *data.Dataset) *sparseX {
@@ -53,6 +55,11 @@ func newSparseX(ds *data.Dataset) *sparseX {
 	for p := 0; p < ds.D; p++ {
 		s.cptr[p+1] += s.cptr[p]
 	}
+	for p := 0; p < ds.D; p++ {
+		if s.cptr[p+1] > s.cptr[p] {
+			s.active = append(s.active, p)
+		}
+	}
 	s.rows, s.cval = make([]int, len(s.idx)), make([]float64, len(s.idx))
 	next := append([]int(nil), s.cptr[:ds.D]...)
 	for i := 0; i < ds.N; i++ {
@@ -65,27 +72,47 @@ func newSparseX(ds *data.Dataset) *sparseX {
 	return s
 }
 
+// Batch sizes of the sparse weight gradient: batches smaller than columnMinBatch add each
+// sample's outer product dz x^T into an accumulator (addOuter) and then update the touched rows
+// of W1^T; larger ones sort the batch's entries by pixel and sum each gradient row in registers
+// (dotRowsSub). Both sum every entry over the batch in increasing position from 0, so they give
+// the same bits; the choice is speed only (BenchmarkTrain).
+const columnMinBatch = 32
+
+// colBlock is the number of hidden units processed together in the batched loops over samples
+// or pixels: a 48-column slice of W1^T (784 x 48 float64, 300 kB) stays in the L2 cache while
+// every sample of a large batch passes over it.
+const colBlock = 16
+
+// columnMinOverride, when positive, replaces columnMinBatch (tests of both paths).
+var columnMinOverride = 0
+
 // fused is the hand-written SGD kernel. It keeps W1 transposed (w1t is D x h) so that the inner
 // loops over hidden units are contiguous; Params converts back to the portable layout.
 //
 // Per sample it computes z = W1 x + b1 (sum over nonzero pixels in increasing order, then + b1),
 // a = relu(z), f = W2 a + b2, r = f - y, l = c ||r||^2, and the gradient
 // df = 2c r, grad W2 = df a^T, grad b2 = df, dz = relu'(z) .* (W2^T df), grad W1 = dz x^T,
-// grad b1 = dz; a step subtracts (eta/B) times the batch's summed gradient. Dense inputs and
-// large batches compute Z = X_B W1^T and grad W1^T = X_B^T dZ with blas64.Gemm instead.
+// grad b1 = dz; a step subtracts (eta/B) times the batch's summed gradient (every gradient entry
+// summed over the batch in increasing position from 0). Dense inputs and large batches compute
+// Z = X_B W1^T and grad W1^T = X_B^T dZ with blas64.Gemm instead.
 type fused struct {
 	ds              *data.Dataset
 	sp              *sparseX
 	n, d, h, k      int
 	c               float64
 	w1t, b1, w2, b2 []float64
-	// gradient accumulators (g1t: dense path only)
+	// gradient accumulators (g1t: dense path only; gacc: small batches, zero between steps)
 	g1t, gb1, gw2, gb2 []float64
-	// the batch's inputs by columns (see batchColumns)
-	bptr, bnext []int
-	brow        []int
-	bval        []float64
-	// per-batch scratch: pre-activations (B x h), output deltas, hidden deltas (B x h)
+	gacc               []float64
+	// the batch's touched pixels (bpix, in order of first touch; bseen marks them) and its
+	// entries by columns: pixel bpix[t]'s are brow[bptr[t]:bptr[t+1]] (positions in the batch,
+	// increasing) with values bval (see batchColumns)
+	bpix, bptr, bnext []int
+	bseen             []int
+	brow              []int
+	bval              []float64
+	// per-batch scratch: pre-activations (B x h), hidden deltas (B x h)
 	z, dz    []float64
 	xb       []float64
 	u, a, df []float64 // one sample's hidden pre-activation with bias, and output deltas
@@ -93,8 +120,15 @@ type fused struct {
 	// parameters when cached is true (the next full-batch step reuses it).
 	zfull  []float64
 	cached bool
-	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never)
-	gemmMin int
+	// fullSteps: every step of the run is on all n samples in order. fullLoss then also finishes
+	// the backward pass of the next step (dz and the accumulators of b1, W2, b2, with the loss
+	// sum in gradLoss) and sets gradReady; the step only applies it.
+	fullSteps bool
+	gradReady bool
+	gradLoss  float64
+	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never); columnMin the
+	// smallest batch whose W1 gradient is summed by columns
+	gemmMin, columnMin int
 }
 
 func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fused {
@@ -102,8 +136,9 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	e := &fused{ds: ds, sp: sp, n: ds.N, d: d, h: h, k: k, c: c,
 		w1t: make([]float64, d*h), b1: append([]float64(nil), p.B1...),
 		w2: append([]float64(nil), p.W2...), b2: append([]float64(nil), p.B2...),
-		g1t: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
-		bptr: make([]int, d+1), bnext: make([]int, d), z: make([]float64, batch*h), dz: make([]float64, batch*h),
+		g1t: make([]float64, d*h), gacc: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
+		bptr: make([]int, 0, d+1), bnext: make([]int, d), bseen: make([]int, d), bpix: make([]int, 0, d),
+		z: make([]float64, batch*h), dz: make([]float64, batch*h),
 		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), df: make([]float64, k)}
 	for j := 0; j < h; j++ {
 		for q := 0; q < d; q++ {
@@ -116,6 +151,10 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	}
 	if gemmMinOverride > 0 {
 		e.gemmMin = gemmMinOverride
+	}
+	e.columnMin = columnMinBatch
+	if columnMinOverride > 0 {
+		e.columnMin = columnMinOverride
 	}
 	if batch >= e.gemmMin && batch < ds.N {
 		e.xb = make([]float64, batch*d)
@@ -138,40 +177,10 @@ func (e *fused) params() Params {
 }
 
 // preact writes z = W1 x_i (without bias), summing over the nonzero pixels of sample i in
-// increasing order. Ten hidden units are accumulated at a time (gatherDot10), then four, then one.
+// increasing order (dotRows).
 func (e *fused) preact(i int, z []float64) {
-	h := e.h
-	z = z[:h]
 	sp := e.sp
-	idx := sp.idx[sp.ptr[i]:sp.ptr[i+1]]
-	val := sp.val[sp.ptr[i]:sp.ptr[i+1]]
-	val = val[:len(idx)]
-	w := e.w1t
-	j := 0
-	var acc [10]float64
-	for ; j+10 <= h; j += 10 {
-		gatherDot10(idx, val, w, h, j, e.d-1, &acc)
-		copy(z[j:j+10], acc[:])
-	}
-	for ; j+4 <= h; j += 4 {
-		var s0, s1, s2, s3 float64
-		for q, p := range idx {
-			v := val[q]
-			r := w[p*h+j : p*h+j+4 : p*h+j+4]
-			s0 += v * r[0]
-			s1 += v * r[1]
-			s2 += v * r[2]
-			s3 += v * r[3]
-		}
-		z[j], z[j+1], z[j+2], z[j+3] = s0, s1, s2, s3
-	}
-	for ; j < h; j++ {
-		var s float64
-		for q, p := range idx {
-			s += val[q] * w[p*h+j]
-		}
-		z[j] = s
-	}
+	dotRows(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, e.h, 0, e.d-1, z[:e.h])
 }
 
 // preactBatch writes Z = X_rows W1^T (without bias) for the given rows (nil = all samples in order).
@@ -181,12 +190,17 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 		m = e.n
 	}
 	if m < e.gemmMin {
-		for b := 0; b < m; b++ {
-			i := b
-			if rows != nil {
-				i = rows[b]
+		h, sp := e.h, e.sp
+		// blocks of colBlock hidden units outside, samples inside: the same sums as preact
+		for j := 0; j < h; j += colBlock {
+			w := min(colBlock, h-j)
+			for b := 0; b < m; b++ {
+				i := b
+				if rows != nil {
+					i = rows[b]
+				}
+				dotRows(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, h, j, e.d-1, z[b*h+j:b*h+j+w])
 			}
-			e.preact(i, z[b*e.h:])
 		}
 		return
 	}
@@ -254,12 +268,26 @@ func (e *fused) sampleLoss(i int, zpre, dz []float64) float64 {
 }
 
 // fullLoss is L(w) = (1/n) sum_i l_i over all samples in order. It keeps the pre-activations for
-// a following full-batch step.
+// a following full-batch step; when every step is a full-batch one (fullSteps) it also does that
+// step's backward pass, which needs the same forward pass: the sum of l_i is the same sum in the
+// same order either way, so the loss, and with it the convergence rule, is unchanged bit for bit.
 func (e *fused) fullLoss() float64 {
-	e.preactBatch(nil, e.zfull)
+	if e.gradReady {
+		return e.gradLoss / float64(e.n)
+	}
+	if !e.cached {
+		e.preactBatch(nil, e.zfull)
+	}
 	var sum float64
-	for i := 0; i < e.n; i++ {
-		sum += e.sampleLoss(i, e.zfull[i*e.h:], nil)
+	if e.fullSteps {
+		for i := 0; i < e.n; i++ {
+			sum += e.sampleLoss(i, e.zfull[i*e.h:], e.dz[i*e.h:])
+		}
+		e.gradReady, e.gradLoss = true, sum
+	} else {
+		for i := 0; i < e.n; i++ {
+			sum += e.sampleLoss(i, e.zfull[i*e.h:], nil)
+		}
 	}
 	e.cached = true
 	return sum / float64(e.n)
@@ -271,28 +299,36 @@ func (e *fused) step(batch []int, lr float64) float64 {
 	h, d := e.h, e.d
 	m := len(batch)
 	rows := batch
-	z := e.z
-	if m == e.n {
-		rows = nil
-		if e.cached {
-			z = e.zfull
-		} else {
-			e.preactBatch(nil, z)
-		}
-	} else {
-		e.preactBatch(rows, z)
-	}
-	e.cached = false
 	var loss float64
-	for b := 0; b < m; b++ {
-		i := b
-		if rows != nil {
-			i = rows[b]
+	if m == e.n && e.gradReady {
+		rows, loss = nil, e.gradLoss
+	} else {
+		if e.gradReady {
+			panic("train: a full-batch gradient is pending, but the step is on a smaller batch")
 		}
-		loss += e.sampleLoss(i, z[b*h:], e.dz[b*h:])
+		z := e.z
+		if m == e.n {
+			rows = nil
+			if e.cached {
+				z = e.zfull
+			} else {
+				e.preactBatch(nil, z)
+			}
+		} else {
+			e.preactBatch(rows, z)
+		}
+		for b := 0; b < m; b++ {
+			i := b
+			if rows != nil {
+				i = rows[b]
+			}
+			loss += e.sampleLoss(i, z[b*h:], e.dz[b*h:])
+		}
 	}
+	e.cached, e.gradReady = false, false
 	s := lr / float64(m)
-	if m >= e.gemmMin {
+	switch {
+	case m >= e.gemmMin:
 		x := e.ds.X[:m*d]
 		if rows != nil {
 			x = e.xb[:m*d] // gathered by preactBatch
@@ -304,14 +340,18 @@ func (e *fused) step(batch []int, lr float64) float64 {
 		for q, g := range e.g1t {
 			e.w1t[q] -= s * g
 		}
-	} else if rows == nil {
-		e.columnUpdate(e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
-	} else if m == 1 {
+	case rows == nil:
+		e.columnUpdate(e.sp.active, e.sp.cptr, true, e.sp.rows, e.sp.cval, m, s)
+	case m == 1:
 		// w -= s (v dz): the same rounding as accumulating g = 0 + v dz and subtracting s g.
-		e.sparseUpdate(batch[0], e.dz[:h], s)
-	} else {
+		sp := e.sp
+		i := batch[0]
+		subOuter(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, h, 0, d-1, e.dz[:h], s)
+	case m < e.columnMin:
+		e.outerUpdate(rows, s)
+	default:
 		e.batchColumns(rows)
-		e.columnUpdate(e.bptr, e.brow, e.bval, m, s)
+		e.columnUpdate(e.bpix, e.bptr, false, e.brow, e.bval, m, s)
 	}
 	update := func(w, g []float64) {
 		for j := range w {
@@ -325,90 +365,76 @@ func (e *fused) step(batch []int, lr float64) float64 {
 	return loss / float64(m)
 }
 
-// sparseUpdate applies W1 -= s dz x_i^T for one sample, entry by entry as s * (x_ip dz_j).
-func (e *fused) sparseUpdate(i int, dz []float64, s float64) {
-	h := e.h
-	sp := e.sp
-	for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
-		p, v := sp.idx[q], sp.val[q]
-		w := e.w1t[p*h : p*h+h]
-		w = w[:len(dz)]
-		for j, dj := range dz {
-			w[j] -= s * (v * dj)
+// outerUpdate applies W1 -= s sum_b dz_b x_b^T for a small batch: each sample's outer product is
+// added into gacc (addOuter, samples in batch order), then the touched rows of W1^T are updated
+// and their accumulators cleared.
+func (e *fused) outerUpdate(rows []int, s float64) {
+	h, sp := e.h, e.sp
+	pix := e.bpix[:0]
+	for b, i := range rows {
+		idx := sp.idx[sp.ptr[i]:sp.ptr[i+1]]
+		for _, p := range idx {
+			if e.bseen[p] == 0 {
+				e.bseen[p] = 1
+				pix = append(pix, p)
+			}
 		}
+		addOuter(idx, sp.val[sp.ptr[i]:sp.ptr[i+1]], e.gacc, h, 0, e.d-1, e.dz[b*h:b*h+h])
 	}
+	applyRows(pix, e.gacc, e.w1t, h, h, s)
+	for _, p := range pix {
+		e.bseen[p] = 0
+	}
+	e.bpix = pix
 }
 
 // columnUpdate applies W1 -= s sum_b dz_b x_b^T from the batch's inputs in compressed sparse
-// columns: pixel p's entries are rows[cptr[p]:cptr[p+1]] (positions b in the batch, increasing)
-// with values vals. Each gradient entry is summed over b in increasing order from 0, exactly as
-// accumulating the samples one by one would, but in registers (gatherDot10).
-func (e *fused) columnUpdate(cptr, rows []int, vals []float64, m int, s float64) {
+// columns: pixel pix[t]'s entries are rows[ptr[t]:ptr[t+1]] (or, with byPixel, rows[ptr[p]:ptr[p+1]]
+// for p = pix[t]; positions b in the batch, increasing) with values vals. Each gradient entry is
+// summed over b in increasing order from 0, exactly as accumulating the samples one by one
+// would, but in registers (dotRowsSub), in blocks of colBlock hidden units.
+func (e *fused) columnUpdate(pix, ptr []int, byPixel bool, rows []int, vals []float64, m int, s float64) {
 	h := e.h
 	dz := e.dz[:m*h]
-	var acc [10]float64
-	for p := 0; p+1 < len(cptr); p++ {
-		rows, vals := rows[cptr[p]:cptr[p+1]], vals[cptr[p]:cptr[p+1]]
-		if len(rows) == 0 {
-			continue
-		}
-		vals = vals[:len(rows)]
-		w := e.w1t[p*h : p*h+h]
-		j := 0
-		for ; j+10 <= h; j += 10 {
-			gatherDot10(rows, vals, dz, h, j, m-1, &acc)
-			w10 := w[j : j+10 : j+10]
-			for k, g := range acc {
-				w10[k] -= s * g
+	for j := 0; j < h; j += colBlock {
+		w := min(colBlock, h-j)
+		for t, p := range pix {
+			lo, hi := ptr[t], ptr[t+1]
+			if byPixel {
+				lo, hi = ptr[p], ptr[p+1]
 			}
-		}
-		for ; j+4 <= h; j += 4 {
-			var g0, g1, g2, g3 float64
-			for q, i := range rows {
-				v, d := vals[q], dz[i*h+j:i*h+j+4:i*h+j+4]
-				g0 += v * d[0]
-				g1 += v * d[1]
-				g2 += v * d[2]
-				g3 += v * d[3]
-			}
-			w4 := w[j : j+4 : j+4]
-			w4[0] -= s * g0
-			w4[1] -= s * g1
-			w4[2] -= s * g2
-			w4[3] -= s * g3
-		}
-		for ; j < h; j++ {
-			var g float64
-			for q, i := range rows {
-				g += vals[q] * dz[i*h+j]
-			}
-			w[j] -= s * g
+			dotRowsSub(rows[lo:hi], vals[lo:hi], dz, h, j, m-1, e.w1t[p*h+j:p*h+j+w], s)
 		}
 	}
 }
 
-// batchColumns builds the compressed sparse columns of the batch's inputs (counting sort of its
-// entries by pixel) into e.bptr, e.brow, e.bval.
+// batchColumns builds the compressed sparse columns of the batch's inputs over its touched
+// pixels (counting sort of its entries by pixel) into e.bpix, e.bptr, e.brow, e.bval.
 func (e *fused) batchColumns(rows []int) {
 	sp := e.sp
-	ptr := e.bptr
-	clear(ptr)
+	cnt := e.bseen // zero outside this function
+	pix := e.bpix[:0]
 	total := 0
 	for _, i := range rows {
 		for _, p := range sp.idx[sp.ptr[i]:sp.ptr[i+1]] {
-			ptr[p+1]++
+			if cnt[p] == 0 {
+				pix = append(pix, p)
+			}
+			cnt[p]++
 		}
 		total += sp.ptr[i+1] - sp.ptr[i]
 	}
-	for p := 0; p < e.d; p++ {
-		ptr[p+1] += ptr[p]
+	ptr := append(e.bptr[:0], 0)
+	for _, p := range pix {
+		e.bnext[p] = ptr[len(ptr)-1]
+		ptr = append(ptr, ptr[len(ptr)-1]+cnt[p])
+		cnt[p] = 0
 	}
 	if cap(e.brow) < total {
 		e.brow, e.bval = make([]int, total), make([]float64, total)
 	}
 	e.brow, e.bval = e.brow[:total], e.bval[:total]
 	next := e.bnext
-	copy(next, ptr[:e.d])
 	for b, i := range rows {
 		for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
 			p := sp.idx[q]
@@ -416,4 +442,5 @@ func (e *fused) batchColumns(rows []int) {
 			next[p]++
 		}
 	}
+	e.bpix, e.bptr = pix, ptr
 }
