@@ -72,20 +72,11 @@ func newSparseX(ds *data.Dataset) *sparseX {
 	return s
 }
 
-// Batch sizes of the sparse weight gradient: batches smaller than columnMinBatch add each
-// sample's outer product dz x^T into an accumulator (addOuter) and then update the touched rows
-// of W1^T; larger ones sort the batch's entries by pixel and sum each gradient row in registers
-// (dotRowsSub). Both sum every entry over the batch in increasing position from 0, so they give
-// the same bits; the choice is speed only (BenchmarkTrain).
-const columnMinBatch = 32
-
 // colBlock is the number of hidden units processed together in the batched loops over samples
-// or pixels: a 48-column slice of W1^T (784 x 48 float64, 300 kB) stays in the L2 cache while
-// every sample of a large batch passes over it.
+// or pixels, so that a slice of W1^T (784 x 16 float64, 100 kB) stays in the L2 cache while
+// every sample of a large batch passes over it (at h = 100, B = 512 it measured faster than
+// slices of 52 columns, the widest kernel).
 const colBlock = 16
-
-// columnMinOverride, when positive, replaces columnMinBatch (tests of both paths).
-var columnMinOverride = 0
 
 // fused is the hand-written SGD kernel. It keeps W1 transposed (w1t is D x h) so that the inner
 // loops over hidden units are contiguous; Params converts back to the portable layout.
@@ -102,16 +93,13 @@ type fused struct {
 	n, d, h, k      int
 	c               float64
 	w1t, b1, w2, b2 []float64
-	// gradient accumulators (g1t: dense path only; gacc: small batches, zero between steps)
+	// gradient accumulators (g1t: dense path only; gacc: batches of 2 to n-1 samples, zero
+	// between steps)
 	g1t, gb1, gw2, gb2 []float64
 	gacc               []float64
-	// the batch's touched pixels (bpix, in order of first touch; bseen marks them) and its
-	// entries by columns: pixel bpix[t]'s are brow[bptr[t]:bptr[t+1]] (positions in the batch,
-	// increasing) with values bval (see batchColumns)
-	bpix, bptr, bnext []int
-	bseen             []int
-	brow              []int
-	bval              []float64
+	// the batch's touched pixels, in order of first touch (bseen marks them)
+	bpix  []int
+	bseen []bool
 	// per-batch scratch: pre-activations (B x h), hidden deltas (B x h)
 	z, dz    []float64
 	xb       []float64
@@ -126,9 +114,9 @@ type fused struct {
 	fullSteps bool
 	gradReady bool
 	gradLoss  float64
-	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never); columnMin the
-	// smallest batch whose W1 gradient is summed by columns
-	gemmMin, columnMin int
+	forwards  int // full-batch forward passes so far (tests)
+	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never)
+	gemmMin int
 }
 
 func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fused {
@@ -137,7 +125,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 		w1t: make([]float64, d*h), b1: append([]float64(nil), p.B1...),
 		w2: append([]float64(nil), p.W2...), b2: append([]float64(nil), p.B2...),
 		g1t: make([]float64, d*h), gacc: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
-		bptr: make([]int, 0, d+1), bnext: make([]int, d), bseen: make([]int, d), bpix: make([]int, 0, d),
+		bseen: make([]bool, d), bpix: make([]int, 0, d),
 		z: make([]float64, batch*h), dz: make([]float64, batch*h),
 		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), df: make([]float64, k)}
 	for j := 0; j < h; j++ {
@@ -151,10 +139,6 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	}
 	if gemmMinOverride > 0 {
 		e.gemmMin = gemmMinOverride
-	}
-	e.columnMin = columnMinBatch
-	if columnMinOverride > 0 {
-		e.columnMin = columnMinOverride
 	}
 	if batch >= e.gemmMin && batch < ds.N {
 		e.xb = make([]float64, batch*d)
@@ -188,6 +172,7 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 	m := len(rows)
 	if rows == nil {
 		m = e.n
+		e.forwards++
 	}
 	if m < e.gemmMin {
 		h, sp := e.h, e.sp
@@ -341,17 +326,14 @@ func (e *fused) step(batch []int, lr float64) float64 {
 			e.w1t[q] -= s * g
 		}
 	case rows == nil:
-		e.columnUpdate(e.sp.active, e.sp.cptr, true, e.sp.rows, e.sp.cval, m, s)
+		e.columnUpdate(e.sp.active, e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
 	case m == 1:
 		// w -= s (v dz): the same rounding as accumulating g = 0 + v dz and subtracting s g.
 		sp := e.sp
 		i := batch[0]
 		subOuter(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, h, 0, d-1, e.dz[:h], s)
-	case m < e.columnMin:
-		e.outerUpdate(rows, s)
 	default:
-		e.batchColumns(rows)
-		e.columnUpdate(e.bpix, e.bptr, false, e.brow, e.bval, m, s)
+		e.outerUpdate(rows, s)
 	}
 	update := func(w, g []float64) {
 		for j := range w {
@@ -365,17 +347,20 @@ func (e *fused) step(batch []int, lr float64) float64 {
 	return loss / float64(m)
 }
 
-// outerUpdate applies W1 -= s sum_b dz_b x_b^T for a small batch: each sample's outer product is
-// added into gacc (addOuter, samples in batch order), then the touched rows of W1^T are updated
-// and their accumulators cleared.
+// outerUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of 2 to n-1 samples: each sample's
+// outer product is added into gacc (addOuter, samples in batch order, so every entry is summed
+// over the batch in increasing position from 0), then the touched rows of W1^T are updated and
+// their accumulators cleared (applyRows). Sorting the batch's entries by pixel and summing in
+// registers (columnUpdate) was slower at every B in {8, 64} and h in {20, 100} measured, because
+// of the sort; the full batch, whose columns are sorted once (sparseX), uses columnUpdate.
 func (e *fused) outerUpdate(rows []int, s float64) {
 	h, sp := e.h, e.sp
 	pix := e.bpix[:0]
 	for b, i := range rows {
 		idx := sp.idx[sp.ptr[i]:sp.ptr[i+1]]
 		for _, p := range idx {
-			if e.bseen[p] == 0 {
-				e.bseen[p] = 1
+			if !e.bseen[p] {
+				e.bseen[p] = true
 				pix = append(pix, p)
 			}
 		}
@@ -383,64 +368,24 @@ func (e *fused) outerUpdate(rows []int, s float64) {
 	}
 	applyRows(pix, e.gacc, e.w1t, h, h, s)
 	for _, p := range pix {
-		e.bseen[p] = 0
+		e.bseen[p] = false
 	}
 	e.bpix = pix
 }
 
-// columnUpdate applies W1 -= s sum_b dz_b x_b^T from the batch's inputs in compressed sparse
-// columns: pixel pix[t]'s entries are rows[ptr[t]:ptr[t+1]] (or, with byPixel, rows[ptr[p]:ptr[p+1]]
-// for p = pix[t]; positions b in the batch, increasing) with values vals. Each gradient entry is
-// summed over b in increasing order from 0, exactly as accumulating the samples one by one
-// would, but in registers (dotRowsSub), in blocks of colBlock hidden units.
-func (e *fused) columnUpdate(pix, ptr []int, byPixel bool, rows []int, vals []float64, m int, s float64) {
+// columnUpdate applies W1 -= s sum_b dz_b x_b^T from the inputs in compressed sparse columns:
+// pixel p's entries are rows[ptr[p]:ptr[p+1]] (positions b among the m samples, increasing) with
+// values vals, for the pixels p in pix (the others have none). Each gradient entry is summed over
+// b in increasing order from 0, exactly as accumulating the samples one by one would, but in
+// registers (dotRowsSub), in blocks of colBlock hidden units.
+func (e *fused) columnUpdate(pix, ptr, rows []int, vals []float64, m int, s float64) {
 	h := e.h
 	dz := e.dz[:m*h]
 	for j := 0; j < h; j += colBlock {
 		w := min(colBlock, h-j)
-		for t, p := range pix {
-			lo, hi := ptr[t], ptr[t+1]
-			if byPixel {
-				lo, hi = ptr[p], ptr[p+1]
-			}
+		for _, p := range pix {
+			lo, hi := ptr[p], ptr[p+1]
 			dotRowsSub(rows[lo:hi], vals[lo:hi], dz, h, j, m-1, e.w1t[p*h+j:p*h+j+w], s)
 		}
 	}
-}
-
-// batchColumns builds the compressed sparse columns of the batch's inputs over its touched
-// pixels (counting sort of its entries by pixel) into e.bpix, e.bptr, e.brow, e.bval.
-func (e *fused) batchColumns(rows []int) {
-	sp := e.sp
-	cnt := e.bseen // zero outside this function
-	pix := e.bpix[:0]
-	total := 0
-	for _, i := range rows {
-		for _, p := range sp.idx[sp.ptr[i]:sp.ptr[i+1]] {
-			if cnt[p] == 0 {
-				pix = append(pix, p)
-			}
-			cnt[p]++
-		}
-		total += sp.ptr[i+1] - sp.ptr[i]
-	}
-	ptr := append(e.bptr[:0], 0)
-	for _, p := range pix {
-		e.bnext[p] = ptr[len(ptr)-1]
-		ptr = append(ptr, ptr[len(ptr)-1]+cnt[p])
-		cnt[p] = 0
-	}
-	if cap(e.brow) < total {
-		e.brow, e.bval = make([]int, total), make([]float64, total)
-	}
-	e.brow, e.bval = e.brow[:total], e.bval[:total]
-	next := e.bnext
-	for b, i := range rows {
-		for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
-			p := sp.idx[q]
-			e.brow[next[p]], e.bval[next[p]] = b, sp.val[q]
-			next[p]++
-		}
-	}
-	e.bpix, e.bptr = pix, ptr
 }
