@@ -72,12 +72,6 @@ func newSparseX(ds *data.Dataset) *sparseX {
 	return s
 }
 
-// colBlock is the number of hidden units processed together in the batched loops over samples
-// or pixels, so that a slice of W1^T (784 x 16 float64, 100 kB) stays in the L2 cache while
-// every sample of a large batch passes over it (at h = 100, B = 512 it measured faster than
-// slices of 52 columns, the widest kernel).
-const colBlock = 16
-
 // fused is the hand-written SGD kernel. It keeps W1 transposed (w1t is D x h) so that the inner
 // loops over hidden units are contiguous; Params converts back to the portable layout.
 //
@@ -175,17 +169,12 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 		e.forwards++
 	}
 	if m < e.gemmMin {
-		h, sp := e.h, e.sp
-		// blocks of colBlock hidden units outside, samples inside: the same sums as preact
-		for j := 0; j < h; j += colBlock {
-			w := min(colBlock, h-j)
-			for b := 0; b < m; b++ {
-				i := b
-				if rows != nil {
-					i = rows[b]
-				}
-				dotRows(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, h, j, e.d-1, z[b*h+j:b*h+j+w])
+		for b := 0; b < m; b++ {
+			i := b
+			if rows != nil {
+				i = rows[b]
 			}
+			e.preact(i, z[b*e.h:])
 		}
 		return
 	}
@@ -377,15 +366,13 @@ func (e *fused) outerUpdate(rows []int, s float64) {
 // pixel p's entries are rows[ptr[p]:ptr[p+1]] (positions b among the m samples, increasing) with
 // values vals, for the pixels p in pix (the others have none). Each gradient entry is summed over
 // b in increasing order from 0, exactly as accumulating the samples one by one would, but in
-// registers (dotRowsSub), in blocks of colBlock hidden units.
+// registers (dotRowsSub). (Blocks of 16 to 52 hidden units over all pixels, to keep a slice of
+// W1^T in the L2 cache, measured slower at h = 100 than whole rows.)
 func (e *fused) columnUpdate(pix, ptr, rows []int, vals []float64, m int, s float64) {
 	h := e.h
 	dz := e.dz[:m*h]
-	for j := 0; j < h; j += colBlock {
-		w := min(colBlock, h-j)
-		for _, p := range pix {
-			lo, hi := ptr[p], ptr[p+1]
-			dotRowsSub(rows[lo:hi], vals[lo:hi], dz, h, j, m-1, e.w1t[p*h+j:p*h+j+w], s)
-		}
+	for _, p := range pix {
+		lo, hi := ptr[p], ptr[p+1]
+		dotRowsSub(rows[lo:hi], vals[lo:hi], dz, h, 0, m-1, e.w1t[p*h:p*h+h], s)
 	}
 }
