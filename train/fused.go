@@ -91,9 +91,9 @@ type fused struct {
 	// between steps)
 	g1t, gb1, gw2, gb2 []float64
 	gacc               []float64
-	// the batch's touched pixels, in order of first touch (bseen marks them)
+	// the batch's touched pixels, in order of first touch (bseen marks them with 1)
 	bpix  []int
-	bseen []bool
+	bseen []uint8
 	// per-batch scratch: pre-activations (B x h), hidden deltas (B x h)
 	z, dz    []float64
 	xb       []float64
@@ -119,7 +119,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 		w1t: make([]float64, d*h), b1: append([]float64(nil), p.B1...),
 		w2: append([]float64(nil), p.W2...), b2: append([]float64(nil), p.B2...),
 		g1t: make([]float64, d*h), gacc: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
-		bseen: make([]bool, d), bpix: make([]int, 0, d),
+		bseen: make([]uint8, d), bpix: make([]int, d+1),
 		z: make([]float64, batch*h), dz: make([]float64, batch*h),
 		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), df: make([]float64, k)}
 	for j := 0; j < h; j++ {
@@ -397,22 +397,23 @@ func (e *fused) step(batch []int, lr float64) float64 {
 // of the sort; the full batch, whose columns are sorted once (sparseX), uses columnUpdate.
 func (e *fused) outerUpdate(rows []int, s float64) {
 	h, sp := e.h, e.sp
-	pix := e.bpix[:0]
+	pix := e.bpix[:len(e.bseen)+1] // one spare slot for the last write of a full list
+	np := 0
 	for b, i := range rows {
 		idx := sp.idx[sp.ptr[i]:sp.ptr[i+1]]
 		for _, p := range idx {
-			if !e.bseen[p] {
-				e.bseen[p] = true
-				pix = append(pix, p)
-			}
+			// append p to pix on its first touch, without a branch
+			pix[np] = p
+			np += int(1 - e.bseen[p])
+			e.bseen[p] = 1
 		}
 		addOuter(idx, sp.val[sp.ptr[i]:sp.ptr[i+1]], e.gacc, h, 0, e.d-1, e.dz[b*h:b*h+h])
 	}
+	pix = pix[:np]
 	applyRows(pix, e.gacc, e.w1t, h, h, s)
 	for _, p := range pix {
-		e.bseen[p] = false
+		e.bseen[p] = 0
 	}
-	e.bpix = pix
 }
 
 // columnUpdate applies W1 -= s sum_b dz_b x_b^T from the inputs in compressed sparse columns:
