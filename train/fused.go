@@ -95,9 +95,9 @@ type fused struct {
 	bpix  []int
 	bseen []uint8
 	// per-batch scratch: pre-activations (B x h), hidden deltas (B x h)
-	z, dz    []float64
-	xb       []float64
-	u, a, df []float64 // one sample's hidden pre-activation with bias, and output deltas
+	z, dz       []float64
+	xb          []float64
+	u, a, f, df []float64 // one sample's hidden pre-activation with bias, activation, outputs and output deltas
 	// full-batch forward cache: zfull holds Z of all samples in natural order at the current
 	// parameters when cached is true (the next full-batch step reuses it).
 	zfull  []float64
@@ -121,7 +121,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 		g1t: make([]float64, d*h), gacc: make([]float64, d*h), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
 		bseen: make([]uint8, d), bpix: make([]int, d+1),
 		z: make([]float64, batch*h), dz: make([]float64, batch*h),
-		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), df: make([]float64, k)}
+		zfull: make([]float64, ds.N*h), u: make([]float64, h), a: make([]float64, h), f: make([]float64, k), df: make([]float64, k)}
 	for j := 0; j < h; j++ {
 		for q := 0; q < d; q++ {
 			e.w1t[q*h+j] = p.W1[j*d+q]
@@ -203,19 +203,23 @@ func (e *fused) sampleLoss(i int, zpre, dz []float64) float64 {
 		a[j] = max(u[j], 0)
 	}
 	y := e.ds.Y[i*k : i*k+k]
-	df := e.df[:k]
+	f, df := e.f[:k], e.df[:k]
 	if k == 4 {
-		return e.sampleLoss4(u, a, y, df, dz)
+		e.outputs4(a, f)
+	} else {
+		for o := range f {
+			w := e.w2[o*h : o*h+h]
+			w = w[:len(a)]
+			s := 0.0
+			for j, aj := range a {
+				s += w[j] * aj
+			}
+			f[o] = s
+		}
 	}
 	var loss float64
 	for o := range df {
-		w := e.w2[o*h : o*h+h]
-		w = w[:len(a)]
-		f := 0.0
-		for j, aj := range a {
-			f += w[j] * aj
-		}
-		r := f + e.b2[o] - y[o]
+		r := f[o] + e.b2[o] - y[o]
 		loss += r * r
 		df[o] = 2 * e.c * r
 	}
@@ -223,10 +227,16 @@ func (e *fused) sampleLoss(i int, zpre, dz []float64) float64 {
 	if dz == nil {
 		return loss
 	}
-	dz = dz[:h]
-	clear(dz)
 	for o, g := range df {
 		e.gb2[o] += g
+	}
+	dz = dz[:h]
+	if k == 4 {
+		e.hiddenDeltas4(u, a, dz)
+		return loss
+	}
+	clear(dz)
+	for o, g := range df {
 		w, gw := e.w2[o*h:o*h+h], e.gw2[o*h:o*h+h]
 		w, gw = w[:len(a)], gw[:len(a)]
 		for j, aj := range a {
@@ -244,10 +254,11 @@ func (e *fused) sampleLoss(i int, zpre, dz []float64) float64 {
 	return loss
 }
 
-// sampleLoss4 is the rest of sampleLoss for k = 4 outputs, with the loops over the outputs
-// unrolled inside the loops over hidden units: every sum has the same terms in the same order
-// as in the general loops (f_o over j from 0, dz_j over o from 0), so the bits are the same.
-func (e *fused) sampleLoss4(u, a, y, df, dz []float64) float64 {
+// outputs4 and hiddenDeltas4 are sampleLoss's loops for k = 4 outputs, with the loop over the
+// outputs unrolled inside the loop over hidden units: every sum has the same terms in the same
+// order as in the general loops (f_o over j from 0, dz_j over o from 0), so the bits are the
+// same. outputs4 writes f_o = sum_j W2[o, j] a_j.
+func (e *fused) outputs4(a, f []float64) {
 	h := len(a)
 	w0, w1, w2, w3 := e.w2[:h], e.w2[h:2*h], e.w2[2*h:3*h], e.w2[3*h:4*h]
 	var f0, f1, f2, f3 float64
@@ -257,21 +268,15 @@ func (e *fused) sampleLoss4(u, a, y, df, dz []float64) float64 {
 		f2 += w2[j] * aj
 		f3 += w3[j] * aj
 	}
-	y, df = y[:4], df[:4]
-	var loss float64
-	for o, f := range [4]float64{f0, f1, f2, f3} {
-		r := f + e.b2[o] - y[o]
-		loss += r * r
-		df[o] = 2 * e.c * r
-	}
-	loss *= e.c
-	if dz == nil {
-		return loss
-	}
-	g0, g1, g2, g3 := df[0], df[1], df[2], df[3]
-	for o, g := range df {
-		e.gb2[o] += g
-	}
+	f[0], f[1], f[2], f[3] = f0, f1, f2, f3
+}
+
+// hiddenDeltas4 accumulates grad W2 += df a^T and grad b1 += dz and writes
+// dz = relu'(u) .* (W2^T df) for k = 4 (df in e.df).
+func (e *fused) hiddenDeltas4(u, a, dz []float64) {
+	h := len(a)
+	g0, g1, g2, g3 := e.df[0], e.df[1], e.df[2], e.df[3]
+	w0, w1, w2, w3 := e.w2[:h], e.w2[h:2*h], e.w2[2*h:3*h], e.w2[3*h:4*h]
 	v0, v1, v2, v3 := e.gw2[:h], e.gw2[h:2*h], e.gw2[2*h:3*h], e.gw2[3*h:4*h]
 	dz, u, gb1 := dz[:h], u[:h], e.gb1[:h]
 	for j, aj := range a {
@@ -291,7 +296,6 @@ func (e *fused) sampleLoss4(u, a, y, df, dz []float64) float64 {
 		dz[j] = d
 		gb1[j] += d
 	}
-	return loss
 }
 
 // fullLoss is L(w) = (1/n) sum_i l_i over all samples in order. It keeps the pre-activations for

@@ -49,12 +49,20 @@ func checkRows(idx []int, val, m []float64, stride, off, w, maxIdx int) {
 	}
 }
 
-// splitWidth returns the width of the next kernel call for r remaining columns (a multiple of
-// four up to 4 kernelBlocks) and its table index, or 0, 0 when r < 4 (the portable loop does the
-// rest).
-func splitWidth(r int) (w, c int) {
-	c = min(r/4, kernelBlocks)
-	return 4 * c, c
+// windows calls do(j, c) for consecutive windows [j, j+4c) of at most 4 kernelBlocks columns
+// covering the first w - w%4 columns when the kernels are in use (kern.dot[1] set), and
+// returns the first column left for the portable loops (w%4 columns, or all without kernels).
+func windows(w int, do func(j, c int)) int {
+	if kern.dot[1] == nil {
+		return 0
+	}
+	j := 0
+	for w-j >= 4 {
+		c := min((w-j)/4, kernelBlocks)
+		do(j, c)
+		j += 4 * c
+	}
+	return j
 }
 
 // dotRows writes out[k] = sum_q val[q] m[idx[q]*stride+off+k] for k < len(out). All idx[q] must
@@ -62,16 +70,8 @@ func splitWidth(r int) (w, c int) {
 func dotRows(idx []int, val, m []float64, stride, off, maxIdx int, out []float64) {
 	checkRows(idx, val, m, stride, off, len(out), maxIdx)
 	val = val[:len(idx)]
-	for j := 0; j < len(out); {
-		w, c := splitWidth(len(out) - j)
-		if f := kern.dot[c]; f != nil {
-			f(idx, val, m, stride, off+j, &out[j])
-			j += w
-			continue
-		}
-		dotRowsGo(idx, val, m, stride, off+j, out[j:])
-		return
-	}
+	j := windows(len(out), func(j, c int) { kern.dot[c](idx, val, m, stride, off+j, &out[j]) })
+	dotRowsGo(idx, val, m, stride, off+j, out[j:])
 }
 
 func dotRowsGo(idx []int, val, m []float64, stride, off int, out []float64) {
@@ -89,66 +89,48 @@ func dotRowsGo(idx []int, val, m []float64, stride, off int, out []float64) {
 func dotRowsSub(idx []int, val, m []float64, stride, off, maxIdx int, w []float64, s float64) {
 	checkRows(idx, val, m, stride, off, len(w), maxIdx)
 	val = val[:len(idx)]
-	for j := 0; j < len(w); {
-		n, c := splitWidth(len(w) - j)
-		if f := kern.dotSub[c]; f != nil {
-			f(idx, val, m, stride, off+j, &w[j], s)
-			j += n
-			continue
-		}
+	j := windows(len(w), func(j, c int) { kern.dotSub[c](idx, val, m, stride, off+j, &w[j], s) })
+	for ; j < len(w); j += 4 * kernelBlocks {
 		var acc [4 * kernelBlocks]float64
 		g := acc[:min(len(w)-j, len(acc))]
 		dotRowsGo(idx, val, m, stride, off+j, g)
 		for k, x := range g {
 			w[j+k] -= s * x
 		}
-		j += len(g)
 	}
 }
 
 // subOuter applies m[idx[q]*stride+off+k] -= s (val[q] d[k]) for k < len(d).
 func subOuter(idx []int, val, m []float64, stride, off, maxIdx int, d []float64, s float64) {
-	checkRows(idx, val, m, stride, off, len(d), maxIdx)
-	val = val[:len(idx)]
-	for j := 0; j < len(d); {
-		w, c := splitWidth(len(d) - j)
-		if f := kern.sub[c]; f != nil {
-			f(idx, val, m, stride, off+j, &d[j], -s)
-			j += w
-			continue
-		}
-		d := d[j:]
-		for q, p := range idx {
-			v := val[q]
-			r := m[p*stride+off+j : p*stride+off+j+len(d)]
-			for k, x := range d {
-				r[k] -= s * (v * x)
-			}
-		}
-		return
-	}
+	outerRows(idx, val, m, stride, off, maxIdx, d, s, true)
 }
 
 // addOuter applies m[idx[q]*stride+off+k] += val[q] d[k] for k < len(d).
 func addOuter(idx []int, val, m []float64, stride, off, maxIdx int, d []float64) {
+	outerRows(idx, val, m, stride, off, maxIdx, d, 0, false)
+}
+
+func outerRows(idx []int, val, m []float64, stride, off, maxIdx int, d []float64, s float64, sub bool) {
 	checkRows(idx, val, m, stride, off, len(d), maxIdx)
 	val = val[:len(idx)]
-	for j := 0; j < len(d); {
-		w, c := splitWidth(len(d) - j)
-		if f := kern.add[c]; f != nil {
-			f(idx, val, m, stride, off+j, &d[j])
-			j += w
-			continue
+	j := windows(len(d), func(j, c int) {
+		if sub {
+			kern.sub[c](idx, val, m, stride, off+j, &d[j], -s)
+		} else {
+			kern.add[c](idx, val, m, stride, off+j, &d[j])
 		}
-		d := d[j:]
-		for q, p := range idx {
-			v := val[q]
-			r := m[p*stride+off+j : p*stride+off+j+len(d)]
-			for k, x := range d {
+	})
+	d = d[j:]
+	for q, p := range idx {
+		v := val[q]
+		r := m[p*stride+off+j : p*stride+off+j+len(d)]
+		for k, x := range d {
+			if sub {
+				r[k] -= s * (v * x)
+			} else {
 				r[k] += v * x
 			}
 		}
-		return
 	}
 }
 

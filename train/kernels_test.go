@@ -220,3 +220,24 @@ func TestFullBatchLossReusesForward(t *testing.T) {
 		t.Fatalf("%d full-batch forward passes in 5 epochs, want 6 (the first step's, then one per epoch, shared by its loss and the next step)", f.forwards)
 	}
 }
+
+// TestStepAllocates: an SGD step of the fused engine allocates nothing, at every batch size
+// and at h = 20 and 100 (and the full-batch loss neither).
+func TestStepAllocates(t *testing.T) {
+	ds := loadMNIST(t)
+	sp := newSparseX(ds)
+	for _, h := range []int{20, 100} {
+		for _, b := range []int{1, 8, 64, ds.N} {
+			cfg := Config{Model: Model{Hidden: h}, LR: 0.01, Batch: b}.WithDefaults()
+			eng, err := newEngine(ds, sp, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			smp := newSampler(ds.N, cfg)
+			batch := append([]int(nil), smp.Next()...)
+			if n := testing.AllocsPerRun(5, func() { eng.step(batch, 0.01); eng.fullLoss() }); n != 0 {
+				t.Errorf("h = %d, B = %d: %v allocations per step and loss", h, b, n)
+			}
+		}
+	}
+}

@@ -2,12 +2,9 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/sgdstability/sgdstab/data"
@@ -91,24 +88,8 @@ func TestTrajectoryGolden(t *testing.T) {
 		}
 		t.Logf("%s: %s after %d epochs, final loss %.6g", tc.name, res.Status, res.Epochs, res.FinalLoss)
 	}
-	path := filepath.Join("testdata", "trajectory_golden.json")
-	if *update {
-		buf, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(buf, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want map[string]map[string]string
-	if err := json.Unmarshal(buf, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden(t, "trajectory_golden.json", got, &want)
 	if len(want) != len(got) {
 		t.Fatalf("%d golden trajectories, %d cases", len(want), len(got))
 	}
