@@ -91,9 +91,14 @@ type fused struct {
 	// between steps)
 	g1t, gb1, gw2, gb2 []float64
 	gacc               []float64
-	// the batch's touched pixels, in order of first touch (bseen marks them with 1)
-	bpix  []int
-	bseen []uint8
+	// the batch's touched pixels, in order of first touch (bseen marks them with 1); for
+	// batches of at most maskMaxBatch samples, bmask[p] has bit b set when position b of the
+	// batch has pixel p, with value bvals[p*bstride+b]
+	bpix    []int
+	bseen   []uint8
+	bmask   []uint64
+	bvals   []float64
+	bstride int
 	// per-batch scratch: pre-activations (B x h), hidden deltas (B x h)
 	z, dz       []float64
 	xb          []float64
@@ -133,6 +138,9 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	}
 	if gemmMinOverride > 0 {
 		e.gemmMin = gemmMinOverride
+	}
+	if e.bstride = min(batch, maskMaxBatch); e.bstride >= 2 {
+		e.bmask, e.bvals = make([]uint64, d), make([]float64, d*e.bstride)
 	}
 	if batch >= e.gemmMin && batch < ds.N {
 		e.xb = make([]float64, batch*d)
@@ -378,6 +386,8 @@ func (e *fused) step(batch []int, lr float64) float64 {
 		sp := e.sp
 		i := batch[0]
 		subOuter(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, h, 0, d-1, e.dz[:h], s)
+	case m <= e.bstride:
+		e.maskUpdate(rows, s)
 	default:
 		e.outerUpdate(rows, s)
 	}
@@ -393,12 +403,45 @@ func (e *fused) step(batch []int, lr float64) float64 {
 	return loss / float64(m)
 }
 
-// outerUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of 2 to n-1 samples: each sample's
+// maskMaxBatch is the largest batch whose weight gradient maskUpdate computes (one bit per
+// position in a uint64).
+const maskMaxBatch = 64
+
+// maskUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of 2 to maskMaxBatch samples: it marks,
+// for every touched pixel, the positions of the batch that have it (a bit mask, and the values
+// beside it), then sums each gradient row over those positions in increasing order from 0 in
+// registers and updates the row once (maskRows): the same sums as outerUpdate's, with one store
+// per row instead of one per entry, and no sort.
+func (e *fused) maskUpdate(rows []int, s float64) {
+	h, sp, bs := e.h, e.sp, e.bstride
+	pix := e.bpix[:len(e.bseen)+1] // one spare slot for the last write of a full list
+	np := 0
+	for b, i := range rows {
+		bit := uint64(1) << b
+		for q := sp.ptr[i]; q < sp.ptr[i+1]; q++ {
+			p := sp.idx[q]
+			// first touch: bmask[p] == 0, so (bmask[p] - 1) >> 63 == 1; otherwise bmask[p]
+			// has bits below b < 64 only and the shift gives 0. No branch.
+			pix[np] = p
+			np += int((e.bmask[p] - 1) >> 63)
+			e.bmask[p] |= bit
+			e.bvals[p*bs+b] = sp.val[q]
+		}
+	}
+	pix = pix[:np]
+	maskRows(pix, e.bmask, e.bvals, bs, e.dz, h, e.w1t, s)
+	for _, p := range pix {
+		e.bmask[p] = 0
+	}
+}
+
+// outerUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of more than maskMaxBatch samples
+// (and fewer than n): each sample's
 // outer product is added into gacc (addOuter, samples in batch order, so every entry is summed
 // over the batch in increasing position from 0), then the touched rows of W1^T are updated and
 // their accumulators cleared (applyRows). Sorting the batch's entries by pixel and summing in
-// registers (columnUpdate) was slower at every B in {8, 64} and h in {20, 100} measured, because
-// of the sort; the full batch, whose columns are sorted once (sparseX), uses columnUpdate.
+// registers (columnUpdate) measured slower at B = 8 and 64, because of the sort; the full batch,
+// whose columns are sorted once (sparseX), uses columnUpdate.
 func (e *fused) outerUpdate(rows []int, s float64) {
 	h, sp := e.h, e.sp
 	pix := e.bpix[:len(e.bseen)+1] // one spare slot for the last write of a full list

@@ -165,6 +165,67 @@ func main() {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
+	// maskRows: for every p in pix, w[p*h+off+k] -= s * sum over the set bits b of masks[p]
+	// (increasing) of vals[p*bstride+b] dz[b*h+off+k], summed from 0 in registers (computed
+	// as w + g (-s)). Registers: SI pix, CX count, R11 masks, R12 vals, R13 bstride in bytes,
+	// DX &dz[off], R8 h in bytes, R10 &w[off], AX p, BX mask, R9 &vals[p*bstride], DI b.
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func maskRows%d(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)", 4*c)
+		p("TEXT ·maskRows%d(SB), NOSPLIT, $0-152", 4*c)
+		p("\tMOVQ pix_base+0(FP), SI")
+		p("\tMOVQ pix_len+8(FP), CX")
+		p("\tMOVQ masks_base+24(FP), R11")
+		p("\tMOVQ vals_base+48(FP), R12")
+		p("\tMOVQ bstride+72(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ dz_base+80(FP), DX")
+		p("\tMOVQ h+104(FP), R8")
+		p("\tSHLQ $3, R8")
+		p("\tMOVQ off+112(FP), R9")
+		p("\tLEAQ (DX)(R9*8), DX")
+		p("\tMOVQ w_base+120(FP), R10")
+		p("\tLEAQ (R10)(R9*8), R10")
+		p("\tVBROADCASTSD negS+144(FP), Y14")
+		p("\tTESTQ CX, CX")
+		p("\tJE mask%ddone", c)
+		p("mask%dpix:", c)
+		p("\tMOVQ (SI), AX")
+		p("\tMOVQ (R11)(AX*8), BX")
+		p("\tMOVQ AX, R9")
+		p("\tIMULQ R13, R9")
+		p("\tADDQ R12, R9")
+		for i := 0; i < c; i++ {
+			p("\tVXORPD Y%d, Y%d, Y%d", i, i, i)
+		}
+		p("\tTESTQ BX, BX")
+		p("\tJE mask%dstore", c)
+		p("mask%dbit:", c)
+		p("\tTZCNTQ BX, DI")
+		p("\tBLSRQ BX, BX")
+		p("\tVBROADCASTSD (R9)(DI*8), Y13")
+		p("\tIMULQ R8, DI")
+		for i := 0; i < c; i++ {
+			p("\tVMULPD %d(DX)(DI*1), Y13, Y15", 32*i)
+			p("\tVADDPD Y15, Y%d, Y%d", i, i)
+		}
+		p("\tTESTQ BX, BX")
+		p("\tJNE mask%dbit", c)
+		p("mask%dstore:", c)
+		p("\tIMULQ R8, AX")
+		for i := 0; i < c; i++ {
+			p("\tVMULPD Y14, Y%d, Y%d", i, i)
+			p("\tVADDPD %d(R10)(AX*1), Y%d, Y%d", 32*i, i, i)
+			p("\tVMOVUPD Y%d, %d(R10)(AX*1)", i, 32*i)
+		}
+		p("\tADDQ $8, SI")
+		p("\tDECQ CX")
+		p("\tJNE mask%dpix", c)
+		p("mask%ddone:", c)
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+
 	// subScaledRows: for every p in pix, w[p*stride+k] -= s * g[p*stride+k] and g[p*stride+k] = 0
 	// for k < 4 n4 (computed as w + g (-s), exact as in subOuter).
 	p("")
@@ -228,14 +289,17 @@ func main() {
 		p("//go:noescape")
 		p("func addOuter%d(idx []int, val []float64, m []float64, stride, off int, d *float64)", w)
 		p("")
+		p("//go:noescape")
+		p("func maskRows%d(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "dotSub", "sub", "add"} {
-		name := map[string]string{"dot": "dotRows", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter"}[f]
+	for _, f := range []string{"dot", "dotSub", "sub", "add", "mask"} {
+		name := map[string]string{"dot": "dotRows", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)

@@ -9,6 +9,7 @@ package train
 //	subOuter    m[idx[q], off+k]       -= s (val[q] d[k])                   (W1 -= s dz x^T, one sample)
 //	addOuter    m[idx[q], off+k]       += val[q] d[k]                       (G += dz x^T)
 //	applyRows   w[p, k] -= s g[p, k], g[p, k] = 0 for p in pix, k < h    (W1 -= s G)
+//	maskRows    w[p, k] -= s sum_{b in masks[p]} vals[p, b] dz[b, k]      (W1 -= s X_B^T dZ, B <= 64)
 //
 // for k < w. Every sum is taken in increasing q starting from 0, with one rounding per
 // multiplication and per addition (no fused multiply-add), so the AVX2 kernels
@@ -18,6 +19,8 @@ package train
 
 //go:generate go run gen_kernels.go
 
+import "math/bits"
+
 // kernelBlocks is the widest kernel in units of four columns (one ymm register each).
 const kernelBlocks = 13
 
@@ -26,6 +29,7 @@ type (
 	dotSubKernel func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
 	subKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
 	rowsKernel   func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
+	maskKernel   func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 	addKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64)
 )
 
@@ -36,6 +40,7 @@ type rowKernels struct {
 	dotSub [kernelBlocks + 1]dotSubKernel
 	sub    [kernelBlocks + 1]subKernel
 	add    [kernelBlocks + 1]addKernel
+	mask   [kernelBlocks + 1]maskKernel
 	rows   rowsKernel
 }
 
@@ -71,7 +76,9 @@ func dotRows(idx []int, val, m []float64, stride, off, maxIdx int, out []float64
 	checkRows(idx, val, m, stride, off, len(out), maxIdx)
 	val = val[:len(idx)]
 	j := windows(len(out), func(j, c int) { kern.dot[c](idx, val, m, stride, off+j, &out[j]) })
-	dotRowsGo(idx, val, m, stride, off+j, out[j:])
+	if j < len(out) {
+		dotRowsGo(idx, val, m, stride, off+j, out[j:])
+	}
 }
 
 func dotRowsGo(idx []int, val, m []float64, stride, off int, out []float64) {
@@ -120,6 +127,9 @@ func outerRows(idx []int, val, m []float64, stride, off, maxIdx int, d []float64
 			kern.add[c](idx, val, m, stride, off+j, &d[j])
 		}
 	})
+	if j == len(d) {
+		return
+	}
 	d = d[j:]
 	for q, p := range idx {
 		v := val[q]
@@ -157,5 +167,42 @@ func applyRows(pix []int, g, w []float64, stride, h int, s float64) {
 			wr[k] -= s * x
 		}
 		clear(gr)
+	}
+}
+
+// maskRows applies w[p*h+k] -= s sum_b vals[p*bstride+b] dz[b*h+k] for every p in pix and
+// k < h, the sum over the set bits b of masks[p] in increasing order, from 0. Every bit b must
+// be below bstride and dz must hold bstride rows of h; the caller guarantees both (the kernel
+// reads without checks).
+func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h int, w []float64, s float64) {
+	for _, p := range pix {
+		if p < 0 || p >= len(masks) || (p+1)*bstride > len(vals) || (p+1)*h > len(w) {
+			panic("train: maskRows out of range")
+		}
+	}
+	if bstride > 64 || bstride*h > len(dz) {
+		panic("train: maskRows out of range")
+	}
+	j := windows(h, func(j, c int) { kern.mask[c](pix, masks, vals, bstride, dz, h, j, w, -s) })
+	if j == h {
+		return
+	}
+	var acc [4 * kernelBlocks]float64
+	for _, p := range pix {
+		for j0 := j; j0 < h; j0 += len(acc) {
+			g := acc[:min(h-j0, len(acc))]
+			clear(g)
+			for m := masks[p]; m != 0; m &= m - 1 {
+				b := bits.TrailingZeros64(m)
+				v, d := vals[p*bstride+b], dz[b*h+j0:b*h+j0+len(g)]
+				for k := range g {
+					g[k] += v * d[k]
+				}
+			}
+			wr := w[p*h+j0 : p*h+j0+len(g)]
+			for k, x := range g {
+				wr[k] -= s * x
+			}
+		}
 	}
 }

@@ -15,6 +15,9 @@ func subOuter4(idx []int, val []float64, m []float64, stride, off int, d *float6
 func addOuter4(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows8(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -25,6 +28,9 @@ func subOuter8(idx []int, val []float64, m []float64, stride, off int, d *float6
 
 //go:noescape
 func addOuter8(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows12(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -39,6 +45,9 @@ func subOuter12(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter12(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows16(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -49,6 +58,9 @@ func subOuter16(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func addOuter16(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows20(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -63,6 +75,9 @@ func subOuter20(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter20(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows24(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -73,6 +88,9 @@ func subOuter24(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func addOuter24(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows28(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -87,6 +105,9 @@ func subOuter28(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter28(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows32(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -97,6 +118,9 @@ func subOuter32(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func addOuter32(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows36(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -111,6 +135,9 @@ func subOuter36(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter36(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows40(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -121,6 +148,9 @@ func subOuter40(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func addOuter40(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows44(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -135,6 +165,9 @@ func subOuter44(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter44(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func dotRows48(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -145,6 +178,9 @@ func subOuter48(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func addOuter48(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
 func dotRows52(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -159,6 +195,9 @@ func subOuter52(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter52(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
+func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
@@ -167,5 +206,6 @@ var avx2Kernels = rowKernels{
 	dotSub: [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
 	sub:    [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
 	add:    [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
+	mask:   [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
 	rows:   subScaledRows,
 }
