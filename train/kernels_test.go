@@ -106,6 +106,47 @@ func TestRowKernels(t *testing.T) {
 					}
 				}
 
+				// maskRows: rows of m stand for the pixels, a batch of bs <= 64 positions with
+				// rows of w columns in dz (stride w)
+				bs := 1 + rng.IntN(64)
+				dz := make([]float64, bs*w)
+				for i := range dz {
+					dz[i] = rng.NormFloat64()
+				}
+				masks, vals := make([]uint64, rows), make([]float64, rows*bs)
+				for p := range masks {
+					if rng.IntN(4) > 0 {
+						masks[p] = rng.Uint64() & (uint64(1)<<bs - 1)
+						if bs == 64 {
+							masks[p] = rng.Uint64()
+						}
+					}
+					for b := 0; b < bs; b++ {
+						vals[p*bs+b] = rng.NormFloat64()
+					}
+				}
+				mpix := rng.Perm(rows)[:rng.IntN(rows+1)]
+				wm := make([]float64, rows*w)
+				for i := range wm {
+					wm[i] = rng.NormFloat64()
+				}
+				refm := append([]float64(nil), wm...)
+				for _, p := range mpix {
+					for k := 0; k < w; k++ {
+						g := 0.0
+						for b := 0; b < bs; b++ {
+							if masks[p]>>b&1 == 1 {
+								g += vals[p*bs+b] * dz[b*w+k]
+							}
+						}
+						refm[p*w+k] -= s * g
+					}
+				}
+				maskRows(mpix, masks, vals, bs, dz, w, wm, s)
+				if !sameBits(wm, refm) {
+					t.Fatalf("%s: maskRows width %d, batch %d, %d rows: differs from the plain loop", set.name, w, bs, len(mpix))
+				}
+
 				// applyRows on distinct rows
 				pix := rng.Perm(rows)[:rng.IntN(rows+1)]
 				g := make([]float64, len(m))
@@ -138,6 +179,7 @@ func TestRowKernelsBounds(t *testing.T) {
 		"subOuter":   func() { subOuter([]int{0}, []float64{}, m, 10, 0, 2, make([]float64, 4), 1) },
 		"addOuter":   func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
 		"applyRows":  func() { applyRows([]int{3}, m, m, 10, 4, 1) },
+		"maskRows":   func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
 	} {
 		func() {
 			defer func() {
