@@ -36,6 +36,35 @@ func main() {
 		p("\tSHLQ $3, R8")
 		p("\tLEAQ (DX)(R9*8), DX")
 	}
+	zero := func(c int) {
+		for i := 0; i < c; i++ {
+			p("\tVXORPD Y%d, Y%d, Y%d", i, i, i)
+		}
+	}
+	// entries emits the loop over the entries q (label name): AX = idx[q]*stride in bytes,
+	// Y13 = val[q] in every lane, then body(i) for each register block i < c.
+	entries := func(name string, c int, body func(i int)) {
+		p("\tTESTQ CX, CX")
+		p("\tJE %sdone", name)
+		p("%sloop:", name)
+		p("\tMOVQ (SI), AX")
+		p("\tIMULQ R8, AX")
+		p("\tVBROADCASTSD (DI), Y13")
+		for i := 0; i < c; i++ {
+			body(i)
+		}
+		p("\tADDQ $8, SI")
+		p("\tADDQ $8, DI")
+		p("\tDECQ CX")
+		p("\tJNZ %sloop", name)
+		p("%sdone:", name)
+	}
+	// dotBody accumulates val[q] m[row, 4i:4i+4] into Yi.
+	dotBody := func(i int) {
+		t := 14 + i%2
+		p("\tVMULPD %d(DX)(AX*1), Y13, Y%d", 32*i, t)
+		p("\tVADDPD Y%d, Y%d, Y%d", t, i, i)
+	}
 	for c := 1; c <= maxBlocks; c++ {
 		// dotRows: out[k] = sum_q val[q] m[idx[q]*stride+off+k]; accumulators Y0..Y(c-1), v in Y13,
 		// products in Y14, Y15.
@@ -44,25 +73,8 @@ func main() {
 		p("TEXT ·dotRows%d(SB), NOSPLIT, $0-96", 4*c)
 		prologue()
 		p("\tMOVQ out+88(FP), R10")
-		for i := 0; i < c; i++ {
-			p("\tVXORPD Y%d, Y%d, Y%d", i, i, i)
-		}
-		p("\tTESTQ CX, CX")
-		p("\tJE dot%ddone", c)
-		p("dot%dloop:", c)
-		p("\tMOVQ (SI), AX")
-		p("\tIMULQ R8, AX")
-		p("\tVBROADCASTSD (DI), Y13")
-		for i := 0; i < c; i++ {
-			t := 14 + i%2
-			p("\tVMULPD %d(DX)(AX*1), Y13, Y%d", 32*i, t)
-			p("\tVADDPD Y%d, Y%d, Y%d", t, i, i)
-		}
-		p("\tADDQ $8, SI")
-		p("\tADDQ $8, DI")
-		p("\tDECQ CX")
-		p("\tJNZ dot%dloop", c)
-		p("dot%ddone:", c)
+		zero(c)
+		entries(fmt.Sprintf("dot%d", c), c, dotBody)
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
 		}
@@ -75,25 +87,8 @@ func main() {
 		p("TEXT ·dotRowsSub%d(SB), NOSPLIT, $0-104", 4*c)
 		prologue()
 		p("\tMOVQ w+88(FP), R10")
-		for i := 0; i < c; i++ {
-			p("\tVXORPD Y%d, Y%d, Y%d", i, i, i)
-		}
-		p("\tTESTQ CX, CX")
-		p("\tJE dotsub%ddone", c)
-		p("dotsub%dloop:", c)
-		p("\tMOVQ (SI), AX")
-		p("\tIMULQ R8, AX")
-		p("\tVBROADCASTSD (DI), Y13")
-		for i := 0; i < c; i++ {
-			t := 14 + i%2
-			p("\tVMULPD %d(DX)(AX*1), Y13, Y%d", 32*i, t)
-			p("\tVADDPD Y%d, Y%d, Y%d", t, i, i)
-		}
-		p("\tADDQ $8, SI")
-		p("\tADDQ $8, DI")
-		p("\tDECQ CX")
-		p("\tJNZ dotsub%dloop", c)
-		p("dotsub%ddone:", c)
+		zero(c)
+		entries(fmt.Sprintf("dotsub%d", c), c, dotBody)
 		p("\tVBROADCASTSD s+96(FP), Y13")
 		for i := 0; i < c; i++ {
 			p("\tVMULPD Y13, Y%d, Y%d", i, i)
@@ -116,23 +111,12 @@ func main() {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
 		p("\tVBROADCASTSD negS+96(FP), Y14")
-		p("\tTESTQ CX, CX")
-		p("\tJE sub%ddone", c)
-		p("sub%dloop:", c)
-		p("\tMOVQ (SI), AX")
-		p("\tIMULQ R8, AX")
-		p("\tVBROADCASTSD (DI), Y13")
-		for i := 0; i < c; i++ {
+		entries(fmt.Sprintf("sub%d", c), c, func(i int) {
 			p("\tVMULPD Y%d, Y13, Y15", i)
 			p("\tVMULPD Y14, Y15, Y15")
 			p("\tVADDPD %d(DX)(AX*1), Y15, Y15", 32*i)
 			p("\tVMOVUPD Y15, %d(DX)(AX*1)", 32*i)
-		}
-		p("\tADDQ $8, SI")
-		p("\tADDQ $8, DI")
-		p("\tDECQ CX")
-		p("\tJNZ sub%dloop", c)
-		p("sub%ddone:", c)
+		})
 		p("\tVZEROUPPER")
 		p("\tRET")
 
@@ -145,23 +129,12 @@ func main() {
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
-		p("\tTESTQ CX, CX")
-		p("\tJE add%ddone", c)
-		p("add%dloop:", c)
-		p("\tMOVQ (SI), AX")
-		p("\tIMULQ R8, AX")
-		p("\tVBROADCASTSD (DI), Y13")
-		for i := 0; i < c; i++ {
+		entries(fmt.Sprintf("add%d", c), c, func(i int) {
 			t := 14 + i%2
 			p("\tVMULPD Y%d, Y13, Y%d", i, t)
 			p("\tVADDPD %d(DX)(AX*1), Y%d, Y%d", 32*i, t, t)
 			p("\tVMOVUPD Y%d, %d(DX)(AX*1)", t, 32*i)
-		}
-		p("\tADDQ $8, SI")
-		p("\tADDQ $8, DI")
-		p("\tDECQ CX")
-		p("\tJNZ add%dloop", c)
-		p("add%ddone:", c)
+		})
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
