@@ -3,13 +3,13 @@
 #
 #   scripts/bench-compare.sh            (from the repository root; make bench-pytorch)
 #
-# Runs the Go benchmark BenchmarkTrain (train/bench_test.go: the fused engine, 1 worker, h = 20,
-# B in {1, 8, 64, 512}, fixed epochs each ending with the full-batch loss) and
+# Runs the Go benchmark BenchmarkTrain (train/bench_test.go: the fused engine, 1 worker,
+# h in {20, 100}, B in {1, 8, 64, 512}, fixed epochs each ending with the full-batch loss) and
 # scripts/bench-pytorch.py (autograd and hand-written float32 steps, 1 thread, the same loop) and
 # prints one table row per (h, B) with samples/s (= steps/s * B) of each, the ratio ours /
-# hand-written, and the FLOP estimate. BenchmarkTrain exists only for h = 20: the h = 100 rows
-# say so instead of a number. When torch cannot be imported the PyTorch side is skipped with a
-# message and only the Go numbers are printed.
+# hand-written (wall clock and CPU time), the FLOP estimate of one step and the GFLOP/s it
+# implies for each measured rate. When torch cannot be imported the PyTorch side is skipped with
+# a message and only the Go numbers are printed.
 #
 # The Go side runs with OPENBLAS_NUM_THREADS=1 (one worker, one BLAS thread), PyTorch with one thread.
 # Environment: GO (default go), PYTHON (default python3; bench-pytorch.py re-executes itself with
@@ -64,7 +64,7 @@ r=0
 while [ "$r" -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	# shellcheck disable=SC2086
-	if ! $GO test $tags -run '^$' -bench 'BenchmarkTrain$/engine=fused/B=/workers=1$' \
+	if ! $GO test $tags -run '^$' -bench 'BenchmarkTrain$/engine=fused/h=/B=/workers=1$' \
 		-benchtime 2x -count 1 ./train >"$tmp/go1.txt" 2>&1; then
 		cat "$tmp/go1.txt" >&2
 		echo "bench-compare: go test -bench failed" >&2
@@ -86,15 +86,15 @@ go_path, torch_path = sys.argv[1], sys.argv[2]
 K, N = 4, 512
 HS, BS = (20, 100), (1, 8, 64, 512)
 
-# Go: BenchmarkTrain/engine=fused/B=<B>/workers=1-<P>  <iters>  <ns/op>  <v> run-steps/s  <v> samples/s ...
+# Go: BenchmarkTrain/engine=fused/h=<h>/B=<B>/workers=1-<P>  <iters>  <ns/op>  <v> run-steps/s  <v> samples/s ...
 go = {}
 for line in open(go_path):
-    m = re.match(r"BenchmarkTrain/engine=fused/B=(\d+)/workers=1(-\d+)?\s+\d+\s+(.*)", line)
+    m = re.match(r"BenchmarkTrain/engine=fused/h=(\d+)/B=(\d+)/workers=1(-\d+)?\s+\d+\s+(.*)", line)
     if not m:
         continue
-    f = m.group(3).split()
+    f = m.group(4).split()
     metrics = {f[i + 1]: float(f[i]) for i in range(0, len(f) - 1, 2)}
-    go.setdefault(int(m.group(1)), []).append((metrics["run-steps/s"], metrics.get("run-steps/cpu-s", float("nan"))))
+    go.setdefault((int(m.group(1)), int(m.group(2))), []).append((metrics["run-steps/s"], metrics.get("run-steps/cpu-s", float("nan"))))
 go_cpu = {b: statistics.median(c for _, c in v) for b, v in go.items()}
 go = {b: statistics.median(w for w, _ in v) for b, v in go.items()}
 
@@ -114,7 +114,8 @@ torch = {key: statistics.median(w for w, _ in v) for key, v in torch.items()}
 #   F_step = B (4 nnz h + 6 h k)                  (bias, ReLU and O(h + k) terms left out)
 # Both benchmarks also compute the full-batch loss once per epoch of n // B steps, a forward pass
 # over n samples: F_loss = n (2 nnz h + 2 h k) / (n // B) per step. The GFLOP/s columns are
-# steps/s * (F_step + F_loss).
+# steps/s * (F_step + F_loss), the same work on both sides (at B = n our kernel takes the loss
+# from the next step's forward pass, so it does less; the column counts the task, not the kernel).
 def flops(h, b):
     step = b * (4 * nnz * h + 6 * h * K)
     return step, step + N * (2 * nnz * h + 2 * h * K) / max(1, N // b)
@@ -133,9 +134,9 @@ hdr = ["h", "B", "ours samples/s", "PyTorch autograd", "PyTorch hand-written", "
 rows = []
 for h in HS:
     for b in BS:
-        ours = go.get(b) if h == 20 else None
+        ours = go.get((h, b))
         ag, hw = torch.get(("autograd", h, b)), torch.get(("handwritten", h, b))
-        oc, hc = (go_cpu.get(b) if h == 20 else None), torch_cpu.get(("handwritten", h, b))
+        oc, hc = go_cpu.get((h, b)), torch_cpu.get(("handwritten", h, b))
         if nnz is not None:
             step, total = flops(h, b)
             kf = "%.1f" % (step / 1e3)
@@ -143,7 +144,7 @@ for h in HS:
         else:
             kf, gf = "-", lambda s: "-"
         rows.append([str(h), str(b),
-                     fmt(ours * b) if ours is not None else ("no Go benchmark" if h != 20 else "missing"),
+                     fmt(ours * b) if ours is not None else "missing",
                      fmt(ag * b) if ag is not None else "-",
                      fmt(hw * b) if hw is not None else "-",
                      "%.2fx" % (ours / hw) if ours is not None and hw else "-",
@@ -163,6 +164,5 @@ else:
     print("no FLOP estimate: the non-zero pixel count comes from bench-pytorch.py, which did not run.")
 print("CPU time: steps per second of the process's CPU time on each side (Go run-steps/cpu-s,"
       " Python time.process_time), less sensitive to a shared machine's load than the wall clock.")
-print("BenchmarkTrain (train/bench_test.go) runs only h = 20: no Go number for h = 100.")
 print("The machine may be shared: compare with the load average printed above.")
 EOF

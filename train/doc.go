@@ -46,9 +46,11 @@
 //
 // Two engines compute the steps. "gorgonia" builds the model and its gradient as a gorgonia
 // expression graph (the trainer of record, float64, TapeMachine). "fused" (the default) does the
-// same arithmetic in hand-written loops over the nonzero pixels (about 20% of MNIST's), by rows
-// in the forward pass and by columns in the backward pass, with an SSE2 kernel on amd64 that
-// rounds exactly like the Go loop; on dense inputs it multiplies large batches with blas64.Gemm
+// same arithmetic in hand-written loops over the nonzero pixels (about 20% of MNIST's), in
+// both the forward product and the weight gradient (kernels.go: AVX2 kernels on amd64, generated
+// by gen_kernels.go, that round exactly like the portable Go loops; every sum in a fixed order,
+// so the trajectory does not depend on the kernel set). At B = n the per-epoch loss and the next
+// step share one forward pass. On dense inputs it multiplies large batches with blas64.Gemm
 // (OpenBLAS under the build tag `openblas`, through internal/linalg). The tests check that both
 // engines give the same parameters after 10,000 steps to 1e-12 relative. Results are
 // bit-identical run to run for one build; different builds (GOARCH, GOAMD64 >= v3, which fuses

@@ -28,6 +28,28 @@ func drawBatches(n int, cfg Config, steps int) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
+// golden writes got as JSON to testdata/name when -update is set, then reads that file into want.
+func golden(t *testing.T, name string, got, want any) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		buf, err := json.MarshalIndent(got, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(buf, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(buf, want); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
 // TestSamplerGolden pins the batches the trainer draws for a given seed (every scheme, several
 // n and B) to the sequences recorded in testdata/sampler_golden.json, so that a change of the
 // sampler's random stream or of its order of draws, which would change every training record,
@@ -44,24 +66,8 @@ func TestSamplerGolden(t *testing.T) {
 			}
 		}
 	}
-	path := filepath.Join("testdata", "sampler_golden.json")
-	if *update {
-		buf, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(buf, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want map[string]string
-	if err := json.Unmarshal(buf, &want); err != nil {
-		t.Fatal(err)
-	}
+	golden(t, "sampler_golden.json", got, &want)
 	if len(want) != len(got) {
 		t.Fatalf("%d golden sequences, %d cases", len(want), len(got))
 	}

@@ -237,7 +237,7 @@ func (g *gnProduct) apply(v, out []float64) {
 	// W1^T block: sum_i x_i dz_i^T by columns (the engine's update W1^T -= s G with s = -1)
 	clear(g.o1t)
 	g.eng.w1t = g.o1t
-	g.eng.columnUpdate(m.sp.cptr, m.sp.rows, m.sp.cval, n, -1)
+	g.eng.columnUpdate(m.sp.active, m.sp.cptr, m.sp.rows, m.sp.cval, n, -1)
 	for j := 0; j < h; j++ {
 		for q := 0; q < d; q++ {
 			o1[j*d+q] = g.o1t[q*h+j]

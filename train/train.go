@@ -179,7 +179,9 @@ func newEngine(ds *data.Dataset, sp *sparseX, cfg Config, start *Params) (engine
 	if cfg.Sampling == sampling.Mixture {
 		batch = ds.N // the largest batch of ALG(p); single-sample steps fit in its buffers
 	}
-	return newFused(ds, sp, p, c, batch), nil
+	e := newFused(ds, sp, p, c, batch)
+	e.fullSteps = cfg.Batch == ds.N && cfg.Sampling != sampling.Mixture
+	return e, nil
 }
 
 // run trains one validated configuration from start (nil: its initialization).

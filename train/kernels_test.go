@@ -1,0 +1,285 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withKernels runs f with the given kernel set installed (the zero set: the portable loops).
+func withKernels(k rowKernels, f func()) {
+	saved := kern
+	kern = k
+	defer func() { kern = saved }()
+	f()
+}
+
+func sameBits(a, b []float64) bool {
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+// TestRowKernels checks every row kernel, at every width from 1 to 120 (all table entries, the
+// splitting into several calls and the portable tails), against a plain loop written from the
+// definition in kernels.go (which also fixes the order of the sums), bit for bit, with the
+// kernel set in use (AVX2 where the CPU has it) and with the portable loops.
+func TestRowKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, set := range []struct {
+		name string
+		k    rowKernels
+	}{{"in use", kern}, {"portable", rowKernels{}}} {
+		withKernels(set.k, func() {
+			for trial := 0; trial < 400; trial++ {
+				w := 1 + trial%120
+				stride := w + rng.IntN(9)
+				off := rng.IntN(stride - w + 1)
+				rows := 1 + rng.IntN(30)
+				m := make([]float64, rows*stride)
+				for i := range m {
+					m[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(9)-4))
+				}
+				n := rng.IntN(50)
+				if trial%7 == 0 {
+					n = 0
+				}
+				idx, val := make([]int, n), make([]float64, n)
+				for q := range idx {
+					idx[q], val[q] = rng.IntN(rows), rng.NormFloat64()
+				}
+				d := make([]float64, w)
+				for k := range d {
+					d[k] = rng.NormFloat64()
+				}
+				s := rng.NormFloat64()
+
+				// dotRows and dotRowsSub
+				want := make([]float64, w)
+				for k := range want {
+					for q, p := range idx {
+						want[k] += val[q] * m[p*stride+off+k]
+					}
+				}
+				got := make([]float64, w)
+				for k := range got {
+					got[k] = math.NaN() // must be overwritten
+				}
+				dotRows(idx, val, m, stride, off, rows-1, got)
+				if !sameBits(got, want) {
+					t.Fatalf("%s: dotRows width %d, %d entries: %v, want %v", set.name, w, n, got, want)
+				}
+				wv := append([]float64(nil), d...)
+				wantSub := make([]float64, w)
+				for k := range wantSub {
+					wantSub[k] = d[k] - s*want[k]
+				}
+				dotRowsSub(idx, val, m, stride, off, rows-1, wv, s)
+				if !sameBits(wv, wantSub) {
+					t.Fatalf("%s: dotRowsSub width %d: %v, want %v", set.name, w, wv, wantSub)
+				}
+
+				// subOuter and addOuter
+				for _, sub := range []bool{true, false} {
+					mm := append([]float64(nil), m...)
+					ref := append([]float64(nil), m...)
+					for q, p := range idx {
+						for k := 0; k < w; k++ {
+							if sub {
+								ref[p*stride+off+k] -= s * (val[q] * d[k])
+							} else {
+								ref[p*stride+off+k] += val[q] * d[k]
+							}
+						}
+					}
+					if sub {
+						subOuter(idx, val, mm, stride, off, rows-1, d, s)
+					} else {
+						addOuter(idx, val, mm, stride, off, rows-1, d)
+					}
+					if !sameBits(mm, ref) {
+						t.Fatalf("%s: subOuter=%v width %d, %d entries: differs from the plain loop", set.name, sub, w, n)
+					}
+				}
+
+				// maskRows: rows of m stand for the pixels, a batch of bs <= 64 positions with
+				// rows of w columns in dz (stride w)
+				bs := 1 + rng.IntN(64)
+				dz := make([]float64, bs*w)
+				for i := range dz {
+					dz[i] = rng.NormFloat64()
+				}
+				masks, vals := make([]uint64, rows), make([]float64, rows*bs)
+				for p := range masks {
+					if rng.IntN(4) > 0 {
+						masks[p] = rng.Uint64() & (uint64(1)<<bs - 1)
+						if bs == 64 {
+							masks[p] = rng.Uint64()
+						}
+					}
+					for b := 0; b < bs; b++ {
+						vals[p*bs+b] = rng.NormFloat64()
+					}
+				}
+				mpix := rng.Perm(rows)[:rng.IntN(rows+1)]
+				wm := make([]float64, rows*w)
+				for i := range wm {
+					wm[i] = rng.NormFloat64()
+				}
+				refm := append([]float64(nil), wm...)
+				for _, p := range mpix {
+					for k := 0; k < w; k++ {
+						g := 0.0
+						for b := 0; b < bs; b++ {
+							if masks[p]>>b&1 == 1 {
+								g += vals[p*bs+b] * dz[b*w+k]
+							}
+						}
+						refm[p*w+k] -= s * g
+					}
+				}
+				maskRows(mpix, masks, vals, bs, dz, w, wm, s)
+				if !sameBits(wm, refm) {
+					t.Fatalf("%s: maskRows width %d, batch %d, %d rows: differs from the plain loop", set.name, w, bs, len(mpix))
+				}
+
+				// applyRows on distinct rows
+				pix := rng.Perm(rows)[:rng.IntN(rows+1)]
+				g := make([]float64, len(m))
+				for i := range g {
+					g[i] = rng.NormFloat64()
+				}
+				mm, gg := append([]float64(nil), m...), append([]float64(nil), g...)
+				ref, refg := append([]float64(nil), m...), append([]float64(nil), g...)
+				for _, p := range pix {
+					for k := 0; k < w; k++ {
+						ref[p*stride+k] -= s * g[p*stride+k]
+						refg[p*stride+k] = 0
+					}
+				}
+				applyRows(pix, gg, mm, stride, w, s)
+				if !sameBits(mm, ref) || !sameBits(gg, refg) {
+					t.Fatalf("%s: applyRows width %d, %d rows: differs from the plain loop", set.name, w, len(pix))
+				}
+			}
+		})
+	}
+}
+
+// TestRowKernelsBounds: rows outside m are refused before any access.
+func TestRowKernelsBounds(t *testing.T) {
+	m := make([]float64, 30)
+	for name, f := range map[string]func(){
+		"dotRows":    func() { dotRows([]int{3}, []float64{1}, m, 10, 0, 3, make([]float64, 10)) },
+		"dotRowsSub": func() { dotRowsSub([]int{0}, []float64{1}, m, 10, 1, 2, make([]float64, 10), 1) },
+		"subOuter":   func() { subOuter([]int{0}, []float64{}, m, 10, 0, 2, make([]float64, 4), 1) },
+		"addOuter":   func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
+		"applyRows":  func() { applyRows([]int{3}, m, m, 10, 4, 1) },
+		"maskRows":   func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: out-of-range rows accepted", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestPortableTrajectory: the training trajectories with the portable loops instead of the
+// AVX2 kernels are the recorded ones too, bit for bit.
+func TestPortableTrajectory(t *testing.T) {
+	if kern.dot[1] == nil {
+		t.Skip("the portable loops are in use already (TestTrajectoryGolden)")
+	}
+	withKernels(rowKernels{}, func() { TestTrajectoryGolden(t) })
+}
+
+// TestFullBatchLossReusesForward: with B = n the per-epoch loss and the next step share one
+// forward pass (one pass over the data per epoch, not two), and the run is the same, bit for
+// bit, as one that computes the loss by a separate forward pass at the end of every epoch.
+func TestFullBatchLossReusesForward(t *testing.T) {
+	ds := subset(loadMNIST(t), 48)
+	cfg := Config{Model: Model{Hidden: 12, InitSeed: 2}, LR: 0.1, Batch: ds.N,
+		Procedure: Procedure{MaxEpochs: 3000, ConvThreshold: 2e-2, ConvEpochs: 25, WarmupSteps: 20}}
+	res, err := Train(context.Background(), ds, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Converged {
+		t.Fatalf("status %s after %d epochs: the check of the convergence epoch would be vacuous", res.Status, res.Epochs)
+	}
+	// The reference: the same schedule with the engine's plain operations, a fresh forward
+	// pass for every loss and every step.
+	c, _ := LossScale(LossSum, ds.K)
+	full := cfg.WithDefaults()
+	e := newFused(ds, newSparseX(ds), InitParams(ds.D, 12, ds.K, full.InitFactor, 2), c, ds.N)
+	batch := make([]int, ds.N)
+	for i := range batch {
+		batch[i] = i
+	}
+	var curve []float64
+	streak, steps, epochs := 0, 0, 0
+	for epochs < full.MaxEpochs && streak < full.ConvEpochs {
+		e.step(batch, full.StepLR(steps, ds.N))
+		steps++
+		e.cached = false
+		l := e.fullLoss()
+		e.cached = false
+		curve = append(curve, l)
+		epochs++
+		if l < full.ConvThreshold {
+			streak++
+		} else {
+			streak = 0
+		}
+	}
+	if res.Epochs != epochs || res.Steps != steps || !sameBits(res.LossCurve, curve) {
+		t.Fatalf("epochs %d / %d, steps %d / %d, loss curves equal %v", res.Epochs, epochs, res.Steps, steps, sameBits(res.LossCurve, curve))
+	}
+	if !sameBits(res.Params.Flat(), e.params().Flat()) {
+		t.Fatal("final parameters differ from the reference run's")
+	}
+	// One forward pass per epoch: the engine counts its full-batch forward passes. The
+	// reference above made two per epoch (it clears the cache); the step must not redo the
+	// output layer either (it takes the loss and gradients that fullLoss left).
+	eng, err := newEngine(ds, newSparseX(ds), cfg.WithDefaults(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := eng.(*fused)
+	for ep := 0; ep < 5; ep++ {
+		f.step(batch, 0.1)
+		f.fullLoss()
+	}
+	if f.forwards != 6 {
+		t.Fatalf("%d full-batch forward passes in 5 epochs, want 6 (the first step's, then one per epoch, shared by its loss and the next step)", f.forwards)
+	}
+}
+
+// TestStepAllocates: an SGD step of the fused engine allocates nothing, at every batch size
+// and at h = 20 and 100 (and the full-batch loss neither).
+func TestStepAllocates(t *testing.T) {
+	ds := loadMNIST(t)
+	sp := newSparseX(ds)
+	for _, h := range []int{20, 100} {
+		for _, b := range []int{1, 8, 64, ds.N} {
+			cfg := Config{Model: Model{Hidden: h}, LR: 0.01, Batch: b}.WithDefaults()
+			eng, err := newEngine(ds, sp, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			smp := newSampler(ds.N, cfg)
+			batch := append([]int(nil), smp.Next()...)
+			if n := testing.AllocsPerRun(5, func() { eng.step(batch, 0.01); eng.fullLoss() }); n != 0 {
+				t.Errorf("h = %d, B = %d: %v allocations per step and loss", h, b, n)
+			}
+		}
+	}
+}
