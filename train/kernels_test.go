@@ -206,7 +206,7 @@ func TestPortableTrajectory(t *testing.T) {
 // bit, as one that computes the loss by a separate forward pass at the end of every epoch.
 func TestFullBatchLossReusesForward(t *testing.T) {
 	ds := subset(loadMNIST(t), 48)
-	cfg := Config{Model: Model{Hidden: 12, InitSeed: 2}, LR: 0.1, Batch: ds.N,
+	cfg := Config{Model: Model{Hidden: 12, InitFactor: 1, InitSeed: 2}, LR: 0.1, Batch: ds.N,
 		Procedure: Procedure{MaxEpochs: 3000, ConvThreshold: 2e-2, ConvEpochs: 25, WarmupSteps: 20}}
 	res, err := Train(context.Background(), ds, cfg, nil)
 	if err != nil {

@@ -53,14 +53,14 @@ func trajectoryCases(t *testing.T) []trajectoryCase {
 	// Runs that stop by the convergence rule (B = n and B < n) and by divergence.
 	conv := Procedure{MaxEpochs: 3000, ConvThreshold: 2e-2, ConvEpochs: 25, WarmupSteps: 20}
 	cs = append(cs,
-		trajectoryCase{"converge/B=n", small, Config{Model: Model{Hidden: 12, InitSeed: 2}, LR: 0.1, Batch: 48, Procedure: conv}},
-		trajectoryCase{"converge/B8-shuffle-mean", small, Config{Model: Model{Hidden: 12, InitSeed: 2, Loss: LossMean}, LR: 0.2, Batch: 8, Seed: 3,
+		trajectoryCase{"converge/B=n", small, Config{Model: Model{Hidden: 12, InitFactor: 1, InitSeed: 2}, LR: 0.1, Batch: 48, Procedure: conv}},
+		trajectoryCase{"converge/B8-shuffle-mean", small, Config{Model: Model{Hidden: 12, InitFactor: 1, InitSeed: 2, Loss: LossMean}, LR: 0.2, Batch: 8, Seed: 3,
 			Procedure: Procedure{MaxEpochs: 3000, ConvThreshold: 1e-2, ConvEpochs: 25, Sampling: sampling.Shuffle}}},
-		trajectoryCase{"diverge/B=n", small, Config{Model: Model{Hidden: 12, InitSeed: 2}, LR: 3, Batch: 48, Procedure: conv}},
-		trajectoryCase{"mixture", small, Config{Model: Model{Hidden: 12, InitSeed: 2}, LR: 0.05, Batch: 4, Seed: 9,
+		trajectoryCase{"diverge/B=n", small, Config{Model: Model{Hidden: 12, InitFactor: 1, InitSeed: 2}, LR: 3, Batch: 48, Procedure: conv}},
+		trajectoryCase{"mixture", small, Config{Model: Model{Hidden: 12, InitFactor: 1, InitSeed: 2}, LR: 0.05, Batch: 4, Seed: 9,
 			Procedure: Procedure{MaxEpochs: 40, ConvEpochs: 1 << 30, Sampling: sampling.Mixture}}},
-		trajectoryCase{"dense/B=n", dense, Config{Model: Model{Hidden: 9, InitSeed: 4, Loss: LossHalfSum}, LR: 0.05, Batch: 40, Procedure: proc(200)}},
-		trajectoryCase{"dense/B5", dense, Config{Model: Model{Hidden: 9, InitSeed: 4}, LR: 0.02, Batch: 5, Seed: 1, Procedure: proc(30)}},
+		trajectoryCase{"dense/B=n", dense, Config{Model: Model{Hidden: 9, InitFactor: 1, InitSeed: 4, Loss: LossHalfSum}, LR: 0.05, Batch: 40, Procedure: proc(200)}},
+		trajectoryCase{"dense/B5", dense, Config{Model: Model{Hidden: 9, InitFactor: 1, InitSeed: 4}, LR: 0.02, Batch: 5, Seed: 1, Procedure: proc(30)}},
 	)
 	return cs
 }
