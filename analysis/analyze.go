@@ -226,7 +226,7 @@ func analyzeFactoredBatches(f *Factored, batches []int, opt Options, path basisP
 		return nil, err
 	}
 	t0 := time.Now()
-	pr, err := newFactoredProblem(f, opt.RankTol, path)
+	pr, err := newFactoredProblem(f, opt, path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 
 	"gonum.org/v1/gonum/blas"
@@ -293,7 +294,9 @@ func hessianPath(n, k, d int) bool { return float64(d) < float64(n)*float64(k) }
 // newFactoredProblem finds an orthonormal eigenbasis of range(H), H = (1/n) sum_i G_i^T G_i with
 // G_i = M^{1/2} J_i (over the parameters whose column is not zero for every sample: the others
 // lie in null(H)), by the path chosen (pathAuto: [hessianPath]), and the factors B = G V in it.
-func newFactoredProblem(in *Factored, rankTol float64, path basisPath) (*problem, error) {
+// opt (resolved) gives RankTol, and SymTol and Seed for the check of a given Gram matrix.
+func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, error) {
+	rankTol := opt.RankTol
 	n, k, d := in.N, in.K, in.D
 	// M_i^{1/2}: work with J / sj and M_i / sm, i.e. H / (sj^2 sm)
 	sm, sj := 0.0, 0.0
@@ -357,7 +360,13 @@ func newFactoredProblem(in *Factored, rankTol float64, path basisPath) (*problem
 	if path == pathHessian {
 		p, b, err = space.hessianBasis(rankTol)
 	} else {
-		p, b, err = space.gramBasis(rankTol)
+		var gram []float64
+		if in.Gram != nil {
+			if gram, err = space.givenGram(in.Gram, sj*sj*sm, opt.SymTol, opt.Seed); err != nil {
+				return nil, err
+			}
+		}
+		p, b, err = space.gramBasis(gram, rankTol)
 	}
 	if err != nil {
 		return nil, err
@@ -424,13 +433,16 @@ func rangeRank(w []float64, rankTol float64) (int, float64) {
 	return r, math.Max(math.Abs(w[m-1-r]), math.Abs(w[0]))
 }
 
-// gramBasis eigendecomposes the Gram matrix K = G G^T = U diag(s^2) U^T (nk x nk). Then
+// gramBasis eigendecomposes the Gram matrix K = G G^T = U diag(s^2) U^T (nk x nk), the scaled
+// gram if it is not nil (it is overwritten), else multiplied out of the factors. Then
 // V = G^T U_r diag(1/s) and B = G V = U_r diag(s): H is diag(s^2 / n) in this basis, and B comes
 // straight out of the Gram eigendecomposition. The parameter maps are s's (toParams, project).
-func (s *factSpace) gramBasis(rankTol float64) (*problem, []float64, error) {
+func (s *factSpace) gramBasis(gram []float64, rankTol float64) (*problem, []float64, error) {
 	n := s.n
 	nk := n * s.k
-	gram := gramMatrix(nk, len(s.cols), gramChunk, s.gather)
+	if gram == nil {
+		gram = gramMatrix(nk, len(s.cols), gramChunk, s.gather)
+	}
 	w := make([]float64, nk)
 	if err := linalg.EigSym(nk, gram, w, true); err != nil {
 		return nil, nil, fmt.Errorf("analysis: eigendecomposition of the Gram matrix: %v", err)
@@ -535,15 +547,72 @@ func (s *factSpace) gatherRows(dst []float64, i0, i1, c0, w int) {
 	}
 }
 
-// toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.
-func (s *factSpace) toParams(x, y []float64) {
-	n, k, d := s.n, s.k, s.d
-	z := make([]float64, n*k)
-	ys := make([]float64, s.r)
-	for a := range ys {
-		ys[a] = y[a] / s.s[a]
+// givenGram returns a caller's Gram matrix K = G G^T (unscaled G) divided by scale (the scaling
+// of the factors, sj^2 sm), after checking that it is symmetric and agrees with the factors on a
+// random probe u (seeded): ||K u - G (G^T u)|| <= tol ||K||_F ||u||, both to tol relative.
+func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]float64, error) {
+	nk := s.n * s.k
+	frob := 0.0
+	for a := 0; a < nk; a++ {
+		for b := a; b < nk; b++ {
+			v := k[a*nk+b]
+			frob += v * v
+			if a != b {
+				frob += v * v
+			}
+		}
 	}
-	blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: n * k, Inc: 1, Data: z})
+	frob = math.Sqrt(frob)
+	for a := 0; a < nk; a++ {
+		for b := a + 1; b < nk; b++ {
+			if math.Abs(k[a*nk+b]-k[b*nk+a]) > tol*frob {
+				return nil, fmt.Errorf("analysis: the Gram matrix is not symmetric: entry (%d,%d) = %g but (%d,%d) = %g", a, b, k[a*nk+b], b, a, k[b*nk+a])
+			}
+		}
+	}
+	gram := make([]float64, nk*nk)
+	for a, v := range k[:nk*nk] {
+		gram[a] = v / scale
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6772616d))
+	u := make([]float64, nk)
+	for a := range u {
+		u[a] = rng.NormFloat64()
+	}
+	x := make([]float64, s.d)
+	s.mulGT(x, u)
+	gu := make([]float64, nk)
+	s.mulG(gu, x)
+	blas64.Gemv(blas.NoTrans, 1, gen(nk, nk, gram), vec(u), -1, vec(gu))
+	if e, lim := blas64.Nrm2(vec(gu)), tol*frob/scale*blas64.Nrm2(vec(u)); !(e <= lim) {
+		return nil, fmt.Errorf("analysis: the Gram matrix does not match the factors: ||K u - G G^T u|| / (||K||_F ||u||) = %.3g for a random u (tolerance %g); it must be G G^T for G_i = M_i^{1/2} J_i",
+			e/(frob/scale*blas64.Nrm2(vec(u))), tol)
+	}
+	return gram, nil
+}
+
+// mulG sets z = G x (length nk) for x of length d: z_i = root_i (J_i x).
+func (s *factSpace) mulG(z, x []float64) {
+	k, d := s.k, s.d
+	jx := make([]float64, k)
+	for i, ji := range s.j {
+		for b := 0; b < k; b++ {
+			jx[b] = blas64.Dot(vec(ji[b*d:(b+1)*d]), vec(x[:d]))
+		}
+		root := s.root(i)
+		for a := 0; a < k; a++ {
+			v := 0.0
+			for b := 0; b < k; b++ {
+				v += root[a*k+b] * jx[b]
+			}
+			z[i*k+a] = v
+		}
+	}
+}
+
+// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk.
+func (s *factSpace) mulGT(x, z []float64) {
+	k, d := s.k, s.d
 	clear(x[:d])
 	for i, ji := range s.j {
 		root := s.root(i)
@@ -561,6 +630,18 @@ func (s *factSpace) toParams(x, y []float64) {
 			}
 		}
 	}
+}
+
+// toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.
+func (s *factSpace) toParams(x, y []float64) {
+	n, k := s.n, s.k
+	z := make([]float64, n*k)
+	ys := make([]float64, s.r)
+	for a := range ys {
+		ys[a] = y[a] / s.s[a]
+	}
+	blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: n * k, Inc: 1, Data: z})
+	s.mulGT(x, z)
 }
 
 // project computes V^T g_i = diag(1/s) U_r^T G g_i for all i: G g_i is accumulated over column

@@ -219,7 +219,7 @@ func TestHessianBasis(t *testing.T) {
 	rng := rand.New(rand.NewPCG(221, 222))
 	s := factoredSpec{n: 20, k: 3, d: 12, sub: 7, dead: 2, mRank: 2}
 	f := randFactored(rng, s)
-	pr, err := newFactoredProblem(f, 1e-10, pathAuto)
+	pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
