@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -135,6 +136,7 @@ func benchAnalyzeFactored(b *testing.B, h int, given bool) {
 	dg := rep.Diagnostics
 	b.ReportMetric(float64(dg.Rank), "rank")
 	b.ReportMetric(float64(dg.Applications), "applications")
+	b.ReportMetric(float64(dg.SingleApplications), "single_applications")
 	b.ReportMetric(dg.BracketRelWidth, "bracket_width")
 	b.ReportMetric(*rep.TopEigenmatrixEffectiveRank, "r_eff")
 	b.ReportMetric(float64(dg.Bound25TopEigenmatrixIterations), "b25_top_iters")
@@ -156,6 +158,23 @@ func BenchmarkGemm2048(b *testing.B) {
 	c := make([]float64, n*n)
 	for b.Loop() {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(n, n, a), gen(n, n, a), 0, gen(n, n, c))
+	}
+	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+}
+
+// BenchmarkGemm2048Single is BenchmarkGemm2048 in single precision (the first Lanczos phase of
+// the generalized sharpness).
+func BenchmarkGemm2048Single(b *testing.B) {
+	const n = 2048
+	a64 := gaussianSquare(n, 1)
+	a := make([]float32, n*n)
+	for i, v := range a64 {
+		a[i] = float32(v)
+	}
+	c := make([]float32, n*n)
+	g := blas32.General{Rows: n, Cols: n, Stride: n, Data: a}
+	for b.Loop() {
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, g, g, 0, blas32.General{Rows: n, Cols: n, Stride: n, Data: c})
 	}
 	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
 }

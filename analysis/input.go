@@ -85,6 +85,10 @@ type Options struct {
 	Bound25Random int `json:"bound25_random"`
 	// Bound25MaxIter caps the ascent iterations per start. Default 2000.
 	Bound25MaxIter int `json:"bound25_max_iter"`
+
+	// doubleOnly skips the single-precision first Lanczos phase of the generalized sharpness
+	// (the tests compare both ways).
+	doubleOnly bool
 }
 
 // WithDefaults returns o with every zero field replaced by its default.
