@@ -248,3 +248,28 @@ func BenchmarkAnalyzeFactoredBatches(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFactoredBasis times the eigenbasis of range(H) alone (newFactoredProblem) at the
+// paper's size, with the Gram matrix multiplied out of the Jacobians (gram=factors) and handed
+// over (gram=given: the check on a probe vector and the eigendecomposition).
+func BenchmarkFactoredBasis(b *testing.B) {
+	for _, h := range []int{20, 100} {
+		f := syntheticNetwork(512, h, 1)
+		gram := gramOf(b, f)
+		for _, given := range []bool{false, true} {
+			name := fmt.Sprintf("h=%d/gram=factors", h)
+			g := *f
+			if given {
+				name = fmt.Sprintf("h=%d/gram=given", h)
+				g.Gram = gram
+			}
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := newFactoredProblem(&g, Options{}.WithDefaults(), pathAuto); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -168,9 +168,12 @@ func (o *operator) diagA() []float64 {
 // the Ritz residual singleTol (above the rounding level of float32 products, about 1e-6), or
 // when the basis holds singleBasis vectors. Measured at n = 256, h = 20, B = 8: 19 applications
 // in double precision alone; 12 in single + 8 in double at 1e-5; 9 + 13 at 1e-4; 14 + 7 at 1e-6.
+// Below the rank singleMinRank an application costs little next to the rest of the analysis,
+// and the phase is skipped.
 const (
-	singleTol   = 1e-5
-	singleBasis = 30
+	singleTol     = 1e-5
+	singleBasis   = 30
+	singleMinRank = 256
 )
 
 // genResult is the generalized sharpness with its certificate.
@@ -220,7 +223,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 	maxBasis = max(10, min(maxBasis, 80))
 	res := &genResult{lo: 0, hi: math.Inf(1), method: "Lanczos on C^-1/2 D C^-1/2 + Collatz-Wielandt certificate"}
 	x0 := startVector(pr, o)
-	if c32, ok := pr.curv.(singleSandwich); ok && !opt.doubleOnly {
+	if c32, ok := pr.curv.(singleSandwich); ok && r >= singleMinRank && !opt.doubleOnly {
 		// First phase in single precision: Lanczos on A with D's products in float32, to the
 		// residual singleTol; its Ritz vector starts the double-precision Lanczos below, which
 		// alone gives the Rayleigh quotient and the certificate.
