@@ -691,23 +691,12 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 	for i := 0; i < n; i++ {
 		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
-		symmetrizeInto(z, z, k)
-		if err := linalg.EigSym(k, z, zw, true); err != nil {
-			return fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
-		}
-		for j := 0; j < k; j++ {
-			if zw[j] == 0 {
-				continue
-			}
-			var row []float64
-			if zw[j] > 0 {
-				row = c.f[pos*r : (pos+1)*r]
-				pos++
-			} else {
-				neg--
-				row = c.f[neg*r : (neg+1)*r]
-			}
-			blas64.Gemv(blas.Trans, math.Sqrt(math.Abs(zw[j])), bi, blas64.Vector{N: k, Inc: 1, Data: z[j*k : (j+1)*k]}, 0, blas64.Vector{N: r, Inc: 1, Data: row})
+		var err error
+		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
+			blas64.Gemv(blas.Trans, sq, bi, blas64.Vector{N: k, Inc: 1, Data: e}, 0, blas64.Vector{N: r, Inc: 1, Data: c.f[t*r : (t+1)*r]})
+		})
+		if err != nil {
+			return err
 		}
 	}
 	out := blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: dst}
@@ -717,6 +706,32 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 	}
 	mirrorUpper(dst, r)
 	return nil
+}
+
+// signedRoots eigendecomposes the symmetric k x k matrix z = G_i S G_i^T of sample i (in place:
+// afterwards z holds the unit eigenvectors as rows, zw the eigenvalues) and calls
+// row(t, e, sqrt|z_j|) for every nonzero eigenvalue z_j with its eigenvector e, at the row t of
+// the factor F: positive eigenvalues fill F+ from the top (pos, pos+1, ...), negative ones F-
+// from the bottom (neg-1, neg-2, ...). It returns the new pos and neg.
+func signedRoots(i, k int, z, zw []float64, pos, neg int, row func(t int, e []float64, sq float64)) (int, int, error) {
+	symmetrizeInto(z, z, k)
+	if err := linalg.EigSym(k, z, zw, true); err != nil {
+		return pos, neg, fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
+	}
+	for j := 0; j < k; j++ {
+		if zw[j] == 0 {
+			continue
+		}
+		t := pos
+		if zw[j] > 0 {
+			pos++
+		} else {
+			neg--
+			t = neg
+		}
+		row(t, z[j*k:(j+1)*k], math.Sqrt(math.Abs(zw[j])))
+	}
+	return pos, neg, nil
 }
 
 // sandwich32 is sandwich with the two large products (W = B S and the rank-k updates) in
@@ -754,30 +769,19 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 				z[a*k+b] = t
 			}
 		}
-		symmetrizeInto(z, z, k)
-		if err := linalg.EigSym(k, z, zw, true); err != nil {
-			return fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
-		}
-		for j := 0; j < k; j++ {
-			if zw[j] == 0 {
-				continue
-			}
-			var row []float32
-			if zw[j] > 0 {
-				row = c.f32[pos*r : (pos+1)*r]
-				pos++
-			} else {
-				neg--
-				row = c.f32[neg*r : (neg+1)*r]
-			}
-			sq := math.Sqrt(math.Abs(zw[j]))
+		var err error
+		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
+			row := c.f32[t*r : (t+1)*r]
 			clear(row)
 			for a := 0; a < k; a++ {
-				e := float32(sq * z[j*k+a])
+				ea := float32(sq * e[a])
 				for x, v := range bi[a*r : (a+1)*r] {
-					row[x] += e * v
+					row[x] += ea * v
 				}
 			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	out := blas32.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: c.s32}
