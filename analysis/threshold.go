@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -239,6 +240,10 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 		}
 		x0 = rz.Vector
 		res.singleApplications = o32.apply
+		// its basis (up to singleBasis vectors of r(r+1)/2) is garbage now: collect it before
+		// the double-precision Lanczos allocates its own
+		lz32 = nil
+		runtime.GC()
 	}
 	lz := linalg.NewLanczos(dim, o.applyA, maxBasis)
 	if err := lz.Start(x0); err != nil {
