@@ -64,8 +64,7 @@
 // a first Lanczos run with D's large products in single precision chooses the start vector
 // (Diagnostics.SingleApplications); the value and both ends of the bracket come from
 // double-precision applications only. At p = 0 (B = n) lambda_gen = lambda_max(H) in closed
-// form (App. I). The covariance limit is a conjugate-gradient solve preconditioned exactly on
-// the top eigenvector and by the diagonal elsewhere. Inputs are normalized internally (results do not depend on the
+// form (App. I). The covariance limit is a preconditioned conjugate-gradient solve. Inputs are normalized internally (results do not depend on the
 // scale of H up to rounding, from 1e-200 to 1e200).
 //
 // Numerical failures (an eigensolver that does not converge, non-finite intermediate values)

@@ -138,33 +138,6 @@ func (o *operator) applyA(dst, x []float64) error {
 	return nil
 }
 
-// diagA returns a lower bound on the diagonal of A in packed coordinates (the order of pack),
-//
-//	A_(ab),(ab) >= [(1-p) l_a l_b + p (1/n) sum_i Hh_i[a,a] Hh_i[b,b]] / C_ab,
-//
-// with equality for a = b: the Frobenius form <E, D(E)> / C_ab of the unit packed basis matrix
-// E = (e_a e_b^T + e_b e_a^T)/sqrt 2 is [(1-p) l_a l_b + p (1/n) sum_i (Hh_i[a,a] Hh_i[b,b] +
-// Hh_i[a,b]^2)] / C_ab, and for E = e_a e_a^T it is [(1-p) l_a^2 + p (1/n) sum_i Hh_i[a,a]^2] / C_aa.
-// The Hh_i[a,b]^2 term is left out: with it the covariance solve took as many iterations, and it
-// costs a rank-n k (k+1)/2 update instead of this rank-n one.
-func (o *operator) diagA() []float64 {
-	pr, r, n := o.pr, o.r, o.pr.n
-	q := make([]float64, n*r)
-	pr.curv.diagonals(q)
-	pp := make([]float64, r*r)
-	blas64.Syrk(blas.Trans, 1/float64(n), gen(n, r, q), 0, blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: pp})
-	out := make([]float64, o.dim())
-	k := 0
-	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			c := o.cm12[a*r+b]
-			out[k] = ((1-o.p)*pr.l[a]*pr.l[b] + o.p*pp[a*r+b]) * c * c
-			k++
-		}
-	}
-	return out
-}
-
 // singleTol and singleBasis end the single-precision first phase of generalizedSharpness: at
 // the Ritz residual singleTol (above the rounding level of float32 products, about 1e-6), or
 // when the basis holds singleBasis vectors. Measured at n = 256, h = 20, B = 8: 19 applications
