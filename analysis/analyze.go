@@ -130,13 +130,17 @@ type Diagnostics struct {
 	TraceH            float64 `json:"trace_h"`
 
 	// Generalized sharpness
-	Method          string  `json:"method"`
-	Status          string  `json:"status"`       // "converged" or "iteration_limit" (bracket width vs Options.RelWidth)
-	Applications    int     `json:"applications"` // applications of D (each ~ 3 n k r^2 flops factored)
-	Certificates    int     `json:"certificates"` // Collatz-Wielandt evaluations
-	Restarts        int     `json:"restarts"`
-	Residual        float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
-	BracketRelWidth float64 `json:"bracket_rel_width"` // (hi - lo)/hi
+	Method       string `json:"method"`
+	Status       string `json:"status"`       // "converged" or "iteration_limit" (bracket width vs Options.RelWidth)
+	Applications int    `json:"applications"` // applications of D (each ~ 3 n k r^2 flops factored)
+	// SingleApplications counts the applications of D in single precision of the first
+	// Lanczos phase (factored input), which only choose the start of the double-precision
+	// Lanczos that gives the value and the certificate.
+	SingleApplications int     `json:"single_applications,omitempty"`
+	Certificates       int     `json:"certificates"` // Collatz-Wielandt evaluations
+	Restarts           int     `json:"restarts"`
+	Residual           float64 `json:"residual"`          // ||A x - lambda x|| / lambda of the eigenvector
+	BracketRelWidth    float64 `json:"bracket_rel_width"` // (hi - lo)/hi
 	// BracketLowerFromBound25: bound (25) was above the Lanczos Rayleigh quotient and became
 	// the bracket's lower end.
 	BracketLowerFromBound25 bool `json:"bracket_lower_from_bound25,omitempty"`
@@ -226,7 +230,7 @@ func analyzeFactoredBatches(f *Factored, batches []int, opt Options, path basisP
 		return nil, err
 	}
 	t0 := time.Now()
-	pr, err := newFactoredProblem(f, opt.RankTol, path)
+	pr, err := newFactoredProblem(f, opt, path)
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +355,7 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	rep.Bracket = [2]float64{gen.lo * sc, gen.hi * sc}
 	rep.EtaStar = 2 / rep.GeneralizedSharpness
 	dg.Method, dg.Applications, dg.Certificates, dg.Restarts, dg.Residual = gen.method, gen.applications, gen.certificates, gen.restarts, gen.residual
+	dg.SingleApplications = gen.singleApplications
 	dg.BracketRelWidth = (gen.hi - gen.lo) / gen.hi
 	dg.Status = string(linalg.Converged)
 	if !gen.converged {

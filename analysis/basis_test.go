@@ -131,7 +131,7 @@ func TestPackUnpack(t *testing.T) {
 // (here: NaN in S) is an error naming the stage, not a panic, up through the Lanczos iteration.
 func TestNumericalFailuresAreErrors(t *testing.T) {
 	f := syntheticNetwork(6, 2, 1)
-	pr, err := newFactoredProblem(f, 1e-10, pathAuto)
+	pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
 	if err != nil {
 		t.Fatal(err)
 	}

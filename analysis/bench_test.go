@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -100,39 +101,53 @@ func syntheticGradients(f *Factored, seed uint64) [][]float64 {
 // BenchmarkAnalyzeFactored times the full analysis of one minimum at the paper's size
 // (n = 512, k = 4, d = 15,784 for h = 20 and 78,904 for h = 100), batch size 8: every quantity
 // of AnalyzeFactored, and with gradients the covariance limit of Thm 5 / Cor. 1 at
-// eta = 0.9 eta* (AddCovariance; eta* from the same analysis).
+// eta = 0.9 eta* (AddCovariance; eta* from the same analysis). gram=given hands the analysis
+// the Gram matrix G G^T (Factored.Gram, formed before the timing, as the trainer's closed form
+// train.GaussNewtonGram would be); gram=factors lets it multiply G G^T out of the Jacobians.
 func BenchmarkAnalyzeFactored(b *testing.B) {
 	for _, h := range []int{20, 100} {
-		b.Run(fmt.Sprintf("h=%d", h), func(b *testing.B) {
-			f := syntheticNetwork(512, h, 1)
-			f.Gradients = syntheticGradients(f, 2)
-			var rep *Report
-			for b.Loop() {
-				var err error
-				rep, err = AnalyzeFactored(f, 8, Options{CenterGradients: true})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := rep.AddCovariance(0.9 * 2 / rep.Bracket[1]); err != nil {
-					b.Fatal(err)
-				}
+		for _, given := range []bool{false, true} {
+			name := fmt.Sprintf("h=%d/gram=factors", h)
+			if given {
+				name = fmt.Sprintf("h=%d/gram=given", h)
 			}
-			dg := rep.Diagnostics
-			b.ReportMetric(float64(dg.Rank), "rank")
-			b.ReportMetric(float64(dg.Applications), "applications")
-			b.ReportMetric(dg.BracketRelWidth, "bracket_width")
-			b.ReportMetric(*rep.TopEigenmatrixEffectiveRank, "r_eff")
-			b.ReportMetric(float64(dg.Bound25TopEigenmatrixIterations), "b25_top_iters")
-			b.ReportMetric(float64(dg.Bound25Iterations), "b25_iters")
-			b.ReportMetric(float64(dg.CovarianceIterations), "cov_iters")
-			for _, st := range []string{"basis", "generalized_sharpness", "top_eigenmatrix", "bound25", "nonuniformity", "covariance"} {
-				b.ReportMetric(rep.Seconds[st], st+"_s")
-			}
-			b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g cov trace %.6g loss %.6g grad2 %.6g diag %+v seconds %v",
-				dg.Backend, rep.GeneralizedSharpness, rep.Bracket, rep.Sharpness, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity,
-				*rep.CovarianceTrace, *rep.ExpectedLoss, *rep.ExpectedGradNorm2, dg, rep.Seconds)
-		})
+			b.Run(name, func(b *testing.B) { benchAnalyzeFactored(b, h, given) })
+		}
 	}
+}
+
+func benchAnalyzeFactored(b *testing.B, h int, given bool) {
+	f := syntheticNetwork(512, h, 1)
+	f.Gradients = syntheticGradients(f, 2)
+	if given {
+		f.Gram = gramOf(b, f)
+	}
+	var rep *Report
+	for b.Loop() {
+		var err error
+		rep, err = AnalyzeFactored(f, 8, Options{CenterGradients: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := rep.AddCovariance(0.9 * 2 / rep.Bracket[1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dg := rep.Diagnostics
+	b.ReportMetric(float64(dg.Rank), "rank")
+	b.ReportMetric(float64(dg.Applications), "applications")
+	b.ReportMetric(float64(dg.SingleApplications), "single_applications")
+	b.ReportMetric(dg.BracketRelWidth, "bracket_width")
+	b.ReportMetric(*rep.TopEigenmatrixEffectiveRank, "r_eff")
+	b.ReportMetric(float64(dg.Bound25TopEigenmatrixIterations), "b25_top_iters")
+	b.ReportMetric(float64(dg.Bound25Iterations), "b25_iters")
+	b.ReportMetric(float64(dg.CovarianceIterations), "cov_iters")
+	for _, st := range []string{"basis", "generalized_sharpness", "top_eigenmatrix", "bound25", "nonuniformity", "covariance"} {
+		b.ReportMetric(rep.Seconds[st], st+"_s")
+	}
+	b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g cov trace %.6g loss %.6g grad2 %.6g diag %+v seconds %v",
+		dg.Backend, rep.GeneralizedSharpness, rep.Bracket, rep.Sharpness, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity,
+		*rep.CovarianceTrace, *rep.ExpectedLoss, *rep.ExpectedGradNorm2, dg, rep.Seconds)
 }
 
 // BenchmarkGemm2048 measures the machine's 2048 x 2048 matrix product rate (GFLOP/s) with the
@@ -143,6 +158,23 @@ func BenchmarkGemm2048(b *testing.B) {
 	c := make([]float64, n*n)
 	for b.Loop() {
 		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(n, n, a), gen(n, n, a), 0, gen(n, n, c))
+	}
+	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
+}
+
+// BenchmarkGemm2048Single is BenchmarkGemm2048 in single precision (the first Lanczos phase of
+// the generalized sharpness).
+func BenchmarkGemm2048Single(b *testing.B) {
+	const n = 2048
+	a64 := gaussianSquare(n, 1)
+	a := make([]float32, n*n)
+	for i, v := range a64 {
+		a[i] = float32(v)
+	}
+	c := make([]float32, n*n)
+	g := blas32.General{Rows: n, Cols: n, Stride: n, Data: a}
+	for b.Loop() {
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, g, g, 0, blas32.General{Rows: n, Cols: n, Stride: n, Data: c})
 	}
 	b.ReportMetric(2*n*n*n/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOP/s")
 }
@@ -212,6 +244,31 @@ func BenchmarkAnalyzeFactoredBatches(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(apps), "applications")
+			})
+		}
+	}
+}
+
+// BenchmarkFactoredBasis times the eigenbasis of range(H) alone (newFactoredProblem) at the
+// paper's size, with the Gram matrix multiplied out of the Jacobians (gram=factors) and handed
+// over (gram=given: the check on a probe vector and the eigendecomposition).
+func BenchmarkFactoredBasis(b *testing.B) {
+	for _, h := range []int{20, 100} {
+		f := syntheticNetwork(512, h, 1)
+		gram := gramOf(b, f)
+		for _, given := range []bool{false, true} {
+			name := fmt.Sprintf("h=%d/gram=factors", h)
+			g := *f
+			if given {
+				name = fmt.Sprintf("h=%d/gram=given", h)
+				g.Gram = gram
+			}
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := newFactoredProblem(&g, Options{}.WithDefaults(), pathAuto); err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
 		}
 	}

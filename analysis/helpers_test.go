@@ -290,3 +290,26 @@ func matmul(n int, a, b []float64) []float64 {
 	}
 	return c
 }
+
+// gramOf returns the Gram matrix G G^T of the stacked G_i = M_i^{1/2} J_i of f (unscaled), as a
+// trainer hands it over in Factored.Gram, multiplied out of the factors.
+func gramOf(tb testing.TB, f *Factored) []float64 {
+	tb.Helper()
+	nm := 1
+	if f.OutputHessians != nil {
+		nm = f.N
+	}
+	roots := make([][]float64, nm)
+	for i := range roots {
+		var err error
+		if roots[i], err = psdRoot(f.outputHessian(i), f.K, 1, 1); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cols := make([]int, f.D)
+	for c := range cols {
+		cols[c] = c
+	}
+	s := &factSpace{n: f.N, k: f.K, d: f.D, roots: roots, j: f.Factors, cols: cols}
+	return gramMatrix(f.N*f.K, f.D, gramChunk, s.gather)
+}

@@ -219,7 +219,7 @@ func TestHessianBasis(t *testing.T) {
 	rng := rand.New(rand.NewPCG(221, 222))
 	s := factoredSpec{n: 20, k: 3, d: 12, sub: 7, dead: 2, mRank: 2}
 	f := randFactored(rng, s)
-	pr, err := newFactoredProblem(f, 1e-10, pathAuto)
+	pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func largeOneDim(seed uint64) *Factored {
 func TestHessianPathLargeN(t *testing.T) {
 	f := largeOneDim(5)
 	n := f.N
-	want := 8 * float64(n*1*1+n*1+3*1+512*1+2*1+3*n+n+n+16+1)
+	want := 8 * (float64(n*1*1+n*1+3*1+512*1+2*1+3*n+n+n+16+1) + 1.5*float64(n) + 0.5)
 	if got := float64(MemoryEstimate(n, 1, 1, true)); got != want {
 		t.Errorf("memory estimate %g, want %g", got, want)
 	}

@@ -28,6 +28,13 @@ type Factored struct {
 	OutputHessian  []float64   // K*K row-major: M shared by every sample, symmetric PSD; or nil
 	OutputHessians [][]float64 // nil, or N entries of K*K row-major: M_i, symmetric PSD
 	Gradients      [][]float64 // nil (interpolating), or N entries of length D with zero mean
+	// Gram is nil, or the NK x NK Gram matrix G G^T of the stacked G_i = M_i^{1/2} J_i,
+	// row-major, entry (i K + a, j K + b) = (M_i^{1/2} J_i)_a . (M_j^{1/2} J_j)_b, as a trainer
+	// may have it in closed form (train.GaussNewtonGram). When given, the eigenbasis of the Gram
+	// path (D >= NK, see AnalyzeFactored) is taken from it instead of being multiplied out of the
+	// factors, after a check that it agrees with them on a random probe vector u:
+	// ||Gram u - G (G^T u)|| <= SymTol ||Gram||_F ||u||. The Hessian path (D < NK) ignores it.
+	Gram []float64
 }
 
 // outputHessian returns M_i (the shared M when OutputHessians is nil).
@@ -52,7 +59,8 @@ type Options struct {
 	// RankTol: eigenvalues of H at or below RankTol * lambda_max(H) are taken as zero (they span
 	// null(H)). Default 1e-10.
 	RankTol float64 `json:"rank_tol"`
-	// SymTol: a dense H_i (or M) is symmetric if |A_ab - A_ba| <= SymTol * max|A| over all inputs.
+	// SymTol: a dense H_i (or M) is symmetric if |A_ab - A_ba| <= SymTol * max|A| over all inputs;
+	// a given Gram matrix must agree with the factors to SymTol (see Factored.Gram).
 	// Default 1e-8.
 	SymTol float64 `json:"sym_tol"`
 	// PSDTol: a dense H_i (or M) is PSD if its smallest eigenvalue is >= -PSDTol * s, with s the
@@ -77,6 +85,10 @@ type Options struct {
 	Bound25Random int `json:"bound25_random"`
 	// Bound25MaxIter caps the ascent iterations per start. Default 2000.
 	Bound25MaxIter int `json:"bound25_max_iter"`
+
+	// doubleOnly skips the single-precision first Lanczos phase of the generalized sharpness
+	// (the tests compare both ways).
+	doubleOnly bool
 }
 
 // WithDefaults returns o with every zero field replaced by its default.
@@ -319,6 +331,15 @@ func (f *Factored) Validate(opt Options) error {
 	for i, m := range mins {
 		if m < -opt.PSDTol*math.Max(top, 0) || top < 0 {
 			return fmt.Errorf("analysis: %s is not positive semi-definite: smallest eigenvalue %g", name(i), m*scale)
+		}
+	}
+	if f.Gram != nil {
+		nk := f.N * f.K
+		if len(f.Gram) != nk*nk {
+			return fmt.Errorf("analysis: the Gram matrix has %d entries, want (n k)^2 = %d", len(f.Gram), nk*nk)
+		}
+		if !finite(f.Gram) {
+			return fmt.Errorf("analysis: the Gram matrix contains NaN or Inf")
 		}
 	}
 	return validateGradients(f.Gradients, f.N, f.D, opt)

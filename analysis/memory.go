@@ -11,13 +11,16 @@ import (
 // possible rank of H (r = min(nk, d) factored, r = d dense) and the operators acting on
 // symmetric r x r matrices (THEORY.md, Thm 3), of dimension m = r(r+1)/2:
 //
-//	factored (k outputs), d >= nk: 8 [n k d + n d + 3 (nk)^2 + 512 nk + 4 nk r + n r + ops(r)]
-//	  (the factors J_i, the gradients, the nk x nk Gram matrix with its eigenvectors and the
-//	  eigensolver's workspace, the Gram chunk buffer, the basis matrices, the projected gradients)
-//	factored, d < nk (r = d): 8 [n k d + n d + 3 d^2 + c d + 2 d r + 3 nk r + n k^2 + n r + ops(r)]
+//	factored (k outputs), d >= nk: 8 [n k d + n d + 4 (nk)^2 + 512 nk + 4 nk r + n r + ops(r) + s(r)]
+//	  (the factors J_i, the gradients, the nk x nk Gram matrix (a given one, Factored.Gram, and
+//	  its scaled copy) with its eigenvectors and the eigensolver's workspace, the Gram chunk
+//	  buffer, the basis matrices, the projected gradients)
+//	factored, d < nk (r = d): 8 [n k d + n d + 3 d^2 + c d + 2 d r + 3 nk r + n k^2 + n r + ops(r) + s(r)]
 //	  (the factors, the gradients, n H = G^T G with its eigenvectors and workspace, the buffer of
 //	  c = max(512, k) rows of G, the basis V twice, the factors in the basis with the work space
 //	  of D, the k x k matrices G_i G_i^T, the projected gradients)
+//	s(r) = 1.5 nk r + 0.5 r^2 (the single-precision copies of the factors in the basis and the
+//	  work space of D's single-precision products)
 //	dense (k ignored):    8 [2 n d^2 + 3 d^2 + n d + n r^2 + 2 d r + ops(r)]
 //	  (the H_i and their scaled copies, H with its eigenvectors and workspace, the gradients,
 //	  the H_i in the basis, the basis)
@@ -35,8 +38,9 @@ func MemoryEstimate(n, k, d int, factored bool) uint64 {
 		if hessianPath(n, k, d) {
 			floats = nk*fd + fn*fd + 3*fd*fd + math.Max(512, fk)*fd + 2*fd*r + 3*nk*r + fn*fk*fk + fn*r
 		} else {
-			floats = nk*fd + fn*fd + 3*nk*nk + 512*nk + 4*nk*r + fn*r
+			floats = nk*fd + fn*fd + 4*nk*nk + 512*nk + 4*nk*r + fn*r
 		}
+		floats += 1.5*nk*r + 0.5*r*r
 	} else {
 		r = fd
 		floats = 2*fn*fd*fd + 3*fd*fd + fn*fd + fn*r*r + 2*fd*r

@@ -222,6 +222,9 @@ func TestGaussNewtonGram(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if diff := relDiff(cv.Gram, g); diff != 0 {
+			t.Errorf("%s: PerSampleCurvature's Gram matrix differs from GaussNewtonGram's by %g", loss, diff)
+		}
 		k, nk, d, m := ds.K, ds.N*ds.K, cv.D, cv.OutputHessian[0]
 		row := func(x int) []float64 { return cv.Jacobians[x/k][(x%k)*d : (x%k+1)*d] }
 		for x := 0; x < nk; x++ {

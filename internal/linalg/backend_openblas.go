@@ -34,6 +34,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/netlib/blas/netlib"
 )
@@ -46,6 +47,7 @@ func backend() string { return "openblas/" + kernel }
 
 func init() {
 	blas64.Use(netlib.Implementation{})
+	blas32.Use(netlib.Implementation{})
 	detected = C.GoString(C.openblas_get_corename())
 	kernel = detected
 	if want := betterCore(detected, os.Getenv("OPENBLAS_CORETYPE")); want != "" {

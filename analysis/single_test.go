@@ -1,0 +1,94 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSandwich32: the single-precision sandwich agrees with the double-precision one (itself
+// checked against dense sums of H_i S H_i) to 1e-5 relative in the Frobenius norm, on random
+// symmetric (indefinite) S, for the network's shape and for random factors with a
+// rank-deficient output Hessian.
+func TestSandwich32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(91, 92))
+	for name, f := range map[string]*Factored{
+		"network": syntheticNetwork(40, 3, 9),
+		"random":  randFactored(rng, factoredSpec{n: 15, k: 3, d: 90, sub: 40, dead: 5, mRank: 2}),
+	} {
+		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := pr.curv.(*factCurv)
+		r := pr.r
+		s := make([]float64, r*r)
+		for a := 0; a < r; a++ {
+			for b := a; b < r; b++ {
+				s[a*r+b] = rng.NormFloat64()
+				s[b*r+a] = s[a*r+b]
+			}
+		}
+		want, got := make([]float64, r*r), make([]float64, r*r)
+		if err := c.sandwich(want, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.sandwich32(got, s); err != nil {
+			t.Fatal(err)
+		}
+		num, den := 0.0, 0.0
+		for i := range want {
+			num += (got[i] - want[i]) * (got[i] - want[i])
+			den += want[i] * want[i]
+		}
+		if e := math.Sqrt(num / den); !(e <= 1e-5) || e == 0 {
+			t.Errorf("%s: single-precision sandwich differs by %.3g (relative), want (0, 1e-5]", name, e)
+		}
+	}
+}
+
+// TestSinglePhaseKeepsNumbers: the analysis with the single-precision first Lanczos phase
+// reports every quantity of the double-precision-only analysis to 1e-10 (S*'s shape to 1e-6,
+// see compareNumbers; the bracket's ends are certificates of their own vectors: each bracket
+// must be certified to the target width and contain both estimates), on the network's shape
+// with gradients and the covariance limit, for several batch sizes.
+func TestSinglePhaseKeepsNumbers(t *testing.T) {
+	f := syntheticNetwork(80, 10, 13) // d = 7894 >= nk = 320, rank >= singleMinRank
+	f.Gradients = syntheticGradients(f, 14)
+	f.Gram = gramOf(t, f)
+	batches := []int{2, 8}
+	single, err := AnalyzeFactoredBatches(f, batches, Options{CenterGradients: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	double, err := AnalyzeFactoredBatches(f, batches, Options{CenterGradients: true, doubleOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := single[0].Diagnostics.Rank; r < singleMinRank {
+		t.Fatalf("rank %d < %d: no single-precision phase", r, singleMinRank)
+	}
+	for i, b := range batches {
+		s, d := single[i], double[i]
+		if s.Diagnostics.SingleApplications == 0 || d.Diagnostics.SingleApplications != 0 {
+			t.Fatalf("B = %d: single-precision applications %d and %d, want > 0 and 0", b, s.Diagnostics.SingleApplications, d.Diagnostics.SingleApplications)
+		}
+		for _, r := range []*Report{s, d} {
+			if r.Diagnostics.Status != "converged" || !(r.Diagnostics.BracketRelWidth <= 1e-6) {
+				t.Errorf("B = %d: status %s, bracket width %.3g", b, r.Diagnostics.Status, r.Diagnostics.BracketRelWidth)
+			}
+			for _, x := range []*Report{s, d} {
+				if !(r.Bracket[0] <= x.GeneralizedSharpness*(1+1e-12) && x.GeneralizedSharpness <= r.Bracket[1]*(1+1e-12)) {
+					t.Errorf("B = %d: lambda_gen %.16g outside the bracket %v", b, x.GeneralizedSharpness, r.Bracket)
+				}
+			}
+			if err := r.AddCovariance(0.9 * 2 / math.Max(s.Bracket[1], d.Bracket[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sc := *s
+		sc.Bracket = d.Bracket
+		compareNumbers(t, "single phase", &sc, d)
+		t.Logf("B = %d: applications %d + %d single, %d double only; widths %.3g, %.3g", b, s.Diagnostics.Applications, s.Diagnostics.SingleApplications, d.Diagnostics.Applications, s.Diagnostics.BracketRelWidth, d.Diagnostics.BracketRelWidth)
+	}
+}
