@@ -80,7 +80,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 		path, grid, output string
 		minima             int
 	}{
-		{"../validate.yaml", "../paper.yaml", "results", 4},
+		{"../validate.yaml", "../paper.yaml", "results", 3},
 		{"../validate-quick.yaml", "../quick.yaml", "results/quick", 2},
 	} {
 		cfg, err := loadConfig(tc.path)
