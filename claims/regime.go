@@ -598,9 +598,11 @@ func differences(reg Regime, rows []results.Row, isGD func(results.Row) bool, gr
 	for _, e := range reg.Edges {
 		switch e.Verdict {
 		case Fails:
-			s := fmt.Sprintf("(c) B = %d: %d of the runs and step sizes fail", e.Batch, len(e.Failures))
-			if e.Minima > 0 {
+			s := fmt.Sprintf("(c) B = %d: %d of the runs and step sizes fail: %s", e.Batch, len(e.Failures), strings.Join(capped(e.Failures), "; "))
+			if e.Minima > 0 && e.Min < RegimeEdgeRatio {
 				s += fmt.Sprintf("; smallest λgen/(2/η) %.3f (%s), %.3f below %g", e.Min, e.MinAt, RegimeEdgeRatio-e.Min, RegimeEdgeRatio)
+			} else if e.Minima > 0 {
+				s += fmt.Sprintf("; every converged minimum is at or above %g (smallest %.3f, %s)", RegimeEdgeRatio, e.Min, e.MinAt)
 			}
 			d = append(d, s+".")
 		case Untested:

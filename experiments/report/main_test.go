@@ -263,8 +263,9 @@ func TestReportRegime(t *testing.T) {
 		"- (a) The start (h = 8, init factor 5, init seed 0) is stable at 1 of the 2 SGD step sizes (η ≤ 2/λ0 = 0.01333): λ0/(2/η) = 0.750 at η = 0.01, where the paper needs > 1.",
 		"- (a) The point GD with a tiny step reaches (sharpness 150) is stable for GD at 1 of the 2 SGD step sizes (η ≤ 0.01333): sharpness/(2/η) = 0.750 at η = 0.01.",
 		"- (b) 80.0 % of the SGD runs with B ≤ 32 converged (8 of 10), 90 % needed: 1 more would have to converge.",
-		"- (c) B = 1: 4 of the runs and step sizes fail; smallest λgen/(2/η) 0.600 (η = 0.01, B = 1, seed 1), 0.300 below 0.9.",
-		"- (c) B = 2: 4 of the runs and step sizes fail; smallest λgen/(2/η) 0.600",
+		"- (c) B = 1: 4 of the runs and step sizes fail: η = 0.01, B = 1, seed 1: λgen/(2/η) = 0.600",
+		"; smallest λgen/(2/η) 0.600 (η = 0.01, B = 1, seed 1), 0.300 below 0.9.",
+		"- (c) B = 2: 4 of the runs and step sizes fail: ",
 	} {
 		contains(t, md, want)
 	}
