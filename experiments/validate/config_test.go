@@ -79,9 +79,10 @@ func TestShippedConfigsLoad(t *testing.T) {
 	for _, tc := range []struct {
 		path, grid, output string
 		minima             int
+		c                  []float64 // bracketing 1
 	}{
-		{"../validate.yaml", "../paper.yaml", "results", 3},
-		{"../validate-quick.yaml", "../quick.yaml", "results/quick", 2},
+		{"../validate.yaml", "../paper.yaml", "results", 2, []float64{0.95, 1.05}},
+		{"../validate-quick.yaml", "../quick.yaml", "results/quick", 2, []float64{0.8, 0.9, 0.95, 1.05, 1.1, 1.25}},
 	} {
 		cfg, err := loadConfig(tc.path)
 		if err != nil {
@@ -90,8 +91,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 		if cfg.grid.File != tc.grid || cfg.Output != tc.output || len(cfg.Minima) != tc.minima {
 			t.Errorf("%s: grid %q, output %q, %d minima; want %q, %q, %d", tc.path, cfg.grid.File, cfg.Output, len(cfg.Minima), tc.grid, tc.output, tc.minima)
 		}
-		// the c grid, bracketing 1
-		want := []float64{0.8, 0.9, 0.95, 1.05, 1.1, 1.25}
+		want := tc.c
 		if len(cfg.C) != len(want) {
 			t.Fatalf("%s: c = %v, want %v", tc.path, cfg.C, want)
 		}
