@@ -264,6 +264,7 @@ type factCurv struct {
 	b       []float64 // nk x r
 	gram    [][]float64
 	w       []float64 // nk x r work space
+	u       []float64 // r x r: the upper triangle of S with half its diagonal
 	f       []float64 // nk x r, signed square-root factors
 	// single-precision copies and work space of sandwich32 (allocated on first use)
 	b32, w32, f32, s32 []float32
@@ -312,9 +313,19 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 			sm = math.Max(sm, math.Abs(v))
 		}
 	}
+	// one pass over the factors (n k d entries, 1.3 GB at the paper's h = 100): the largest
+	// |entry| and the columns that are not identically zero (the factors are finite: Validate)
+	used := make([]bool, d)
 	for _, j := range in.Factors {
-		for _, v := range j {
-			sj = math.Max(sj, math.Abs(v))
+		for a := 0; a < k; a++ {
+			for c, v := range j[a*d : (a+1)*d] {
+				if v != 0 {
+					used[c] = true
+					if av := math.Abs(v); av > sj {
+						sj = av
+					}
+				}
+			}
 		}
 	}
 	if sm == 0 || sj == 0 {
@@ -328,17 +339,6 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 				return nil, fmt.Errorf("analysis: output Hessian %d: %v", i, err)
 			}
 			return nil, fmt.Errorf("analysis: output Hessian: %v", err)
-		}
-	}
-	// columns that are not identically zero
-	used := make([]bool, d)
-	for _, j := range in.Factors {
-		for a := 0; a < k; a++ {
-			for c, v := range j[a*d : (a+1)*d] {
-				if v != 0 {
-					used[c] = true
-				}
-			}
 		}
 	}
 	var cols []int
@@ -674,23 +674,29 @@ func (s *factSpace) project(y []float64, g [][]float64) {
 	}
 }
 
-// sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i: W = B S, Z_i = W_i B_i^T (k x k),
-// Z_i = E_i diag(z) E_i^T, F_i = diag(sqrt|z|) E_i^T B_i, and the result as F+^T F+ - F-^T F-
-// (two symmetric rank-k updates): about 3 n k r^2 flops.
+// sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i. With S = U + U^T (U the upper triangle
+// of S with half its diagonal), B_i S B_i^T = X_i + X_i^T for X_i = (B U)_i B_i^T, so that the
+// large product is the triangular W = B U (n k r^2 flops, half of B S). Then
+// Z_i = X_i + X_i^T = E_i diag(z) E_i^T (k x k), F_i = diag(sqrt|z|) E_i^T B_i, and the result is
+// F+^T F+ - F-^T F- (two symmetric rank-k updates, n k r^2 flops): about 2 n k r^2 flops.
 func (c *factCurv) sandwich(dst, s []float64) error {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
 	if c.w == nil {
 		c.w = make([]float64, nk*r)
 		c.f = make([]float64, nk*r)
+		c.u = make([]float64, r*r)
 	}
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, r, c.b), gen(r, r, s), 0, gen(nk, r, c.w))
+	halfDiagonal(c.u, s, r)
+	copy(c.w, c.b[:nk*r])
+	blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
 	z := make([]float64, k*k)
 	zw := make([]float64, k)
 	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom
 	for i := 0; i < n; i++ {
 		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
+		// 2 X_i; signedRoots symmetrizes it into X_i + X_i^T
+		blas64.Gemm(blas.NoTrans, blas.Trans, 2, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
 		var err error
 		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
 			blas64.Gemv(blas.Trans, sq, bi, blas64.Vector{N: k, Inc: 1, Data: e}, 0, blas64.Vector{N: r, Inc: 1, Data: c.f[t*r : (t+1)*r]})
@@ -706,6 +712,15 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 	}
 	mirrorUpper(dst, r)
 	return nil
+}
+
+// halfDiagonal sets the upper triangle of u to that of the r x r s, with half its diagonal (u's
+// lower triangle is left alone): S = U + U^T for a symmetric S.
+func halfDiagonal(u, s []float64, r int) {
+	for a := 0; a < r; a++ {
+		copy(u[a*r+a:(a+1)*r], s[a*r+a:(a+1)*r])
+		u[a*r+a] *= 0.5
+	}
 }
 
 // signedRoots eigendecomposes the symmetric k x k matrix z = G_i S G_i^T of sample i (in place:
@@ -734,8 +749,8 @@ func signedRoots(i, k int, z, zw []float64, pos, neg int, row func(t int, e []fl
 	return pos, neg, nil
 }
 
-// sandwich32 is sandwich with the two large products (W = B S and the rank-k updates) in
-// single precision (inputs rounded to float32, the k x k eigenproblems in float64): about twice
+// sandwich32 is sandwich in single precision (inputs rounded to float32; only the k x k
+// eigenproblems in float64): about twice
 // as fast, with a relative error of order 1e-6. Only for the first, uncertified Lanczos phase
 // of the generalized sharpness.
 func (c *factCurv) sandwich32(dst, s []float64) error {
@@ -748,37 +763,34 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 			c.b32[i] = float32(v)
 		}
 	}
-	for i, v := range s[:r*r] {
-		c.s32[i] = float32(v)
+	// the triangular product of sandwich: W = B U, U the upper triangle of S with half its diagonal
+	for a := 0; a < r; a++ {
+		for b := a; b < r; b++ {
+			c.s32[a*r+b] = float32(s[a*r+b])
+		}
+		c.s32[a*r+a] *= 0.5
 	}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.b32},
-		blas32.General{Rows: r, Cols: r, Stride: r, Data: c.s32}, 0, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
+	copy(c.w32, c.b32)
+	blas32.Trmm(blas.Right, blas.NoTrans, 1, blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
+		blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
 	z := make([]float64, k*k)
+	z32 := make([]float32, k*k)
 	zw := make([]float64, k)
+	e32 := make([]float32, k)
 	pos, neg := 0, nk
 	for i := 0; i < n; i++ {
-		bi := c.b32[i*k*r : (i+1)*k*r]
-		wi := c.w32[i*k*r : (i+1)*k*r]
-		for a := 0; a < k; a++ {
-			for b := 0; b < k; b++ {
-				t := 0.0
-				wa, bb := wi[a*r:(a+1)*r], bi[b*r:(b+1)*r]
-				for x, v := range wa {
-					t += float64(v) * float64(bb[x])
-				}
-				z[a*k+b] = t
-			}
+		bi := blas32.General{Rows: k, Cols: r, Stride: r, Data: c.b32[i*k*r : (i+1)*k*r]}
+		blas32.Gemm(blas.NoTrans, blas.Trans, 2, blas32.General{Rows: k, Cols: r, Stride: r, Data: c.w32[i*k*r : (i+1)*k*r]}, bi, 0,
+			blas32.General{Rows: k, Cols: k, Stride: k, Data: z32})
+		for a, v := range z32 {
+			z[a] = float64(v)
 		}
 		var err error
 		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
-			row := c.f32[t*r : (t+1)*r]
-			clear(row)
-			for a := 0; a < k; a++ {
-				ea := float32(sq * e[a])
-				for x, v := range bi[a*r : (a+1)*r] {
-					row[x] += ea * v
-				}
+			for a, v := range e {
+				e32[a] = float32(v)
 			}
+			blas32.Gemv(blas.Trans, float32(sq), bi, blas32.Vector{N: k, Inc: 1, Data: e32}, 0, blas32.Vector{N: r, Inc: 1, Data: c.f32[t*r : (t+1)*r]})
 		})
 		if err != nil {
 			return err

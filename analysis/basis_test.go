@@ -54,7 +54,7 @@ func TestGramMatrix(t *testing.T) {
 // TestMirrorUpper checks the tiled triangle copy against the definition on sizes around the
 // tile width, and that the upper triangle and the diagonal are left alone.
 func TestMirrorUpper(t *testing.T) {
-	for _, n := range []int{1, 2, 63, 64, 65, 130} {
+	for _, n := range []int{1, 2, 7, 8, 9, 63, 64, 65, 130} {
 		m := make([]float64, n*n)
 		for i := range m {
 			m[i] = float64(i)
@@ -150,5 +150,59 @@ func TestNumericalFailuresAreErrors(t *testing.T) {
 	}
 	if _, _, _, err := nonuniformity(pr, 1); err == nil {
 		t.Error("nonuniformity of a NaN problem succeeded")
+	}
+}
+
+// TestSandwichDense checks the factored sandwich (the triangular product and the signed
+// rank-k updates) against the dense sum (1/n) sum_i Hh_i S Hh_i with Hh_i = B_i^T B_i formed
+// explicitly, on random symmetric (indefinite) S, for the network's shape and for random factors
+// with a rank-deficient output Hessian.
+func TestSandwichDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(93, 94))
+	for name, f := range map[string]*Factored{
+		"network": syntheticNetwork(30, 3, 5),
+		"random":  randFactored(rng, factoredSpec{n: 15, k: 3, d: 90, sub: 40, dead: 5, mRank: 2}),
+	} {
+		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := pr.curv.(*factCurv)
+		n, k, r := c.n, c.k, c.r
+		s := make([]float64, r*r)
+		for a := 0; a < r; a++ {
+			for b := a; b < r; b++ {
+				s[a*r+b] = rng.NormFloat64()
+				s[b*r+a] = s[a*r+b]
+			}
+		}
+		want := make([]float64, r*r)
+		for i := 0; i < n; i++ {
+			bi := c.b[i*k*r : (i+1)*k*r]
+			hi := make([]float64, r*r)
+			for a := 0; a < r; a++ {
+				for b := 0; b < r; b++ {
+					for x := 0; x < k; x++ {
+						hi[a*r+b] += bi[x*r+a] * bi[x*r+b]
+					}
+				}
+			}
+			hsh := matmul(r, matmul(r, hi, s), hi)
+			for a := range want {
+				want[a] += hsh[a] / float64(n)
+			}
+		}
+		got := make([]float64, r*r)
+		if err := c.sandwich(got, s); err != nil {
+			t.Fatal(err)
+		}
+		num, den := 0.0, 0.0
+		for i := range want {
+			num += (got[i] - want[i]) * (got[i] - want[i])
+			den += want[i] * want[i]
+		}
+		if e := math.Sqrt(num / den); !(e <= 1e-13) {
+			t.Errorf("%s: factored sandwich differs from the dense sum by %.3g (relative)", name, e)
+		}
 	}
 }

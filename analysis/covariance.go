@@ -21,8 +21,9 @@ type covResult struct {
 // covariance solves (2C - eta D) Sigma = eta p S_g with S_g = (1/n) sum_i P g_i g_i^T P, by
 // preconditioned conjugate gradients on the symmetric positive definite form
 // (2I - eta A) Y = eta p C^{-1/2} S_g, Sigma = C^{-1/2} Y (2I - eta A is positive definite for
-// eta < 2/lambda_gen). The preconditioner inverts the operator exactly on the top eigenvector
-// of A, so the iteration count depends on 2/(2 - eta lambda_2), not on the distance to eta*.
+// eta < 2/lambda_gen). The preconditioner inverts the operator on the top Ritz vectors of A from
+// the generalized sharpness (deflatePairs of them), so the iteration count depends on the
+// eigenvalues of A below those, not on the distance to eta*.
 // Then trace(Sigma), (1/2) trace(H Sigma) and trace(H^2 Sigma) are the limits of Cor. 1.
 func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIter int) (*covResult, error) {
 	r, n := pr.r, pr.n
@@ -54,17 +55,32 @@ func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIt
 		}
 		return nil
 	}
-	xs := gen.x
+	// preconditioner: 2I - eta A inverted exactly on the top Ritz vectors u_j of the generalized
+	// sharpness' last Lanczos basis (orthonormal), 1/2 on their complement:
+	// P = I/2 + sum_j (1/(2 - eta theta_j) - 1/2) u_j u_j^T, positive definite as theta_j < 2/eta.
+	// (Without Ritz pairs, the top eigenvector alone.)
 	shift := 2 - eta*gen.value
 	if shift <= 0 {
 		return nil, fmt.Errorf("analysis: eta = %g is not below eta* = %g", eta, 2/gen.value)
 	}
+	us, cs := [][]float64{gen.x}, []float64{1/shift - 0.5}
+	if len(gen.pairs) > 0 {
+		us, cs = nil, nil
+		for _, pr := range gen.pairs {
+			sh := 2 - eta*pr.Value
+			if sh <= 0 {
+				return nil, fmt.Errorf("analysis: eta = %g is not below 2/theta = %g for a Ritz value theta of pinv(C) D", eta, 2/pr.Value)
+			}
+			us, cs = append(us, pr.Vector), append(cs, 1/sh-0.5)
+		}
+	}
 	prec := func(dst, x []float64) {
-		c := blas64.Dot(vec(xs), vec(x))
 		for i := range dst {
 			dst[i] = 0.5 * x[i]
 		}
-		blas64.Axpy(c*(1/shift-0.5), vec(xs), vec(dst))
+		for j, u := range us {
+			blas64.Axpy(cs[j]*blas64.Dot(vec(u), vec(x)), vec(u), vec(dst))
+		}
 	}
 	res0 := append([]float64(nil), rhs...)
 	z := make([]float64, dim)

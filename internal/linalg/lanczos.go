@@ -45,6 +45,10 @@ type Ritz struct {
 	Value    float64
 	Residual float64   // ||A x - Value x||, the Lanczos estimate beta_m |y_m| (0 when invariant)
 	Vector   []float64 // unit Ritz vector x (when asked for)
+	// Image is A x from the Lanczos relation A Q_m = Q_m T_m + w e_m^T (w = beta_m q_{m+1}):
+	// A x = Value x + y_m w, exact up to rounding (of order eps ||A|| sqrt(m)) without another
+	// application of A (with Vector).
+	Image []float64
 	// Converged: Residual <= tol |Value| for the tolerance of the run.
 	Converged bool
 }
@@ -150,13 +154,11 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 	}
 }
 
-// ritz computes the top Ritz pair of the current tridiagonal matrix (and the vector if wanted).
-func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
+// tridiagonal eigendecomposes T_m: the unit eigenvectors as the rows of t, the eigenvalues ev
+// ascending.
+func (l *Lanczos) tridiagonal() (t, ev []float64, err error) {
 	m := len(l.alpha)
-	if m == 0 {
-		return Ritz{}, nil
-	}
-	t := make([]float64, m*m)
+	t = make([]float64, m*m)
 	for i := 0; i < m; i++ {
 		t[i*m+i] = l.alpha[i]
 		if i+1 < m {
@@ -164,9 +166,22 @@ func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
 			t[(i+1)*m+i] = l.beta[i]
 		}
 	}
-	ev := make([]float64, m)
+	ev = make([]float64, m)
 	if err := EigSym(m, t, ev, true); err != nil {
-		return Ritz{}, fmt.Errorf("linalg: Lanczos, eigenproblem of the %d x %d tridiagonal matrix after %d applications: %w", m, m, l.applys, err)
+		return nil, nil, fmt.Errorf("linalg: Lanczos, eigenproblem of the %d x %d tridiagonal matrix after %d applications: %w", m, m, l.applys, err)
+	}
+	return t, ev, nil
+}
+
+// ritz computes the top Ritz pair of the current tridiagonal matrix (and the vector if wanted).
+func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
+	m := len(l.alpha)
+	if m == 0 {
+		return Ritz{}, nil
+	}
+	t, ev, err := l.tridiagonal()
+	if err != nil {
+		return Ritz{}, err
 	}
 	y := t[(m-1)*m : m*m]
 	res := Ritz{Value: ev[m-1], Residual: math.Abs(l.beta[m-1] * y[m-1])}
@@ -178,6 +193,11 @@ func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
 		x := make([]float64, l.dim)
 		blas64.Gemv(blas.Trans, 1, blas64.General{Rows: m, Cols: l.dim, Stride: l.dim, Data: l.q[:m*l.dim]}, vec(y), 0, vec(x))
 		res.Vector = x
+		ax := make([]float64, l.dim)
+		copy(ax, x)
+		blas64.Scal(res.Value, vec(ax))
+		blas64.Axpy(y[m-1], vec(l.w), vec(ax))
+		res.Image = ax
 	}
 	return res, nil
 }
@@ -223,4 +243,38 @@ func LanczosTop(dim int, apply func(dst, x []float64) error, x0 []float64, opt L
 			return rz, IterationLimit, err
 		}
 	}
+}
+
+// RitzPair is an eigenpair estimate of the operator from the current Lanczos basis.
+type RitzPair struct {
+	Value    float64
+	Residual float64   // ||A x - Value x|| = beta_m |y_m|
+	Vector   []float64 // unit Ritz vector
+}
+
+// TopPairs returns up to k top Ritz pairs of the current basis, largest value first: their
+// vectors are orthonormal (to the basis' orthogonality) and their residuals are the Lanczos
+// estimates. It returns nil before the first step.
+func (l *Lanczos) TopPairs(k int) ([]RitzPair, error) {
+	m := len(l.alpha)
+	if m == 0 || k < 1 {
+		return nil, nil
+	}
+	t, ev, err := l.tridiagonal()
+	if err != nil {
+		return nil, err
+	}
+	qb := blas64.General{Rows: m, Cols: l.dim, Stride: l.dim, Data: l.q[:m*l.dim]}
+	var pairs []RitzPair
+	for j := m - 1; j >= max(0, m-k); j-- {
+		y := t[j*m : (j+1)*m]
+		x := make([]float64, l.dim)
+		blas64.Gemv(blas.Trans, 1, qb, vec(y), 0, vec(x))
+		res := math.Abs(l.beta[m-1] * y[m-1])
+		if l.broke {
+			res = 0
+		}
+		pairs = append(pairs, RitzPair{Value: ev[j], Residual: res, Vector: x})
+	}
+	return pairs, nil
 }

@@ -92,6 +92,17 @@ func TestLanczosTop(t *testing.T) {
 			res += (ax[i] - rz.Value*rz.Vector[i]) * (ax[i] - rz.Value*rz.Vector[i])
 		}
 		res = math.Sqrt(res)
+		// the image from the Lanczos relation is A x without an application
+		imErr := 0.0
+		for i := range ax {
+			imErr = math.Max(imErr, math.Abs(ax[i]-rz.Image[i]))
+		}
+		if imErr > 1e-13*top {
+			t.Errorf("%s: Image differs from A x by %.2g (top %v)", tc.name, imErr, top)
+		}
+		if count != 0 && len(rz.Image) != n {
+			t.Errorf("%s: Image of length %d", tc.name, len(rz.Image))
+		}
 		if st == Converged {
 			if math.Abs(rz.Value-top) > 1e-9*top || res > 1e-8*top {
 				t.Errorf("%s: top %v (residual %.2g), dense %v", tc.name, rz.Value, res, top)
@@ -126,5 +137,69 @@ func TestLanczosErrors(t *testing.T) {
 	lz := NewLanczos(3, denseOp(3, make([]float64, 9)), 3)
 	if _, err := lz.Run(1e-8, 3); err == nil {
 		t.Error("Run before Start accepted")
+	}
+}
+
+// TestTopPairs compares the top Ritz pairs of a basis with the dense eigensolver: with a basis
+// that spans an invariant subspace they are the top eigenpairs; after a few steps their
+// residuals are the measured ||A x - theta x|| and the vectors are orthonormal.
+func TestTopPairs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, k = 40, 4
+	a, _ := psdWithGap(rng, n, 0.8)
+	ev := make([]float64, n)
+	if err := EigSym(n, append([]float64(nil), a...), ev, false); err != nil {
+		t.Fatal(err)
+	}
+	x0 := make([]float64, n)
+	for i := range x0 {
+		x0[i] = rng.NormFloat64()
+	}
+	op := denseOp(n, a)
+	for _, steps := range []int{n, 8} {
+		lz := NewLanczos(n, op, n)
+		if err := lz.Start(x0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lz.Run(1e-300, steps); err != nil {
+			t.Fatal(err)
+		}
+		pairs, err := lz.TopPairs(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pairs) != k {
+			t.Fatalf("%d steps: %d pairs, want %d", steps, len(pairs), k)
+		}
+		ax := make([]float64, n)
+		for j, p := range pairs {
+			if steps == n && math.Abs(p.Value-ev[n-1-j]) > 1e-12 {
+				t.Errorf("pair %d: value %v, dense %v", j, p.Value, ev[n-1-j])
+			}
+			if j > 0 && p.Value > pairs[j-1].Value {
+				t.Errorf("pair %d: value %v above pair %d's %v", j, p.Value, j-1, pairs[j-1].Value)
+			}
+			_ = op(ax, p.Vector)
+			res := 0.0
+			for i := range ax {
+				res += (ax[i] - p.Value*p.Vector[i]) * (ax[i] - p.Value*p.Vector[i])
+			}
+			if res = math.Sqrt(res); math.Abs(res-p.Residual) > 1e-10 {
+				t.Errorf("%d steps, pair %d: residual %.3g, measured %.3g", steps, j, p.Residual, res)
+			}
+			for i, q := range pairs[:j+1] {
+				dot := 0.0
+				for x := range q.Vector {
+					dot += q.Vector[x] * p.Vector[x]
+				}
+				want := 0.0
+				if i == j {
+					want = 1
+				}
+				if math.Abs(dot-want) > 1e-12 {
+					t.Errorf("%d steps: <x_%d, x_%d> = %v", steps, i, j, dot)
+				}
+			}
+		}
 	}
 }
