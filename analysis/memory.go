@@ -24,9 +24,10 @@ import (
 //	dense (k ignored):    8 [2 n d^2 + 3 d^2 + n d + n r^2 + 2 d r + ops(r)]
 //	  (the H_i and their scaled copies, H with its eigenvectors and workspace, the gradients,
 //	  the H_i in the basis, the basis)
-//	ops(r) = 16 r^2 + b m,  b = min(max(1.5e9 / (8 m), 10), 80, m)
-//	  (the r x r matrices of the operators, certificates and solves, and the Lanczos basis of b
-//	  vectors of the generalized sharpness)
+//	ops(r) = 17 r^2 + (b + min(6, m)) m,  b = min(max(1.5e9 / (8 m), 10), 80, m)
+//	  (the r x r matrices of the operators, certificates and solves, the Lanczos basis of b
+//	  vectors of the generalized sharpness and its top Ritz vectors kept for the covariance
+//	  solve, deflatePairs = 6)
 //
 // The estimate saturates at math.MaxUint64 (shapes like d = 10^12 do not overflow).
 func MemoryEstimate(n, k, d int, factored bool) uint64 {
@@ -47,7 +48,7 @@ func MemoryEstimate(n, k, d int, factored bool) uint64 {
 	}
 	m := r * (r + 1) / 2
 	b := math.Min(math.Min(math.Max(math.Floor(1.5e9/(8*m)), 10), 80), m)
-	floats += 16*r*r + b*m
+	floats += 17*r*r + (b+math.Min(deflatePairs, m))*m
 	bytes := 8 * floats
 	if !(bytes < math.MaxUint64) {
 		return math.MaxUint64

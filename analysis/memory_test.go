@@ -14,12 +14,12 @@ func TestMemoryEstimate(t *testing.T) {
 	n, k, d := 512.0, 4.0, 15784.0
 	nk, r := n*k, 2048.0
 	m := r * (r + 1) / 2
-	want := 8 * (nk*d + n*d + 4*nk*nk + 512*nk + 4*nk*r + n*r + 16*r*r + 80*m + 1.5*nk*r + 0.5*r*r)
+	want := 8 * (nk*d + n*d + 4*nk*nk + 512*nk + 4*nk*r + n*r + 17*r*r + 86*m + 1.5*nk*r + 0.5*r*r)
 	if got := float64(MemoryEstimate(512, 4, 15784, true)); got != want {
 		t.Errorf("factored estimate %g, want %g", got, want)
 	}
-	// dense n = 3, d = 4: r = 4, m = 10, b = min(max(floor(1.5e9/80), 10), 80, 10) = 10
-	want = 8 * (2*3*16 + 3*16 + 3*4 + 3*16 + 2*16 + 16*16 + 10*10)
+	// dense n = 3, d = 4: r = 4, m = 10, b = min(max(floor(1.5e9/80), 10), 80, 10) = 10, 6 Ritz pairs
+	want = 8 * (2*3*16 + 3*16 + 3*4 + 3*16 + 2*16 + 17*16 + 16*10)
 	if got := float64(MemoryEstimate(3, 0, 4, false)); got != want {
 		t.Errorf("dense estimate %g, want %g", got, want)
 	}
@@ -62,11 +62,11 @@ func TestMemoryRefused(t *testing.T) {
 			}
 		}
 	}
-	if err := CheckMemory(30000, 1, 30000, true); err == nil || !strings.Contains(err.Error(), "245 GB") || !strings.Contains(err.Error(), "Gram matrix") {
+	if err := CheckMemory(30000, 1, 30000, true); err == nil || !strings.Contains(err.Error(), "274 GB") || !strings.Contains(err.Error(), "Gram matrix") {
 		// d = nk: the Gram path. The Gram matrix alone is 7.2 GB, 28.8 GB with a given one, its
 		// eigenvectors and the eigensolver's workspace; the r x r matrices (r = 30000) add
-		// 16 x 7.2 GB, the single-precision copies 2 x 7.2 GB and the Lanczos basis (10 vectors
-		// of r(r+1)/2) 36 GB
+		// 17 x 7.2 GB, the single-precision copies 2 x 7.2 GB and the Lanczos basis (10 vectors
+		// of r(r+1)/2) with 6 Ritz vectors 58 GB
 		t.Errorf("n = 30000, k = 1, d = 30000: %v", err)
 	}
 	// a small problem fits under the small limit and is analysed
