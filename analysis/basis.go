@@ -29,15 +29,22 @@ type problem struct {
 // curvature is the family of per-sample Hessians Hh_i (r x r) in the basis. The dense and the
 // factored input implement it differently; all matrices are row-major.
 type curvature interface {
-	// sandwich sets dst = (1/n) sum_i Hh_i S Hh_i for a symmetric r x r S.
+	// sandwich sets the upper triangle of dst to that of (1/n) sum_i Hh_i S Hh_i for a
+	// symmetric r x r S (the lower triangle may be left undefined).
 	sandwich(dst, s []float64) error
-	// forms sets q[i*m+j] = v_j^T Hh_i v_j for the m columns of V (r x m).
-	forms(q, v []float64, m int)
-	// weighted sets dst[:, j] = sum_i w[i*m+j] Hh_i v_j for V, dst r x m.
-	weighted(dst, v []float64, m int, w []float64)
-	// blockForms sets out[((i*m+j)*c+x)*c+y] = z_{x m + j}^T Hh_i z_{y m + j} for Z (r x c m):
-	// the c x c matrices of every Hh_i on the subspaces spanned by the column groups j.
-	blockForms(out, z []float64, m, c int)
+	// imageRows is the number of rows of the images of a column (factored: n k; dense: n r).
+	imageRows() int
+	// images sets y (imageRows x cols) to the images of the cols columns of z (r x cols), what
+	// the quadratic forms of the Hh_i need of them: factored, B z_j (the k coordinates
+	// G_i V z_j of every sample); dense, Hh_i z_j for every i. Images are linear in z.
+	images(y, z []float64, cols int)
+	// blockForms sets out[((i*m+j)*c+x)*c+y] = z_{x m + j}^T Hh_i z_{y m + j} for Z (r x c m)
+	// and its images yz: the c x c matrices of every Hh_i on the subspaces spanned by the
+	// column groups j (c = 1: the forms v_j^T Hh_i v_j, at out[i*m+j]).
+	blockForms(out, z, yz []float64, m, c int)
+	// weighted sets dst[:, j] = sum_i w[i*m+j] Hh_i v_j (dst r x m) from the images yv of the m
+	// columns v_j.
+	weighted(dst, yv []float64, m int, w []float64)
 	// diagonals sets q[i*r+a] = Hh_i[a, a].
 	diagonals(q []float64)
 	// frob2 returns ||Hh_i||_F^2 = ||H_i||_F^2.
@@ -159,45 +166,32 @@ func (c *denseCurv) sandwich(dst, s []float64) error {
 	return nil
 }
 
-func (c *denseCurv) forms(q, v []float64, m int) {
+func (c *denseCurv) imageRows() int { return c.n * c.r }
+
+func (c *denseCurv) images(y, z []float64, cols int) {
 	r := c.r
-	t := make([]float64, c.n*r*m)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, m, v), 0, gen(c.n*r, m, t))
-	for i := 0; i < c.n; i++ {
-		ti := t[i*r*m : (i+1)*r*m]
-		for j := 0; j < m; j++ {
-			s := 0.0
-			for a := 0; a < r; a++ {
-				s += v[a*m+j] * ti[a*m+j]
-			}
-			q[i*m+j] = s
-		}
-	}
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, cols, z), 0, gen(c.n*r, cols, y))
 }
 
-func (c *denseCurv) weighted(dst, v []float64, m int, w []float64) {
+func (c *denseCurv) weighted(dst, yv []float64, m int, w []float64) {
 	r := c.r
-	t := make([]float64, c.n*r*m)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, m, v), 0, gen(c.n*r, m, t))
 	for a := range dst[:r*m] {
 		dst[a] = 0
 	}
 	for i := 0; i < c.n; i++ {
-		ti := t[i*r*m : (i+1)*r*m]
+		yi := yv[i*r*m : (i+1)*r*m]
 		for a := 0; a < r; a++ {
 			for j := 0; j < m; j++ {
-				dst[a*m+j] += w[i*m+j] * ti[a*m+j]
+				dst[a*m+j] += w[i*m+j] * yi[a*m+j]
 			}
 		}
 	}
 }
 
-func (c *denseCurv) blockForms(out, z []float64, m, nc int) {
+func (c *denseCurv) blockForms(out, z, yz []float64, m, nc int) {
 	r, cm := c.r, nc*m
-	y := make([]float64, c.n*r*cm)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(c.n*r, r, c.all), gen(r, cm, z), 0, gen(c.n*r, cm, y))
 	for i := 0; i < c.n; i++ {
-		yi := y[i*r*cm : (i+1)*r*cm]
+		yi := yz[i*r*cm : (i+1)*r*cm]
 		for j := 0; j < m; j++ {
 			o := out[(i*m+j)*nc*nc : (i*m+j+1)*nc*nc]
 			for x := 0; x < nc; x++ {
@@ -710,7 +704,6 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 	if neg < nk {
 		blas64.Syrk(blas.Trans, -1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
 	}
-	mirrorUpper(dst, r)
 	return nil
 }
 
@@ -806,44 +799,32 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 			dst[a*r+b] = float64(c.s32[a*r+b])
 		}
 	}
-	mirrorUpper(dst, r)
 	return nil
 }
 
-func (c *factCurv) forms(q, v []float64, m int) {
+func (c *factCurv) imageRows() int { return c.n * c.k }
+
+func (c *factCurv) images(y, z []float64, cols int) {
 	nk := c.n * c.k
-	w := make([]float64, nk*m)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, m, v), 0, gen(nk, m, w))
-	for i := 0; i < c.n; i++ {
-		for j := 0; j < m; j++ {
-			s := 0.0
-			for a := 0; a < c.k; a++ {
-				x := w[(i*c.k+a)*m+j]
-				s += x * x
-			}
-			q[i*m+j] = s
-		}
-	}
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, cols, z), 0, gen(nk, cols, y))
 }
 
-func (c *factCurv) weighted(dst, v []float64, m int, wt []float64) {
+func (c *factCurv) weighted(dst, yv []float64, m int, wt []float64) {
 	nk := c.n * c.k
 	w := make([]float64, nk*m)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, m, v), 0, gen(nk, m, w))
 	for i := 0; i < c.n; i++ {
 		for a := 0; a < c.k; a++ {
+			row := (i*c.k + a) * m
 			for j := 0; j < m; j++ {
-				w[(i*c.k+a)*m+j] *= wt[i*m+j]
+				w[row+j] = yv[row+j] * wt[i*m+j]
 			}
 		}
 	}
 	blas64.Gemm(blas.Trans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(nk, m, w), 0, gen(c.r, m, dst))
 }
 
-func (c *factCurv) blockForms(out, z []float64, m, nc int) {
-	nk, cm := c.n*c.k, nc*m
-	y := make([]float64, nk*cm)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, c.r, c.b), gen(c.r, cm, z), 0, gen(nk, cm, y))
+func (c *factCurv) blockForms(out, _, y []float64, m, nc int) {
+	cm := nc * m
 	for i := 0; i < c.n; i++ {
 		for j := 0; j < m; j++ {
 			o := out[(i*m+j)*nc*nc : (i*m+j+1)*nc*nc]

@@ -196,6 +196,7 @@ func TestSandwichDense(t *testing.T) {
 		if err := c.sandwich(got, s); err != nil {
 			t.Fatal(err)
 		}
+		mirrorUpper(got, r) // sandwich sets the upper triangle
 		num, den := 0.0, 0.0
 		for i := range want {
 			num += (got[i] - want[i]) * (got[i] - want[i])

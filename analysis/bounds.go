@@ -53,8 +53,15 @@ type b25 struct {
 
 // values sets f[j] for the m unit columns of v (r x m); q is n*m work space.
 func (b b25) values(f, v []float64, m int, q []float64) {
+	yv := make([]float64, b.pr.curv.imageRows()*m)
+	b.pr.curv.images(yv, v, m)
+	b.valuesFrom(f, v, yv, m, q)
+}
+
+// valuesFrom is values with the images yv of v given (curvature.images).
+func (b b25) valuesFrom(f, v, yv []float64, m int, q []float64) {
 	r, n := b.pr.r, b.pr.n
-	b.pr.curv.forms(q, v, m)
+	b.pr.curv.blockForms(q, v, yv, m, 1)
 	for j := 0; j < m; j++ {
 		a := 0.0
 		for x := 0; x < r; x++ {
@@ -68,12 +75,13 @@ func (b b25) values(f, v []float64, m int, q []float64) {
 	}
 }
 
-// grads sets g[:, j] = Riemannian gradient of f at the unit column v_j:
+// grads sets g[:, j] = Riemannian gradient of f at the unit column v_j (and f[j]), from v and
+// its images yv (curvature.images):
 // grad f = 2(1-p) H v + p [ (4/n) sum_i q_i H_i v / a - 2 ((1/n) sum_i q_i^2) H v / a^2 ],
 // projected onto the tangent space (minus 2 f v, by Euler's identity for the degree-2 f).
-func (b b25) grads(g, v []float64, m int, q, f []float64) {
+func (b b25) grads(g, v, yv []float64, m int, q, f []float64) {
 	r, n := b.pr.r, b.pr.n
-	b.pr.curv.forms(q, v, m)
+	b.pr.curv.blockForms(q, v, yv, m, 1)
 	a := make([]float64, m)
 	s2 := make([]float64, m)
 	for j := 0; j < m; j++ {
@@ -92,7 +100,7 @@ func (b b25) grads(g, v []float64, m int, q, f []float64) {
 			w[i*m+j] = 4 * b.p * q[i*m+j] / (float64(n) * a[j])
 		}
 	}
-	b.pr.curv.weighted(g, v, m, w)
+	b.pr.curv.weighted(g, yv, m, w)
 	for x := 0; x < r; x++ {
 		for j := 0; j < m; j++ {
 			hv := b.pr.l[x] * v[x*m+j]
@@ -310,7 +318,15 @@ func ascend(obj b25, v []float64, m int, opt Options) (bound25Result, error) {
 	// gradient ascent; the value never decreases.
 	f := make([]float64, m)
 	g := make([]float64, r*m)
+	pd := make([]float64, r*m)  // the previous step P
 	z := make([]float64, r*3*m) // columns [V | G | P]
+	// The images (curvature.images) of V, G and P: those of V and P are carried along by the
+	// same linear combinations as V and P (recomputed every imageRefresh iterations, so that
+	// rounding cannot drift), so that an iteration multiplies out only the images of G.
+	rows := pr.curv.imageRows()
+	yv, yg, yp := make([]float64, rows*m), make([]float64, rows*m), make([]float64, rows*m)
+	yz := make([]float64, rows*3*m)
+	const imageRefresh = 25
 	qm := make([]float64, n*m)
 	wf := make([]float64, n*m*9)
 	active := make([]bool, m)
@@ -326,15 +342,26 @@ func ascend(obj b25, v []float64, m int, opt Options) (bound25Result, error) {
 		if !any {
 			break
 		}
+		if it%imageRefresh == 0 {
+			pr.curv.images(yv, v, m)
+			pr.curv.images(yp, pd, m)
+		}
 		res.iterations++
-		obj.grads(g, v, m, qm, f)
+		obj.grads(g, v, yv, m, qm, f)
+		pr.curv.images(yg, g, m)
 		for x := 0; x < r; x++ {
 			for j := 0; j < m; j++ {
 				z[x*3*m+j] = v[x*m+j]
 				z[x*3*m+m+j] = g[x*m+j]
+				z[x*3*m+2*m+j] = pd[x*m+j]
 			}
 		}
-		pr.curv.blockForms(wf, z, m, 3)
+		for x := 0; x < rows; x++ {
+			copy(yz[x*3*m:x*3*m+m], yv[x*m:(x+1)*m])
+			copy(yz[x*3*m+m:x*3*m+2*m], yg[x*m:(x+1)*m])
+			copy(yz[x*3*m+2*m:(x+1)*3*m], yp[x*m:(x+1)*m])
+		}
+		pr.curv.blockForms(wf, z, yz, m, 3)
 		for j := 0; j < m; j++ {
 			if !active[j] {
 				continue
@@ -355,20 +382,25 @@ func ascend(obj b25, v []float64, m int, opt Options) (bound25Result, error) {
 			}
 			gain := (fnew - f[j]) / f[j]
 			if gain > 0 {
+				// V <- c0 V + c1 G + c2 P, P <- c1 G + c2 P (the new search direction), both
+				// over ||V||, and their images alike
+				nrm := 0.0
 				for t := 0; t < r; t++ {
 					row := z[t*3*m:]
 					nv := c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]
-					row[2*m+j] = c[1]*row[m+j] + c[2]*row[2*m+j] // new search direction P
 					v[t*m+j] = nv
-				}
-				nrm := 0.0
-				for t := 0; t < r; t++ {
-					nrm += v[t*m+j] * v[t*m+j]
+					pd[t*m+j] = c[1]*row[m+j] + c[2]*row[2*m+j]
+					nrm += nv * nv
 				}
 				nrm = math.Sqrt(nrm)
 				for t := 0; t < r; t++ {
 					v[t*m+j] /= nrm
-					z[t*3*m+2*m+j] /= nrm
+					pd[t*m+j] /= nrm
+				}
+				for x := 0; x < rows; x++ {
+					row := yz[x*3*m:]
+					yv[x*m+j] = (c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
+					yp[x*m+j] = (c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
 				}
 				f[j] = fnew
 			}

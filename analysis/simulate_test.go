@@ -112,6 +112,7 @@ func TestProp2(t *testing.T) {
 		if err := o.applyD(ds, sp); err != nil {
 			t.Fatal(err)
 		}
+		mirrorUpper(ds, r) // applyD sets the upper triangle
 		// S = V S' V^T in parameter space, then brute Q vec(S), then back
 		s := make([]float64, dd)
 		for a := 0; a < d; a++ {

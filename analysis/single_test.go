@@ -36,6 +36,8 @@ func TestSandwich32(t *testing.T) {
 		if err := c.sandwich32(got, s); err != nil {
 			t.Fatal(err)
 		}
+		mirrorUpper(want, r) // both set the upper triangle
+		mirrorUpper(got, r)
 		num, den := 0.0, 0.0
 		for i := range want {
 			num += (got[i] - want[i]) * (got[i] - want[i])

@@ -33,7 +33,7 @@ type operator struct {
 	single singleSandwich
 }
 
-// singleSandwich is a curvature whose sandwich (1/n) sum_i Hh_i S Hh_i also has a
+// singleSandwich is a curvature whose sandwich (1/n) sum_i Hh_i S Hh_i (upper triangle) also has a
 // single-precision version (relative error of order 1e-6, about twice as fast).
 type singleSandwich interface {
 	sandwich32(dst, s []float64) error
@@ -54,7 +54,8 @@ func newOperator(pr *problem, p float64) *operator {
 
 func (o *operator) dim() int { return o.r * (o.r + 1) / 2 }
 
-// applyD sets dst = D(s).
+// applyD sets the upper triangle of dst to that of D(s) (the lower triangle is left undefined:
+// applyA reads the upper one only).
 func (o *operator) applyD(dst, s []float64) error {
 	r, l := o.r, o.pr.l
 	o.apply++
@@ -68,7 +69,7 @@ func (o *operator) applyD(dst, s []float64) error {
 		}
 	}
 	for a := 0; a < r; a++ {
-		for b := 0; b < r; b++ {
+		for b := a; b < r; b++ {
 			dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
 		}
 	}
@@ -80,6 +81,7 @@ func (o *operator) applyT(dst, s []float64) error {
 	if err := o.applyD(dst, s); err != nil {
 		return err
 	}
+	mirrorUpper(dst, o.r)
 	for i, c := range o.cm12 {
 		dst[i] *= c * c
 	}
@@ -259,8 +261,9 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 			return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
 		}
 		for i, c := range o.cm12 {
-			ts[i] = o.ds[i] * c * c // T(S) = pinv(C) D(S), D(S) from the application just made
+			ts[i] = o.ds[i] * c * c // T(S) = pinv(C) D(S), D(S) (upper triangle) from the application just made
 		}
+		mirrorUpper(ts, r)
 		rq := blas64.Dot(vec(x), vec(ax))
 		// true residual
 		rn := 0.0
