@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -30,7 +29,7 @@ type Lanczos struct {
 	apply    func(dst, x []float64) error // dst = A x
 	maxBasis int
 
-	q      []float64 // maxBasis x dim
+	q      [][]float64 // the basis vectors q_0, ..., q_{m-1} (allocated as the basis grows, kept across restarts)
 	alpha  []float64
 	beta   []float64
 	m      int // vectors in the basis
@@ -61,8 +60,7 @@ func NewLanczos(dim int, apply func(dst, x []float64) error, maxBasis int) *Lanc
 		panic(fmt.Sprintf("linalg: Lanczos on dimension %d", dim))
 	}
 	maxBasis = max(1, min(maxBasis, dim))
-	return &Lanczos{dim: dim, apply: apply, maxBasis: maxBasis,
-		q: make([]float64, maxBasis*dim), w: make([]float64, dim), h: make([]float64, maxBasis)}
+	return &Lanczos{dim: dim, apply: apply, maxBasis: maxBasis, w: make([]float64, dim), h: make([]float64, maxBasis)}
 }
 
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
@@ -77,7 +75,10 @@ func (l *Lanczos) Start(x0 []float64) error {
 	if !(nrm > 0) || math.IsInf(nrm, 0) {
 		return fmt.Errorf("linalg: Lanczos start vector has norm %v", nrm)
 	}
-	q0 := l.q[:l.dim]
+	if len(l.q) == 0 {
+		l.q = append(l.q, make([]float64, l.dim))
+	}
+	q0 := l.q[0]
 	copy(q0, x0)
 	blas64.Scal(1/nrm, vec(q0))
 	l.m = 1
@@ -107,7 +108,7 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 			return l.ritz(tol, true)
 		}
 		j := l.m - 1
-		qj := l.q[j*l.dim : (j+1)*l.dim]
+		qj := l.q[j]
 		if err := l.apply(l.w, qj); err != nil {
 			return Ritz{}, fmt.Errorf("linalg: Lanczos, application %d of the operator: %w", l.applys+1, err)
 		}
@@ -115,14 +116,16 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 		budget--
 		a := blas64.Dot(vec(l.w), vec(qj))
 		l.alpha = append(l.alpha, a)
-		qb := blas64.General{Rows: l.m, Cols: l.dim, Stride: l.dim, Data: l.q[:l.m*l.dim]}
 		// classical Gram-Schmidt against the whole basis, repeated when it cancelled much
 		before := blas64.Nrm2(vec(l.w))
 		var b float64
 		for pass := 0; pass < 2; pass++ {
-			h := vec(l.h[:l.m])
-			blas64.Gemv(blas.NoTrans, 1, qb, vec(l.w), 0, h)
-			blas64.Gemv(blas.Trans, -1, qb, h, 1, vec(l.w))
+			for i, q := range l.q[:l.m] {
+				l.h[i] = blas64.Dot(vec(q), vec(l.w))
+			}
+			for i, q := range l.q[:l.m] {
+				blas64.Axpy(-l.h[i], vec(q), vec(l.w))
+			}
 			b = blas64.Nrm2(vec(l.w))
 			if b > 0.7*before {
 				break
@@ -139,7 +142,10 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 			return l.ritz(tol, true)
 		}
 		if l.m < l.maxBasis {
-			next := l.q[l.m*l.dim : (l.m+1)*l.dim]
+			if len(l.q) == l.m {
+				l.q = append(l.q, make([]float64, l.dim))
+			}
+			next := l.q[l.m]
 			copy(next, l.w)
 			blas64.Scal(1/b, vec(next))
 			l.m++
@@ -152,6 +158,15 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 			return l.ritz(tol, true)
 		}
 	}
+}
+
+// combine returns Q_m y = sum_i y_i q_i for the coordinates y (length m) in the basis.
+func (l *Lanczos) combine(y []float64) []float64 {
+	x := make([]float64, l.dim)
+	for i, yi := range y {
+		blas64.Axpy(yi, vec(l.q[i]), vec(x))
+	}
+	return x
 }
 
 // tridiagonal eigendecomposes T_m: the unit eigenvectors as the rows of t, the eigenvalues ev
@@ -190,9 +205,8 @@ func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
 	}
 	res.Converged = res.Residual <= tol*math.Abs(res.Value)
 	if wantVector {
-		x := make([]float64, l.dim)
-		blas64.Gemv(blas.Trans, 1, blas64.General{Rows: m, Cols: l.dim, Stride: l.dim, Data: l.q[:m*l.dim]}, vec(y), 0, vec(x))
-		res.Vector = x
+		res.Vector = l.combine(y)
+		x := res.Vector
 		ax := make([]float64, l.dim)
 		copy(ax, x)
 		blas64.Scal(res.Value, vec(ax))
@@ -264,12 +278,10 @@ func (l *Lanczos) TopPairs(k int) ([]RitzPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	qb := blas64.General{Rows: m, Cols: l.dim, Stride: l.dim, Data: l.q[:m*l.dim]}
 	var pairs []RitzPair
 	for j := m - 1; j >= max(0, m-k); j-- {
 		y := t[j*m : (j+1)*m]
-		x := make([]float64, l.dim)
-		blas64.Gemv(blas.Trans, 1, qb, vec(y), 0, vec(x))
+		x := l.combine(y)
 		res := math.Abs(l.beta[m-1] * y[m-1])
 		if l.broke {
 			res = 0
