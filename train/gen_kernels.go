@@ -138,6 +138,55 @@ func main() {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
+	// dotRowsMark: dotRows, and for every entry q (p = idx[q]) the batch bookkeeping of
+	// maskUpdate: pix[np] = p, np += 1 if masks[p] == 0 (first touch), masks[p] |= bit,
+	// vals[p*bstride] = val[q] (vals points at position b's column). Registers as in dotRows, and
+	// R11 masks, R12 &vals[b], R13 bstride in bytes, BX bit, R14 pix, R15 np, R9 p*bstride in
+	// bytes, R10 masks[p] (out is reloaded at the end).
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", 4*c)
+		p("TEXT ·dotRowsMark%d(SB), NOSPLIT, $0-152", 4*c)
+		prologue()
+		p("\tMOVQ masks+96(FP), R11")
+		p("\tMOVQ vals+104(FP), R12")
+		p("\tMOVQ bstride+112(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ bit+120(FP), BX")
+		p("\tMOVQ pix+128(FP), R14")
+		p("\tMOVQ np+136(FP), R15")
+		zero(c)
+		p("\tTESTQ CX, CX")
+		p("\tJE mark%ddone", c)
+		p("mark%dloop:", c)
+		p("\tMOVQ (SI), AX")
+		p("\tVBROADCASTSD (DI), Y13")
+		p("\tMOVQ AX, (R14)(R15*8)")
+		p("\tMOVQ (R11)(AX*8), R10")
+		p("\tCMPQ R10, $1")
+		p("\tADCQ $0, R15")
+		p("\tORQ BX, R10")
+		p("\tMOVQ R10, (R11)(AX*8)")
+		p("\tMOVQ AX, R9")
+		p("\tIMULQ R13, R9")
+		p("\tVMOVSD X13, (R12)(R9*1)")
+		p("\tIMULQ R8, AX")
+		for i := 0; i < c; i++ {
+			dotBody(i)
+		}
+		p("\tADDQ $8, SI")
+		p("\tADDQ $8, DI")
+		p("\tDECQ CX")
+		p("\tJNZ mark%dloop", c)
+		p("mark%ddone:", c)
+		p("\tMOVQ out+88(FP), R10")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
+		}
+		p("\tMOVQ R15, ret+144(FP)")
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
 	// maskRows: for every p in pix, w[p*h+off+k] -= s * sum over the set bits b of masks[p]
 	// (increasing) of vals[p*bstride+b] dz[b*h+off+k], summed from 0 in registers (computed
 	// as w + g (-s)). Registers: SI pix, CX count, R11 masks, R12 vals, R13 bstride in bytes,
@@ -265,14 +314,17 @@ func main() {
 		p("//go:noescape")
 		p("func maskRows%d(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)", w)
 		p("")
+		p("//go:noescape")
+		p("func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "dotSub", "sub", "add", "mask"} {
-		name := map[string]string{"dot": "dotRows", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)

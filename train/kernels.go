@@ -26,6 +26,7 @@ const kernelBlocks = 13
 
 type (
 	dotKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64)
+	markKernel   func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 	dotSubKernel func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
 	subKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
 	rowsKernel   func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
@@ -37,6 +38,7 @@ type (
 // use the portable loop).
 type rowKernels struct {
 	dot    [kernelBlocks + 1]dotKernel
+	mark   [kernelBlocks + 1]markKernel
 	dotSub [kernelBlocks + 1]dotSubKernel
 	sub    [kernelBlocks + 1]subKernel
 	add    [kernelBlocks + 1]addKernel

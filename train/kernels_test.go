@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -167,6 +168,71 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDotRowsMark checks the forward pass with the batch bookkeeping (dotRowsMark at every
+// width, and the portable markEntries) against a plain loop: the products bit for bit as
+// dotRows's definition, and the touched pixels in order of first touch, the masks of batch
+// positions and the values beside them as maskUpdate defines them, over batches of up to 64
+// positions (each sample's pixels distinct and increasing, as in sparseX).
+func TestDotRowsMark(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 300; trial++ {
+		c := 1 + trial%kernelBlocks
+		w := 4 * c
+		stride := w + rng.IntN(9)
+		off := rng.IntN(stride - w + 1)
+		rows := 1 + rng.IntN(40)
+		bs := 1 + rng.IntN(64)
+		m := make([]float64, rows*stride)
+		for i := range m {
+			m[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(9)-4))
+		}
+		newEngine := func() *fused {
+			return &fused{bpix: make([]int, rows+1), bseen: make([]uint8, rows), bmask: make([]uint64, rows),
+				bvals: make([]float64, rows*bs), bstride: bs}
+		}
+		ek, eg := newEngine(), newEngine()
+		var order []int
+		masks, vals := make([]uint64, rows), make([]float64, rows*bs)
+		npk, npg := 0, 0
+		for b := 0; b < bs; b++ {
+			idx := rng.Perm(rows)[:rng.IntN(min(rows, 25)+1)]
+			slices.Sort(idx)
+			n := len(idx)
+			val := make([]float64, n)
+			for q := range idx {
+				val[q] = rng.NormFloat64()
+				if masks[idx[q]] == 0 && !slices.Contains(order, idx[q]) {
+					order = append(order, idx[q])
+				}
+				masks[idx[q]] |= 1 << b
+				vals[idx[q]*bs+b] = val[q]
+			}
+			want := make([]float64, w)
+			for k := range want {
+				for q, p := range idx {
+					want[k] += val[q] * m[p*stride+off+k]
+				}
+			}
+			got := make([]float64, w)
+			if kern.mark[c] != nil {
+				npk = kern.mark[c](idx, val, m, stride, off, &got[0], &ek.bmask[0], &ek.bvals[b], bs, 1<<b, &ek.bpix[0], npk)
+				if !sameBits(got, want) {
+					t.Fatalf("dotRowsMark%d, %d entries: %v, want %v", w, n, got, want)
+				}
+			} else {
+				npk = ek.markEntries(b, idx, val, npk)
+			}
+			npg = eg.markEntries(b, idx, val, npg)
+		}
+		for name, e := range map[string]*fused{"kernel": ek, "markEntries": eg} {
+			np := map[string]int{"kernel": npk, "markEntries": npg}[name]
+			if !slices.Equal(e.bpix[:np], order) || !slices.Equal(e.bmask, masks) || !sameBits(e.bvals, vals) {
+				t.Fatalf("%s (width %d, batch %d): pixels %v, want %v; masks or values differ", name, w, bs, e.bpix[:np], order)
+			}
+		}
 	}
 }
 
