@@ -248,6 +248,81 @@ func main() {
 		p("\tRET")
 	}
 
+	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
+	// outputs, W2 and its gradient rows of h): gw[o, j] += df[o] a[j] for o < 4,
+	// d = (((0 + w[0, j] df[0]) + w[1, j] df[1]) + w[2, j] df[2]) + w[3, j] df[3], and where u[j] > 0
+	// (ordered: false for NaN) dz[j] = d and gb1[j] += d, else dz[j] = 0 (d masked to +0, and
+	// gb1 + 0 = gb1 exactly: gb1 is a sum from +0, never -0). Registers: SI a, DI u, DX w, R10 gw,
+	// R11 dz, R12 gb1, R8 h in bytes, R9 3h in bytes, CX blocks, AX 8j, R13 &w[0, j],
+	// R14 &gw[0, j]; Y8-Y11 df[0..3], Y12 zero.
+	p("")
+	p("// func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)")
+	p("TEXT ·hiddenDeltas4x(SB), NOSPLIT, $0-72")
+	p("\tMOVQ a+0(FP), SI")
+	p("\tMOVQ u+8(FP), DI")
+	p("\tMOVQ w+16(FP), DX")
+	p("\tMOVQ gw+24(FP), R10")
+	p("\tMOVQ df+32(FP), BX")
+	p("\tMOVQ dz+40(FP), R11")
+	p("\tMOVQ gb1+48(FP), R12")
+	p("\tMOVQ h+56(FP), R8")
+	p("\tMOVQ n4+64(FP), CX")
+	p("\tSHLQ $3, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	for o := 0; o < 4; o++ {
+		p("\tVBROADCASTSD %d(BX), Y%d", 8*o, 8+o)
+	}
+	p("\tVXORPD Y12, Y12, Y12")
+	p("\tXORQ AX, AX")
+	p("\tTESTQ CX, CX")
+	p("\tJE deltasdone")
+	p("deltasloop:")
+	p("\tVMOVUPD (SI)(AX*1), Y0")
+	// entry (o, j) of W2 or its gradient, base = the address of entry (0, j)
+	row := func(base string, o int) string {
+		switch o {
+		case 0:
+			return fmt.Sprintf("(%s)", base)
+		case 1:
+			return fmt.Sprintf("(%s)(R8*1)", base)
+		case 2:
+			return fmt.Sprintf("(%s)(R8*2)", base)
+		}
+		return fmt.Sprintf("(%s)(R9*1)", base)
+	}
+	p("\tLEAQ (DX)(AX*1), R13")
+	p("\tLEAQ (R10)(AX*1), R14")
+	for o := 0; o < 4; o++ {
+		r := row("R14", o)
+		p("\tVMULPD Y0, Y%d, Y1", 8+o)
+		p("\tVMOVUPD %s, Y2", r)
+		p("\tVADDPD Y1, Y2, Y2")
+		p("\tVMOVUPD Y2, %s", r)
+	}
+	for o := 0; o < 4; o++ {
+		r := row("R13", o)
+		p("\tVMOVUPD %s, Y4", r)
+		p("\tVMULPD Y%d, Y4, Y4", 8+o)
+		if o == 0 {
+			p("\tVADDPD Y4, Y12, Y3")
+		} else {
+			p("\tVADDPD Y4, Y3, Y3")
+		}
+	}
+	p("\tVMOVUPD (DI)(AX*1), Y5")
+	p("\tVCMPPD $0x1e, Y12, Y5, Y6")
+	p("\tVANDPD Y6, Y3, Y3")
+	p("\tVMOVUPD Y3, (R11)(AX*1)")
+	p("\tVMOVUPD (R12)(AX*1), Y7")
+	p("\tVADDPD Y3, Y7, Y7")
+	p("\tVMOVUPD Y7, (R12)(AX*1)")
+	p("\tADDQ $32, AX")
+	p("\tDECQ CX")
+	p("\tJNZ deltasloop")
+	p("deltasdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
 	// subScaledRows: for every p in pix, w[p*stride+k] -= s * g[p*stride+k] and g[p*stride+k] = 0
 	// for k < 4 n4 (computed as w + g (-s), exact as in subOuter).
 	p("")
@@ -321,6 +396,9 @@ func main() {
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
 	p("")
+	p("//go:noescape")
+	p("func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)")
+	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
 	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask"} {
@@ -332,6 +410,7 @@ func main() {
 		p("},")
 	}
 	p("\trows: subScaledRows,")
+	p("\tdeltas4: hiddenDeltas4x,")
 	p("}")
 	src, err := format.Source(b.Bytes())
 	if err != nil {

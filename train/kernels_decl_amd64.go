@@ -239,13 +239,17 @@ func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *
 //go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 
+//go:noescape
+func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
+
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
 var avx2Kernels = rowKernels{
-	dot:    [kernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
-	mark:   [kernelBlocks + 1]markKernel{nil, dotRowsMark4, dotRowsMark8, dotRowsMark12, dotRowsMark16, dotRowsMark20, dotRowsMark24, dotRowsMark28, dotRowsMark32, dotRowsMark36, dotRowsMark40, dotRowsMark44, dotRowsMark48, dotRowsMark52},
-	dotSub: [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
-	sub:    [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
-	add:    [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
-	mask:   [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
-	rows:   subScaledRows,
+	dot:     [kernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
+	mark:    [kernelBlocks + 1]markKernel{nil, dotRowsMark4, dotRowsMark8, dotRowsMark12, dotRowsMark16, dotRowsMark20, dotRowsMark24, dotRowsMark28, dotRowsMark32, dotRowsMark36, dotRowsMark40, dotRowsMark44, dotRowsMark48, dotRowsMark52},
+	dotSub:  [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
+	sub:     [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
+	add:     [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
+	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
+	rows:    subScaledRows,
+	deltas4: hiddenDeltas4x,
 }
