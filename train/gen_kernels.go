@@ -42,14 +42,18 @@ func main() {
 		}
 	}
 	// entries emits the loop over the entries q (label name): AX = idx[q]*stride in bytes,
-	// Y13 = val[q] in every lane, then body(i) for each register block i < c.
-	entries := func(name string, c int, body func(i int)) {
+	// Y13 = val[q] in every lane, then extra() (when not nil) and body(i) for each register
+	// block i < c.
+	entries := func(name string, c int, extra func(), body func(i int)) {
 		p("\tTESTQ CX, CX")
 		p("\tJE %sdone", name)
 		p("%sloop:", name)
 		p("\tMOVQ (SI), AX")
 		p("\tIMULQ R8, AX")
 		p("\tVBROADCASTSD (DI), Y13")
+		if extra != nil {
+			extra()
+		}
 		for i := 0; i < c; i++ {
 			body(i)
 		}
@@ -74,7 +78,7 @@ func main() {
 		prologue()
 		p("\tMOVQ out+88(FP), R10")
 		zero(c)
-		entries(fmt.Sprintf("dot%d", c), c, dotBody)
+		entries(fmt.Sprintf("dot%d", c), c, nil, dotBody)
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
 		}
@@ -88,7 +92,7 @@ func main() {
 		prologue()
 		p("\tMOVQ w+88(FP), R10")
 		zero(c)
-		entries(fmt.Sprintf("dotsub%d", c), c, dotBody)
+		entries(fmt.Sprintf("dotsub%d", c), c, nil, dotBody)
 		p("\tVBROADCASTSD s+96(FP), Y13")
 		for i := 0; i < c; i++ {
 			p("\tVMULPD Y13, Y%d, Y%d", i, i)
@@ -111,7 +115,7 @@ func main() {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
 		p("\tVBROADCASTSD negS+96(FP), Y14")
-		entries(fmt.Sprintf("sub%d", c), c, func(i int) {
+		entries(fmt.Sprintf("sub%d", c), c, nil, func(i int) {
 			p("\tVMULPD Y%d, Y13, Y15", i)
 			p("\tVMULPD Y14, Y15, Y15")
 			p("\tVADDPD %d(DX)(AX*1), Y15, Y15", 32*i)
@@ -129,7 +133,7 @@ func main() {
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
-		entries(fmt.Sprintf("add%d", c), c, func(i int) {
+		entries(fmt.Sprintf("add%d", c), c, nil, func(i int) {
 			t := 14 + i%2
 			p("\tVMULPD Y%d, Y13, Y%d", i, t)
 			p("\tVADDPD %d(DX)(AX*1), Y%d, Y%d", 32*i, t, t)
@@ -141,8 +145,8 @@ func main() {
 	// dotRowsMark: dotRows, and for every entry q (p = idx[q]) the batch bookkeeping of
 	// maskUpdate: pix[np] = p, np += 1 if masks[p] == 0 (first touch), masks[p] |= bit,
 	// vals[p*bstride] = val[q] (vals points at position b's column). Registers as in dotRows, and
-	// R11 masks, R12 &vals[b], R13 bstride in bytes, BX bit, R14 pix, R15 np, R9 p*bstride in
-	// bytes, R10 masks[p] (out is reloaded at the end).
+	// R11 masks, R12 &vals[b], R13 bstride in bytes, BX bit, R14 pix, R15 np, R9 p then
+	// p*bstride in bytes, R10 masks[p] (out is reloaded at the end).
 	for c := 1; c <= maxBlocks; c++ {
 		p("")
 		p("// func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", 4*c)
@@ -156,29 +160,17 @@ func main() {
 		p("\tMOVQ pix+128(FP), R14")
 		p("\tMOVQ np+136(FP), R15")
 		zero(c)
-		p("\tTESTQ CX, CX")
-		p("\tJE mark%ddone", c)
-		p("mark%dloop:", c)
-		p("\tMOVQ (SI), AX")
-		p("\tVBROADCASTSD (DI), Y13")
-		p("\tMOVQ AX, (R14)(R15*8)")
-		p("\tMOVQ (R11)(AX*8), R10")
-		p("\tCMPQ R10, $1")
-		p("\tADCQ $0, R15")
-		p("\tORQ BX, R10")
-		p("\tMOVQ R10, (R11)(AX*8)")
-		p("\tMOVQ AX, R9")
-		p("\tIMULQ R13, R9")
-		p("\tVMOVSD X13, (R12)(R9*1)")
-		p("\tIMULQ R8, AX")
-		for i := 0; i < c; i++ {
-			dotBody(i)
-		}
-		p("\tADDQ $8, SI")
-		p("\tADDQ $8, DI")
-		p("\tDECQ CX")
-		p("\tJNZ mark%dloop", c)
-		p("mark%ddone:", c)
+		entries(fmt.Sprintf("mark%d", c), c, func() {
+			p("\tMOVQ (SI), R9")
+			p("\tMOVQ R9, (R14)(R15*8)")
+			p("\tMOVQ (R11)(R9*8), R10")
+			p("\tCMPQ R10, $1")
+			p("\tADCQ $0, R15")
+			p("\tORQ BX, R10")
+			p("\tMOVQ R10, (R11)(R9*8)")
+			p("\tIMULQ R13, R9")
+			p("\tVMOVSD X13, (R12)(R9*1)")
+		}, dotBody)
 		p("\tMOVQ out+88(FP), R10")
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
