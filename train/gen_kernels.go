@@ -42,14 +42,18 @@ func main() {
 		}
 	}
 	// entries emits the loop over the entries q (label name): AX = idx[q]*stride in bytes,
-	// Y13 = val[q] in every lane, then body(i) for each register block i < c.
-	entries := func(name string, c int, body func(i int)) {
+	// Y13 = val[q] in every lane, then extra() (when not nil) and body(i) for each register
+	// block i < c.
+	entries := func(name string, c int, extra func(), body func(i int)) {
 		p("\tTESTQ CX, CX")
 		p("\tJE %sdone", name)
 		p("%sloop:", name)
 		p("\tMOVQ (SI), AX")
 		p("\tIMULQ R8, AX")
 		p("\tVBROADCASTSD (DI), Y13")
+		if extra != nil {
+			extra()
+		}
 		for i := 0; i < c; i++ {
 			body(i)
 		}
@@ -74,7 +78,7 @@ func main() {
 		prologue()
 		p("\tMOVQ out+88(FP), R10")
 		zero(c)
-		entries(fmt.Sprintf("dot%d", c), c, dotBody)
+		entries(fmt.Sprintf("dot%d", c), c, nil, dotBody)
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
 		}
@@ -88,7 +92,7 @@ func main() {
 		prologue()
 		p("\tMOVQ w+88(FP), R10")
 		zero(c)
-		entries(fmt.Sprintf("dotsub%d", c), c, dotBody)
+		entries(fmt.Sprintf("dotsub%d", c), c, nil, dotBody)
 		p("\tVBROADCASTSD s+96(FP), Y13")
 		for i := 0; i < c; i++ {
 			p("\tVMULPD Y13, Y%d, Y%d", i, i)
@@ -111,7 +115,7 @@ func main() {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
 		p("\tVBROADCASTSD negS+96(FP), Y14")
-		entries(fmt.Sprintf("sub%d", c), c, func(i int) {
+		entries(fmt.Sprintf("sub%d", c), c, nil, func(i int) {
 			p("\tVMULPD Y%d, Y13, Y15", i)
 			p("\tVMULPD Y14, Y15, Y15")
 			p("\tVADDPD %d(DX)(AX*1), Y15, Y15", 32*i)
@@ -129,12 +133,49 @@ func main() {
 		for i := 0; i < c; i++ {
 			p("\tVMOVUPD %d(R10), Y%d", 32*i, i)
 		}
-		entries(fmt.Sprintf("add%d", c), c, func(i int) {
+		entries(fmt.Sprintf("add%d", c), c, nil, func(i int) {
 			t := 14 + i%2
 			p("\tVMULPD Y%d, Y13, Y%d", i, t)
 			p("\tVADDPD %d(DX)(AX*1), Y%d, Y%d", 32*i, t, t)
 			p("\tVMOVUPD Y%d, %d(DX)(AX*1)", t, 32*i)
 		})
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+	// dotRowsMark: dotRows, and for every entry q (p = idx[q]) the batch bookkeeping of
+	// maskUpdate: pix[np] = p, np += 1 if masks[p] == 0 (first touch), masks[p] |= bit,
+	// vals[p*bstride] = val[q] (vals points at position b's column). Registers as in dotRows, and
+	// R11 masks, R12 &vals[b], R13 bstride in bytes, BX bit, R14 pix, R15 np, R9 p then
+	// p*bstride in bytes, R10 masks[p] (out is reloaded at the end).
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", 4*c)
+		p("TEXT ·dotRowsMark%d(SB), NOSPLIT, $0-152", 4*c)
+		prologue()
+		p("\tMOVQ masks+96(FP), R11")
+		p("\tMOVQ vals+104(FP), R12")
+		p("\tMOVQ bstride+112(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ bit+120(FP), BX")
+		p("\tMOVQ pix+128(FP), R14")
+		p("\tMOVQ np+136(FP), R15")
+		zero(c)
+		entries(fmt.Sprintf("mark%d", c), c, func() {
+			p("\tMOVQ (SI), R9")
+			p("\tMOVQ R9, (R14)(R15*8)")
+			p("\tMOVQ (R11)(R9*8), R10")
+			p("\tCMPQ R10, $1")
+			p("\tADCQ $0, R15")
+			p("\tORQ BX, R10")
+			p("\tMOVQ R10, (R11)(R9*8)")
+			p("\tIMULQ R13, R9")
+			p("\tVMOVSD X13, (R12)(R9*1)")
+		}, dotBody)
+		p("\tMOVQ out+88(FP), R10")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD Y%d, %d(R10)", i, 32*i)
+		}
+		p("\tMOVQ R15, ret+144(FP)")
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
@@ -198,6 +239,81 @@ func main() {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
+
+	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
+	// outputs, W2 and its gradient rows of h): gw[o, j] += df[o] a[j] for o < 4,
+	// d = (((0 + w[0, j] df[0]) + w[1, j] df[1]) + w[2, j] df[2]) + w[3, j] df[3], and where u[j] > 0
+	// (ordered: false for NaN) dz[j] = d and gb1[j] += d, else dz[j] = 0 (d masked to +0, and
+	// gb1 + 0 = gb1 exactly: gb1 is a sum from +0, never -0). Registers: SI a, DI u, DX w, R10 gw,
+	// R11 dz, R12 gb1, R8 h in bytes, R9 3h in bytes, CX blocks, AX 8j, R13 &w[0, j],
+	// R14 &gw[0, j]; Y8-Y11 df[0..3], Y12 zero.
+	p("")
+	p("// func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)")
+	p("TEXT ·hiddenDeltas4x(SB), NOSPLIT, $0-72")
+	p("\tMOVQ a+0(FP), SI")
+	p("\tMOVQ u+8(FP), DI")
+	p("\tMOVQ w+16(FP), DX")
+	p("\tMOVQ gw+24(FP), R10")
+	p("\tMOVQ df+32(FP), BX")
+	p("\tMOVQ dz+40(FP), R11")
+	p("\tMOVQ gb1+48(FP), R12")
+	p("\tMOVQ h+56(FP), R8")
+	p("\tMOVQ n4+64(FP), CX")
+	p("\tSHLQ $3, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	for o := 0; o < 4; o++ {
+		p("\tVBROADCASTSD %d(BX), Y%d", 8*o, 8+o)
+	}
+	p("\tVXORPD Y12, Y12, Y12")
+	p("\tXORQ AX, AX")
+	p("\tTESTQ CX, CX")
+	p("\tJE deltasdone")
+	p("deltasloop:")
+	p("\tVMOVUPD (SI)(AX*1), Y0")
+	// entry (o, j) of W2 or its gradient, base = the address of entry (0, j)
+	row := func(base string, o int) string {
+		switch o {
+		case 0:
+			return fmt.Sprintf("(%s)", base)
+		case 1:
+			return fmt.Sprintf("(%s)(R8*1)", base)
+		case 2:
+			return fmt.Sprintf("(%s)(R8*2)", base)
+		}
+		return fmt.Sprintf("(%s)(R9*1)", base)
+	}
+	p("\tLEAQ (DX)(AX*1), R13")
+	p("\tLEAQ (R10)(AX*1), R14")
+	for o := 0; o < 4; o++ {
+		r := row("R14", o)
+		p("\tVMULPD Y0, Y%d, Y1", 8+o)
+		p("\tVMOVUPD %s, Y2", r)
+		p("\tVADDPD Y1, Y2, Y2")
+		p("\tVMOVUPD Y2, %s", r)
+	}
+	for o := 0; o < 4; o++ {
+		r := row("R13", o)
+		p("\tVMOVUPD %s, Y4", r)
+		p("\tVMULPD Y%d, Y4, Y4", 8+o)
+		if o == 0 {
+			p("\tVADDPD Y4, Y12, Y3")
+		} else {
+			p("\tVADDPD Y4, Y3, Y3")
+		}
+	}
+	p("\tVMOVUPD (DI)(AX*1), Y5")
+	p("\tVCMPPD $0x1e, Y12, Y5, Y6")
+	p("\tVANDPD Y6, Y3, Y3")
+	p("\tVMOVUPD Y3, (R11)(AX*1)")
+	p("\tVMOVUPD (R12)(AX*1), Y7")
+	p("\tVADDPD Y3, Y7, Y7")
+	p("\tVMOVUPD Y7, (R12)(AX*1)")
+	p("\tADDQ $32, AX")
+	p("\tDECQ CX")
+	p("\tJNZ deltasloop")
+	p("deltasdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 
 	// subScaledRows: for every p in pix, w[p*stride+k] -= s * g[p*stride+k] and g[p*stride+k] = 0
 	// for k < 4 n4 (computed as w + g (-s), exact as in subOuter).
@@ -265,14 +381,20 @@ func main() {
 		p("//go:noescape")
 		p("func maskRows%d(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)", w)
 		p("")
+		p("//go:noescape")
+		p("func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
 	p("")
+	p("//go:noescape")
+	p("func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)")
+	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "dotSub", "sub", "add", "mask"} {
-		name := map[string]string{"dot": "dotRows", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)
@@ -280,6 +402,7 @@ func main() {
 		p("},")
 	}
 	p("\trows: subScaledRows,")
+	p("\tdeltas4: hiddenDeltas4x,")
 	p("}")
 	src, err := format.Source(b.Bytes())
 	if err != nil {

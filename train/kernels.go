@@ -10,6 +10,7 @@ package train
 //	addOuter    m[idx[q], off+k]       += val[q] d[k]                       (G += dz x^T)
 //	applyRows   w[p, k] -= s g[p, k], g[p, k] = 0 for p in pix, k < h    (W1 -= s G)
 //	maskRows    w[p, k] -= s sum_{b in masks[p]} vals[p, b] dz[b, k]      (W1 -= s X_B^T dZ, B <= 64)
+//	dotRowsMark dotRows, and fused.markEntries's bookkeeping of the same entries
 //
 // for k < w. Every sum is taken in increasing q starting from 0, with one rounding per
 // multiplication and per addition (no fused multiply-add), so the AVX2 kernels
@@ -26,22 +27,27 @@ const kernelBlocks = 13
 
 type (
 	dotKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64)
+	markKernel   func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 	dotSubKernel func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
 	subKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
 	rowsKernel   func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 	maskKernel   func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 	addKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64)
+	deltasKernel func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 )
 
 // rowKernels holds the kernels of widths 4, 8, ..., 4 kernelBlocks (index = width / 4; nil:
 // use the portable loop).
 type rowKernels struct {
 	dot    [kernelBlocks + 1]dotKernel
+	mark   [kernelBlocks + 1]markKernel
 	dotSub [kernelBlocks + 1]dotSubKernel
 	sub    [kernelBlocks + 1]subKernel
 	add    [kernelBlocks + 1]addKernel
 	mask   [kernelBlocks + 1]maskKernel
 	rows   rowsKernel
+	// deltas4 is fused.hiddenDeltas4's loop over the first 4 n4 hidden units
+	deltas4 deltasKernel
 }
 
 // kern is the set in use: the AVX2 kernels where the CPU has AVX2 (kernels_amd64.go), else none.

@@ -3148,6 +3148,916 @@ add13done:
 	VZEROUPPER
 	RET
 
+// func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark4(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE mark1done
+mark1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark1loop
+mark1done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark8(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE mark2done
+mark2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark2loop
+mark2done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark12(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE mark3done
+mark3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark3loop
+mark3done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark16(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE mark4done
+mark4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark4loop
+mark4done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark20(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE mark5done
+mark5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark5loop
+mark5done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark24(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE mark6done
+mark6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark6loop
+mark6done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark28(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE mark7done
+mark7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark7loop
+mark7done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark32(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE mark8done
+mark8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark8loop
+mark8done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark36(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE mark9done
+mark9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark9loop
+mark9done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	VMOVUPD Y8, 256(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark40(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE mark10done
+mark10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark10loop
+mark10done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	VMOVUPD Y8, 256(R10)
+	VMOVUPD Y9, 288(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark44(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE mark11done
+mark11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark11loop
+mark11done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	VMOVUPD Y8, 256(R10)
+	VMOVUPD Y9, 288(R10)
+	VMOVUPD Y10, 320(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark48(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE mark12done
+mark12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	VMULPD 352(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark12loop
+mark12done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	VMOVUPD Y8, 256(R10)
+	VMOVUPD Y9, 288(R10)
+	VMOVUPD Y10, 320(R10)
+	VMOVUPD Y11, 352(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMark52(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ bit+120(FP), BX
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE mark13done
+mark13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Y13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	ORQ BX, R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	VMOVSD X13, (R12)(R9*1)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	VMULPD 352(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ mark13loop
+mark13done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	VMOVUPD Y1, 32(R10)
+	VMOVUPD Y2, 64(R10)
+	VMOVUPD Y3, 96(R10)
+	VMOVUPD Y4, 128(R10)
+	VMOVUPD Y5, 160(R10)
+	VMOVUPD Y6, 192(R10)
+	VMOVUPD Y7, 224(R10)
+	VMOVUPD Y8, 256(R10)
+	VMOVUPD Y9, 288(R10)
+	VMOVUPD Y10, 320(R10)
+	VMOVUPD Y11, 352(R10)
+	VMOVUPD Y12, 384(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
 // func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 TEXT ·maskRows4(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
@@ -4237,6 +5147,73 @@ mask13store:
 	DECQ CX
 	JNE mask13pix
 mask13done:
+	VZEROUPPER
+	RET
+
+// func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
+TEXT ·hiddenDeltas4x(SB), NOSPLIT, $0-72
+	MOVQ a+0(FP), SI
+	MOVQ u+8(FP), DI
+	MOVQ w+16(FP), DX
+	MOVQ gw+24(FP), R10
+	MOVQ df+32(FP), BX
+	MOVQ dz+40(FP), R11
+	MOVQ gb1+48(FP), R12
+	MOVQ h+56(FP), R8
+	MOVQ n4+64(FP), CX
+	SHLQ $3, R8
+	LEAQ (R8)(R8*2), R9
+	VBROADCASTSD 0(BX), Y8
+	VBROADCASTSD 8(BX), Y9
+	VBROADCASTSD 16(BX), Y10
+	VBROADCASTSD 24(BX), Y11
+	VXORPD Y12, Y12, Y12
+	XORQ AX, AX
+	TESTQ CX, CX
+	JE deltasdone
+deltasloop:
+	VMOVUPD (SI)(AX*1), Y0
+	LEAQ (DX)(AX*1), R13
+	LEAQ (R10)(AX*1), R14
+	VMULPD Y0, Y8, Y1
+	VMOVUPD (R14), Y2
+	VADDPD Y1, Y2, Y2
+	VMOVUPD Y2, (R14)
+	VMULPD Y0, Y9, Y1
+	VMOVUPD (R14)(R8*1), Y2
+	VADDPD Y1, Y2, Y2
+	VMOVUPD Y2, (R14)(R8*1)
+	VMULPD Y0, Y10, Y1
+	VMOVUPD (R14)(R8*2), Y2
+	VADDPD Y1, Y2, Y2
+	VMOVUPD Y2, (R14)(R8*2)
+	VMULPD Y0, Y11, Y1
+	VMOVUPD (R14)(R9*1), Y2
+	VADDPD Y1, Y2, Y2
+	VMOVUPD Y2, (R14)(R9*1)
+	VMOVUPD (R13), Y4
+	VMULPD Y8, Y4, Y4
+	VADDPD Y4, Y12, Y3
+	VMOVUPD (R13)(R8*1), Y4
+	VMULPD Y9, Y4, Y4
+	VADDPD Y4, Y3, Y3
+	VMOVUPD (R13)(R8*2), Y4
+	VMULPD Y10, Y4, Y4
+	VADDPD Y4, Y3, Y3
+	VMOVUPD (R13)(R9*1), Y4
+	VMULPD Y11, Y4, Y4
+	VADDPD Y4, Y3, Y3
+	VMOVUPD (DI)(AX*1), Y5
+	VCMPPD $0x1e, Y12, Y5, Y6
+	VANDPD Y6, Y3, Y3
+	VMOVUPD Y3, (R11)(AX*1)
+	VMOVUPD (R12)(AX*1), Y7
+	VADDPD Y3, Y7, Y7
+	VMOVUPD Y7, (R12)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ deltasloop
+deltasdone:
 	VZEROUPPER
 	RET
 

@@ -18,6 +18,9 @@ func addOuter4(idx []int, val []float64, m []float64, stride, off int, d *float6
 func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows8(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -31,6 +34,9 @@ func addOuter8(idx []int, val []float64, m []float64, stride, off int, d *float6
 
 //go:noescape
 func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows12(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -48,6 +54,9 @@ func addOuter12(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows16(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -61,6 +70,9 @@ func addOuter16(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows20(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -78,6 +90,9 @@ func addOuter20(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows24(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -91,6 +106,9 @@ func addOuter24(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows28(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -108,6 +126,9 @@ func addOuter28(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows32(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -121,6 +142,9 @@ func addOuter32(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows36(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -138,6 +162,9 @@ func addOuter36(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows40(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -151,6 +178,9 @@ func addOuter40(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows44(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -168,6 +198,9 @@ func addOuter44(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRows48(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -181,6 +214,9 @@ func addOuter48(idx []int, val []float64, m []float64, stride, off int, d *float
 
 //go:noescape
 func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRows52(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -198,14 +234,22 @@ func addOuter52(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
+func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
+
+//go:noescape
+func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
 var avx2Kernels = rowKernels{
-	dot:    [kernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
-	dotSub: [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
-	sub:    [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
-	add:    [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
-	mask:   [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
-	rows:   subScaledRows,
+	dot:     [kernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
+	mark:    [kernelBlocks + 1]markKernel{nil, dotRowsMark4, dotRowsMark8, dotRowsMark12, dotRowsMark16, dotRowsMark20, dotRowsMark24, dotRowsMark28, dotRowsMark32, dotRowsMark36, dotRowsMark40, dotRowsMark44, dotRowsMark48, dotRowsMark52},
+	dotSub:  [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
+	sub:     [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
+	add:     [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
+	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
+	rows:    subScaledRows,
+	deltas4: hiddenDeltas4x,
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -167,6 +168,114 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDotRowsMark checks the forward pass with the batch bookkeeping (dotRowsMark at every
+// width, and the portable markEntries) against a plain loop: the products bit for bit as
+// dotRows's definition, and the touched pixels in order of first touch, the masks of batch
+// positions and the values beside them as maskUpdate defines them, over batches of up to 64
+// positions (each sample's pixels distinct and increasing, as in sparseX).
+func TestDotRowsMark(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 300; trial++ {
+		c := 1 + trial%kernelBlocks
+		w := 4 * c
+		stride := w + rng.IntN(9)
+		off := rng.IntN(stride - w + 1)
+		rows := 1 + rng.IntN(40)
+		bs := 1 + rng.IntN(64)
+		m := make([]float64, rows*stride)
+		for i := range m {
+			m[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(9)-4))
+		}
+		newEngine := func() *fused {
+			return &fused{bpix: make([]int, rows+1), bseen: make([]uint8, rows), bmask: make([]uint64, rows),
+				bvals: make([]float64, rows*bs), bstride: bs}
+		}
+		ek, eg := newEngine(), newEngine()
+		var order []int
+		masks, vals := make([]uint64, rows), make([]float64, rows*bs)
+		npk, npg := 0, 0
+		for b := 0; b < bs; b++ {
+			idx := rng.Perm(rows)[:rng.IntN(min(rows, 25)+1)]
+			slices.Sort(idx)
+			n := len(idx)
+			val := make([]float64, n)
+			for q := range idx {
+				val[q] = rng.NormFloat64()
+				if masks[idx[q]] == 0 && !slices.Contains(order, idx[q]) {
+					order = append(order, idx[q])
+				}
+				masks[idx[q]] |= 1 << b
+				vals[idx[q]*bs+b] = val[q]
+			}
+			want := make([]float64, w)
+			for k := range want {
+				for q, p := range idx {
+					want[k] += val[q] * m[p*stride+off+k]
+				}
+			}
+			got := make([]float64, w)
+			if kern.mark[c] != nil {
+				npk = kern.mark[c](idx, val, m, stride, off, &got[0], &ek.bmask[0], &ek.bvals[b], bs, 1<<b, &ek.bpix[0], npk)
+				if !sameBits(got, want) {
+					t.Fatalf("dotRowsMark%d, %d entries: %v, want %v", w, n, got, want)
+				}
+			} else {
+				npk = ek.markEntries(b, idx, val, npk)
+			}
+			npg = eg.markEntries(b, idx, val, npg)
+		}
+		for name, e := range map[string]*fused{"kernel": ek, "markEntries": eg} {
+			np := map[string]int{"kernel": npk, "markEntries": npg}[name]
+			if !slices.Equal(e.bpix[:np], order) || !slices.Equal(e.bmask, masks) || !sameBits(e.bvals, vals) {
+				t.Fatalf("%s (width %d, batch %d): pixels %v, want %v; masks or values differ", name, w, bs, e.bpix[:np], order)
+			}
+		}
+	}
+}
+
+// TestHiddenDeltas4 checks fused.hiddenDeltas4 with the kernel set in use (AVX2: four hidden
+// units per instruction, then the portable tail) against the portable loop, bit for bit, at
+// every h from 1 to 40, with pre-activations that are positive, negative, +0, -0 and NaN and
+// gradient accumulators that start from sums (never -0, as in training).
+func TestHiddenDeltas4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	special := []float64{0, math.Copysign(0, -1), math.NaN(), -1e-300, 1e-300}
+	for trial := 0; trial < 400; trial++ {
+		h := 1 + trial%40
+		e := &fused{h: h, k: 4, w2: make([]float64, 4*h), gw2: make([]float64, 4*h), gb1: make([]float64, h), df: make([]float64, 4)}
+		u, a := make([]float64, h), make([]float64, h)
+		for j := range u {
+			u[j] = rng.NormFloat64()
+			if rng.IntN(4) == 0 {
+				u[j] = special[rng.IntN(len(special))]
+			}
+			a[j] = max(u[j], 0)
+			if rng.IntN(2) == 0 {
+				e.gb1[j] = rng.NormFloat64()
+			}
+		}
+		for i := range e.w2 {
+			e.w2[i], e.gw2[i] = rng.NormFloat64(), rng.NormFloat64()
+		}
+		for o := range e.df {
+			e.df[o] = rng.NormFloat64()
+		}
+		if trial%9 == 0 {
+			e.df[rng.IntN(4)] = 0
+		}
+		ref := &fused{h: h, k: 4, w2: e.w2, gw2: append([]float64(nil), e.gw2...), gb1: append([]float64(nil), e.gb1...), df: e.df}
+		dz, dzRef := make([]float64, h), make([]float64, h)
+		for j := range dz {
+			dz[j], dzRef[j] = math.NaN(), math.NaN() // must be overwritten
+		}
+		e.hiddenDeltas4(u, a, dz)
+		withKernels(rowKernels{}, func() { ref.hiddenDeltas4(u, a, dzRef) })
+		if !sameBits(dz, dzRef) || !sameBits(e.gw2, ref.gw2) || !sameBits(e.gb1, ref.gb1) {
+			t.Fatalf("h = %d: dz %v, want %v (or the gradients of W2, b1 differ)", h, dz, dzRef)
+		}
 	}
 }
 
