@@ -29,6 +29,11 @@ import statistics
 import sys
 import time
 
+# one thread, also for the BLAS under Debian's torch: torch.set_num_threads(1) does not limit
+# OpenBLAS's own threads, which must be capped before the library loads
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _torchenv  # noqa: E402
 
