@@ -57,15 +57,17 @@
 // eigenvalues; the smaller matrix is decomposed, and [MemoryEstimate] counts it). A caller that
 // has G G^T in closed form (the trainer: train.GaussNewtonGram) hands it over in Factored.Gram,
 // checked against the factors on a random probe, instead of having it multiplied out. One
-// application of D then costs about 3 n k r^2 flops (a symmetric matrix product and two symmetric rank-k
-// updates). Lanczos with full reorthogonalization on C^{-1/2} D C^{-1/2} (symmetric, PSD) gives
-// the top eigenpair; its residual tolerance is tightened until the Collatz-Wielandt upper bound,
-// checked by Cholesky factorizations of mu S - T(S), meets the target width. For factored input
+// application of D then costs about 2 n k r^2 flops (a triangular matrix product, from
+// S = U + U^T, and two symmetric rank-k updates). Lanczos with full reorthogonalization on
+// C^{-1/2} D C^{-1/2} (symmetric, PSD) gives the top eigenpair; its residual tolerance is
+// tightened until the Collatz-Wielandt upper bound, checked by Cholesky factorizations of
+// mu S - T(S) for S from one power step past the Ritz vector, meets the target width. For factored input
 // a first Lanczos run with D's large products in single precision chooses the start vector
 // (Diagnostics.SingleApplications); the value and both ends of the bracket come from
 // double-precision applications only. At p = 0 (B = n) lambda_gen = lambda_max(H) in closed
-// form (App. I). The covariance limit is a preconditioned conjugate-gradient solve. Inputs are normalized internally (results do not depend on the
-// scale of H up to rounding, from 1e-200 to 1e200).
+// form (App. I). The covariance limit is a conjugate-gradient solve, preconditioned by the inverse
+// on the top Ritz vectors of the generalized sharpness' last Lanczos basis. Inputs are normalized
+// internally (results do not depend on the scale of H up to rounding, from 1e-200 to 1e200).
 //
 // Numerical failures (an eigensolver that does not converge, non-finite intermediate values)
 // are returned as errors naming the stage; only misuse (inconsistent shapes) panics. Fast linear
