@@ -169,13 +169,7 @@ func TestSandwichDense(t *testing.T) {
 		}
 		c := pr.curv.(*factCurv)
 		n, k, r := c.n, c.k, c.r
-		s := make([]float64, r*r)
-		for a := 0; a < r; a++ {
-			for b := a; b < r; b++ {
-				s[a*r+b] = rng.NormFloat64()
-				s[b*r+a] = s[a*r+b]
-			}
-		}
+		s := randSymmetric(rng, r)
 		want := make([]float64, r*r)
 		for i := 0; i < n; i++ {
 			bi := c.b[i*k*r : (i+1)*k*r]

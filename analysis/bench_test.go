@@ -287,13 +287,7 @@ func BenchmarkSandwich(b *testing.B) {
 	c := pr.curv.(*factCurv)
 	r := pr.r
 	rng := rand.New(rand.NewPCG(3, 3))
-	s := make([]float64, r*r)
-	for a := 0; a < r; a++ {
-		for x := a; x < r; x++ {
-			s[a*r+x] = rng.NormFloat64()
-			s[x*r+a] = s[a*r+x]
-		}
-	}
+	s := randSymmetric(rng, r)
 	dst := make([]float64, r*r)
 	for _, single := range []bool{false, true} {
 		name, apply := "double", c.sandwich

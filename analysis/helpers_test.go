@@ -313,3 +313,16 @@ func gramOf(tb testing.TB, f *Factored) []float64 {
 	s := &factSpace{n: f.N, k: f.K, d: f.D, roots: roots, j: f.Factors, cols: cols}
 	return gramMatrix(f.N*f.K, f.D, gramChunk, s.gather)
 }
+
+// randSymmetric returns an r x r symmetric matrix with independent standard normal entries on
+// and above the diagonal.
+func randSymmetric(rng *rand.Rand, r int) []float64 {
+	s := make([]float64, r*r)
+	for a := 0; a < r; a++ {
+		for b := a; b < r; b++ {
+			s[a*r+b] = rng.NormFloat64()
+			s[b*r+a] = s[a*r+b]
+		}
+	}
+	return s
+}

@@ -22,13 +22,7 @@ func TestSandwich32(t *testing.T) {
 		}
 		c := pr.curv.(*factCurv)
 		r := pr.r
-		s := make([]float64, r*r)
-		for a := 0; a < r; a++ {
-			for b := a; b < r; b++ {
-				s[a*r+b] = rng.NormFloat64()
-				s[b*r+a] = s[a*r+b]
-			}
-		}
+		s := randSymmetric(rng, r)
 		want, got := make([]float64, r*r), make([]float64, r*r)
 		if err := c.sandwich(want, s); err != nil {
 			t.Fatal(err)
