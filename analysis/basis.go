@@ -670,9 +670,11 @@ func (s *factSpace) project(y []float64, g [][]float64) {
 
 // sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i. With S = U + U^T (U the upper triangle
 // of S with half its diagonal), B_i S B_i^T = X_i + X_i^T for X_i = (B U)_i B_i^T, so that the
-// large product is the triangular W = B U (n k r^2 flops, half of B S). Then
-// Z_i = X_i + X_i^T = E_i diag(z) E_i^T (k x k), F_i = diag(sqrt|z|) E_i^T B_i, and the result is
-// F+^T F+ - F-^T F- (two symmetric rank-k updates, n k r^2 flops): about 2 n k r^2 flops.
+// large product is the triangular W = B U (n k r^2 flops, half of W = B S) when the backend's
+// triangular product is fast (linalg.FastTriangular: OpenBLAS; gonum's pure-Go one is slower
+// than its full product, which is used there). Then Z_i = B_i S B_i^T = E_i diag(z) E_i^T
+// (k x k), F_i = diag(sqrt|z|) E_i^T B_i, and the result is F+^T F+ - F-^T F- (two symmetric
+// rank-k updates, n k r^2 flops): about 2 n k r^2 flops with OpenBLAS, 3 n k r^2 in pure Go.
 func (c *factCurv) sandwich(dst, s []float64) error {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
@@ -681,16 +683,22 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 		c.f = make([]float64, nk*r)
 		c.u = make([]float64, r*r)
 	}
-	halfDiagonal(c.u, s, r)
-	copy(c.w, c.b[:nk*r])
-	blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
+	alpha := 1.0 // Z_i = alpha W_i B_i^T, symmetrized
+	if linalg.FastTriangular {
+		halfDiagonal(c.u, s, r)
+		copy(c.w, c.b[:nk*r])
+		blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
+		alpha = 2
+	} else {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, r, c.b), gen(r, r, s), 0, gen(nk, r, c.w))
+	}
 	z := make([]float64, k*k)
 	zw := make([]float64, k)
 	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom
 	for i := 0; i < n; i++ {
 		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
-		// 2 X_i; signedRoots symmetrizes it into X_i + X_i^T
-		blas64.Gemm(blas.NoTrans, blas.Trans, 2, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
+		// B_i S B_i^T, or 2 X_i, which signedRoots symmetrizes into X_i + X_i^T
+		blas64.Gemm(blas.NoTrans, blas.Trans, alpha, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
 		var err error
 		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
 			blas64.Gemv(blas.Trans, sq, bi, blas64.Vector{N: k, Inc: 1, Data: e}, 0, blas64.Vector{N: r, Inc: 1, Data: c.f[t*r : (t+1)*r]})
@@ -755,16 +763,26 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 			c.b32[i] = float32(v)
 		}
 	}
-	// the triangular product of sandwich: W = B U, U the upper triangle of S with half its diagonal
-	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			c.s32[a*r+b] = float32(s[a*r+b])
+	// W as in sandwich: B U (U the upper triangle of S with half its diagonal) or B S
+	var alpha float32 = 1
+	if linalg.FastTriangular {
+		for a := 0; a < r; a++ {
+			for b := a; b < r; b++ {
+				c.s32[a*r+b] = float32(s[a*r+b])
+			}
+			c.s32[a*r+a] *= 0.5
 		}
-		c.s32[a*r+a] *= 0.5
+		copy(c.w32, c.b32)
+		blas32.Trmm(blas.Right, blas.NoTrans, 1, blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
+			blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
+		alpha = 2
+	} else {
+		for i, v := range s[:r*r] {
+			c.s32[i] = float32(v)
+		}
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.b32},
+			blas32.General{Rows: r, Cols: r, Stride: r, Data: c.s32}, 0, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
 	}
-	copy(c.w32, c.b32)
-	blas32.Trmm(blas.Right, blas.NoTrans, 1, blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
-		blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
 	z := make([]float64, k*k)
 	z32 := make([]float32, k*k)
 	zw := make([]float64, k)
@@ -772,7 +790,7 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 	pos, neg := 0, nk
 	for i := 0; i < n; i++ {
 		bi := blas32.General{Rows: k, Cols: r, Stride: r, Data: c.b32[i*k*r : (i+1)*k*r]}
-		blas32.Gemm(blas.NoTrans, blas.Trans, 2, blas32.General{Rows: k, Cols: r, Stride: r, Data: c.w32[i*k*r : (i+1)*k*r]}, bi, 0,
+		blas32.Gemm(blas.NoTrans, blas.Trans, alpha, blas32.General{Rows: k, Cols: r, Stride: r, Data: c.w32[i*k*r : (i+1)*k*r]}, bi, 0,
 			blas32.General{Rows: k, Cols: k, Stride: k, Data: z32})
 		for a, v := range z32 {
 			z[a] = float64(v)

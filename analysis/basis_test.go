@@ -156,11 +156,12 @@ func TestNumericalFailuresAreErrors(t *testing.T) {
 // TestSandwichDense checks the factored sandwich (the triangular product and the signed
 // rank-k updates) against the dense sum (1/n) sum_i Hh_i S Hh_i with Hh_i = B_i^T B_i formed
 // explicitly, on random symmetric (indefinite) S, for the network's shape and for random factors
-// with a rank-deficient output Hessian.
+// with a rank-deficient output Hessian (with OpenBLAS through the triangular product, in pure Go
+// through the full one: linalg.FastTriangular).
 func TestSandwichDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
 	for name, f := range map[string]*Factored{
-		"network": syntheticNetwork(30, 3, 5),
+		"network": syntheticNetwork(40, 10, 5),
 		"random":  randFactored(rng, factoredSpec{n: 15, k: 3, d: 90, sub: 40, dead: 5, mRank: 2}),
 	} {
 		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)

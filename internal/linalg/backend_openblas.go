@@ -94,3 +94,8 @@ func eigSym(n int, a, w []float64, vectors bool) bool {
 		(*C.double)(&a[0]), C.lapack_int(n), (*C.double)(&w[0]))
 	return info == 0
 }
+
+// FastTriangular reports whether the backend's triangular matrix product (Trmm) runs at the rate
+// of its general one, so that a product with a triangular factor is worth half the flops:
+// OpenBLAS's does.
+const FastTriangular = true
