@@ -115,10 +115,20 @@ func TestLeasesKilledHolderTakenOver(t *testing.T) {
 	if err := victim.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Kill it while it holds a lease, after 2 records: the condition is checked again with the
+	// victim stopped (SIGSTOP), so that no lease is released between the check and the kill.
+	ready := func() bool {
+		leases, _ := s.st.Leases()
+		return len(leases) > 0 && len(s.recordFiles(t)) >= 2
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		if leases, _ := s.st.Leases(); len(leases) > 0 && len(s.recordFiles(t)) >= 2 {
-			break
+		if ready() {
+			victim.Process.Signal(syscall.SIGSTOP)
+			if ready() {
+				break
+			}
+			victim.Process.Signal(syscall.SIGCONT)
 		}
 		time.Sleep(time.Millisecond)
 	}
