@@ -53,14 +53,9 @@ type b25 struct {
 
 // values sets f[j] for the m unit columns of v (r x m); q is n*m work space.
 func (b b25) values(f, v []float64, m int, q []float64) {
+	r, n := b.pr.r, b.pr.n
 	yv := make([]float64, b.pr.curv.imageRows()*m)
 	b.pr.curv.images(yv, v, m)
-	b.valuesFrom(f, v, yv, m, q)
-}
-
-// valuesFrom is values with the images yv of v given (curvature.images).
-func (b b25) valuesFrom(f, v, yv []float64, m int, q []float64) {
-	r, n := b.pr.r, b.pr.n
 	b.pr.curv.blockForms(q, v, yv, m, 1)
 	for j := 0; j < m; j++ {
 		a := 0.0

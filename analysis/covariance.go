@@ -58,28 +58,24 @@ func covariance(pr *problem, p, eta float64, gh []float64, gen *genResult, maxIt
 	// preconditioner: 2I - eta A inverted exactly on the top Ritz vectors u_j of the generalized
 	// sharpness' last Lanczos basis (orthonormal), 1/2 on their complement:
 	// P = I/2 + sum_j (1/(2 - eta theta_j) - 1/2) u_j u_j^T, positive definite as theta_j < 2/eta.
-	// (Without Ritz pairs, the top eigenvector alone.)
-	shift := 2 - eta*gen.value
-	if shift <= 0 {
+	if shift := 2 - eta*gen.value; shift <= 0 {
 		return nil, fmt.Errorf("analysis: eta = %g is not below eta* = %g", eta, 2/gen.value)
 	}
-	us, cs := [][]float64{gen.x}, []float64{1/shift - 0.5}
-	if len(gen.pairs) > 0 {
-		us, cs = nil, nil
-		for _, pr := range gen.pairs {
-			sh := 2 - eta*pr.Value
-			if sh <= 0 {
-				return nil, fmt.Errorf("analysis: eta = %g is not below 2/theta = %g for a Ritz value theta of pinv(C) D", eta, 2/pr.Value)
-			}
-			us, cs = append(us, pr.Vector), append(cs, 1/sh-0.5)
+	cs := make([]float64, len(gen.pairs))
+	for j, rp := range gen.pairs {
+		sh := 2 - eta*rp.Value
+		if sh <= 0 {
+			return nil, fmt.Errorf("analysis: eta = %g is not below 2/theta = %g for a Ritz value theta of pinv(C) D", eta, 2/rp.Value)
 		}
+		cs[j] = 1/sh - 0.5
 	}
 	prec := func(dst, x []float64) {
 		for i := range dst {
 			dst[i] = 0.5 * x[i]
 		}
-		for j, u := range us {
-			blas64.Axpy(cs[j]*blas64.Dot(vec(u), vec(x)), vec(u), vec(dst))
+		for j, rp := range gen.pairs {
+			u := vec(rp.Vector)
+			blas64.Axpy(cs[j]*blas64.Dot(u, vec(x)), u, vec(dst))
 		}
 	}
 	res0 := append([]float64(nil), rhs...)

@@ -161,7 +161,6 @@ const (
 // genResult is the generalized sharpness with its certificate.
 type genResult struct {
 	value, lo, hi float64
-	x             []float64 // packed unit top eigenvector of A
 	s             []float64 // r x r top eigenmatrix of T = pinv(C) D (PSD, Thm 6), unit Frobenius norm
 	applications  int
 	// singleApplications counts the applications of the single-precision first phase
@@ -201,9 +200,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 	if p == 0 {
 		s := make([]float64, r*r)
 		s[0] = 1
-		x := make([]float64, o.dim())
-		x[0] = 1
-		return &genResult{value: l1, lo: l1, hi: l1, x: x, s: s, converged: true, method: "closed form (p = 0: lambda_gen = lambda_max(H))"}, nil
+		return &genResult{value: l1, lo: l1, hi: l1, s: s, converged: true, method: "closed form (p = 0: lambda_gen = lambda_max(H))"}, nil
 	}
 	dim := o.dim()
 	maxBasis := int(1.5e9 / (8 * float64(dim)))
@@ -328,7 +325,6 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 		}
 		if rq >= res.value {
 			res.value = rq
-			res.x = append(res.x[:0], x...)
 			res.s = append(res.s[:0], s...)
 			res.residual = rn
 		}
