@@ -37,6 +37,6 @@ func eigSym(n int, a, w []float64, vectors bool) bool {
 
 // FastTriangular reports whether the backend's triangular matrix product (Trmm) runs at the rate
 // of its general one, so that a product with a triangular factor is worth half the flops. Not
-// gonum's: its pure-Go Trmm is single-threaded and unblocked (2.4x the time of the full product
+// gonum's: its pure-Go Trmm is single-threaded and unblocked (1.5-2.4x the time of the full product
 // in an application of the analysis' D at rank 2048).
 const FastTriangular = false

@@ -160,6 +160,15 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 	}
 }
 
+// residual is ||A x - theta x|| = beta_m |y_m| for the Ritz pair with coordinates y (an
+// eigenvector of T_m); 0 when the Krylov space is invariant.
+func (l *Lanczos) residual(y []float64) float64 {
+	if l.broke {
+		return 0
+	}
+	return math.Abs(l.beta[len(y)-1] * y[len(y)-1])
+}
+
 // combine returns Q_m y = sum_i y_i q_i for the coordinates y (length m) in the basis.
 func (l *Lanczos) combine(y []float64) []float64 {
 	x := make([]float64, l.dim)
@@ -199,10 +208,7 @@ func (l *Lanczos) ritz(tol float64, wantVector bool) (Ritz, error) {
 		return Ritz{}, err
 	}
 	y := t[(m-1)*m : m*m]
-	res := Ritz{Value: ev[m-1], Residual: math.Abs(l.beta[m-1] * y[m-1])}
-	if l.broke {
-		res.Residual = 0
-	}
+	res := Ritz{Value: ev[m-1], Residual: l.residual(y)}
 	res.Converged = res.Residual <= tol*math.Abs(res.Value)
 	if wantVector {
 		res.Vector = l.combine(y)
@@ -281,12 +287,7 @@ func (l *Lanczos) TopPairs(k int) ([]RitzPair, error) {
 	var pairs []RitzPair
 	for j := m - 1; j >= max(0, m-k); j-- {
 		y := t[j*m : (j+1)*m]
-		x := l.combine(y)
-		res := math.Abs(l.beta[m-1] * y[m-1])
-		if l.broke {
-			res = 0
-		}
-		pairs = append(pairs, RitzPair{Value: ev[j], Residual: res, Vector: x})
+		pairs = append(pairs, RitzPair{Value: ev[j], Residual: l.residual(y), Vector: l.combine(y)})
 	}
 	return pairs, nil
 }
