@@ -215,6 +215,9 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 	if len(z) < m*h || (mark && m > e.bstride) {
 		panic("train: sparseForward out of range")
 	}
+	if mark && e.marked {
+		panic("train: the previous batch's pixel marks were not consumed by maskUpdate")
+	}
 	np := 0
 	for b := 0; b < m; b++ {
 		i := b
