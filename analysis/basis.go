@@ -258,7 +258,7 @@ type factCurv struct {
 	b       []float64 // nk x r
 	gram    [][]float64
 	w       []float64 // nk x r work space
-	u       []float64 // r x r: the upper triangle of S with half its diagonal (with linalg.FastTriangular)
+	u       []float64 // r x r: the upper triangle of S with half its diagonal
 	f       []float64 // nk x r, signed square-root factors
 	// single-precision copies and work space of sandwich32 (allocated on first use)
 	b32, w32, f32, s32 []float32
@@ -670,36 +670,29 @@ func (s *factSpace) project(y []float64, g [][]float64) {
 
 // sandwich computes (1/n) sum_i B_i^T (B_i S B_i^T) B_i. With S = U + U^T (U the upper triangle
 // of S with half its diagonal), B_i S B_i^T = X_i + X_i^T for X_i = (B U)_i B_i^T, so that the
-// large product is the triangular W = B U (n k r^2 flops, half of W = B S) when the backend's
-// triangular product is fast (linalg.FastTriangular: OpenBLAS; gonum's pure-Go one is slower
-// than its full product, which is used there). Then Z_i = B_i S B_i^T = E_i diag(z) E_i^T
-// (k x k), F_i = diag(sqrt|z|) E_i^T B_i, and the result is F+^T F+ - F-^T F- (two symmetric
-// rank-k updates, n k r^2 flops): about 2 n k r^2 flops with OpenBLAS, 3 n k r^2 in pure Go.
+// large product is the triangular W = B U (n k r^2 flops, half of W = B S). Then
+// Z_i = B_i S B_i^T = E_i diag(z) E_i^T (k x k), F_i = diag(sqrt|z|) E_i^T B_i, and the result is
+// F+^T F+ - F-^T F- (two symmetric rank-k updates, n k r^2 flops): about 2 n k r^2 flops in all
+// (linalg.TrmmRightUpper and linalg.SyrkTrans, as fast per flop as a general product in both
+// backends).
 func (c *factCurv) sandwich(dst, s []float64) error {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
 	if c.w == nil {
 		c.w = make([]float64, nk*r)
 		c.f = make([]float64, nk*r)
-		if linalg.FastTriangular {
-			c.u = make([]float64, r*r)
-		}
+		c.u = make([]float64, r*r)
 	}
-	alpha := 1.0 // Z_i = alpha W_i B_i^T, symmetrized
-	if linalg.FastTriangular {
-		halfDiagonal(c.u, s, r)
-		copy(c.w, c.b[:nk*r])
-		blas64.Trmm(blas.Right, blas.NoTrans, 1, blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
-		alpha = 2
-	} else {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(nk, r, c.b), gen(r, r, s), 0, gen(nk, r, c.w))
-	}
+	halfDiagonal(c.u, s, r)
+	copy(c.w, c.b[:nk*r])
+	linalg.TrmmRightUpper(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
+	const alpha = 2 // Z_i = alpha W_i B_i^T, symmetrized
 	z := make([]float64, k*k)
 	zw := make([]float64, k)
 	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom
 	for i := 0; i < n; i++ {
 		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
-		// B_i S B_i^T, or 2 X_i, which signedRoots symmetrizes into X_i + X_i^T
+		// 2 X_i, which signedRoots symmetrizes into X_i + X_i^T = B_i S B_i^T
 		blas64.Gemm(blas.NoTrans, blas.Trans, alpha, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
 		var err error
 		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
@@ -710,9 +703,9 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 		}
 	}
 	out := blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: dst}
-	blas64.Syrk(blas.Trans, 1/float64(n), gen(pos, r, c.f[:pos*r]), 0, out)
+	linalg.SyrkTrans(1/float64(n), gen(pos, r, c.f[:pos*r]), 0, out)
 	if neg < nk {
-		blas64.Syrk(blas.Trans, -1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
+		linalg.SyrkTrans(-1/float64(n), gen(nk-neg, r, c.f[neg*r:]), 1, out)
 	}
 	return nil
 }
@@ -768,21 +761,12 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 			c.b32[i] = float32(v)
 		}
 	}
-	// W as in sandwich: B U (U the upper triangle of S with half its diagonal) or B S
-	var alpha float32 = 1
-	if linalg.FastTriangular {
-		halfDiagonal(c.s32, s, r)
-		copy(c.w32, c.b32)
-		blas32.Trmm(blas.Right, blas.NoTrans, 1, blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
-			blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
-		alpha = 2
-	} else {
-		for i, v := range s[:r*r] {
-			c.s32[i] = float32(v)
-		}
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.b32},
-			blas32.General{Rows: r, Cols: r, Stride: r, Data: c.s32}, 0, blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
-	}
+	// W as in sandwich: B U (U the upper triangle of S with half its diagonal)
+	halfDiagonal(c.s32, s, r)
+	copy(c.w32, c.b32)
+	linalg.TrmmRightUpper32(blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
+		blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
+	const alpha = 2
 	z := make([]float64, k*k)
 	z32 := make([]float32, k*k)
 	zw := make([]float64, k)
@@ -807,9 +791,9 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 		}
 	}
 	out := blas32.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: c.s32}
-	blas32.Syrk(blas.Trans, 1/float32(n), blas32.General{Rows: pos, Cols: r, Stride: r, Data: c.f32[:pos*r]}, 0, out)
+	linalg.SyrkTrans32(1/float32(n), blas32.General{Rows: pos, Cols: r, Stride: r, Data: c.f32[:pos*r]}, 0, out)
 	if neg < nk {
-		blas32.Syrk(blas.Trans, -1/float32(n), blas32.General{Rows: nk - neg, Cols: r, Stride: r, Data: c.f32[neg*r:]}, 1, out)
+		linalg.SyrkTrans32(-1/float32(n), blas32.General{Rows: nk - neg, Cols: r, Stride: r, Data: c.f32[neg*r:]}, 1, out)
 	}
 	for a := 0; a < r; a++ {
 		for b := a; b < r; b++ {

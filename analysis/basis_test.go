@@ -156,8 +156,7 @@ func TestNumericalFailuresAreErrors(t *testing.T) {
 // TestSandwichDense checks the factored sandwich (the triangular product and the signed
 // rank-k updates) against the dense sum (1/n) sum_i Hh_i S Hh_i with Hh_i = B_i^T B_i formed
 // explicitly, on random symmetric (indefinite) S, for the network's shape and for random factors
-// with a rank-deficient output Hessian (with OpenBLAS through the triangular product, in pure Go
-// through the full one: linalg.FastTriangular).
+// with a rank-deficient output Hessian.
 func TestSandwichDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
 	for name, f := range map[string]*Factored{

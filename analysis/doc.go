@@ -57,9 +57,9 @@
 // eigenvalues; the smaller matrix is decomposed, and [MemoryEstimate] counts it). A caller that
 // has G G^T in closed form (the trainer: train.GaussNewtonGram) hands it over in Factored.Gram,
 // checked against the factors on a random probe, instead of having it multiplied out. One
-// application of D then costs about 2 n k r^2 flops with OpenBLAS (a triangular matrix product,
-// from S = U + U^T, and two symmetric rank-k updates; 3 n k r^2 in pure Go, whose triangular
-// product is slow). Lanczos with full reorthogonalization on
+// application of D then costs about 2 n k r^2 flops (a triangular matrix product, from
+// S = U + U^T, and two symmetric rank-k updates; in pure Go both are recursive blocks of gonum's
+// parallel general product, internal/linalg's TrmmRightUpper and SyrkTrans). Lanczos with full reorthogonalization on
 // C^{-1/2} D C^{-1/2} (symmetric, PSD) gives the top eigenpair; its residual tolerance is
 // tightened until the Collatz-Wielandt upper bound, checked by Cholesky factorizations of
 // mu S - T(S) for S from one power step past the Ritz vector, meets the target width. For factored input

@@ -95,7 +95,6 @@ func eigSym(n int, a, w []float64, vectors bool) bool {
 	return info == 0
 }
 
-// FastTriangular reports whether the backend's triangular matrix product (Trmm) runs at the rate
-// of its general one, so that a product with a triangular factor is worth half the flops:
-// OpenBLAS's does.
-const FastTriangular = true
+// nativeLevel3 makes SyrkTrans and TrmmRightUpper call the backend's own Syrk and Trmm:
+// OpenBLAS's Syrk and Trmm are blocked and run on all cores.
+const nativeLevel3 = true
