@@ -1,7 +1,8 @@
 //go:build !openblas
 
-// This file is a modified copy of gonum's Dsyev and Dsteqr (gonum.org/v1/gonum/lapack/gonum,
-// dsyev.go and dsteqr.go, v0.17.0), used under their license:
+// This file is a modified copy of gonum's Dsyev, Dsytrd, Dlatrd and Dsteqr
+// (gonum.org/v1/gonum/lapack/gonum, v0.17.0) and of the upper row-major cases of its Dsymv and
+// Dsyr2k (gonum.org/v1/gonum/blas/gonum), used under their license:
 //
 // Copyright ©2015-2016 The Gonum Authors. All rights reserved.
 //
@@ -27,12 +28,15 @@
 // (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS
 // SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
 //
-// The modification: the plane rotations of the QL/QR sweeps are applied to the eigenvector matrix
-// by rotateColumns (row by row, on all cores) in place of Dlasr (column pair by column pair,
-// which in row-major storage touches one cache line per entry); every entry goes through the same
-// operations in the same order, so the results are gonum's bit for bit. Only the case with
-// eigenvectors (Dsyev's jobz = lapack.EVCompute, Dsteqr's compz = lapack.EVOrig) is kept. At
-// n = 2048 the rotations were about 85 % of gonum's Dsyev.
+// The modification: the work is spread over all cores, and every entry goes through the same
+// operations in the same order as in gonum, so the results are gonum's bit for bit.
+//   - The plane rotations of the QL/QR sweeps are applied to the eigenvector matrix by
+//     rotateColumns (row by row) in place of Dlasr (column pair by column pair, which in row-major
+//     storage touches one cache line per entry). At n = 2048 they were about 85 % of gonum's Dsyev.
+//   - The reduction to tridiagonal form (Dsytrd, Dlatrd) calls symvUpper and syr2kUpper, which split
+//     gonum's Dsymv and Dsyr2k between the cores by rows of their result.
+// Only the cases used here are kept: eigenvectors (Dsyev's jobz = lapack.EVCompute, Dsteqr's
+// compz = lapack.EVOrig) of the upper triangle.
 
 package linalg
 
@@ -90,7 +94,7 @@ func syevVectors(n int, a, w []float64) (ok bool) {
 	indtau := inde + n
 	indwork := indtau + n
 	llwork := lwork - indwork
-	impl.Dsytrd(blas.Upper, n, a, n, w, work[inde:], work[indtau:], work[indwork:], llwork)
+	sytrdUpper(n, a, n, w, work[inde:], work[indtau:], work[indwork:], llwork)
 	impl.Dorgtr(blas.Upper, n, a, n, work[indtau:], work[indwork:], llwork)
 	if !steqrOrig(n, w, work[inde:], a, n, work[indtau:]) {
 		return false
@@ -493,6 +497,215 @@ func rotateRows(forward bool, lo, hi, n int, c, s, a []float64, lda int) {
 				row[j+1] = ctmp*tmp - stmp*tmp2
 				row[j] = stmp*tmp + ctmp*tmp2
 			}
+		}
+	}
+}
+
+// sytrdUpper is gonum's Dsytrd with uplo = blas.Upper (the reduction of the symmetric a to
+// tridiagonal form Q^T A Q, in blocks of nb columns by latrdUpper and syr2kUpper, the last block
+// by Dsytd2), lwork >= n nb for the blocked code.
+func sytrdUpper(n int, a []float64, lda int, d, e, tau, work []float64, lwork int) {
+	impl := gonum.Implementation{}
+	if n == 0 {
+		return
+	}
+	nb := impl.Ilaenv(1, "DSYTRD", "U", n, -1, -1, -1)
+	nx := n
+	if 1 < nb && nb < n {
+		// Determine when to cross over from blocked to unblocked code. The last
+		// block is always handled by unblocked code.
+		nx = max(nb, impl.Ilaenv(3, "DSYTRD", "U", n, -1, -1, -1))
+		if nx < n {
+			// Determine if workspace is large enough for blocked code.
+			if lwork < n*nb {
+				nb = max(lwork/n, 1)
+				nbmin := impl.Ilaenv(2, "DSYTRD", "U", n, -1, -1, -1)
+				if nb < nbmin {
+					nx = n
+				}
+			}
+		} else {
+			nx = n
+		}
+	} else {
+		nb = 1
+	}
+	ldwork := nb
+
+	// Reduce the upper triangle of A. Columns 0:kk are handled by the unblocked method.
+	var i int
+	kk := n - ((n-nx+nb-1)/nb)*nb
+	for i = n - nb; i >= kk; i -= nb {
+		// Reduce columns i:i+nb to tridiagonal form and form the matrix W
+		// which is needed to update the unreduced part of the matrix.
+		latrdUpper(i+nb, nb, a, lda, e, tau, work, ldwork)
+
+		// Update the unreduced submatrix A[0:i-1,0:i-1], using an update
+		// of the form A = A - V*Wᵀ - W*Vᵀ.
+		syr2kUpper(i, nb, -1, a[i:], lda, work, ldwork, a, lda)
+
+		// Copy superdiagonal elements back into A, and diagonal elements into D.
+		for j := i; j < i+nb; j++ {
+			a[(j-1)*lda+j] = e[j-1]
+			d[j] = a[j*lda+j]
+		}
+	}
+	// Use unblocked code to reduce the last or only block.
+	impl.Dsytd2(blas.Upper, kk, a, lda, d, e, tau)
+}
+
+// latrdUpper is gonum's Dlatrd with uplo = blas.Upper: it reduces the last nb rows and columns of
+// the n x n a to tridiagonal form and returns in w the n x nb matrix W for the update of the rest.
+func latrdUpper(n, nb int, a []float64, lda int, e, tau, w []float64, ldw int) {
+	impl := gonum.Implementation{}
+	if n == 0 {
+		return
+	}
+	bi := blas64.Implementation()
+	for i := n - 1; i >= n-nb; i-- {
+		iw := i - n + nb
+		if i < n-1 {
+			// Update A(0:i, i).
+			bi.Dgemv(blas.NoTrans, i+1, n-i-1, -1, a[i+1:], lda,
+				w[i*ldw+iw+1:], 1, 1, a[i:], lda)
+			bi.Dgemv(blas.NoTrans, i+1, n-i-1, -1, w[iw+1:], ldw,
+				a[i*lda+i+1:], 1, 1, a[i:], lda)
+		}
+		if i > 0 {
+			// Generate elementary reflector H_i to annihilate A(0:i-2,i).
+			e[i-1], tau[i-1] = impl.Dlarfg(i, a[(i-1)*lda+i], a[i:], lda)
+			a[(i-1)*lda+i] = 1
+
+			// Compute W(0:i-1, i).
+			symvUpper(i, a, lda, a[i:], lda, w[iw:], ldw)
+			if i < n-1 {
+				bi.Dgemv(blas.Trans, i, n-i-1, 1, w[iw+1:], ldw,
+					a[i:], lda, 0, w[(i+1)*ldw+iw:], ldw)
+				bi.Dgemv(blas.NoTrans, i, n-i-1, -1, a[i+1:], lda,
+					w[(i+1)*ldw+iw:], ldw, 1, w[iw:], ldw)
+				bi.Dgemv(blas.Trans, i, n-i-1, 1, a[i+1:], lda,
+					a[i:], lda, 0, w[(i+1)*ldw+iw:], ldw)
+				bi.Dgemv(blas.NoTrans, i, n-i-1, -1, w[iw+1:], ldw,
+					w[(i+1)*ldw+iw:], ldw, 1, w[iw:], ldw)
+			}
+			bi.Dscal(i, tau[i-1], w[iw:], ldw)
+			alpha := -0.5 * tau[i-1] * bi.Ddot(i, w[iw:], ldw, a[i:], lda)
+			bi.Daxpy(i, alpha, a[i:], lda, w[iw:], ldw)
+		}
+	}
+}
+
+// parallelMinOrder is the order below which symvUpper and syr2kUpper stay on one core.
+const parallelMinOrder = 256
+
+// symvUpper sets y = A x for the symmetric n x n A given by the upper triangle of a (x and y with
+// strides incX, incY > 0): gonum's Dsymv with uplo = blas.Upper, alpha = 1 and beta = 0. gonum
+// adds to y_j, in the order of the rows i < j, the terms x_i a_ij, then the dot product of row j
+// with x; the entries of y are split between the cores in two (or more) contiguous ranges, and
+// each core goes through the rows up to the end of its range in that order, so every entry gets
+// the same sums in the same order.
+func symvUpper(n int, a []float64, lda int, x []float64, incX int, y []float64, incY int) {
+	if n == 0 {
+		return
+	}
+	if n == 1 {
+		y[0] = 0
+		y[0] += 1 * a[0] * x[0]
+		return
+	}
+	xs, ys := make([]float64, n), make([]float64, n)
+	for i := range xs {
+		xs[i] = x[i*incX]
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMinOrder)
+	if workers < 2 {
+		symvUpperRange(n, a, lda, xs, ys, 0, n)
+	} else {
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			lo, hi := w*n/workers, (w+1)*n/workers
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				symvUpperRange(n, a, lda, xs, ys, lo, hi)
+			}()
+		}
+		wg.Wait()
+	}
+	for i, v := range ys {
+		y[i*incY] = v
+	}
+}
+
+// symvUpperRange computes the entries j0 <= j < j1 of y = A x (y zero on entry).
+func symvUpperRange(n int, a []float64, lda int, x, y []float64, j0, j1 int) {
+	const alpha = 1.0
+	for i := 0; i < j1; i++ {
+		xv := x[i] * alpha
+		row := a[i*lda : i*lda+n]
+		if i < j0 {
+			for j := j0; j < j1; j++ {
+				y[j] += xv * row[j]
+			}
+			continue
+		}
+		sum := x[i] * row[i]
+		for j := i + 1; j < j1; j++ {
+			v := row[j]
+			sum += x[j] * v
+			y[j] += xv * v
+		}
+		for j := j1; j < n; j++ {
+			sum += x[j] * row[j]
+		}
+		y[i] += alpha * sum
+	}
+}
+
+// syr2kUpper sets the upper triangle of the n x n c to alpha (A B^T + B A^T) + c for the n x k a
+// and b: gonum's Dsyr2k with uplo = blas.Upper, trans = blas.NoTrans and beta = 1, whose rows are
+// independent; they are split between the cores into ranges of equal work.
+func syr2kUpper(n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
+	if n == 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMinOrder)
+	if workers < 2 || k == 0 {
+		syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, 0, n)
+		return
+	}
+	// row i has n - i entries: the w-th range starts where the rows before it hold w/workers of
+	// the n(n+1)/2 entries, n - i0 = n sqrt(1 - w/workers)
+	var wg sync.WaitGroup
+	start := func(w int) int { return n - int(math.Round(float64(n)*math.Sqrt(1-float64(w)/float64(workers)))) }
+	for w := 0; w < workers; w++ {
+		lo, hi := start(w), start(w+1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// syr2kUpperRows is syr2kUpper on the rows i0 <= i < i1.
+func syr2kUpperRows(n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, i0, i1 int) {
+	const beta = 1.0
+	for i := i0; i < i1; i++ {
+		atmp := a[i*lda : i*lda+k]
+		btmp := b[i*ldb : i*ldb+k]
+		ctmp := c[i*ldc+i : i*ldc+n]
+		for jc := range ctmp {
+			j := i + jc
+			var tmp1, tmp2 float64
+			binner := b[j*ldb : j*ldb+k]
+			for l, v := range a[j*lda : j*lda+k] {
+				tmp1 += v * btmp[l]
+				tmp2 += atmp[l] * binner[l]
+			}
+			ctmp[jc] *= beta
+			ctmp[jc] += alpha * (tmp1 + tmp2)
 		}
 	}
 }

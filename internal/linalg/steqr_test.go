@@ -5,6 +5,7 @@ package linalg
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -15,9 +16,9 @@ import (
 )
 
 // TestSyevVectorsMatchesGonum checks syevVectors against gonum's Dsyev bit for bit: eigenvalues
-// and eigenvectors, on random symmetric matrices of several sizes (with and without rows split
-// between goroutines), with a clustered spectrum, a matrix that splits into blocks, and norms
-// that make Dsyev scale (1e-160, 1e160).
+// and eigenvectors, on random symmetric matrices of several sizes (with and without the work
+// split between two or three goroutines), with a clustered spectrum, a matrix that splits into
+// blocks, and norms that make Dsyev scale (1e-160, 1e160).
 func TestSyevVectorsMatchesGonum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	random := func(n int, scale float64) []float64 {
@@ -81,10 +82,16 @@ func TestSyevVectorsMatchesGonum(t *testing.T) {
 		{"n=200 scale 1e160", 200, random(200, 1e160)},
 		{"n=150 clustered", 150, clustered(150)},
 		{"n=257 blocks", 257, blocks(257)},
+		{"n=600 (reduction on two goroutines)", 600, random(600, 1)},
+		{"n=800 on three goroutines", -800, random(800, 1)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n := c.n
+			if n < 0 { // run with GOMAXPROCS 3: uneven ranges
+				n = -n
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+			}
 			want := append([]float64(nil), c.a...)
 			wantW := make([]float64, n)
 			s := blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: want}
