@@ -9,8 +9,13 @@
 // importing this package switches gonum's blas64 to OpenBLAS through gonum.org/v1/netlib/blas/netlib
 // and makes [EigSym] call LAPACKE_dsyevd (divide and conquer) through cgo. Without the tag,
 // everything is pure-Go gonum: blas64 keeps its native implementation and [EigSym] calls gonum's
-// Dsyev. Both give the same numbers up to rounding; only the speed differs (about 15x for a
-// 2048 x 2048 product, 50-100x for a 2048 x 2048 eigendecomposition with vectors).
+// Dsyev, with vectors a copy of it that spreads its work over the cores (bit for bit gonum's
+// results). Both give the same numbers up to rounding; only the speed differs (about 15x for a
+// 2048 x 2048 product, about 15-20x for a 2048 x 2048 eigendecomposition with vectors).
+//
+// [SyrkTrans] and [TrmmRightUpper] (and their float32 versions) are the symmetric rank-k update
+// and the triangular product the analysis needs: OpenBLAS's, or in pure Go recursive blocks of
+// gonum's general product, which runs on all cores where gonum's Syrk and Trmm run on one.
 //
 // Use it for its side effect and call blas64 as usual:
 //
