@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -127,5 +128,58 @@ func BenchmarkForwardFootprint(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*ds.N)/b.Elapsed().Seconds(), "samples/s")
 		})
+	}
+}
+
+// BenchmarkBlockForward times the forward product Z = X_B W1^T of a batch of B random samples
+// sample by sample (dotRows, the rows of W1^T from the L2 cache for every sample) against
+// blockForward (pixel blocks of P pixels, each block's rows of W1^T reused from L1 by all samples
+// of the batch; P = 0: the block size in use, blockPixels). Both give the same bits (checked).
+func BenchmarkBlockForward(b *testing.B) {
+	ds := loadMNIST(b)
+	sp := newSparseX(ds)
+	c, _ := LossScale(LossSum, ds.K)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, h := range []int{20, 100} {
+		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
+		for _, m := range []int{8, 64, 512} {
+			rows := rng.Perm(ds.N)[:m]
+			want := make([]float64, m*h)
+			for bi, i := range rows {
+				e.preact(i, want[bi*h:])
+			}
+			for _, size := range []int{-1, 0, 64, 128, 256, 392} {
+				name := fmt.Sprintf("h=%d/B=%d/samples", h, m)
+				if size >= 0 {
+					name = fmt.Sprintf("h=%d/B=%d/blocks/P=%d", h, m, size)
+				}
+				b.Run(name, func(b *testing.B) {
+					if size >= 0 {
+						p := size
+						if p == 0 {
+							p = blockPixels(h)
+						}
+						saved := e.blocks
+						e.blocks = newPixelBlocks(sp, p)
+						defer func() { e.blocks = saved }()
+					}
+					z := make([]float64, m*h)
+					b.ResetTimer()
+					for it := 0; it < b.N; it++ {
+						if size < 0 {
+							for bi, i := range rows {
+								e.preact(i, z[bi*h:])
+							}
+						} else {
+							e.blockForward(rows, m, z)
+						}
+					}
+					b.ReportMetric(float64(b.N*m)/b.Elapsed().Seconds(), "samples/s")
+					if !sameBits(z, want) {
+						b.Fatal("blockForward differs from dotRows")
+					}
+				})
+			}
+		}
 	}
 }

@@ -87,7 +87,7 @@ type fused struct {
 	n, d, h, k      int
 	c               float64
 	w1t, b1, w2, b2 []float64
-	// gradient accumulators (g1t: dense path only; gacc: batches of 2 to n-1 samples, zero
+	// gradient accumulators (g1t: dense path only; gacc: batches of 2 to n samples, zero
 	// between steps)
 	g1t, gb1, gw2, gb2 []float64
 	gacc               []float64
@@ -119,6 +119,13 @@ type fused struct {
 	forwards  int // full-batch forward passes so far (tests)
 	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never)
 	gemmMin int
+	// blocked: batches of at least blockMinBatch samples use blockForward, with the pixel blocks
+	// in blocks and its segment scratch in seg (3 per batch position)
+	blocked bool
+	blocks  *pixelBlocks
+	seg     []int
+	// groups: for full-batch steps at h >= blockMinHidden, groupUpdate's segments
+	groups *sampleGroups
 }
 
 func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fused {
@@ -150,6 +157,13 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	}
 	if batch == ds.N {
 		e.z, e.dz = e.zfull, make([]float64, batch*h)
+	}
+	if e.blocked = h >= blockMinHidden && !blockedOff; e.blocked {
+		e.blocks = newPixelBlocks(sp, blockPixels(h))
+		e.seg = make([]int, 3*ds.N)
+		if batch == ds.N {
+			e.groups = newSampleGroups(sp, blockPixels(h))
+		}
 	}
 	return e
 }
@@ -203,7 +217,9 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 }
 
 // sparseForward writes z[b, :] = W1 x_i (without bias), i = rows[b] (rows nil: i = b), for
-// b < m, each entry summed over the nonzero pixels of x_i in increasing order (dotRows). With mark
+// b < m, each entry summed over the nonzero pixels of x_i in increasing order (dotRows; for
+// batches of at least blockMinBatch samples and h >= blockMinHidden blockForward, which gives the
+// same bits). With mark
 // set (m <= bstride) it also does markEntries for every sample, in the same pass over its entries
 // (dotRowsMark: the bookkeeping runs beside the load-bound products almost for free), and returns
 // the number of pixels marked. (Taking the hidden units in windows of 52 over all samples, so
@@ -219,6 +235,16 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 		panic("train: the previous batch's pixel marks were not consumed by maskUpdate")
 	}
 	np := 0
+	if e.blocked && m >= blockMinBatch {
+		if mark {
+			for b := 0; b < m; b++ {
+				i := rows[b]
+				np = e.markEntries(b, sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], np)
+			}
+		}
+		e.blockForward(rows, m, z)
+		return np
+	}
 	for b := 0; b < m; b++ {
 		i := b
 		if rows != nil {
@@ -246,6 +272,77 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 		}
 	}
 	return np
+}
+
+// Blocked forward products: batches of at least blockMinBatch samples compute Z = X_B W1^T by
+// blocks of consecutive pixels (blockForward), each block's rows of W1^T (a window of up to
+// 4 kernelBlocks columns at a time) about blockBytes, so that they stay in the L1 cache (32 kB
+// on the machine measured) while every sample of the batch adds its terms from them; taken
+// sample by sample, the rows come from L2 for every sample (BenchmarkForwardFootprint).
+const (
+	blockMinBatch  = 8
+	blockMinHidden = 4 * kernelBlocks
+	blockBytes     = 40 << 10
+)
+
+// blockedOff, when set, turns blockForward and groupUpdate off (tests compare both ways).
+var blockedOff = false
+
+// blockPixels is the number of pixels per block of blockForward at h hidden units.
+func blockPixels(h int) int {
+	return max(1, blockBytes/(8*max(1, min(h, 4*kernelBlocks))))
+}
+
+// pixelBlocks cuts every sample's entries at the pixel blocks [k size, (k+1) size): sample i's
+// entries in block k are sp.idx[ptr[i*(nb+1)+k] : ptr[i*(nb+1)+k+1]] (positions in sp.idx), for
+// k < nb.
+type pixelBlocks struct {
+	size, nb int
+	ptr      []int
+}
+
+func newPixelBlocks(sp *sparseX, size int) *pixelBlocks {
+	n, d := len(sp.ptr)-1, len(sp.cptr)-1
+	nb := (d + size - 1) / size
+	pb := &pixelBlocks{size: size, nb: nb, ptr: make([]int, n*(nb+1))}
+	for i := 0; i < n; i++ {
+		q := sp.ptr[i]
+		for k := 0; k <= nb; k++ {
+			for q < sp.ptr[i+1] && sp.idx[q] < k*size {
+				q++
+			}
+			pb.ptr[i*(nb+1)+k] = q
+		}
+	}
+	return pb
+}
+
+// blockForward writes z[b, :] = W1 x_i (without bias), i = rows[b] (rows nil: i = b), for b < m:
+// for each pixel block in increasing order, every sample's entries in the block are added to its
+// running sums in z (segDot). Each sample's terms are thus added in increasing pixel order from
+// +0, the sum passing through z between blocks, which is dotRows' sum bit for bit.
+func (e *fused) blockForward(rows []int, m int, z []float64) {
+	h, pb := e.h, e.blocks
+	if len(z) < m*h || len(e.seg) < 3*m {
+		panic("train: blockForward out of range")
+	}
+	clear(z[:m*h])
+	nb := pb.nb
+	for k := 0; k < nb; k++ {
+		ns := 0
+		for b := 0; b < m; b++ {
+			i := b
+			if rows != nil {
+				i = rows[b]
+			}
+			lo, hi := pb.ptr[i*(nb+1)+k], pb.ptr[i*(nb+1)+k+1]
+			e.seg[ns], e.seg[ns+1], e.seg[ns+2] = b, lo, hi
+			if lo < hi {
+				ns += 3
+			}
+		}
+		segDot(e.seg[:ns], e.sp.idx, e.sp.val, e.w1t, h, h, e.d-1, z, h, m)
+	}
 }
 
 // markEntries records the entries (idx, val) of batch position b for maskUpdate: every pixel p
@@ -456,7 +553,11 @@ func (e *fused) step(batch []int, lr float64) float64 {
 			e.w1t[q] -= s * g
 		}
 	case rows == nil:
-		e.columnUpdate(e.sp.active, e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
+		if e.groups != nil {
+			e.groupUpdate(s)
+		} else {
+			e.columnUpdate(e.sp.active, e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
+		}
 	case m == 1:
 		// w -= s (v dz): the same rounding as accumulating g = 0 + v dz and subtracting s g.
 		sp := e.sp
@@ -545,5 +646,56 @@ func (e *fused) columnUpdate(pix, ptr, rows []int, vals []float64, m int, s floa
 	for _, p := range pix {
 		lo, hi := ptr[p], ptr[p+1]
 		dotRowsSub(rows[lo:hi], vals[lo:hi], dz, h, 0, m-1, e.w1t[p*h:p*h+h], s)
+	}
+}
+
+// sampleGroups cuts every pixel's column of entries (sparseX.rows, cval) at the groups of size
+// consecutive samples: group g's segments are seg[sptr[g]:sptr[g+1]], triples (p, lo, hi) for
+// the pixels p (increasing) with entries in the group, which are rows[lo:hi] (positions in
+// sparseX.rows).
+type sampleGroups struct {
+	sptr []int
+	seg  []int
+}
+
+func newSampleGroups(sp *sparseX, size int) *sampleGroups {
+	n, d := len(sp.ptr)-1, len(sp.cptr)-1
+	g := &sampleGroups{sptr: []int{0}}
+	next := append([]int(nil), sp.cptr[:d]...) // column p's first entry not yet in a group
+	for g0 := 0; g0 < n; g0 += size {
+		for _, p := range sp.active {
+			lo := next[p]
+			hi := lo
+			for hi < sp.cptr[p+1] && sp.rows[hi] < g0+size {
+				hi++
+			}
+			if hi > lo {
+				g.seg = append(g.seg, p, lo, hi)
+			}
+			next[p] = hi
+		}
+		g.sptr = append(g.sptr, len(g.seg))
+	}
+	return g
+}
+
+// groupUpdate applies W1 -= s sum_b dz_b x_b^T for the full batch (columnUpdate's update, bit
+// for bit): group by group of samples, whose rows of dZ stay in the L1 cache while every pixel
+// with entries in the group adds them to its running gradient sum in gacc (segDot: each sum over
+// the samples in increasing order from +0, as columnUpdate's, the sum passing through gacc
+// between groups); then w -= s g row by row, computed as columnUpdate computes it, and gacc is
+// cleared.
+func (e *fused) groupUpdate(s float64) {
+	h, sp, g := e.h, e.sp, e.groups
+	for k := 0; k+1 < len(g.sptr); k++ {
+		segDot(g.seg[g.sptr[k]:g.sptr[k+1]], sp.rows, sp.cval, e.dz, h, h, e.n-1, e.gacc, h, e.d)
+	}
+	for _, p := range sp.active {
+		w, gr := e.w1t[p*h:p*h+h], e.gacc[p*h:p*h+h]
+		gr = gr[:len(w)]
+		for k, x := range gr {
+			w[k] -= s * x
+		}
+		clear(gr)
 	}
 }

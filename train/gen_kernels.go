@@ -240,6 +240,65 @@ func main() {
 		p("\tRET")
 	}
 
+	// segDot: for every segment (r, lo, hi) = seg[3t:3t+3], out[r*ostride+off+k] +=
+	// sum_{q in [lo, hi)} val[q] m[idx[q]*stride+off+k], the sum continued in registers from the
+	// value in out (loaded into Y0..Y(c-1), stored back at the end of the segment) with dotRows'
+	// operations (dotBody). Registers: SI seg, R14 its end, R11 idx, DI val, DX &m[off],
+	// R8 stride in bytes, R10 &out[off], R13 ostride in bytes, R12 the output row, BX q, R9 hi,
+	// AX row offset.
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
+		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
+		p("\tMOVQ seg_base+0(FP), SI")
+		p("\tMOVQ seg_len+8(FP), CX")
+		p("\tMOVQ idx_base+24(FP), R11")
+		p("\tMOVQ val_base+48(FP), DI")
+		p("\tMOVQ m_base+72(FP), DX")
+		p("\tMOVQ stride+96(FP), R8")
+		p("\tMOVQ off+104(FP), R9")
+		p("\tSHLQ $3, R8")
+		p("\tLEAQ (DX)(R9*8), DX")
+		p("\tMOVQ out+112(FP), R10")
+		p("\tLEAQ (R10)(R9*8), R10")
+		p("\tMOVQ ostride+120(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tLEAQ (SI)(CX*8), R14")
+		p("\tCMPQ SI, R14")
+		p("\tJAE seg%ddone", c)
+		p("seg%dseg:", c)
+		p("\tMOVQ (SI), AX")
+		p("\tIMULQ R13, AX")
+		p("\tLEAQ (R10)(AX*1), R12")
+		p("\tMOVQ 8(SI), BX")
+		p("\tMOVQ 16(SI), R9")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD %d(R12), Y%d", 32*i, i)
+		}
+		p("\tCMPQ BX, R9")
+		p("\tJGE seg%dstore", c)
+		p("seg%dent:", c)
+		p("\tMOVQ (R11)(BX*8), AX")
+		p("\tIMULQ R8, AX")
+		p("\tVBROADCASTSD (DI)(BX*8), Y13")
+		for i := 0; i < c; i++ {
+			dotBody(i)
+		}
+		p("\tINCQ BX")
+		p("\tCMPQ BX, R9")
+		p("\tJL seg%dent", c)
+		p("seg%dstore:", c)
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+		}
+		p("\tADDQ $24, SI")
+		p("\tCMPQ SI, R14")
+		p("\tJB seg%dseg", c)
+		p("seg%ddone:", c)
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+
 	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
 	// outputs, W2 and its gradient rows of h): gw[o, j] += df[o] a[j] for o < 4,
 	// d = (((0 + w[0, j] df[0]) + w[1, j] df[1]) + w[2, j] df[2]) + w[3, j] df[3], and where u[j] > 0
@@ -384,6 +443,9 @@ func main() {
 		p("//go:noescape")
 		p("func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", w)
 		p("")
+		p("//go:noescape")
+		p("func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
@@ -393,8 +455,8 @@ func main() {
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask"} {
-		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)
