@@ -142,6 +142,7 @@ func BenchmarkBlockForward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, h := range []int{20, 100} {
 		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
+		e.seg = make([]int, 3*ds.N) // also below blockMinHidden
 		for _, m := range []int{8, 64, 512} {
 			rows := rng.Perm(ds.N)[:m]
 			want := make([]float64, m*h)
@@ -171,7 +172,7 @@ func BenchmarkBlockForward(b *testing.B) {
 								e.preact(i, z[bi*h:])
 							}
 						} else {
-							e.blockForward(rows, m, z)
+							e.blockForward(rows, m, z, false)
 						}
 					}
 					b.ReportMetric(float64(b.N*m)/b.Elapsed().Seconds(), "samples/s")
@@ -180,6 +181,50 @@ func BenchmarkBlockForward(b *testing.B) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkGroupUpdate times the full-batch weight update W1 -= s X^T dZ (B = n = 512) pixel by
+// pixel over all samples (columnUpdate, the rows of dZ from the L2 cache for every pixel) against
+// groupUpdate (groups of G samples whose rows of dZ stay in L1; G = 0: the size in use,
+// blockPixels). The step size is 0, so that the weights stay the same from one iteration to the
+// next.
+func BenchmarkGroupUpdate(b *testing.B) {
+	ds := loadMNIST(b)
+	sp := newSparseX(ds)
+	c, _ := LossScale(LossSum, ds.K)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, h := range []int{20, 100} {
+		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
+		for i := range e.dz {
+			e.dz[i] = rng.NormFloat64()
+		}
+		for _, size := range []int{-1, 0, 32, 64, 128, 256} {
+			name := fmt.Sprintf("h=%d/columns", h)
+			if size >= 0 {
+				name = fmt.Sprintf("h=%d/groups/G=%d", h, size)
+			}
+			b.Run(name, func(b *testing.B) {
+				if size >= 0 {
+					g := size
+					if g == 0 {
+						g = blockPixels(h)
+					}
+					saved := e.groups
+					e.groups = newSampleGroups(sp, g)
+					defer func() { e.groups = saved }()
+				}
+				b.ResetTimer()
+				for it := 0; it < b.N; it++ {
+					if size < 0 {
+						e.columnUpdate(sp.active, sp.cptr, sp.rows, sp.cval, ds.N, 0)
+					} else {
+						e.groupUpdate(0)
+					}
+				}
+				b.ReportMetric(float64(b.N*ds.N)/b.Elapsed().Seconds(), "samples/s")
+			})
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sgdstability/sgdstab/data"
 )
 
 // TestSegDot checks segDot, with the kernel set in use (AVX2 where the CPU has it) and with the
@@ -111,14 +113,20 @@ func TestBlockedSteps(t *testing.T) {
 	ds := loadMNIST(t)
 	sp := newSparseX(ds)
 	c, _ := LossScale(LossSum, ds.K)
-	const h = 60
-	if h < blockMinHidden {
-		t.Fatal("h below blockMinHidden: the blocked paths would not run")
+	for _, set := range []struct {
+		name string
+		k    rowKernels
+	}{{"in use", kern}, {"portable", rowKernels{}}} {
+		withKernels(set.k, func() { blockedSteps(t, set.name, ds, sp, c) })
 	}
+}
+
+func blockedSteps(t *testing.T, kernels string, ds *data.Dataset, sp *sparseX, c float64) {
+	const h = 60
 	for _, sizes := range [][2]int{{0, 0}, {37, 11}} {
 		for _, batch := range []int{8, 24, ds.N} {
 			for _, lr := range []float64{0.01, 40} {
-				name := fmt.Sprintf("blocks=%v/B=%d/lr=%g", sizes, batch, lr)
+				name := fmt.Sprintf("%s/blocks=%v/B=%d/lr=%g", kernels, sizes, batch, lr)
 				p := InitParams(ds.D, h, ds.K, 1, 5)
 				if lr > 1 {
 					// start far out, so that the weights overflow within the steps below
@@ -133,7 +141,7 @@ func TestBlockedSteps(t *testing.T) {
 				ref := newFused(ds, sp, p, c, batch)
 				blockedOff = false
 				e := newFused(ds, sp, p, c, batch)
-				if !e.blocked || (batch == ds.N) != (e.groups != nil) {
+				if h < blockMinHidden || !e.blocked || (batch == ds.N) != (e.groups != nil) {
 					t.Fatalf("%s: the blocked paths are not in use", name)
 				}
 				if sizes[0] > 0 {

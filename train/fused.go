@@ -236,14 +236,7 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 	}
 	np := 0
 	if e.blocked && m >= blockMinBatch {
-		if mark {
-			for b := 0; b < m; b++ {
-				i := rows[b]
-				np = e.markEntries(b, sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], np)
-			}
-		}
-		e.blockForward(rows, m, z)
-		return np
+		return e.blockForward(rows, m, z, mark)
 	}
 	for b := 0; b < m; b++ {
 		i := b
@@ -320,12 +313,15 @@ func newPixelBlocks(sp *sparseX, size int) *pixelBlocks {
 // blockForward writes z[b, :] = W1 x_i (without bias), i = rows[b] (rows nil: i = b), for b < m:
 // for each pixel block in increasing order, every sample's entries in the block are added to its
 // running sums in z (segDot). Each sample's terms are thus added in increasing pixel order from
-// +0, the sum passing through z between blocks, which is dotRows' sum bit for bit.
-func (e *fused) blockForward(rows []int, m int, z []float64) {
+// +0, the sum passing through z between blocks, which is dotRows' sum bit for bit. With mark set
+// (m <= bstride) it also does markEntries for every sample (segDotMark) and returns the number of
+// pixels marked.
+func (e *fused) blockForward(rows []int, m int, z []float64, mark bool) int {
 	h, pb := e.h, e.blocks
-	if len(z) < m*h || len(e.seg) < 3*m {
+	if len(z) < m*h || len(e.seg) < 3*m || (mark && m > e.bstride) {
 		panic("train: blockForward out of range")
 	}
+	np := 0
 	clear(z[:m*h])
 	nb := pb.nb
 	for k := 0; k < nb; k++ {
@@ -341,8 +337,47 @@ func (e *fused) blockForward(rows []int, m int, z []float64) {
 				ns += 3
 			}
 		}
+		if mark {
+			np = e.segDotMark(e.seg[:ns], z, m, np)
+			continue
+		}
 		segDot(e.seg[:ns], e.sp.idx, e.sp.val, e.w1t, h, h, e.d-1, z, h, m)
 	}
+	return np
+}
+
+// segDotMark is segDot(seg, sp.idx, sp.val, W1^T, ...) into z (m rows of h) and markEntries for
+// the entries of every segment (r, lo, hi) as batch position r, in one pass over the entries where
+// the kernels are in use (segDotMark, in the first window of columns). It returns the new count of
+// touched pixels.
+func (e *fused) segDotMark(seg []int, z []float64, m, np int) int {
+	h, sp := e.h, e.sp
+	if kern.segMark[1] == nil || h < 4 {
+		for t := 0; t < len(seg); t += 3 {
+			lo, hi := seg[t+1], seg[t+2]
+			np = e.markEntries(seg[t], sp.idx[lo:hi], sp.val[lo:hi], np)
+		}
+		segDot(seg, sp.idx, sp.val, e.w1t, h, h, e.d-1, z, h, m)
+		return np
+	}
+	checkSegs(seg, sp.idx, sp.val, e.w1t, h, h, e.d-1, z, h, m)
+	if m > e.bstride || len(e.bmask) < e.d || len(e.bvals) < e.d*e.bstride || len(e.bpix) < e.d+1 {
+		panic("train: segDotMark out of range")
+	}
+	if len(seg) == 0 {
+		return np
+	}
+	j := windows(h, func(j, c int) {
+		if j == 0 {
+			np = kern.segMark[c](seg, sp.idx, sp.val, e.w1t, h, 0, &z[0], h, &e.bmask[0], &e.bvals[0], e.bstride, &e.bpix[0], np)
+			return
+		}
+		kern.seg[c](seg, sp.idx, sp.val, e.w1t, h, j, &z[0], h)
+	})
+	if j < h {
+		segDotGo(seg, sp.idx, sp.val, e.w1t, h, j, h, z, h)
+	}
+	return np
 }
 
 // markEntries records the entries (idx, val) of batch position b for maskUpdate: every pixel p

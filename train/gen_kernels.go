@@ -299,6 +299,87 @@ func main() {
 		p("\tRET")
 	}
 
+	// segDotMark: segDot, and for every entry q of segment (r, lo, hi) (p = idx[q]) the batch
+	// bookkeeping of maskUpdate for batch position r, as dotRowsMark does: pix[np] = p,
+	// np += 1 if masks[p] == 0 (first touch), masks[p] |= 1 << r, vals[p*bstride+r] = val[q].
+	// Registers as in segDot, except: the end of the entries is compared in memory (16(SI)), R15 np,
+	// CX masks, R9 pix, R13 scratch; on the stack 1 << r, &vals[r], bstride and ostride in bytes.
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", 4*c)
+		p("TEXT ·segDotMark%d(SB), NOSPLIT, $32-176", 4*c)
+		p("\tMOVQ seg_base+0(FP), SI")
+		p("\tMOVQ seg_len+8(FP), CX")
+		p("\tLEAQ (SI)(CX*8), R14")
+		p("\tMOVQ idx_base+24(FP), R11")
+		p("\tMOVQ val_base+48(FP), DI")
+		p("\tMOVQ m_base+72(FP), DX")
+		p("\tMOVQ stride+96(FP), R8")
+		p("\tMOVQ off+104(FP), R9")
+		p("\tSHLQ $3, R8")
+		p("\tLEAQ (DX)(R9*8), DX")
+		p("\tMOVQ out+112(FP), R10")
+		p("\tLEAQ (R10)(R9*8), R10")
+		p("\tMOVQ ostride+120(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ R13, ostr-32(SP)")
+		p("\tMOVQ bstride+144(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ R13, bsb-24(SP)")
+		p("\tMOVQ masks+128(FP), CX")
+		p("\tMOVQ pix+152(FP), R9")
+		p("\tMOVQ np+160(FP), R15")
+		p("\tCMPQ SI, R14")
+		p("\tJAE segm%ddone", c)
+		p("segm%dseg:", c)
+		p("\tMOVQ (SI), AX")
+		p("\tXORQ R13, R13")
+		p("\tBTSQ AX, R13")
+		p("\tMOVQ R13, bit-8(SP)")
+		p("\tMOVQ vals+136(FP), R13")
+		p("\tLEAQ (R13)(AX*8), R13")
+		p("\tMOVQ R13, vrow-16(SP)")
+		p("\tIMULQ ostr-32(SP), AX")
+		p("\tLEAQ (R10)(AX*1), R12")
+		p("\tMOVQ 8(SI), BX")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD %d(R12), Y%d", 32*i, i)
+		}
+		p("\tCMPQ BX, 16(SI)")
+		p("\tJGE segm%dstore", c)
+		p("segm%dent:", c)
+		p("\tMOVQ (R11)(BX*8), AX")
+		p("\tMOVQ AX, (R9)(R15*8)")
+		p("\tMOVQ (CX)(AX*8), R13")
+		p("\tCMPQ R13, $1")
+		p("\tADCQ $0, R15")
+		p("\tORQ bit-8(SP), R13")
+		p("\tMOVQ R13, (CX)(AX*8)")
+		p("\tMOVQ AX, R13")
+		p("\tIMULQ bsb-24(SP), R13")
+		p("\tADDQ vrow-16(SP), R13")
+		p("\tVBROADCASTSD (DI)(BX*8), Y13")
+		p("\tVMOVSD X13, (R13)")
+		p("\tIMULQ R8, AX")
+		for i := 0; i < c; i++ {
+			dotBody(i)
+		}
+		p("\tINCQ BX")
+		p("\tCMPQ BX, 16(SI)")
+		p("\tJL segm%dent", c)
+		p("segm%dstore:", c)
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+		}
+		p("\tADDQ $24, SI")
+		p("\tCMPQ SI, R14")
+		p("\tJB segm%dseg", c)
+		p("segm%ddone:", c)
+		p("\tMOVQ R15, ret+168(FP)")
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+
 	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
 	// outputs, W2 and its gradient rows of h): gw[o, j] += df[o] a[j] for o < 4,
 	// d = (((0 + w[0, j] df[0]) + w[1, j] df[1]) + w[2, j] df[2]) + w[3, j] df[3], and where u[j] > 0
@@ -446,6 +527,9 @@ func main() {
 		p("//go:noescape")
 		p("func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", w)
 		p("")
+		p("//go:noescape")
+		p("func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
@@ -455,8 +539,8 @@ func main() {
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg"} {
-		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg", "segMark"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot", "segMark": "segDotMark"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)

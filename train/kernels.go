@@ -12,6 +12,7 @@ package train
 //	maskRows    w[p, k] -= s sum_{b in masks[p]} vals[p, b] dz[b, k]      (W1 -= s X_B^T dZ, B <= 64)
 //	dotRowsMark dotRows, and fused.markEntries's bookkeeping of the same entries
 //	segDot      out[r, k]               += sum_{q in [lo, hi)} val[q] m[idx[q], off+k]  for segments (r, lo, hi)
+//	segDotMark  segDot, and fused.markEntries's bookkeeping of the entries (position r)
 //
 // for k < w. Every sum is taken in increasing q starting from 0, with one rounding per
 // multiplication and per addition (no fused multiply-add), so the AVX2 kernels
@@ -27,28 +28,30 @@ import "math/bits"
 const kernelBlocks = 13
 
 type (
-	dotKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64)
-	markKernel   func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-	dotSubKernel func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
-	subKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
-	rowsKernel   func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
-	maskKernel   func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
-	addKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64)
-	segKernel    func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-	deltasKernel func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
+	dotKernel     func(idx []int, val []float64, m []float64, stride, off int, out *float64)
+	markKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+	dotSubKernel  func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+	subKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+	rowsKernel    func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
+	maskKernel    func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+	addKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64)
+	segKernel     func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+	segMarkKernel func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+	deltasKernel  func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 )
 
 // rowKernels holds the kernels of widths 4, 8, ..., 4 kernelBlocks (index = width / 4; nil:
 // use the portable loop).
 type rowKernels struct {
-	dot    [kernelBlocks + 1]dotKernel
-	mark   [kernelBlocks + 1]markKernel
-	dotSub [kernelBlocks + 1]dotSubKernel
-	sub    [kernelBlocks + 1]subKernel
-	add    [kernelBlocks + 1]addKernel
-	mask   [kernelBlocks + 1]maskKernel
-	seg    [kernelBlocks + 1]segKernel
-	rows   rowsKernel
+	dot     [kernelBlocks + 1]dotKernel
+	mark    [kernelBlocks + 1]markKernel
+	dotSub  [kernelBlocks + 1]dotSubKernel
+	sub     [kernelBlocks + 1]subKernel
+	add     [kernelBlocks + 1]addKernel
+	mask    [kernelBlocks + 1]maskKernel
+	seg     [kernelBlocks + 1]segKernel
+	segMark [kernelBlocks + 1]segMarkKernel
+	rows    rowsKernel
 	// deltas4 is fused.hiddenDeltas4's loop over the first 4 n4 hidden units
 	deltas4 deltasKernel
 }
@@ -224,6 +227,19 @@ func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float
 // Every idx[q] of a segment must be at most maxIdx and every r below rows (the segments are
 // checked here; the kernel reads without checks).
 func segDot(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int) {
+	checkSegs(seg, idx, val, m, stride, w, maxIdx, out, ostride, rows)
+	if len(seg) == 0 || w == 0 {
+		return
+	}
+	val = val[:len(idx)]
+	j := windows(w, func(j, c int) { kern.seg[c](seg, idx, val, m, stride, j, &out[0], ostride) })
+	if j < w {
+		segDotGo(seg, idx, val, m, stride, j, w, out, ostride)
+	}
+}
+
+// checkSegs panics unless segDot's arguments are in range.
+func checkSegs(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int) {
 	checkRows(idx, val, m, stride, 0, w, maxIdx)
 	if len(seg)%3 != 0 || w > ostride || (rows > 0 && (rows-1)*ostride+w > len(out)) {
 		panic("train: segDot out of range")
@@ -232,14 +248,6 @@ func segDot(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float
 		if r, lo, hi := seg[t], seg[t+1], seg[t+2]; r < 0 || r >= rows || lo < 0 || lo > hi || hi > len(idx) {
 			panic("train: segDot out of range")
 		}
-	}
-	if len(seg) == 0 || w == 0 {
-		return
-	}
-	val = val[:len(idx)]
-	j := windows(w, func(j, c int) { kern.seg[c](seg, idx, val, m, stride, j, &out[0], ostride) })
-	if j < w {
-		segDotGo(seg, idx, val, m, stride, j, w, out, ostride)
 	}
 }
 

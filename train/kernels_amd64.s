@@ -6047,6 +6047,1202 @@ seg13done:
 	VZEROUPPER
 	RET
 
+// func segDotMark4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark4(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm1done
+segm1seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	CMPQ BX, 16(SI)
+	JGE segm1store
+segm1ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm1ent
+segm1store:
+	VMOVUPD Y0, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm1seg
+segm1done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark8(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm2done
+segm2seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	CMPQ BX, 16(SI)
+	JGE segm2store
+segm2ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm2ent
+segm2store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm2seg
+segm2done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark12(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm3done
+segm3seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	CMPQ BX, 16(SI)
+	JGE segm3store
+segm3ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm3ent
+segm3store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm3seg
+segm3done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark16(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm4done
+segm4seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	CMPQ BX, 16(SI)
+	JGE segm4store
+segm4ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm4ent
+segm4store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm4seg
+segm4done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark20(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm5done
+segm5seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	CMPQ BX, 16(SI)
+	JGE segm5store
+segm5ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm5ent
+segm5store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm5seg
+segm5done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark24(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm6done
+segm6seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	CMPQ BX, 16(SI)
+	JGE segm6store
+segm6ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm6ent
+segm6store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm6seg
+segm6done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark28(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm7done
+segm7seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	CMPQ BX, 16(SI)
+	JGE segm7store
+segm7ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm7ent
+segm7store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm7seg
+segm7done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark32(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm8done
+segm8seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	CMPQ BX, 16(SI)
+	JGE segm8store
+segm8ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm8ent
+segm8store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm8seg
+segm8done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark36(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm9done
+segm9seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	VMOVUPD 256(R12), Y8
+	CMPQ BX, 16(SI)
+	JGE segm9store
+segm9ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm9ent
+segm9store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	VMOVUPD Y8, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm9seg
+segm9done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark40(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm10done
+segm10seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	VMOVUPD 256(R12), Y8
+	VMOVUPD 288(R12), Y9
+	CMPQ BX, 16(SI)
+	JGE segm10store
+segm10ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm10ent
+segm10store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	VMOVUPD Y8, 256(R12)
+	VMOVUPD Y9, 288(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm10seg
+segm10done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark44(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm11done
+segm11seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	VMOVUPD 256(R12), Y8
+	VMOVUPD 288(R12), Y9
+	VMOVUPD 320(R12), Y10
+	CMPQ BX, 16(SI)
+	JGE segm11store
+segm11ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm11ent
+segm11store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	VMOVUPD Y8, 256(R12)
+	VMOVUPD Y9, 288(R12)
+	VMOVUPD Y10, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm11seg
+segm11done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark48(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm12done
+segm12seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	VMOVUPD 256(R12), Y8
+	VMOVUPD 288(R12), Y9
+	VMOVUPD 320(R12), Y10
+	VMOVUPD 352(R12), Y11
+	CMPQ BX, 16(SI)
+	JGE segm12store
+segm12ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	VMULPD 352(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm12ent
+segm12store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	VMOVUPD Y8, 256(R12)
+	VMOVUPD Y9, 288(R12)
+	VMOVUPD Y10, 320(R12)
+	VMOVUPD Y11, 352(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm12seg
+segm12done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMark52(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segm13done
+segm13seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	MOVQ vals+136(FP), R13
+	LEAQ (R13)(AX*8), R13
+	MOVQ R13, vrow-16(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	VMOVUPD 128(R12), Y4
+	VMOVUPD 160(R12), Y5
+	VMOVUPD 192(R12), Y6
+	VMOVUPD 224(R12), Y7
+	VMOVUPD 256(R12), Y8
+	VMOVUPD 288(R12), Y9
+	VMOVUPD 320(R12), Y10
+	VMOVUPD 352(R12), Y11
+	VMOVUPD 384(R12), Y12
+	CMPQ BX, 16(SI)
+	JGE segm13store
+segm13ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vrow-16(SP), R13
+	VBROADCASTSD (DI)(BX*8), Y13
+	VMOVSD X13, (R13)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	VMULPD 32(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	VMULPD 64(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	VMULPD 96(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	VMULPD 160(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	VMULPD 192(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	VMULPD 224(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	VMULPD 288(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	VMULPD 320(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	VMULPD 352(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segm13ent
+segm13store:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	VMOVUPD Y4, 128(R12)
+	VMOVUPD Y5, 160(R12)
+	VMOVUPD Y6, 192(R12)
+	VMOVUPD Y7, 224(R12)
+	VMOVUPD Y8, 256(R12)
+	VMOVUPD Y9, 288(R12)
+	VMOVUPD Y10, 320(R12)
+	VMOVUPD Y11, 352(R12)
+	VMOVUPD Y12, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segm13seg
+segm13done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
 // func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 TEXT ·hiddenDeltas4x(SB), NOSPLIT, $0-72
 	MOVQ a+0(FP), SI

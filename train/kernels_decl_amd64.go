@@ -24,6 +24,9 @@ func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *f
 func segDot4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows8(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -43,6 +46,9 @@ func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *f
 
 //go:noescape
 func segDot8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows12(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -66,6 +72,9 @@ func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows16(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -85,6 +94,9 @@ func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows20(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -108,6 +120,9 @@ func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows24(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -127,6 +142,9 @@ func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows28(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -150,6 +168,9 @@ func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows32(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -169,6 +190,9 @@ func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows36(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -192,6 +216,9 @@ func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows40(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -211,6 +238,9 @@ func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows44(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -234,6 +264,9 @@ func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows48(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -253,6 +286,9 @@ func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMark48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows52(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -276,6 +312,9 @@ func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 
 //go:noescape
@@ -290,6 +329,7 @@ var avx2Kernels = rowKernels{
 	add:     [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
 	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
 	seg:     [kernelBlocks + 1]segKernel{nil, segDot4, segDot8, segDot12, segDot16, segDot20, segDot24, segDot28, segDot32, segDot36, segDot40, segDot44, segDot48, segDot52},
+	segMark: [kernelBlocks + 1]segMarkKernel{nil, segDotMark4, segDotMark8, segDotMark12, segDotMark16, segDotMark20, segDotMark24, segDotMark28, segDotMark32, segDotMark36, segDotMark40, segDotMark44, segDotMark48, segDotMark52},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 }
