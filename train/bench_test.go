@@ -107,7 +107,9 @@ func BenchmarkFullBatchStep(b *testing.B) {
 // machine (load 1.7) 25 kB ran 2.0x faster than the full matrix, 128 kB 1.23x, 384 kB (about a
 // slice of 52 hidden units) 1.06x: the loop is bound by moving the rows from the L2 cache into
 // L1 (about 32 bytes a cycle), not by misses of L2, so tiling the hidden units to keep a slice of
-// W1^T in L2 gains little, and less than the narrower kernels cost (sparseForward).
+// W1^T in L2 gains little, and less than the narrower kernels cost (sparseForward). Blocks of
+// pixels whose rows all samples of a batch use from L1 do gain (blockForward,
+// BenchmarkBlockForward).
 func BenchmarkForwardFootprint(b *testing.B) {
 	ds := loadMNIST(b)
 	sp := newSparseX(ds)
