@@ -274,11 +274,15 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 // rows come from L2 for every sample again (BenchmarkForwardFootprint). The full batch's weight
 // gradient is summed by groups of blockPixels(h) samples, whose rows of dZ stay in L1
 // (groupUpdate). Measured on this project's 2-core Zen 3 machine (BenchmarkBlockForward,
-// BenchmarkGroupUpdate, BenchmarkTrain, medians of interleaved runs at load 1.5-2.8): at h = 100
-// the forward product ran 1.15x (B = 8), 1.35x (B = 64) and 1.5x (B = 512) as fast as sample by
-// sample and the full-batch gradient 1.5x; at h = 20 (W1^T 125 kB, its busy rows mostly in L1
-// already) blocking measured 0.94-0.97x in training, hence blockMinHidden (only h = 20 and 100
-// were measured). Block sizes from 64 to 128 pixels measured alike at h = 100.
+// BenchmarkGroupUpdate: medians of 5 rounds at load 3.4-4.3): at h = 100 the forward product ran
+// 1.2x (B = 8), 1.3x (B = 64) and 1.25x (B = 512; 1.5x at load 2) as fast as sample by sample,
+// and the full-batch gradient 1.55x; at h = 20 (W1^T 125 kB, its busy rows mostly in L1 already)
+// blocking measured 0.94-0.97x in training (BenchmarkTrain), hence blockMinHidden (only h = 20
+// and 100 were measured). Blocks of 64 to 128 pixels measured alike at h = 100. (Two other exact
+// ways measured slower, at h = 20 and 100, and are not built: each pixel's row loaded once per
+// group of 4-64 samples with their sums in memory, about 1 store per 4 products; and 2-4 samples'
+// sums in registers over the union of their pixels with zero terms, which wastes half the
+// products on MNIST and needs a finite-weight check.)
 const (
 	blockMinBatch  = 8
 	blockMinHidden = 4 * kernelBlocks
