@@ -279,10 +279,12 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 // and the full-batch gradient 1.55x; at h = 20 (W1^T 125 kB, its busy rows mostly in L1 already)
 // blocking measured 0.94-0.97x in training (BenchmarkTrain), hence blockMinHidden (only h = 20
 // and 100 were measured). Blocks of 64 to 128 pixels measured alike at h = 100. (Two other exact
-// ways measured slower, at h = 20 and 100, and are not built: each pixel's row loaded once per
-// group of 4-64 samples with their sums in memory, about 1 store per 4 products; and 2-4 samples'
-// sums in registers over the union of their pixels with zero terms, which wastes half the
-// products on MNIST and needs a finite-weight check.)
+// forms of the full forward pass measured no faster and are not built: pixel by pixel over the
+// union of a group of 4-64 samples, each row loaded once for the group and the samples' sums kept
+// in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100; and 2-4 samples' sums in
+// registers over the union of their pixels with zero terms, which wastes a third to half of the
+// products on MNIST and needs a finite-weight check: 0.5-0.85x even with the unions built in
+// advance.)
 const (
 	blockMinBatch  = 8
 	blockMinHidden = 4 * kernelBlocks
