@@ -158,12 +158,8 @@ func BenchmarkBlockForward(b *testing.B) {
 				}
 				b.Run(name, func(b *testing.B) {
 					if size >= 0 {
-						p := size
-						if p == 0 {
-							p = blockPixels(h)
-						}
 						saved := e.blocks
-						e.blocks = newPixelBlocks(sp, p)
+						e.blocks = newPixelBlocks(sp, sizeOr(size, blockPixels(h)))
 						defer func() { e.blocks = saved }()
 					}
 					z := make([]float64, m*h)
@@ -209,12 +205,8 @@ func BenchmarkGroupUpdate(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				if size >= 0 {
-					g := size
-					if g == 0 {
-						g = blockPixels(h)
-					}
 					saved := e.groups
-					e.groups = newSampleGroups(sp, g)
+					e.groups = newSampleGroups(sp, sizeOr(size, blockPixels(h)))
 					defer func() { e.groups = saved }()
 				}
 				b.ResetTimer()
@@ -229,4 +221,12 @@ func BenchmarkGroupUpdate(b *testing.B) {
 			})
 		}
 	}
+}
+
+// sizeOr is size, or def when size is 0.
+func sizeOr(size, def int) int {
+	if size == 0 {
+		return def
+	}
+	return size
 }

@@ -246,12 +246,13 @@ func main() {
 	// operations (dotBody). Registers: SI seg, R14 its end, R11 idx, DI val, DX &m[off],
 	// R8 stride in bytes, R10 &out[off], R13 ostride in bytes, R12 the output row, BX q, R9 hi,
 	// AX row offset.
-	for c := 1; c <= maxBlocks; c++ {
-		p("")
-		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
-		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
+	// segPrologue loads segDot's arguments (SI, R14, R11, DI, DX, R8, R10, R13 as above);
+	// segEpilogue stores the sums of a segment, moves on to the next segment (labels name...)
+	// and returns, after done().
+	segPrologue := func() {
 		p("\tMOVQ seg_base+0(FP), SI")
 		p("\tMOVQ seg_len+8(FP), CX")
+		p("\tLEAQ (SI)(CX*8), R14")
 		p("\tMOVQ idx_base+24(FP), R11")
 		p("\tMOVQ val_base+48(FP), DI")
 		p("\tMOVQ m_base+72(FP), DX")
@@ -263,7 +264,27 @@ func main() {
 		p("\tLEAQ (R10)(R9*8), R10")
 		p("\tMOVQ ostride+120(FP), R13")
 		p("\tSHLQ $3, R13")
-		p("\tLEAQ (SI)(CX*8), R14")
+	}
+	segEpilogue := func(name string, c int, done func()) {
+		p("%sstore:", name)
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+		}
+		p("\tADDQ $24, SI")
+		p("\tCMPQ SI, R14")
+		p("\tJB %sseg", name)
+		p("%sdone:", name)
+		if done != nil {
+			done()
+		}
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
+		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
+		segPrologue()
 		p("\tCMPQ SI, R14")
 		p("\tJAE seg%ddone", c)
 		p("seg%dseg:", c)
@@ -287,16 +308,7 @@ func main() {
 		p("\tINCQ BX")
 		p("\tCMPQ BX, R9")
 		p("\tJL seg%dent", c)
-		p("seg%dstore:", c)
-		for i := 0; i < c; i++ {
-			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
-		}
-		p("\tADDQ $24, SI")
-		p("\tCMPQ SI, R14")
-		p("\tJB seg%dseg", c)
-		p("seg%ddone:", c)
-		p("\tVZEROUPPER")
-		p("\tRET")
+		segEpilogue(fmt.Sprintf("seg%d", c), c, nil)
 	}
 
 	// segDotMark: segDot, and for every entry q of segment (r, lo, hi) (p = idx[q]) the batch
@@ -308,20 +320,7 @@ func main() {
 		p("")
 		p("// func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", 4*c)
 		p("TEXT ·segDotMark%d(SB), NOSPLIT, $32-176", 4*c)
-		p("\tMOVQ seg_base+0(FP), SI")
-		p("\tMOVQ seg_len+8(FP), CX")
-		p("\tLEAQ (SI)(CX*8), R14")
-		p("\tMOVQ idx_base+24(FP), R11")
-		p("\tMOVQ val_base+48(FP), DI")
-		p("\tMOVQ m_base+72(FP), DX")
-		p("\tMOVQ stride+96(FP), R8")
-		p("\tMOVQ off+104(FP), R9")
-		p("\tSHLQ $3, R8")
-		p("\tLEAQ (DX)(R9*8), DX")
-		p("\tMOVQ out+112(FP), R10")
-		p("\tLEAQ (R10)(R9*8), R10")
-		p("\tMOVQ ostride+120(FP), R13")
-		p("\tSHLQ $3, R13")
+		segPrologue()
 		p("\tMOVQ R13, ostr-32(SP)")
 		p("\tMOVQ bstride+144(FP), R13")
 		p("\tSHLQ $3, R13")
@@ -367,17 +366,7 @@ func main() {
 		p("\tINCQ BX")
 		p("\tCMPQ BX, 16(SI)")
 		p("\tJL segm%dent", c)
-		p("segm%dstore:", c)
-		for i := 0; i < c; i++ {
-			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
-		}
-		p("\tADDQ $24, SI")
-		p("\tCMPQ SI, R14")
-		p("\tJB segm%dseg", c)
-		p("segm%ddone:", c)
-		p("\tMOVQ R15, ret+168(FP)")
-		p("\tVZEROUPPER")
-		p("\tRET")
+		segEpilogue(fmt.Sprintf("segm%d", c), c, func() { p("\tMOVQ R15, ret+168(FP)") })
 	}
 
 	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4

@@ -5154,6 +5154,7 @@ mask13done:
 TEXT ·segDot4(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5165,7 +5166,6 @@ TEXT ·segDot4(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg1done
 seg1seg:
@@ -5199,6 +5199,7 @@ seg1done:
 TEXT ·segDot8(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5210,7 +5211,6 @@ TEXT ·segDot8(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg2done
 seg2seg:
@@ -5248,6 +5248,7 @@ seg2done:
 TEXT ·segDot12(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5259,7 +5260,6 @@ TEXT ·segDot12(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg3done
 seg3seg:
@@ -5301,6 +5301,7 @@ seg3done:
 TEXT ·segDot16(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5312,7 +5313,6 @@ TEXT ·segDot16(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg4done
 seg4seg:
@@ -5358,6 +5358,7 @@ seg4done:
 TEXT ·segDot20(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5369,7 +5370,6 @@ TEXT ·segDot20(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg5done
 seg5seg:
@@ -5419,6 +5419,7 @@ seg5done:
 TEXT ·segDot24(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5430,7 +5431,6 @@ TEXT ·segDot24(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg6done
 seg6seg:
@@ -5484,6 +5484,7 @@ seg6done:
 TEXT ·segDot28(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5495,7 +5496,6 @@ TEXT ·segDot28(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg7done
 seg7seg:
@@ -5553,6 +5553,7 @@ seg7done:
 TEXT ·segDot32(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5564,7 +5565,6 @@ TEXT ·segDot32(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg8done
 seg8seg:
@@ -5626,6 +5626,7 @@ seg8done:
 TEXT ·segDot36(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5637,7 +5638,6 @@ TEXT ·segDot36(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg9done
 seg9seg:
@@ -5703,6 +5703,7 @@ seg9done:
 TEXT ·segDot40(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5714,7 +5715,6 @@ TEXT ·segDot40(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg10done
 seg10seg:
@@ -5784,6 +5784,7 @@ seg10done:
 TEXT ·segDot44(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5795,7 +5796,6 @@ TEXT ·segDot44(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg11done
 seg11seg:
@@ -5869,6 +5869,7 @@ seg11done:
 TEXT ·segDot48(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5880,7 +5881,6 @@ TEXT ·segDot48(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg12done
 seg12seg:
@@ -5958,6 +5958,7 @@ seg12done:
 TEXT ·segDot52(SB), NOSPLIT, $0-128
 	MOVQ seg_base+0(FP), SI
 	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
 	MOVQ idx_base+24(FP), R11
 	MOVQ val_base+48(FP), DI
 	MOVQ m_base+72(FP), DX
@@ -5969,7 +5970,6 @@ TEXT ·segDot52(SB), NOSPLIT, $0-128
 	LEAQ (R10)(R9*8), R10
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
-	LEAQ (SI)(CX*8), R14
 	CMPQ SI, R14
 	JAE seg13done
 seg13seg:

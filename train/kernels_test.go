@@ -289,6 +289,9 @@ func TestRowKernelsBounds(t *testing.T) {
 		"addOuter":   func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
 		"applyRows":  func() { applyRows([]int{3}, m, m, 10, 4, 1) },
 		"maskRows":   func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
+		"segDot row": func() { segDot([]int{2, 0, 1}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
+		"segDot q":   func() { segDot([]int{0, 0, 2}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
+		"segDot idx": func() { segDot([]int{0, 0, 1}, []int{3}, []float64{1}, m, 10, 10, 3, m[:20], 10, 2) },
 	} {
 		func() {
 			defer func() {
