@@ -9,7 +9,7 @@ import (
 	"github.com/sgdstability/sgdstab/data"
 )
 
-// TestSegDot checks segDot, with the kernel set in use (AVX2 where the CPU has it) and with the
+// TestSegDot checks segDot and segDotSub, with the kernel set in use (AVX2 where the CPU has it) and with the
 // portable loops, at every width from 1 to 120, against a plain loop written from its definition,
 // bit for bit; and that a sum cut into segments that continue each other, from out = +0, is
 // dotRows' whole sum bit for bit (what blockForward and groupUpdate rely on), also with
@@ -62,6 +62,29 @@ func TestSegDot(t *testing.T) {
 				segDot(seg, idx, val, m, stride, w, rows-1, got, ostride, nout)
 				if !sameBits(got, want) {
 					t.Fatalf("%s: segDot width %d, segments %v: %v, want %v", set.name, w, seg, got, want)
+				}
+
+				// segDotSub: each segment's sums, then w -= s out and out = 0, row by row
+				s := rng.NormFloat64()
+				w0 := make([]float64, len(out0))
+				for i := range w0 {
+					w0[i] = rng.NormFloat64()
+				}
+				wantOut, wantW := append([]float64(nil), out0...), append([]float64(nil), w0...)
+				for t := 0; t < len(seg); t += 3 {
+					for k := 0; k < w; k++ {
+						o := wantOut[seg[t]*ostride+k]
+						for q := seg[t+1]; q < seg[t+2]; q++ {
+							o += val[q] * m[idx[q]*stride+k]
+						}
+						wantW[seg[t]*ostride+k] -= s * o
+						wantOut[seg[t]*ostride+k] = 0
+					}
+				}
+				gotOut, gotW := append([]float64(nil), out0...), append([]float64(nil), w0...)
+				segDotSub(seg, idx, val, m, stride, w, rows-1, gotOut, ostride, nout, gotW, s)
+				if !sameBits(gotOut, wantOut) || !sameBits(gotW, wantW) {
+					t.Fatalf("%s: segDotSub width %d, segments %v: w %v, want %v", set.name, w, seg, gotW, wantW)
 				}
 
 				// the whole sum, cut at random points into segments of one output row

@@ -699,29 +699,37 @@ func (e *fused) columnUpdate(pix, ptr, rows []int, vals []float64, m int, s floa
 
 // sampleGroups cuts every pixel's column of entries (sparseX.rows, cval) at the groups of size
 // consecutive samples: group g's segments are seg[sptr[g]:sptr[g+1]], triples (p, lo, hi) for
-// the pixels p (increasing) with entries in the group, which are rows[lo:hi] (positions in
-// sparseX.rows).
+// the pixels p with entries in the group, which are rows[lo:hi] (positions in sparseX.rows); from
+// seg[last[g]] on, those of the pixels whose last entries they are.
 type sampleGroups struct {
-	sptr []int
-	seg  []int
+	sptr, last []int
+	seg        []int
 }
 
 func newSampleGroups(sp *sparseX, size int) *sampleGroups {
 	n, d := len(sp.ptr)-1, len(sp.cptr)-1
 	g := &sampleGroups{sptr: []int{0}}
 	next := append([]int(nil), sp.cptr[:d]...) // column p's first entry not yet in a group
+	var final []int
 	for g0 := 0; g0 < n; g0 += size {
+		final = final[:0]
 		for _, p := range sp.active {
 			lo := next[p]
 			hi := lo
 			for hi < sp.cptr[p+1] && sp.rows[hi] < g0+size {
 				hi++
 			}
-			if hi > lo {
+			switch {
+			case hi == lo:
+			case hi == sp.cptr[p+1]:
+				final = append(final, p, lo, hi)
+			default:
 				g.seg = append(g.seg, p, lo, hi)
 			}
 			next[p] = hi
 		}
+		g.last = append(g.last, len(g.seg))
+		g.seg = append(g.seg, final...)
 		g.sptr = append(g.sptr, len(g.seg))
 	}
 	return g
@@ -731,19 +739,12 @@ func newSampleGroups(sp *sparseX, size int) *sampleGroups {
 // for bit): group by group of samples, whose rows of dZ stay in the L1 cache while every pixel
 // with entries in the group adds them to its running gradient sum in gacc (segDot: each sum over
 // the samples in increasing order from +0, as columnUpdate's, the sum passing through gacc
-// between groups); then w -= s g row by row, computed as columnUpdate computes it, and gacc is
-// cleared.
+// between groups); in the group that holds a pixel's last entries, its row of W1^T takes the step
+// w -= s g as columnUpdate computes it, and its row of gacc is cleared (segDotSub).
 func (e *fused) groupUpdate(s float64) {
 	h, sp, g := e.h, e.sp, e.groups
 	for k := 0; k+1 < len(g.sptr); k++ {
-		segDot(g.seg[g.sptr[k]:g.sptr[k+1]], sp.rows, sp.cval, e.dz, h, h, e.n-1, e.gacc, h, e.d)
-	}
-	for _, p := range sp.active {
-		w, gr := e.w1t[p*h:p*h+h], e.gacc[p*h:p*h+h]
-		gr = gr[:len(w)]
-		for k, x := range gr {
-			w[k] -= s * x
-		}
-		clear(gr)
+		segDot(g.seg[g.sptr[k]:g.last[k]], sp.rows, sp.cval, e.dz, h, h, e.n-1, e.gacc, h, e.d)
+		segDotSub(g.seg[g.last[k]:g.sptr[k+1]], sp.rows, sp.cval, e.dz, h, h, e.n-1, e.gacc, h, e.d, e.w1t, s)
 	}
 }

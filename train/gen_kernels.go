@@ -247,8 +247,8 @@ func main() {
 	// R8 stride in bytes, R10 &out[off], R13 ostride in bytes, R12 the output row, BX q, R9 hi,
 	// AX row offset.
 	// segPrologue loads segDot's arguments (SI, R14, R11, DI, DX, R8, R10, R13 as above);
-	// segEpilogue stores the sums of a segment, moves on to the next segment (labels name...)
-	// and returns, after done().
+	// segEpilogue stores the sums of a segment (or does store()), moves on to the next segment
+	// (labels name...) and returns, after done().
 	segPrologue := func() {
 		p("\tMOVQ seg_base+0(FP), SI")
 		p("\tMOVQ seg_len+8(FP), CX")
@@ -265,10 +265,14 @@ func main() {
 		p("\tMOVQ ostride+120(FP), R13")
 		p("\tSHLQ $3, R13")
 	}
-	segEpilogue := func(name string, c int, done func()) {
+	segEpilogue := func(name string, c int, store, done func()) {
 		p("%sstore:", name)
-		for i := 0; i < c; i++ {
-			p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+		if store != nil {
+			store()
+		} else {
+			for i := 0; i < c; i++ {
+				p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+			}
 		}
 		p("\tADDQ $24, SI")
 		p("\tCMPQ SI, R14")
@@ -280,16 +284,17 @@ func main() {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
-	for c := 1; c <= maxBlocks; c++ {
-		p("")
-		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
-		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
-		segPrologue()
+	// segLoop emits segDot's loop (labels name...) between segPrologue and segEpilogue; atRow,
+	// when not nil, runs at the start of each segment with the output row's offset in AX.
+	segLoop := func(name string, c int, atRow func()) {
 		p("\tCMPQ SI, R14")
-		p("\tJAE seg%ddone", c)
-		p("seg%dseg:", c)
+		p("\tJAE %sdone", name)
+		p("%sseg:", name)
 		p("\tMOVQ (SI), AX")
 		p("\tIMULQ R13, AX")
+		if atRow != nil {
+			atRow()
+		}
 		p("\tLEAQ (R10)(AX*1), R12")
 		p("\tMOVQ 8(SI), BX")
 		p("\tMOVQ 16(SI), R9")
@@ -297,8 +302,8 @@ func main() {
 			p("\tVMOVUPD %d(R12), Y%d", 32*i, i)
 		}
 		p("\tCMPQ BX, R9")
-		p("\tJGE seg%dstore", c)
-		p("seg%dent:", c)
+		p("\tJGE %sstore", name)
+		p("%sent:", name)
 		p("\tMOVQ (R11)(BX*8), AX")
 		p("\tIMULQ R8, AX")
 		p("\tVBROADCASTSD (DI)(BX*8), Y13")
@@ -307,8 +312,42 @@ func main() {
 		}
 		p("\tINCQ BX")
 		p("\tCMPQ BX, R9")
-		p("\tJL seg%dent", c)
-		segEpilogue(fmt.Sprintf("seg%d", c), c, nil)
+		p("\tJL %sent", name)
+	}
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
+		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
+		segPrologue()
+		segLoop(fmt.Sprintf("seg%d", c), c, nil)
+		segEpilogue(fmt.Sprintf("seg%d", c), c, nil, nil)
+	}
+
+	// segDotSub: segDot, then for every segment w[r*ostride+off+k] -= s * out[r, k] and
+	// out[r, k] = 0 (w has out's shape), computed as dotRowsSub computes w -= s acc: the sum times
+	// s (sum first), subtracted from w (w first). Registers as in segDot, and R15 &w[off], CX the
+	// output row's offset, Y13 s and Y15 zero at the store.
+	for c := 1; c <= maxBlocks; c++ {
+		name := fmt.Sprintf("segs%d", c)
+		p("")
+		p("// func segDotSub%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)", 4*c)
+		p("TEXT ·segDotSub%d(SB), NOSPLIT, $0-144", 4*c)
+		segPrologue()
+		p("\tMOVQ w+128(FP), R15")
+		p("\tLEAQ (R15)(R9*8), R15")
+		segLoop(name, c, func() { p("\tMOVQ AX, CX") })
+		segEpilogue(name, c, func() {
+			p("\tVBROADCASTSD s+136(FP), Y13")
+			p("\tVXORPD Y15, Y15, Y15")
+			p("\tLEAQ (R15)(CX*1), AX")
+			for i := 0; i < c; i++ {
+				p("\tVMULPD Y13, Y%d, Y%d", i, i)
+				p("\tVMOVUPD %d(AX), Y14", 32*i)
+				p("\tVSUBPD Y%d, Y14, Y14", i)
+				p("\tVMOVUPD Y14, %d(AX)", 32*i)
+				p("\tVMOVUPD Y15, %d(R12)", 32*i)
+			}
+		}, nil)
 	}
 
 	// segDotMark: segDot, and for every entry q of segment (r, lo, hi) (p = idx[q]) the batch
@@ -366,7 +405,7 @@ func main() {
 		p("\tINCQ BX")
 		p("\tCMPQ BX, 16(SI)")
 		p("\tJL segm%dent", c)
-		segEpilogue(fmt.Sprintf("segm%d", c), c, func() { p("\tMOVQ R15, ret+168(FP)") })
+		segEpilogue(fmt.Sprintf("segm%d", c), c, nil, func() { p("\tMOVQ R15, ret+168(FP)") })
 	}
 
 	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
@@ -517,6 +556,9 @@ func main() {
 		p("func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", w)
 		p("")
 		p("//go:noescape")
+		p("func segDotSub%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)", w)
+		p("")
+		p("//go:noescape")
 		p("func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", w)
 		p("")
 	}
@@ -528,8 +570,8 @@ func main() {
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg", "segMark"} {
-		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot", "segMark": "segDotMark"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg", "segMark", "segSub"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot", "segMark": "segDotMark", "segSub": "segDotSub"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)

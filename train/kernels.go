@@ -13,6 +13,7 @@ package train
 //	dotRowsMark dotRows, and fused.markEntries's bookkeeping of the same entries
 //	segDot      out[r, k]               += sum_{q in [lo, hi)} val[q] m[idx[q], off+k]  for segments (r, lo, hi)
 //	segDotMark  segDot, and fused.markEntries's bookkeeping of the entries (position r)
+//	segDotSub   segDot, then w[r, off+k] -= s out[r, off+k] and out[r, off+k] = 0
 //
 // for k < w. Every sum is taken in increasing q starting from 0, with one rounding per
 // multiplication and per addition (no fused multiply-add), so the AVX2 kernels
@@ -36,6 +37,7 @@ type (
 	maskKernel    func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 	addKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64)
 	segKernel     func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+	segSubKernel  func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 	segMarkKernel func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 	deltasKernel  func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 )
@@ -51,6 +53,7 @@ type rowKernels struct {
 	mask    [kernelBlocks + 1]maskKernel
 	seg     [kernelBlocks + 1]segKernel
 	segMark [kernelBlocks + 1]segMarkKernel
+	segSub  [kernelBlocks + 1]segSubKernel
 	rows    rowsKernel
 	// deltas4 is fused.hiddenDeltas4's loop over the first 4 n4 hidden units
 	deltas4 deltasKernel
@@ -235,6 +238,33 @@ func segDot(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float
 	j := windows(w, func(j, c int) { kern.seg[c](seg, idx, val, m, stride, j, &out[0], ostride) })
 	if j < w {
 		segDotGo(seg, idx, val, m, stride, j, w, out, ostride)
+	}
+}
+
+// segDotSub is segDot with, after each segment (r, lo, hi), w[r*ostride+k] -= s out[r*ostride+k]
+// and out[r*ostride+k] = 0 for k < w (wm has out's shape): the last part of a gradient sum
+// continued through out, and the step, rounded as dotRowsSub rounds it (w - s acc).
+func segDotSub(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int, wm []float64, s float64) {
+	checkSegs(seg, idx, val, m, stride, w, maxIdx, out, ostride, rows)
+	if len(wm) < len(out) {
+		panic("train: segDotSub out of range")
+	}
+	if len(seg) == 0 || w == 0 {
+		return
+	}
+	val = val[:len(idx)]
+	j := windows(w, func(j, c int) { kern.segSub[c](seg, idx, val, m, stride, j, &out[0], ostride, &wm[0], s) })
+	if j == w {
+		return
+	}
+	for t := 0; t < len(seg); t += 3 {
+		segDotGo(seg[t:t+3], idx, val, m, stride, j, w, out, ostride)
+		o, wr := out[seg[t]*ostride+j:seg[t]*ostride+w], wm[seg[t]*ostride+j:seg[t]*ostride+w]
+		wr = wr[:len(o)]
+		for k, x := range o {
+			wr[k] -= s * x
+		}
+		clear(o)
 	}
 }
 

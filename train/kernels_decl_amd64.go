@@ -24,6 +24,9 @@ func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *f
 func segDot4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -46,6 +49,9 @@ func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *f
 
 //go:noescape
 func segDot8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -72,6 +78,9 @@ func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -94,6 +103,9 @@ func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -120,6 +132,9 @@ func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -142,6 +157,9 @@ func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -168,6 +186,9 @@ func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -190,6 +211,9 @@ func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -216,6 +240,9 @@ func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -238,6 +265,9 @@ func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -264,6 +294,9 @@ func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -286,6 +319,9 @@ func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *
 
 //go:noescape
 func segDot48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
@@ -312,6 +348,9 @@ func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *
 func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
+func segDotSub52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
@@ -330,6 +369,7 @@ var avx2Kernels = rowKernels{
 	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
 	seg:     [kernelBlocks + 1]segKernel{nil, segDot4, segDot8, segDot12, segDot16, segDot20, segDot24, segDot28, segDot32, segDot36, segDot40, segDot44, segDot48, segDot52},
 	segMark: [kernelBlocks + 1]segMarkKernel{nil, segDotMark4, segDotMark8, segDotMark12, segDotMark16, segDotMark20, segDotMark24, segDotMark28, segDotMark32, segDotMark36, segDotMark40, segDotMark44, segDotMark48, segDotMark52},
+	segSub:  [kernelBlocks + 1]segSubKernel{nil, segDotSub4, segDotSub8, segDotSub12, segDotSub16, segDotSub20, segDotSub24, segDotSub28, segDotSub32, segDotSub36, segDotSub40, segDotSub44, segDotSub48, segDotSub52},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 }
