@@ -274,17 +274,17 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 // rows come from L2 for every sample again (BenchmarkForwardFootprint). The full batch's weight
 // gradient is summed by groups of blockPixels(h) samples, whose rows of dZ stay in L1
 // (groupUpdate). Measured on this project's 2-core Zen 3 machine (BenchmarkBlockForward,
-// BenchmarkGroupUpdate: medians of 5 rounds at load 3.4-4.3): at h = 100 the forward product ran
-// 1.2x (B = 8), 1.3x (B = 64) and 1.25x (B = 512; 1.5x at load 2) as fast as sample by sample,
-// and the full-batch gradient 1.55x; at h = 20 (W1^T 125 kB, its busy rows mostly in L1 already)
-// blocking measured 0.94-0.97x in training (BenchmarkTrain), hence blockMinHidden (only h = 20
-// and 100 were measured). Blocks of 64 to 128 pixels measured alike at h = 100. (Two other exact
-// forms of the full forward pass measured no faster and are not built: pixel by pixel over the
-// union of a group of 4-64 samples, each row loaded once for the group and the samples' sums kept
-// in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100; and 2-4 samples' sums in
-// registers over the union of their pixels with zero terms, which wastes a third to half of the
-// products on MNIST and needs a finite-weight check: 0.5-0.85x even with the unions built in
-// advance.)
+// BenchmarkGroupUpdate: medians of 5 rounds in each of two sessions, load 2.5-4.3): at h = 100
+// the forward product ran 1.2-1.3x (B = 8), 1.3-1.4x (B = 64) and 1.25-1.35x (B = 512) as fast
+// as sample by sample, and the full-batch gradient 1.35-1.55x; at h = 20 (W1^T 125 kB, its busy
+// rows mostly in L1 already) blocking measured 0.94-0.97x in training (BenchmarkTrain), hence
+// blockMinHidden (only h = 20 and 100 were measured). Blocks of 64 to 128 pixels measured alike
+// at h = 100. (Two other exact forms of the forward pass measured no faster and are not built:
+// pixel by pixel over the union of a group of 4-64 samples, each row loaded once for the group
+// and the samples' sums kept in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100;
+// and 2-4 samples' sums in registers over the union of their pixels with zero terms, which
+// wastes a third to half of the products on MNIST and needs a finite-weight check: 0.5-0.85x
+// even with the unions built in advance.)
 const (
 	blockMinBatch  = 8
 	blockMinHidden = 4 * kernelBlocks
