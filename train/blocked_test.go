@@ -108,8 +108,9 @@ func TestSegDot(t *testing.T) {
 
 // TestBlockedSteps runs the fused engine with blockForward and groupUpdate (default block sizes
 // and small odd ones, so that many blocks and groups meet) beside one with the per-sample kernels
-// (blockedOff), step by step on the same batches (8 and 24 random samples, and all n), and
-// requires the same losses and parameters, bit for bit, after every step. The step sizes are
+// (blockedOff), step by step on the same batches (8 and 24 random samples, and all n; h = 60),
+// with the kernel set in use and with the portable loops, and requires the same losses and
+// parameters, bit for bit, after every step. The step sizes are
 // chosen so that runs also diverge: weights become infinite and then NaN, where the bits of NaN
 // (sign and payload) must agree as well.
 func TestBlockedSteps(t *testing.T) {
