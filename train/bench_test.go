@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -106,7 +107,9 @@ func BenchmarkFullBatchStep(b *testing.B) {
 // machine (load 1.7) 25 kB ran 2.0x faster than the full matrix, 128 kB 1.23x, 384 kB (about a
 // slice of 52 hidden units) 1.06x: the loop is bound by moving the rows from the L2 cache into
 // L1 (about 32 bytes a cycle), not by misses of L2, so tiling the hidden units to keep a slice of
-// W1^T in L2 gains little, and less than the narrower kernels cost (sparseForward).
+// W1^T in L2 gains little, and less than the narrower kernels cost (sparseForward). Blocks of
+// pixels whose rows all samples of a batch use from L1 do gain (blockForward,
+// BenchmarkBlockForward).
 func BenchmarkForwardFootprint(b *testing.B) {
 	ds := loadMNIST(b)
 	sp := newSparseX(ds)
@@ -128,4 +131,102 @@ func BenchmarkForwardFootprint(b *testing.B) {
 			b.ReportMetric(float64(b.N*ds.N)/b.Elapsed().Seconds(), "samples/s")
 		})
 	}
+}
+
+// BenchmarkBlockForward times the forward product Z = X_B W1^T of a batch of B random samples
+// sample by sample (dotRows, the rows of W1^T from the L2 cache for every sample) against
+// blockForward (pixel blocks of P pixels, each block's rows of W1^T reused from L1 by all samples
+// of the batch; P = 0: the block size in use, blockPixels). Both give the same bits (checked).
+func BenchmarkBlockForward(b *testing.B) {
+	ds := loadMNIST(b)
+	sp := newSparseX(ds)
+	c, _ := LossScale(LossSum, ds.K)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, h := range []int{20, 100} {
+		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
+		e.seg = make([]int, 3*ds.N) // also below blockMinHidden
+		for _, m := range []int{8, 64, 512} {
+			rows := rng.Perm(ds.N)[:m]
+			want := make([]float64, m*h)
+			for bi, i := range rows {
+				e.preact(i, want[bi*h:])
+			}
+			for _, size := range []int{-1, 0, 64, 128, 256, 392} {
+				name := fmt.Sprintf("h=%d/B=%d/samples", h, m)
+				if size >= 0 {
+					name = fmt.Sprintf("h=%d/B=%d/blocks/P=%d", h, m, size)
+				}
+				b.Run(name, func(b *testing.B) {
+					if size >= 0 {
+						saved := e.blocks
+						e.blocks = newPixelBlocks(sp, sizeOr(size, blockPixels(h)))
+						defer func() { e.blocks = saved }()
+					}
+					z := make([]float64, m*h)
+					b.ResetTimer()
+					for it := 0; it < b.N; it++ {
+						if size < 0 {
+							for bi, i := range rows {
+								e.preact(i, z[bi*h:])
+							}
+						} else {
+							e.blockForward(rows, m, z, false)
+						}
+					}
+					b.ReportMetric(float64(b.N*m)/b.Elapsed().Seconds(), "samples/s")
+					if !sameBits(z, want) {
+						b.Fatal("blockForward differs from dotRows")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkGroupUpdate times the full-batch weight update W1 -= s X^T dZ (B = n = 512) pixel by
+// pixel over all samples (columnUpdate, the rows of dZ from the L2 cache for every pixel) against
+// groupUpdate (groups of G samples whose rows of dZ stay in L1; G = 0: the size in use,
+// blockPixels). The step size is 0, so that the weights stay the same from one iteration to the
+// next.
+func BenchmarkGroupUpdate(b *testing.B) {
+	ds := loadMNIST(b)
+	sp := newSparseX(ds)
+	c, _ := LossScale(LossSum, ds.K)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, h := range []int{20, 100} {
+		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
+		for i := range e.dz {
+			e.dz[i] = rng.NormFloat64()
+		}
+		for _, size := range []int{-1, 0, 32, 64, 128, 256} {
+			name := fmt.Sprintf("h=%d/columns", h)
+			if size >= 0 {
+				name = fmt.Sprintf("h=%d/groups/G=%d", h, size)
+			}
+			b.Run(name, func(b *testing.B) {
+				if size >= 0 {
+					saved := e.groups
+					e.groups = newSampleGroups(sp, sizeOr(size, blockPixels(h)))
+					defer func() { e.groups = saved }()
+				}
+				b.ResetTimer()
+				for it := 0; it < b.N; it++ {
+					if size < 0 {
+						e.columnUpdate(sp.active, sp.cptr, sp.rows, sp.cval, ds.N, 0)
+					} else {
+						e.groupUpdate(0)
+					}
+				}
+				b.ReportMetric(float64(b.N*ds.N)/b.Elapsed().Seconds(), "samples/s")
+			})
+		}
+	}
+}
+
+// sizeOr is size, or def when size is 0.
+func sizeOr(size, def int) int {
+	if size == 0 {
+		return def
+	}
+	return size
 }

@@ -240,6 +240,174 @@ func main() {
 		p("\tRET")
 	}
 
+	// segDot: for every segment (r, lo, hi) = seg[3t:3t+3], out[r*ostride+off+k] +=
+	// sum_{q in [lo, hi)} val[q] m[idx[q]*stride+off+k], the sum continued in registers from the
+	// value in out (loaded into Y0..Y(c-1), stored back at the end of the segment) with dotRows'
+	// operations (dotBody). Registers: SI seg, R14 its end, R11 idx, DI val, DX &m[off],
+	// R8 stride in bytes, R10 &out[off], R13 ostride in bytes, R12 the output row, BX q, R9 hi,
+	// AX row offset.
+	// segPrologue loads segDot's arguments (SI, R14, R11, DI, DX, R8, R10, R13 as above);
+	// segEpilogue stores the sums of a segment (or does store()), moves on to the next segment
+	// (labels name...) and returns, after done().
+	segPrologue := func() {
+		p("\tMOVQ seg_base+0(FP), SI")
+		p("\tMOVQ seg_len+8(FP), CX")
+		p("\tLEAQ (SI)(CX*8), R14")
+		p("\tMOVQ idx_base+24(FP), R11")
+		p("\tMOVQ val_base+48(FP), DI")
+		p("\tMOVQ m_base+72(FP), DX")
+		p("\tMOVQ stride+96(FP), R8")
+		p("\tMOVQ off+104(FP), R9")
+		p("\tSHLQ $3, R8")
+		p("\tLEAQ (DX)(R9*8), DX")
+		p("\tMOVQ out+112(FP), R10")
+		p("\tLEAQ (R10)(R9*8), R10")
+		p("\tMOVQ ostride+120(FP), R13")
+		p("\tSHLQ $3, R13")
+	}
+	segEpilogue := func(name string, c int, store, done func()) {
+		p("%sstore:", name)
+		if store != nil {
+			store()
+		} else {
+			for i := 0; i < c; i++ {
+				p("\tVMOVUPD Y%d, %d(R12)", i, 32*i)
+			}
+		}
+		p("\tADDQ $24, SI")
+		p("\tCMPQ SI, R14")
+		p("\tJB %sseg", name)
+		p("%sdone:", name)
+		if done != nil {
+			done()
+		}
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
+	// segLoop emits segDot's loop (labels name...) between segPrologue and segEpilogue; atRow,
+	// when not nil, runs at the start of each segment with the output row's offset in AX.
+	segLoop := func(name string, c int, atRow func()) {
+		p("\tCMPQ SI, R14")
+		p("\tJAE %sdone", name)
+		p("%sseg:", name)
+		p("\tMOVQ (SI), AX")
+		p("\tIMULQ R13, AX")
+		if atRow != nil {
+			atRow()
+		}
+		p("\tLEAQ (R10)(AX*1), R12")
+		p("\tMOVQ 8(SI), BX")
+		p("\tMOVQ 16(SI), R9")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD %d(R12), Y%d", 32*i, i)
+		}
+		p("\tCMPQ BX, R9")
+		p("\tJGE %sstore", name)
+		p("%sent:", name)
+		p("\tMOVQ (R11)(BX*8), AX")
+		p("\tIMULQ R8, AX")
+		p("\tVBROADCASTSD (DI)(BX*8), Y13")
+		for i := 0; i < c; i++ {
+			dotBody(i)
+		}
+		p("\tINCQ BX")
+		p("\tCMPQ BX, R9")
+		p("\tJL %sent", name)
+	}
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", 4*c)
+		p("TEXT ·segDot%d(SB), NOSPLIT, $0-128", 4*c)
+		segPrologue()
+		segLoop(fmt.Sprintf("seg%d", c), c, nil)
+		segEpilogue(fmt.Sprintf("seg%d", c), c, nil, nil)
+	}
+
+	// segDotSub: segDot, then for every segment w[r*ostride+off+k] -= s * out[r, k] and
+	// out[r, k] = 0 (w has out's shape), computed as dotRowsSub computes w -= s acc: the sum times
+	// s (sum first), subtracted from w (w first). Registers as in segDot, and R15 &w[off], CX the
+	// output row's offset, Y13 s and Y15 zero at the store.
+	for c := 1; c <= maxBlocks; c++ {
+		name := fmt.Sprintf("segs%d", c)
+		p("")
+		p("// func segDotSub%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)", 4*c)
+		p("TEXT ·segDotSub%d(SB), NOSPLIT, $0-144", 4*c)
+		segPrologue()
+		p("\tMOVQ w+128(FP), R15")
+		p("\tLEAQ (R15)(R9*8), R15")
+		segLoop(name, c, func() { p("\tMOVQ AX, CX") })
+		segEpilogue(name, c, func() {
+			p("\tVBROADCASTSD s+136(FP), Y13")
+			p("\tVXORPD Y15, Y15, Y15")
+			p("\tLEAQ (R15)(CX*1), AX")
+			for i := 0; i < c; i++ {
+				p("\tVMULPD Y13, Y%d, Y%d", i, i)
+				p("\tVMOVUPD %d(AX), Y14", 32*i)
+				p("\tVSUBPD Y%d, Y14, Y14", i)
+				p("\tVMOVUPD Y14, %d(AX)", 32*i)
+				p("\tVMOVUPD Y15, %d(R12)", 32*i)
+			}
+		}, nil)
+	}
+
+	// segDotMark: segDot, and for every entry q of segment (r, lo, hi) (p = idx[q]) the batch
+	// bookkeeping of maskUpdate for batch position r, as dotRowsMark does: pix[np] = p,
+	// np += 1 if masks[p] == 0 (first touch), masks[p] |= 1 << r, vals[p*bstride+r] = val[q].
+	// Registers as in segDot, except: the end of the entries is compared in memory (16(SI)), R15 np,
+	// CX masks, R9 pix, R13 scratch; on the stack 1 << r, &vals[r], bstride and ostride in bytes.
+	for c := 1; c <= maxBlocks; c++ {
+		p("")
+		p("// func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", 4*c)
+		p("TEXT ·segDotMark%d(SB), NOSPLIT, $32-176", 4*c)
+		segPrologue()
+		p("\tMOVQ R13, ostr-32(SP)")
+		p("\tMOVQ bstride+144(FP), R13")
+		p("\tSHLQ $3, R13")
+		p("\tMOVQ R13, bsb-24(SP)")
+		p("\tMOVQ masks+128(FP), CX")
+		p("\tMOVQ pix+152(FP), R9")
+		p("\tMOVQ np+160(FP), R15")
+		p("\tCMPQ SI, R14")
+		p("\tJAE segm%ddone", c)
+		p("segm%dseg:", c)
+		p("\tMOVQ (SI), AX")
+		p("\tXORQ R13, R13")
+		p("\tBTSQ AX, R13")
+		p("\tMOVQ R13, bit-8(SP)")
+		p("\tMOVQ vals+136(FP), R13")
+		p("\tLEAQ (R13)(AX*8), R13")
+		p("\tMOVQ R13, vrow-16(SP)")
+		p("\tIMULQ ostr-32(SP), AX")
+		p("\tLEAQ (R10)(AX*1), R12")
+		p("\tMOVQ 8(SI), BX")
+		for i := 0; i < c; i++ {
+			p("\tVMOVUPD %d(R12), Y%d", 32*i, i)
+		}
+		p("\tCMPQ BX, 16(SI)")
+		p("\tJGE segm%dstore", c)
+		p("segm%dent:", c)
+		p("\tMOVQ (R11)(BX*8), AX")
+		p("\tMOVQ AX, (R9)(R15*8)")
+		p("\tMOVQ (CX)(AX*8), R13")
+		p("\tCMPQ R13, $1")
+		p("\tADCQ $0, R15")
+		p("\tORQ bit-8(SP), R13")
+		p("\tMOVQ R13, (CX)(AX*8)")
+		p("\tMOVQ AX, R13")
+		p("\tIMULQ bsb-24(SP), R13")
+		p("\tADDQ vrow-16(SP), R13")
+		p("\tVBROADCASTSD (DI)(BX*8), Y13")
+		p("\tVMOVSD X13, (R13)")
+		p("\tIMULQ R8, AX")
+		for i := 0; i < c; i++ {
+			dotBody(i)
+		}
+		p("\tINCQ BX")
+		p("\tCMPQ BX, 16(SI)")
+		p("\tJL segm%dent", c)
+		segEpilogue(fmt.Sprintf("segm%d", c), c, nil, func() { p("\tMOVQ R15, ret+168(FP)") })
+	}
+
 	// hiddenDeltas4: the loop of fused.hiddenDeltas4 over the hidden units j < 4 n4 (k = 4
 	// outputs, W2 and its gradient rows of h): gw[o, j] += df[o] a[j] for o < 4,
 	// d = (((0 + w[0, j] df[0]) + w[1, j] df[1]) + w[2, j] df[2]) + w[3, j] df[3], and where u[j] > 0
@@ -384,6 +552,15 @@ func main() {
 		p("//go:noescape")
 		p("func dotRowsMark%d(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int", w)
 		p("")
+		p("//go:noescape")
+		p("func segDot%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)", w)
+		p("")
+		p("//go:noescape")
+		p("func segDotSub%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)", w)
+		p("")
+		p("//go:noescape")
+		p("func segDotMark%d(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int", w)
+		p("")
 	}
 	p("//go:noescape")
 	p("func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
@@ -393,8 +570,8 @@ func main() {
 	p("")
 	p("// avx2Kernels are the AVX2 kernels of widths 4, 8, ..., %d (index = width / 4).", 4*maxBlocks)
 	p("var avx2Kernels = rowKernels{")
-	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask"} {
-		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows"}[f]
+	for _, f := range []string{"dot", "mark", "dotSub", "sub", "add", "mask", "seg", "segMark", "segSub"} {
+		name := map[string]string{"dot": "dotRows", "mark": "dotRowsMark", "dotSub": "dotRowsSub", "sub": "subOuter", "add": "addOuter", "mask": "maskRows", "seg": "segDot", "segMark": "segDotMark", "segSub": "segDotSub"}[f]
 		fmt.Fprintf(&b, "\t%s: [kernelBlocks + 1]%sKernel{nil", f, f)
 		for c := 1; c <= maxBlocks; c++ {
 			fmt.Fprintf(&b, ", %s%d", name, 4*c)

@@ -11,6 +11,9 @@ package train
 //	applyRows   w[p, k] -= s g[p, k], g[p, k] = 0 for p in pix, k < h    (W1 -= s G)
 //	maskRows    w[p, k] -= s sum_{b in masks[p]} vals[p, b] dz[b, k]      (W1 -= s X_B^T dZ, B <= 64)
 //	dotRowsMark dotRows, and fused.markEntries's bookkeeping of the same entries
+//	segDot      out[r, k]               += sum_{q in [lo, hi)} val[q] m[idx[q], off+k]  for segments (r, lo, hi)
+//	segDotMark  segDot, and fused.markEntries's bookkeeping of the entries (position r)
+//	segDotSub   segDot, then w[r, off+k] -= s out[r, off+k] and out[r, off+k] = 0
 //
 // for k < w. Every sum is taken in increasing q starting from 0, with one rounding per
 // multiplication and per addition (no fused multiply-add), so the AVX2 kernels
@@ -26,26 +29,32 @@ import "math/bits"
 const kernelBlocks = 13
 
 type (
-	dotKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64)
-	markKernel   func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-	dotSubKernel func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
-	subKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
-	rowsKernel   func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
-	maskKernel   func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
-	addKernel    func(idx []int, val []float64, m []float64, stride, off int, d *float64)
-	deltasKernel func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
+	dotKernel     func(idx []int, val []float64, m []float64, stride, off int, out *float64)
+	markKernel    func(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+	dotSubKernel  func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+	subKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+	rowsKernel    func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
+	maskKernel    func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+	addKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64)
+	segKernel     func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+	segSubKernel  func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+	segMarkKernel func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+	deltasKernel  func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 )
 
 // rowKernels holds the kernels of widths 4, 8, ..., 4 kernelBlocks (index = width / 4; nil:
 // use the portable loop).
 type rowKernels struct {
-	dot    [kernelBlocks + 1]dotKernel
-	mark   [kernelBlocks + 1]markKernel
-	dotSub [kernelBlocks + 1]dotSubKernel
-	sub    [kernelBlocks + 1]subKernel
-	add    [kernelBlocks + 1]addKernel
-	mask   [kernelBlocks + 1]maskKernel
-	rows   rowsKernel
+	dot     [kernelBlocks + 1]dotKernel
+	mark    [kernelBlocks + 1]markKernel
+	dotSub  [kernelBlocks + 1]dotSubKernel
+	sub     [kernelBlocks + 1]subKernel
+	add     [kernelBlocks + 1]addKernel
+	mask    [kernelBlocks + 1]maskKernel
+	seg     [kernelBlocks + 1]segKernel
+	segMark [kernelBlocks + 1]segMarkKernel
+	segSub  [kernelBlocks + 1]segSubKernel
+	rows    rowsKernel
 	// deltas4 is fused.hiddenDeltas4's loop over the first 4 n4 hidden units
 	deltas4 deltasKernel
 }
@@ -208,6 +217,80 @@ func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float
 			wr := w[p*h+j0 : p*h+j0+len(g)]
 			for k, x := range g {
 				wr[k] -= s * x
+			}
+		}
+	}
+}
+
+// segDot applies out[r*ostride+k] += sum_{q in [lo, hi)} val[q] m[idx[q]*stride+k] for k < w and
+// every segment (r, lo, hi) = seg[3t:3t+3] in order, each sum over q increasing and continued
+// from the value in out, with dotRows' operations. A sum over q cut into segments that continue
+// each other, starting from out = +0, therefore rounds exactly as dotRows' whole sum: the same
+// additions in the same order, the running sum only passing through memory between segments.
+// Every idx[q] of a segment must be at most maxIdx and every r below rows (the segments are
+// checked here; the kernel reads without checks).
+func segDot(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int) {
+	checkSegs(seg, idx, val, m, stride, w, maxIdx, out, ostride, rows)
+	if len(seg) == 0 || w == 0 {
+		return
+	}
+	val = val[:len(idx)]
+	j := windows(w, func(j, c int) { kern.seg[c](seg, idx, val, m, stride, j, &out[0], ostride) })
+	if j < w {
+		segDotGo(seg, idx, val, m, stride, j, w, out, ostride)
+	}
+}
+
+// segDotSub is segDot with, after each segment (r, lo, hi), w[r*ostride+k] -= s out[r*ostride+k]
+// and out[r*ostride+k] = 0 for k < w (wm has out's shape): the last part of a gradient sum
+// continued through out, and the step, rounded as dotRowsSub rounds it (w - s acc).
+func segDotSub(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int, wm []float64, s float64) {
+	checkSegs(seg, idx, val, m, stride, w, maxIdx, out, ostride, rows)
+	if len(wm) < len(out) {
+		panic("train: segDotSub out of range")
+	}
+	if len(seg) == 0 || w == 0 {
+		return
+	}
+	val = val[:len(idx)]
+	j := windows(w, func(j, c int) { kern.segSub[c](seg, idx, val, m, stride, j, &out[0], ostride, &wm[0], s) })
+	if j == w {
+		return
+	}
+	for t := 0; t < len(seg); t += 3 {
+		segDotGo(seg[t:t+3], idx, val, m, stride, j, w, out, ostride)
+		o, wr := out[seg[t]*ostride+j:seg[t]*ostride+w], wm[seg[t]*ostride+j:seg[t]*ostride+w]
+		wr = wr[:len(o)]
+		for k, x := range o {
+			wr[k] -= s * x
+		}
+		clear(o)
+	}
+}
+
+// checkSegs panics unless segDot's arguments are in range.
+func checkSegs(seg, idx []int, val, m []float64, stride, w, maxIdx int, out []float64, ostride, rows int) {
+	checkRows(idx, val, m, stride, 0, w, maxIdx)
+	if len(seg)%3 != 0 || w > ostride || (rows > 0 && (rows-1)*ostride+w > len(out)) {
+		panic("train: segDot out of range")
+	}
+	for t := 0; t < len(seg); t += 3 {
+		if r, lo, hi := seg[t], seg[t+1], seg[t+2]; r < 0 || r >= rows || lo < 0 || lo > hi || hi > len(idx) {
+			panic("train: segDot out of range")
+		}
+	}
+}
+
+// segDotGo is segDot's portable loop over the columns [off, w).
+func segDotGo(seg, idx []int, val, m []float64, stride, off, w int, out []float64, ostride int) {
+	for t := 0; t < len(seg); t += 3 {
+		o := out[seg[t]*ostride+off : seg[t]*ostride+w]
+		for q := seg[t+1]; q < seg[t+2]; q++ {
+			v := val[q]
+			r := m[idx[q]*stride+off : idx[q]*stride+w]
+			r = r[:len(o)]
+			for k := range o {
+				o[k] += v * r[k]
 			}
 		}
 	}

@@ -21,6 +21,15 @@ func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []floa
 func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows8(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -37,6 +46,15 @@ func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []floa
 
 //go:noescape
 func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows12(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -57,6 +75,15 @@ func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows16(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -73,6 +100,15 @@ func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 
 //go:noescape
 func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows20(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -93,6 +129,15 @@ func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows24(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -109,6 +154,15 @@ func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 
 //go:noescape
 func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows28(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -129,6 +183,15 @@ func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows32(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -145,6 +208,15 @@ func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 
 //go:noescape
 func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows36(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -165,6 +237,15 @@ func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows40(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -181,6 +262,15 @@ func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 
 //go:noescape
 func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows44(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -201,6 +291,15 @@ func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func dotRows48(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
@@ -217,6 +316,15 @@ func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 
 //go:noescape
 func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func segDot48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func dotRows52(idx []int, val []float64, m []float64, stride, off int, out *float64)
@@ -237,6 +345,15 @@ func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []flo
 func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
+func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotSub52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 
 //go:noescape
@@ -250,6 +367,9 @@ var avx2Kernels = rowKernels{
 	sub:     [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
 	add:     [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
 	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
+	seg:     [kernelBlocks + 1]segKernel{nil, segDot4, segDot8, segDot12, segDot16, segDot20, segDot24, segDot28, segDot32, segDot36, segDot40, segDot44, segDot48, segDot52},
+	segMark: [kernelBlocks + 1]segMarkKernel{nil, segDotMark4, segDotMark8, segDotMark12, segDotMark16, segDotMark20, segDotMark24, segDotMark28, segDotMark32, segDotMark36, segDotMark40, segDotMark44, segDotMark48, segDotMark52},
+	segSub:  [kernelBlocks + 1]segSubKernel{nil, segDotSub4, segDotSub8, segDotSub12, segDotSub16, segDotSub20, segDotSub24, segDotSub28, segDotSub32, segDotSub36, segDotSub40, segDotSub44, segDotSub48, segDotSub52},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 }

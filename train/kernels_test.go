@@ -283,12 +283,16 @@ func TestHiddenDeltas4(t *testing.T) {
 func TestRowKernelsBounds(t *testing.T) {
 	m := make([]float64, 30)
 	for name, f := range map[string]func(){
-		"dotRows":    func() { dotRows([]int{3}, []float64{1}, m, 10, 0, 3, make([]float64, 10)) },
-		"dotRowsSub": func() { dotRowsSub([]int{0}, []float64{1}, m, 10, 1, 2, make([]float64, 10), 1) },
-		"subOuter":   func() { subOuter([]int{0}, []float64{}, m, 10, 0, 2, make([]float64, 4), 1) },
-		"addOuter":   func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
-		"applyRows":  func() { applyRows([]int{3}, m, m, 10, 4, 1) },
-		"maskRows":   func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
+		"dotRows":     func() { dotRows([]int{3}, []float64{1}, m, 10, 0, 3, make([]float64, 10)) },
+		"dotRowsSub":  func() { dotRowsSub([]int{0}, []float64{1}, m, 10, 1, 2, make([]float64, 10), 1) },
+		"subOuter":    func() { subOuter([]int{0}, []float64{}, m, 10, 0, 2, make([]float64, 4), 1) },
+		"addOuter":    func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
+		"applyRows":   func() { applyRows([]int{3}, m, m, 10, 4, 1) },
+		"maskRows":    func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
+		"segDot row":  func() { segDot([]int{2, 0, 1}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
+		"segDot q":    func() { segDot([]int{0, 0, 2}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
+		"segDot idx":  func() { segDot([]int{0, 0, 1}, []int{3}, []float64{1}, m, 10, 10, 3, m[:20], 10, 2) },
+		"segDotSub w": func() { segDotSub([]int{0, 0, 1}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2, m[:19], 1) },
 	} {
 		func() {
 			defer func() {
