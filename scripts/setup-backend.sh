@@ -16,13 +16,14 @@ packages=(libopenblas-dev liblapacke-dev pkg-config)
 have_backend() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas lapacke 2>/dev/null; }
 
 # Measured on the project's 2-core machine (README, "Speed"): one minimum's analysis takes
-# 10-20 s with OpenBLAS and several minutes on pure Go at paper.yaml's h = 100 (about 200 s
-# quiet; 38 minima); quick's minima (h = 20, n = 128) are about 10 times cheaper than h = 20 at
-# n = 512. The estimates below follow from those per-minimum times.
+# 10-20 s with OpenBLAS and about 90 s on pure Go at paper.yaml's h = 100 (88 s at load 3, with
+# the pure-Go eigensolver and products spread over both cores; 38 minima, each beside a trainer);
+# quick's minima (h = 20, n = 128) are about 10 times cheaper than h = 20 at n = 512. The
+# estimates below follow from those per-minimum times.
 estimate() {
 	case "$target" in
-	quick) echo "an estimated 10-15 minutes instead of about 1.5 minutes" ;;
-	*) echo "an estimated 2-3 hours instead of about 30 minutes" ;;
+	quick) echo "an estimated 5-10 minutes instead of about 1.5 minutes" ;;
+	*) echo "an estimated 1-2 hours instead of about 25 minutes" ;;
 	esac
 }
 
