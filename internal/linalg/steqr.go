@@ -403,17 +403,28 @@ func rotateColumns(forward bool, m, n int, c, s, a []float64, lda int) {
 		return
 	}
 	workers := min(runtime.GOMAXPROCS(0), m/rotateMinRows)
-	if workers < 2 || m*n < rotateMinWork {
-		rotateRows(forward, 0, m, n, c, s, a, lda)
+	if m*n < rotateMinWork {
+		workers = 1
+	}
+	inParallel(workers, func(w int) int { return w * m / workers }, func(lo, hi int) {
+		rotateRows(forward, lo, hi, n, c, s, a, lda)
+	})
+}
+
+// inParallel calls do(start(w), start(w+1)) for w = 0, ..., workers-1, each in its own goroutine
+// (with fewer than two workers, do(start(0), start(1)) directly), and waits for all of them.
+func inParallel(workers int, start func(w int) int, do func(lo, hi int)) {
+	if workers < 2 {
+		do(start(0), start(1))
 		return
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		lo, hi := w*m/workers, (w+1)*m/workers
+		lo, hi := start(w), start(w+1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rotateRows(forward, lo, hi, n, c, s, a, lda)
+			do(lo, hi)
 		}()
 	}
 	wg.Wait()
@@ -609,29 +620,18 @@ func symvUpper(n int, a []float64, lda int, x []float64, incX int, y []float64, 
 		return
 	}
 	if n == 1 {
-		y[0] = 0
-		y[0] += 1 * a[0] * x[0]
+		// gonum: y = beta y = 0, then y += alpha a x (so a product -0 gives +0)
+		y[0] = 0 + a[0]*x[0]
 		return
 	}
 	xs, ys := make([]float64, n), make([]float64, n)
 	for i := range xs {
 		xs[i] = x[i*incX]
 	}
-	workers := min(runtime.GOMAXPROCS(0), n/parallelMinOrder)
-	if workers < 2 {
-		symvUpperRange(n, a, lda, xs, ys, 0, n)
-	} else {
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			lo, hi := w*n/workers, (w+1)*n/workers
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				symvUpperRange(n, a, lda, xs, ys, lo, hi)
-			}()
-		}
-		wg.Wait()
-	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/parallelMinOrder))
+	inParallel(workers, func(w int) int { return w * n / workers }, func(lo, hi int) {
+		symvUpperRange(n, a, lda, xs, ys, lo, hi)
+	})
 	for i, v := range ys {
 		y[i*incY] = v
 	}
@@ -669,24 +669,16 @@ func syr2kUpper(n, k int, alpha float64, a []float64, lda int, b []float64, ldb 
 	if n == 0 {
 		return
 	}
-	workers := min(runtime.GOMAXPROCS(0), n/parallelMinOrder)
-	if workers < 2 || k == 0 {
-		syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, 0, n)
-		return
+	workers := max(1, min(runtime.GOMAXPROCS(0), n/parallelMinOrder))
+	if k == 0 {
+		workers = 1
 	}
 	// row i has n - i entries: the w-th range starts where the rows before it hold w/workers of
 	// the n(n+1)/2 entries, n - i0 = n sqrt(1 - w/workers)
-	var wg sync.WaitGroup
 	start := func(w int) int { return n - int(math.Round(float64(n)*math.Sqrt(1-float64(w)/float64(workers)))) }
-	for w := 0; w < workers; w++ {
-		lo, hi := start(w), start(w+1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, lo, hi)
-		}()
-	}
-	wg.Wait()
+	inParallel(workers, start, func(lo, hi int) {
+		syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, lo, hi)
+	})
 }
 
 // syr2kUpperRows is syr2kUpper on the rows i0 <= i < i1.
