@@ -43,7 +43,6 @@ package linalg
 import (
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -409,25 +408,6 @@ func rotateColumns(forward bool, m, n int, c, s, a []float64, lda int) {
 	inParallel(workers, func(w int) int { return w * m / workers }, func(lo, hi int) {
 		rotateRows(forward, lo, hi, n, c, s, a, lda)
 	})
-}
-
-// inParallel calls do(start(w), start(w+1)) for w = 0, ..., workers-1, each in its own goroutine
-// (with fewer than two workers, do(start(0), start(1)) directly), and waits for all of them.
-func inParallel(workers int, start func(w int) int, do func(lo, hi int)) {
-	if workers < 2 {
-		do(start(0), start(1))
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := start(w), start(w+1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			do(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 // rotateMinRows and rotateMinWork: rotateColumns splits its rows between the cores only with at
