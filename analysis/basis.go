@@ -30,7 +30,8 @@ type problem struct {
 // factored input implement it differently; all matrices are row-major.
 type curvature interface {
 	// sandwich sets the upper triangle of dst to that of (1/n) sum_i Hh_i S Hh_i for a
-	// symmetric r x r S (the lower triangle may be left undefined).
+	// symmetric r x r S given by its upper triangle (the lower triangles of s and dst are
+	// neither read nor defined).
 	sandwich(dst, s []float64) error
 	// imageRows is the number of rows of the images of a column (factored: n k; dense: n r).
 	imageRows() int
@@ -70,6 +71,7 @@ type denseCurv struct {
 	all  []float64   // n*r x r: the Hh_i stacked
 	h    [][]float64 // Hh_i, r x r, views into all
 	tmp  []float64
+	full []float64 // r x r: S with both triangles
 }
 
 type denseSpace struct {
@@ -155,6 +157,14 @@ func gen(rows, cols int, data []float64) blas64.General {
 func (c *denseCurv) sandwich(dst, s []float64) error {
 	r := c.r
 	t := c.tmp[:r*r]
+	if c.full == nil {
+		c.full = make([]float64, r*r)
+	}
+	for a := 0; a < r; a++ { // S from its upper triangle
+		copy(c.full[a*r+a:(a+1)*r], s[a*r+a:(a+1)*r])
+	}
+	mirrorUpper(c.full, r)
+	s = c.full
 	for a := range dst[:r*r] {
 		dst[a] = 0
 	}
