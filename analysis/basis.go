@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -320,18 +322,24 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 	// one pass over the factors (n k d entries, 1.3 GB at the paper's h = 100): the largest
 	// |entry| and the columns that are not identically zero (the factors are finite: Validate)
 	used := make([]bool, d)
-	for _, j := range in.Factors {
-		for a := 0; a < k; a++ {
-			for c, v := range j[a*d : (a+1)*d] {
-				if v != 0 {
-					used[c] = true
-					if av := math.Abs(v); av > sj {
-						sj = av
+	var mu sync.Mutex
+	workers := factorWorkers(n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(c0, c1 int) {
+		m := 0.0
+		for _, j := range in.Factors {
+			for a := 0; a < k; a++ {
+				for c, v := range j[a*d+c0 : a*d+c1] {
+					if v != 0 {
+						used[c0+c] = true
+						m = math.Max(m, math.Abs(v))
 					}
 				}
 			}
 		}
-	}
+		mu.Lock()
+		sj = math.Max(sj, m)
+		mu.Unlock()
+	})
 	if sm == 0 || sj == 0 {
 		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M_i J_i is zero: no curvature, every threshold is infinite")
 	}
@@ -598,45 +606,73 @@ func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]f
 	return gram, nil
 }
 
-// mulG sets z = G x (length nk) for x of length d: z_i = root_i (J_i x).
-func (s *factSpace) mulG(z, x []float64) {
-	k, d := s.k, s.d
-	jx := make([]float64, k)
-	for i, ji := range s.j {
-		for b := 0; b < k; b++ {
-			jx[b] = blas64.Dot(vec(ji[b*d:(b+1)*d]), vec(x[:d]))
-		}
-		root := s.root(i)
-		for a := 0; a < k; a++ {
-			v := 0.0
-			for b := 0; b < k; b++ {
-				v += root[a*k+b] * jx[b]
-			}
-			z[i*k+a] = v
-		}
+// factorsMinParallel is the number of factor entries n k d from which the passes over the
+// factors (memory-bound at the paper's h = 100: 1.3 GB) split their work between the cores.
+const factorsMinParallel = 1 << 20
+
+// factorWorkers is the number of goroutines of a pass over n k d factor entries.
+func factorWorkers(n, k, d int) int {
+	if float64(n)*float64(k)*float64(d) < factorsMinParallel {
+		return 1
 	}
+	return max(1, min(runtime.GOMAXPROCS(0), d))
 }
 
-// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk.
+// mulG sets z = G x (length nk) for x of length d: z_i = root_i (J_i x), the samples split
+// between the cores.
+func (s *factSpace) mulG(z, x []float64) {
+	k, d := s.k, s.d
+	workers := factorWorkers(s.n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * s.n / workers }, func(i0, i1 int) {
+		jx := make([]float64, k)
+		for i := i0; i < i1; i++ {
+			ji := s.j[i]
+			for b := 0; b < k; b++ {
+				jx[b] = linalg.Dot(ji[b*d:(b+1)*d], x[:d])
+			}
+			root := s.root(i)
+			for a := 0; a < k; a++ {
+				v := 0.0
+				for b := 0; b < k; b++ {
+					v += root[a*k+b] * jx[b]
+				}
+				z[i*k+a] = v
+			}
+		}
+	})
+}
+
+// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk, the entries of
+// x split between the cores (each summed over i in order, as on one core).
 func (s *factSpace) mulGT(x, z []float64) {
 	k, d := s.k, s.d
-	clear(x[:d])
-	for i, ji := range s.j {
+	cs := make([]float64, s.n*k) // cs[i k + b] = (root_i^T z_i)_b
+	for i := range s.j {
 		root := s.root(i)
 		for b := 0; b < k; b++ {
 			cb := 0.0
 			for a := 0; a < k; a++ {
 				cb += root[a*k+b] * z[i*k+a]
 			}
-			if cb == 0 {
-				continue
-			}
-			src := ji[b*d : (b+1)*d]
-			for q, v := range src {
-				x[q] += cb * v
-			}
+			cs[i*k+b] = cb
 		}
 	}
+	workers := factorWorkers(s.n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(q0, q1 int) {
+		xs := x[q0:q1]
+		clear(xs)
+		for i, ji := range s.j {
+			for b, cb := range cs[i*k : (i+1)*k] {
+				if cb == 0 {
+					continue
+				}
+				src := ji[b*d+q0 : b*d+q1]
+				for q, v := range src {
+					xs[q] += cb * v
+				}
+			}
+		}
+	})
 }
 
 // toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.

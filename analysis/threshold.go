@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -152,19 +151,11 @@ const packMinRank = 512
 // r (1 - 1/sqrt 2) rows hold half of them), else on all rows at once.
 func (o *operator) byRows(do func(a0, a1 int)) {
 	r := o.r
-	if r < packMinRank || runtime.GOMAXPROCS(0) < 2 {
-		do(0, r)
-		return
+	bounds := []int{0, r}
+	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
+		bounds = []int{0, int(float64(r) * (1 - 1/math.Sqrt2)), r}
 	}
-	mid := int(float64(r) * (1 - 1/math.Sqrt2))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		do(0, mid)
-	}()
-	do(mid, r)
-	wg.Wait()
+	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
 }
 
 // applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.

@@ -201,7 +201,7 @@ func forChunks(dim int, do func(c0, c1 int)) {
 	if dim >= basisMinParallel {
 		workers = max(1, min(runtime.GOMAXPROCS(0), nc))
 	}
-	inParallel(workers, func(w int) int { return w * nc / workers }, do)
+	Parallel(workers, func(w int) int { return w * nc / workers }, do)
 }
 
 func chunks(dim int) int { return (dim + basisChunk - 1) / basisChunk }
@@ -224,7 +224,7 @@ func (l *Lanczos) basisDots(qs [][]float64, h, x []float64) {
 			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
 			xc := x[lo:hi]
 			for i, q := range qs {
-				part[c*m+i] = dot(q[lo:hi], xc)
+				part[c*m+i] = Dot(q[lo:hi], xc)
 			}
 		}
 	})
@@ -266,7 +266,7 @@ func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
 					xc[j] = v + a*q[j]
 				}
 			}
-			part[c] = dot(xc, xc)
+			part[c] = Dot(xc, xc)
 		}
 	})
 	ss := 0.0
@@ -279,8 +279,9 @@ func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
 	return math.Sqrt(ss)
 }
 
-// dot returns <a, b> (len(b) >= len(a)) with four partial sums.
-func dot(a, b []float64) float64 {
+// Dot returns <a, b> (len(b) >= len(a)) in Go with four partial sums: for loops that several
+// goroutines run at once (the BLAS backend's dot may start threads of its own).
+func Dot(a, b []float64) float64 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	j := 0

@@ -2,9 +2,10 @@ package linalg
 
 import "sync"
 
-// inParallel calls do(start(w), start(w+1)) for w = 0, ..., workers-1, each in its own goroutine
-// (with fewer than two workers, do(start(0), start(1)) directly), and waits for all of them.
-func inParallel(workers int, start func(w int) int, do func(lo, hi int)) {
+// Parallel calls do(start(w), start(w+1)) for w = 0, ..., workers-1, each in its own goroutine
+// (with fewer than two workers, do(start(0), start(1)) directly), and waits for all of them:
+// the ranges [start(w), start(w+1)) split a loop between the cores.
+func Parallel(workers int, start func(w int) int, do func(lo, hi int)) {
 	if workers < 2 {
 		do(start(0), start(1))
 		return
