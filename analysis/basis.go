@@ -274,6 +274,8 @@ type factCurv struct {
 	f       []float64 // nk x r, signed square-root factors
 	// single-precision copies and work space of sandwich32 (allocated on first use)
 	b32, w32, f32, s32 []float32
+	// outCoef is nil, or e (n x k) with g_i = G_i^T e_i for the gradients (outputCoefficients)
+	outCoef []float64
 }
 
 // factSpace holds the stacked factors G = [root J_1; ...; root J_n] without copying them, and,
@@ -394,6 +396,9 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 		gi := make([]float64, k*k)
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, bi, bi, 0, gen(k, k, gi))
 		c.gram[i] = gi
+	}
+	if in.OutputGradients != nil {
+		c.outCoef = outputCoefficients(space, in.OutputGradients)
 	}
 	p.curv = c
 	return p, nil
@@ -604,6 +609,83 @@ func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]f
 			e/(frob/scale*blas64.Nrm2(vec(u))), tol)
 	}
 	return gram, nil
+}
+
+// rootRangeTol: an eigenvalue of a scaled root M_i^{1/2} at or below rootRangeTol times its
+// largest is taken as zero by outputProjection (a root of an exactly singular M_i, such as
+// cross-entropy's, has eigenvalues of order sqrt(eps) there), and an output gradient is in
+// range(M_i) if its component outside is at most rootRangeTol of its norm.
+const rootRangeTol = 1e-6
+
+// outputCoefficients returns e (n x k) with root_i e_i = q_i for the output gradients q (n x k),
+// e_i = root_i^+ q_i, so that the gradients g_i = J_i^T q_i are G_i^T e_i (root_i symmetric);
+// nil if some q_i is not in range(root_i) = range(M_i).
+func outputCoefficients(sp *factSpace, q []float64) []float64 {
+	n, k := sp.n, sp.k
+	pinvs := make([][]float64, len(sp.roots)) // root^+ (k x k), one per distinct root
+	for i, root := range sp.roots {
+		z := append([]float64(nil), root...)
+		w := make([]float64, k)
+		if err := linalg.EigSym(k, z, w, true); err != nil {
+			return nil
+		}
+		p := make([]float64, k*k)
+		for j, lj := range w {
+			if !(lj > rootRangeTol*w[k-1]) {
+				continue
+			}
+			v := z[j*k : (j+1)*k]
+			for a := 0; a < k; a++ {
+				for b := 0; b < k; b++ {
+					p[a*k+b] += v[a] * v[b] / lj
+				}
+			}
+		}
+		pinvs[i] = p
+	}
+	e := make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		root, p := sp.root(i), pinvs[0]
+		if len(pinvs) > 1 {
+			p = pinvs[i]
+		}
+		qi, ei := q[i*k:(i+1)*k], e[i*k:(i+1)*k]
+		for a := 0; a < k; a++ {
+			for b := 0; b < k; b++ {
+				ei[a] += p[a*k+b] * qi[b]
+			}
+		}
+		res, nq := 0.0, 0.0 // ||root_i e_i - q_i||^2 and ||q_i||^2
+		for a := 0; a < k; a++ {
+			v := 0.0
+			for b := 0; b < k; b++ {
+				v += root[a*k+b] * ei[b]
+			}
+			res += (v - qi[a]) * (v - qi[a])
+			nq += qi[a] * qi[a]
+		}
+		if !(res <= rootRangeTol*rootRangeTol*nq) {
+			return nil
+		}
+	}
+	return e
+}
+
+// outputProjection sets y (n x r) to the basis coordinates V^T g_i of the gradients
+// g_i = J_i^T q_i from their output gradients (Factored.OutputGradients): with
+// g_i = G_i^T e_i (outputCoefficients), V^T g_i = (G_i V)^T e_i = B_i^T e_i, n k r flops
+// instead of the n k d n of paramSpace.project (the same on both basis paths, where B = G V).
+// It returns false, leaving y alone, when there are no such coefficients.
+func outputProjection(pr *problem, y []float64) bool {
+	c, ok := pr.curv.(*factCurv)
+	if !ok || c.outCoef == nil {
+		return false
+	}
+	k, r := c.k, c.r
+	for i := 0; i < c.n; i++ {
+		blas64.Gemv(blas.Trans, 1, gen(k, r, c.b[i*k*r:(i+1)*k*r]), vec(c.outCoef[i*k:(i+1)*k]), 0, vec(y[i*r:(i+1)*r]))
+	}
+	return true
 }
 
 // factorsMinParallel is the number of factor entries n k d from which the passes over the
