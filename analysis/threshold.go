@@ -173,15 +173,19 @@ func (o *operator) applyA(dst, x []float64) error {
 const deflatePairs = 6
 
 // singleTol and singleBasis end the single-precision first phase of generalizedSharpness: at
-// the Ritz residual singleTol (above the rounding level of float32 products, about 1e-6), or
-// when the basis holds singleBasis vectors. Measured at n = 256, h = 20, B = 8: 19 applications
-// in double precision alone; 12 in single + 8 in double at 1e-5; 9 + 13 at 1e-4; 14 + 7 at 1e-6.
-// On a real minimum at h = 100, B = 1 (the slow case), a basis of 30 stopped the phase at a
-// residual far above singleTol: 30 single + 33 double applications; with 60, 36 single + 15
-// double. Below the rank singleMinRank an application costs little next to the rest of the
+// the Ritz residual singleTol (the rounding level of float32 products, about 1e-6), or when the
+// basis holds singleBasis vectors. Measured at n = 512, k = 4 (rank 2048), B = 1, 2, 8, 32, 64,
+// 128, single + double applications at 1e-5 against 1e-6: h = 20, 14+10, 13+8, 12+8, 9+13,
+// 8+14, 7+15 against 16+7, 15+7, 14+6, 11+12, 10+12, 9+13; h = 100, 14+14, 15+11, 13+12, 9+17,
+// 7+17, 7+17 against 17+11, 17+7, 16+8, 11+14, 11+14, 10+14 (a single application costs about
+// 0.55 of a double one, so 1e-6 is 0-12 % cheaper in every case; the same values to 12
+// digits). At n = 256, h = 20, B = 8: 19 applications in double precision alone; 9 single + 13
+// double at 1e-4. On a real minimum at h = 100, B = 1 (the slow case), a basis of 30 stopped the
+// phase at a residual far above 1e-5: 30 single + 33 double applications; with 60, 36 single +
+// 15 double. Below the rank singleMinRank an application costs little next to the rest of the
 // analysis, and the phase is skipped.
 const (
-	singleTol     = 1e-5
+	singleTol     = 1e-6
 	singleBasis   = 60
 	singleMinRank = 256
 )
