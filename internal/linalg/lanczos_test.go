@@ -143,21 +143,28 @@ func TestLanczosErrors(t *testing.T) {
 	}
 }
 
+// spectrumCase returns a psdWithGap matrix (n x n, top gap 1 - ratio), its eigenvalues
+// ascending from the dense eigensolver, and a random start vector.
+func spectrumCase(t *testing.T, rng *rand.Rand, n int, ratio float64) (a, ev, x0 []float64) {
+	t.Helper()
+	a, _ = psdWithGap(rng, n, ratio)
+	ev = make([]float64, n)
+	if err := EigSym(n, append([]float64(nil), a...), ev, false); err != nil {
+		t.Fatal(err)
+	}
+	x0 = make([]float64, n)
+	for i := range x0 {
+		x0[i] = rng.NormFloat64()
+	}
+	return a, ev, x0
+}
+
 // TestTopPairs compares the top Ritz pairs of a basis with the dense eigensolver: with a basis
 // that spans an invariant subspace they are the top eigenpairs; after a few steps their
 // residuals are the measured ||A x - theta x|| and the vectors are orthonormal.
 func TestTopPairs(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
 	const n, k = 40, 4
-	a, _ := psdWithGap(rng, n, 0.8)
-	ev := make([]float64, n)
-	if err := EigSym(n, append([]float64(nil), a...), ev, false); err != nil {
-		t.Fatal(err)
-	}
-	x0 := make([]float64, n)
-	for i := range x0 {
-		x0[i] = rng.NormFloat64()
-	}
+	a, ev, x0 := spectrumCase(t, rand.New(rand.NewPCG(3, 4)), n, 0.8)
 	op := denseOp(n, a)
 	for _, steps := range []int{n, 8} {
 		lz := NewLanczos(n, op, n)
@@ -207,6 +214,24 @@ func TestTopPairs(t *testing.T) {
 	}
 }
 
+// randomBasis returns a Lanczos on dimension dim whose basis holds m random normal vectors (not
+// orthogonalized: the basis operations do not need it), and a random normal vector.
+func randomBasis(rng *rand.Rand, dim, m int) (*Lanczos, []float64) {
+	l := NewLanczos(dim, nil, m)
+	for i := 0; i < m; i++ {
+		q := make([]float64, dim)
+		for j := range q {
+			q[j] = rng.NormFloat64()
+		}
+		l.q = append(l.q, q)
+	}
+	x := make([]float64, dim)
+	for j := range x {
+		x[j] = rng.NormFloat64()
+	}
+	return l, x
+}
+
 // TestBasisOperations checks basisDots and basisAdd against one dot and one axpy per basis
 // vector (to rounding) at dimensions below, at and above a chunk and the parallel threshold,
 // with basis sizes around the block of four, on 1 and 3 goroutines, and the norm's fallback
@@ -217,18 +242,7 @@ func TestBasisOperations(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		for _, dim := range []int{1, 7, basisChunk, basisChunk + 5, basisMinParallel + 3*basisChunk + 1} {
 			for _, m := range []int{1, 3, 4, 9} {
-				l := NewLanczos(dim, nil, m)
-				x := make([]float64, dim)
-				for i := range x {
-					x[i] = rng.NormFloat64()
-				}
-				for i := 0; i < m; i++ {
-					q := make([]float64, dim)
-					for j := range q {
-						q[j] = rng.NormFloat64()
-					}
-					l.q = append(l.q, q)
-				}
+				l, x := randomBasis(rng, dim, m)
 				h := make([]float64, m)
 				l.basisDots(l.q, h, x)
 				want := append([]float64(nil), x...)
@@ -274,19 +288,7 @@ func TestBasisOperations(t *testing.T) {
 // level-1 calls), against basisDots and basisAdd.
 func BenchmarkOrthogonalize(b *testing.B) {
 	const dim, m = 2048 * 2049 / 2, 12
-	rng := rand.New(rand.NewPCG(1, 2))
-	l := NewLanczos(dim, nil, m)
-	for i := 0; i < m; i++ {
-		q := make([]float64, dim)
-		for j := range q {
-			q[j] = rng.NormFloat64()
-		}
-		l.q = append(l.q, q)
-	}
-	w := make([]float64, dim)
-	for j := range w {
-		w[j] = rng.NormFloat64()
-	}
+	l, w := randomBasis(rand.New(rand.NewPCG(1, 2)), dim, m)
 	h := make([]float64, m)
 	b.Run("level1", func(b *testing.B) {
 		for b.Loop() {
@@ -315,17 +317,8 @@ func BenchmarkOrthogonalize(b *testing.B) {
 // within a few steps and repeats converged Ritz values), and the Ritz values are the dense
 // eigenvalues.
 func TestLanczosOrthogonality(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
 	const n, steps = 150, 90
-	a, _ := psdWithGap(rng, n, 0.7)
-	ev := make([]float64, n)
-	if err := EigSym(n, append([]float64(nil), a...), ev, false); err != nil {
-		t.Fatal(err)
-	}
-	x0 := make([]float64, n)
-	for i := range x0 {
-		x0[i] = rng.NormFloat64()
-	}
+	a, ev, x0 := spectrumCase(t, rand.New(rand.NewPCG(21, 22)), n, 0.7)
 	lz := NewLanczos(n, denseOp(n, a), n)
 	if err := lz.Start(x0); err != nil {
 		t.Fatal(err)
