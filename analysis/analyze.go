@@ -73,21 +73,26 @@ func (rep *Report) AddCovariance(eta float64) error {
 		return nil
 	}
 	t := time.Now()
-	g := rep.grads
-	if rep.opt.CenterGradients {
-		g = centered(g, pr.d)
-	}
 	gh := make([]float64, pr.n*pr.r)
-	pr.space.project(gh, g)
+	var tot float64 // sum_i ||g_i||^2 (centered)
+	if outputProjection(pr, gh) {
+		// V^T g_i from the output gradients; centering commutes with the projection
+		if rep.opt.CenterGradients {
+			centerRows(gh, pr.n, pr.r)
+		}
+		tot = sumSquares(rep.grads, pr.d, rep.opt.CenterGradients)
+	} else {
+		g := rep.grads
+		if rep.opt.CenterGradients {
+			g = centered(g, pr.d)
+		}
+		pr.space.project(gh, g)
+		tot = sumSquares(g, pr.d, false)
+	}
 	for i := range gh {
 		gh[i] /= sc
 	}
-	tot, rng := 0.0, 0.0
-	for _, gi := range g {
-		for _, v := range gi {
-			tot += v * v
-		}
-	}
+	rng := 0.0
 	for _, v := range gh {
 		rng += v * v * sc * sc
 	}
@@ -391,13 +396,53 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	return rep, nil
 }
 
-func centered(g [][]float64, d int) [][]float64 {
+// sumSquares returns sum_i ||g_i||^2, or sum_i ||g_i - mean g||^2 if center (the same sums as
+// over centered(g)).
+func sumSquares(g [][]float64, d int, center bool) float64 {
+	var mean []float64
+	if center {
+		mean = meanOf(g, d)
+	}
+	tot := 0.0
+	for _, gi := range g {
+		for a, v := range gi {
+			if center {
+				v -= mean[a]
+			}
+			tot += v * v
+		}
+	}
+	return tot
+}
+
+// centerRows subtracts the mean row from the n x m matrix y.
+func centerRows(y []float64, n, m int) {
+	mean := make([]float64, m)
+	for i := 0; i < n; i++ {
+		for a, v := range y[i*m : (i+1)*m] {
+			mean[a] += v / float64(n)
+		}
+	}
+	for i := 0; i < n; i++ {
+		for a := range mean {
+			y[i*m+a] -= mean[a]
+		}
+	}
+}
+
+// meanOf returns (1/n) sum_i g_i, summed as centered does.
+func meanOf(g [][]float64, d int) []float64 {
 	mean := make([]float64, d)
 	for _, gi := range g {
 		for a, v := range gi {
 			mean[a] += v / float64(len(g))
 		}
 	}
+	return mean
+}
+
+func centered(g [][]float64, d int) [][]float64 {
+	mean := meanOf(g, d)
 	out := make([][]float64, len(g))
 	for i, gi := range g {
 		out[i] = make([]float64, d)

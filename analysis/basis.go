@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -30,7 +32,8 @@ type problem struct {
 // factored input implement it differently; all matrices are row-major.
 type curvature interface {
 	// sandwich sets the upper triangle of dst to that of (1/n) sum_i Hh_i S Hh_i for a
-	// symmetric r x r S (the lower triangle may be left undefined).
+	// symmetric r x r S given by its upper triangle (the lower triangles of s and dst are
+	// neither read nor defined).
 	sandwich(dst, s []float64) error
 	// imageRows is the number of rows of the images of a column (factored: n k; dense: n r).
 	imageRows() int
@@ -70,6 +73,7 @@ type denseCurv struct {
 	all  []float64   // n*r x r: the Hh_i stacked
 	h    [][]float64 // Hh_i, r x r, views into all
 	tmp  []float64
+	full []float64 // r x r: S with both triangles
 }
 
 type denseSpace struct {
@@ -155,6 +159,14 @@ func gen(rows, cols int, data []float64) blas64.General {
 func (c *denseCurv) sandwich(dst, s []float64) error {
 	r := c.r
 	t := c.tmp[:r*r]
+	if c.full == nil {
+		c.full = make([]float64, r*r)
+	}
+	for a := 0; a < r; a++ { // S from its upper triangle
+		copy(c.full[a*r+a:(a+1)*r], s[a*r+a:(a+1)*r])
+	}
+	mirrorUpper(c.full, r)
+	s = c.full
 	for a := range dst[:r*r] {
 		dst[a] = 0
 	}
@@ -262,6 +274,8 @@ type factCurv struct {
 	f       []float64 // nk x r, signed square-root factors
 	// single-precision copies and work space of sandwich32 (allocated on first use)
 	b32, w32, f32, s32 []float32
+	// outCoef is nil, or e (n x k) with g_i = G_i^T e_i for the gradients (outputCoefficients)
+	outCoef []float64
 }
 
 // factSpace holds the stacked factors G = [root J_1; ...; root J_n] without copying them, and,
@@ -310,18 +324,24 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 	// one pass over the factors (n k d entries, 1.3 GB at the paper's h = 100): the largest
 	// |entry| and the columns that are not identically zero (the factors are finite: Validate)
 	used := make([]bool, d)
-	for _, j := range in.Factors {
-		for a := 0; a < k; a++ {
-			for c, v := range j[a*d : (a+1)*d] {
-				if v != 0 {
-					used[c] = true
-					if av := math.Abs(v); av > sj {
-						sj = av
+	var mu sync.Mutex
+	workers := factorWorkers(n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(c0, c1 int) {
+		m := 0.0
+		for _, j := range in.Factors {
+			for a := 0; a < k; a++ {
+				for c, v := range j[a*d+c0 : a*d+c1] {
+					if v != 0 {
+						used[c0+c] = true
+						m = math.Max(m, math.Abs(v))
 					}
 				}
 			}
 		}
-	}
+		mu.Lock()
+		sj = math.Max(sj, m)
+		mu.Unlock()
+	})
 	if sm == 0 || sj == 0 {
 		return nil, fmt.Errorf("analysis: H = (1/n) sum_i J_i^T M_i J_i is zero: no curvature, every threshold is infinite")
 	}
@@ -376,6 +396,9 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 		gi := make([]float64, k*k)
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, bi, bi, 0, gen(k, k, gi))
 		c.gram[i] = gi
+	}
+	if in.OutputGradients != nil {
+		c.outCoef = outputCoefficients(space, in.OutputGradients)
 	}
 	p.curv = c
 	return p, nil
@@ -588,45 +611,150 @@ func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]f
 	return gram, nil
 }
 
-// mulG sets z = G x (length nk) for x of length d: z_i = root_i (J_i x).
-func (s *factSpace) mulG(z, x []float64) {
-	k, d := s.k, s.d
-	jx := make([]float64, k)
-	for i, ji := range s.j {
-		for b := 0; b < k; b++ {
-			jx[b] = blas64.Dot(vec(ji[b*d:(b+1)*d]), vec(x[:d]))
+// rootRangeTol: an eigenvalue of a scaled root M_i^{1/2} at or below rootRangeTol times its
+// largest is taken as zero by outputProjection (a root of an exactly singular M_i, such as
+// cross-entropy's, has eigenvalues of order sqrt(eps) there), and an output gradient is in
+// range(M_i) if its component outside is at most rootRangeTol of its norm.
+const rootRangeTol = 1e-6
+
+// outputCoefficients returns e (n x k) with root_i e_i = q_i for the output gradients q (n x k),
+// e_i = root_i^+ q_i, so that the gradients g_i = J_i^T q_i are G_i^T e_i (root_i symmetric);
+// nil if some q_i is not in range(root_i) = range(M_i).
+func outputCoefficients(sp *factSpace, q []float64) []float64 {
+	n, k := sp.n, sp.k
+	pinvs := make([][]float64, len(sp.roots)) // root^+ (k x k), one per distinct root
+	for i, root := range sp.roots {
+		z := append([]float64(nil), root...)
+		w := make([]float64, k)
+		if err := linalg.EigSym(k, z, w, true); err != nil {
+			return nil
 		}
-		root := s.root(i)
+		p := make([]float64, k*k)
+		for j, lj := range w {
+			if !(lj > rootRangeTol*w[k-1]) {
+				continue
+			}
+			v := z[j*k : (j+1)*k]
+			for a := 0; a < k; a++ {
+				for b := 0; b < k; b++ {
+					p[a*k+b] += v[a] * v[b] / lj
+				}
+			}
+		}
+		pinvs[i] = p
+	}
+	e := make([]float64, n*k)
+	for i := 0; i < n; i++ {
+		root, p := sp.root(i), pinvs[0]
+		if len(pinvs) > 1 {
+			p = pinvs[i]
+		}
+		qi, ei := q[i*k:(i+1)*k], e[i*k:(i+1)*k]
+		for a := 0; a < k; a++ {
+			for b := 0; b < k; b++ {
+				ei[a] += p[a*k+b] * qi[b]
+			}
+		}
+		res, nq := 0.0, 0.0 // ||root_i e_i - q_i||^2 and ||q_i||^2
 		for a := 0; a < k; a++ {
 			v := 0.0
 			for b := 0; b < k; b++ {
-				v += root[a*k+b] * jx[b]
+				v += root[a*k+b] * ei[b]
 			}
-			z[i*k+a] = v
+			res += (v - qi[a]) * (v - qi[a])
+			nq += qi[a] * qi[a]
+		}
+		if !(res <= rootRangeTol*rootRangeTol*nq) {
+			return nil
 		}
 	}
+	return e
 }
 
-// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk.
+// outputProjection sets y (n x r) to the basis coordinates V^T g_i of the gradients
+// g_i = J_i^T q_i from their output gradients (Factored.OutputGradients): with
+// g_i = G_i^T e_i (outputCoefficients), V^T g_i = (G_i V)^T e_i = B_i^T e_i, n k r flops
+// instead of the n k d n of paramSpace.project (the same on both basis paths, where B = G V).
+// It returns false, leaving y alone, when there are no such coefficients.
+func outputProjection(pr *problem, y []float64) bool {
+	c, ok := pr.curv.(*factCurv)
+	if !ok || c.outCoef == nil {
+		return false
+	}
+	k, r := c.k, c.r
+	for i := 0; i < c.n; i++ {
+		blas64.Gemv(blas.Trans, 1, gen(k, r, c.b[i*k*r:(i+1)*k*r]), vec(c.outCoef[i*k:(i+1)*k]), 0, vec(y[i*r:(i+1)*r]))
+	}
+	return true
+}
+
+// factorsMinParallel is the number of factor entries n k d from which the passes over the
+// factors (memory-bound at the paper's h = 100: 1.3 GB) split their work between the cores.
+const factorsMinParallel = 1 << 20
+
+// factorWorkers is the number of goroutines of a pass over n k d factor entries.
+func factorWorkers(n, k, d int) int {
+	if float64(n)*float64(k)*float64(d) < factorsMinParallel {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), d))
+}
+
+// mulG sets z = G x (length nk) for x of length d: z_i = root_i (J_i x), the samples split
+// between the cores.
+func (s *factSpace) mulG(z, x []float64) {
+	k, d := s.k, s.d
+	workers := factorWorkers(s.n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * s.n / workers }, func(i0, i1 int) {
+		jx := make([]float64, k)
+		for i := i0; i < i1; i++ {
+			ji := s.j[i]
+			for b := 0; b < k; b++ {
+				jx[b] = linalg.Dot(ji[b*d:(b+1)*d], x[:d])
+			}
+			root := s.root(i)
+			for a := 0; a < k; a++ {
+				v := 0.0
+				for b := 0; b < k; b++ {
+					v += root[a*k+b] * jx[b]
+				}
+				z[i*k+a] = v
+			}
+		}
+	})
+}
+
+// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk, the entries of
+// x split between the cores (each summed over i in order, as on one core).
 func (s *factSpace) mulGT(x, z []float64) {
 	k, d := s.k, s.d
-	clear(x[:d])
-	for i, ji := range s.j {
+	cs := make([]float64, s.n*k) // cs[i k + b] = (root_i^T z_i)_b
+	for i := range s.j {
 		root := s.root(i)
 		for b := 0; b < k; b++ {
 			cb := 0.0
 			for a := 0; a < k; a++ {
 				cb += root[a*k+b] * z[i*k+a]
 			}
-			if cb == 0 {
-				continue
-			}
-			src := ji[b*d : (b+1)*d]
-			for q, v := range src {
-				x[q] += cb * v
-			}
+			cs[i*k+b] = cb
 		}
 	}
+	workers := factorWorkers(s.n, k, d)
+	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(q0, q1 int) {
+		xs := x[q0:q1]
+		clear(xs)
+		for i, ji := range s.j {
+			for b, cb := range cs[i*k : (i+1)*k] {
+				if cb == 0 {
+					continue
+				}
+				src := ji[b*d+q0 : b*d+q1]
+				for q, v := range src {
+					xs[q] += cb * v
+				}
+			}
+		}
+	})
 }
 
 // toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.

@@ -79,7 +79,7 @@ func TestMirrorUpper(t *testing.T) {
 // and the scaled forms apply the weights w = cm12 entrywise.
 func TestPackUnpack(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
-	for _, r := range []int{1, 3, 70} {
+	for _, r := range []int{1, 3, 70, packMinRank + 3} { // the last one on two goroutines
 		o := &operator{r: r, cm12: make([]float64, r*r)}
 		sym := func() []float64 {
 			m := make([]float64, r*r)
@@ -156,9 +156,15 @@ func TestNumericalFailuresAreErrors(t *testing.T) {
 // TestSandwichDense checks the factored sandwich (the triangular product and the signed
 // rank-k updates) against the dense sum (1/n) sum_i Hh_i S Hh_i with Hh_i = B_i^T B_i formed
 // explicitly, on random symmetric (indefinite) S, for the network's shape and for random factors
-// with a rank-deficient output Hessian.
+// with a rank-deficient output Hessian; and the dense input's sandwich against the same sum of
+// its Hh_i. Both get S by its upper triangle only (NaN below).
 func TestSandwichDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
+	dense, err := newDenseProblem(randDense(rng, problemSpec{n: 6, d: 12, k: 2, sub: 9}), Options{}.WithDefaults().RankTol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := map[string]*problem{"dense": dense}
 	for name, f := range map[string]*Factored{
 		"network": syntheticNetwork(40, 10, 5),
 		"random":  randFactored(rng, factoredSpec{n: 15, k: 3, d: 90, sub: 40, dead: 5, mRank: 2}),
@@ -167,27 +173,44 @@ func TestSandwichDense(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := pr.curv.(*factCurv)
-		n, k, r := c.n, c.k, c.r
-		s := randSymmetric(rng, r)
-		want := make([]float64, r*r)
-		for i := 0; i < n; i++ {
-			bi := c.b[i*k*r : (i+1)*k*r]
-			hi := make([]float64, r*r)
-			for a := 0; a < r; a++ {
-				for b := 0; b < r; b++ {
-					for x := 0; x < k; x++ {
-						hi[a*r+b] += bi[x*r+a] * bi[x*r+b]
+		problems[name] = pr
+	}
+	for name, pr := range problems {
+		n, r := pr.n, pr.r
+		hh := make([][]float64, n)
+		switch c := pr.curv.(type) {
+		case *factCurv:
+			k := c.k
+			for i := range hh {
+				bi := c.b[i*k*r : (i+1)*k*r]
+				hh[i] = make([]float64, r*r)
+				for a := 0; a < r; a++ {
+					for b := 0; b < r; b++ {
+						for x := 0; x < k; x++ {
+							hh[i][a*r+b] += bi[x*r+a] * bi[x*r+b]
+						}
 					}
 				}
 			}
+		case *denseCurv:
+			hh = c.h
+		}
+		s := randSymmetric(rng, r)
+		want := make([]float64, r*r)
+		for _, hi := range hh {
 			hsh := matmul(r, matmul(r, hi, s), hi)
 			for a := range want {
 				want[a] += hsh[a] / float64(n)
 			}
 		}
+		upper := append([]float64(nil), s...)
+		for a := 0; a < r; a++ {
+			for b := 0; b < a; b++ {
+				upper[a*r+b] = math.NaN()
+			}
+		}
 		got := make([]float64, r*r)
-		if err := c.sandwich(got, s); err != nil {
+		if err := pr.curv.sandwich(got, upper); err != nil {
 			t.Fatal(err)
 		}
 		mirrorUpper(got, r) // sandwich sets the upper triangle
@@ -197,7 +220,7 @@ func TestSandwichDense(t *testing.T) {
 			den += want[i] * want[i]
 		}
 		if e := math.Sqrt(num / den); !(e <= 1e-13) {
-			t.Errorf("%s: factored sandwich differs from the dense sum by %.3g (relative)", name, e)
+			t.Errorf("%s: sandwich differs from the dense sum by %.3g (relative)", name, e)
 		}
 	}
 }

@@ -83,27 +83,38 @@ func syntheticNetwork(n, h int, seed uint64) *Factored {
 // small random residuals e_i (scale 0.01), as a trainer hands over at an approximate minimum;
 // their mean is not zero, so the analysis is run with CenterGradients.
 func syntheticGradients(f *Factored, seed uint64) [][]float64 {
+	g, _ := syntheticOutputGradients(f, seed)
+	return g
+}
+
+// syntheticOutputGradients returns gradients g_i = J_i^T q_i of a squared loss, q_i = M e_i for
+// small random residuals e_i, with their output gradients q (n x k).
+func syntheticOutputGradients(f *Factored, seed uint64) ([][]float64, []float64) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	k, d := f.K, f.D
 	g := make([][]float64, f.N)
-	e, me := make([]float64, k), make([]float64, k)
+	q := make([]float64, f.N*k)
+	e := make([]float64, k)
 	for i, j := range f.Factors {
 		for a := range e {
 			e[a] = 0.01 * rng.NormFloat64()
 		}
+		me := q[i*k : (i+1)*k]
 		blas64.Gemv(blas.NoTrans, 1, gen(k, k, f.OutputHessian), vec(e), 0, vec(me))
 		g[i] = make([]float64, d)
 		blas64.Gemv(blas.Trans, 1, gen(k, d, j), vec(me), 0, vec(g[i]))
 	}
-	return g
+	return g, q
 }
 
 // BenchmarkAnalyzeFactored times the full analysis of one minimum at the paper's size
 // (n = 512, k = 4, d = 15,784 for h = 20 and 78,904 for h = 100), batch size 8: every quantity
 // of AnalyzeFactored, and with gradients the covariance limit of Thm 5 / Cor. 1 at
 // eta = 0.9 eta* (AddCovariance; eta* from the same analysis). gram=given hands the analysis
-// the Gram matrix G G^T (Factored.Gram, formed before the timing, as the trainer's closed form
-// train.GaussNewtonGram would be); gram=factors lets it multiply G G^T out of the Jacobians.
+// what the trainer has in closed form: the Gram matrix G G^T (Factored.Gram, formed before the
+// timing, as train.GaussNewtonGram does) and the output gradients q_i of g_i = J_i^T q_i
+// (Factored.OutputGradients); gram=factors lets it multiply G G^T out of the Jacobians and
+// project the gradients themselves.
 func BenchmarkAnalyzeFactored(b *testing.B) {
 	for _, h := range []int{20, 100} {
 		for _, given := range []bool{false, true} {
@@ -118,9 +129,10 @@ func BenchmarkAnalyzeFactored(b *testing.B) {
 
 func benchAnalyzeFactored(b *testing.B, h int, given bool) {
 	f := syntheticNetwork(512, h, 1)
-	f.Gradients = syntheticGradients(f, 2)
+	g, q := syntheticOutputGradients(f, 2)
+	f.Gradients = g
 	if given {
-		f.Gram = gramOf(b, f)
+		f.Gram, f.OutputGradients = gramOf(b, f), q
 	}
 	var rep *Report
 	for b.Loop() {

@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -96,4 +98,114 @@ func compareNumbers(t *testing.T, name string, got, want *Report) {
 	g := *got
 	g.TopEigenmatrixEffectiveRank, g.TopEigenmatrixTopShare = want.TopEigenmatrixEffectiveRank, want.TopEigenmatrixTopShare
 	compareReports(t, name, &g, want, 1e-10)
+}
+
+// TestFactorPassesParallel: above factorsMinParallel the passes over the factors split their
+// work between the cores. G x and G^T z agree with plain sums over G = [root_i J_i] (G^T z bit
+// for bit on 1 and 3 goroutines: each entry is summed in the same order), and the basis (the
+// zero columns left out, the scale from the largest entry) is the same on 1 and 3 goroutines.
+func TestFactorPassesParallel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	const dead = 7 // the last columns are zero in every factor
+	f := &Factored{N: 64, K: 4, D: 4100, OutputHessian: []float64{2, 1, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0.5, 0, 0, 0.5, 1}}
+	for i := 0; i < f.N; i++ {
+		j := make([]float64, f.K*f.D)
+		for a := 0; a < f.K; a++ {
+			for q := 0; q < f.D-dead; q++ {
+				j[a*f.D+q] = rng.NormFloat64()
+			}
+		}
+		f.Factors = append(f.Factors, j)
+	}
+	if f.N*f.K*f.D < factorsMinParallel {
+		t.Fatalf("the case has %d factor entries, below the parallel threshold %d", f.N*f.K*f.D, factorsMinParallel)
+	}
+	n, k, d := f.N, f.K, f.D
+	roots := make([][]float64, n)
+	for i := range roots {
+		roots[i] = make([]float64, k*k)
+		for a := range roots[i] {
+			roots[i][a] = rng.NormFloat64()
+		}
+	}
+	s := &factSpace{n: n, k: k, d: d, roots: roots, j: f.Factors}
+	x := make([]float64, d)
+	for q := range x {
+		x[q] = rng.NormFloat64()
+	}
+	z := make([]float64, n*k)
+	for a := range z {
+		z[a] = rng.NormFloat64()
+	}
+	// G row by row
+	g := func(i, a int) []float64 {
+		row := make([]float64, d)
+		for b := 0; b < k; b++ {
+			for q := 0; q < d; q++ {
+				row[q] += roots[i][a*k+b] * f.Factors[i][b*d+q]
+			}
+		}
+		return row
+	}
+	wantGx := make([]float64, n*k)
+	wantGTz := make([]float64, d)
+	for i := 0; i < n; i++ {
+		for a := 0; a < k; a++ {
+			row := g(i, a)
+			for q, v := range row {
+				wantGx[i*k+a] += v * x[q]
+				wantGTz[q] += v * z[i*k+a]
+			}
+		}
+	}
+	var gtz [][]float64
+	var scales []float64
+	var ls [][]float64
+	for _, procs := range []int{1, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		gx := make([]float64, n*k)
+		s.mulG(gx, x)
+		y := make([]float64, d)
+		s.mulGT(y, z)
+		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathGram)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for a := range gx {
+			if math.Abs(gx[a]-wantGx[a]) > 1e-10*(1+math.Abs(wantGx[a])) {
+				t.Fatalf("%d goroutines: (G x)_%d = %v, want %v", procs, a, gx[a], wantGx[a])
+			}
+		}
+		for q := range y {
+			if math.Abs(y[q]-wantGTz[q]) > 1e-10*(1+math.Abs(wantGTz[q])) {
+				t.Fatalf("%d goroutines: (G^T z)_%d = %v, want %v", procs, q, y[q], wantGTz[q])
+			}
+		}
+		if got := len(pr.space.(*factSpace).cols); got != d-dead {
+			t.Errorf("%d goroutines: %d columns kept, want the %d that are not zero", procs, got, d-dead)
+		}
+		gtz, scales, ls = append(gtz, y), append(scales, pr.scale), append(ls, pr.l)
+	}
+	for q := range gtz[0] {
+		if gtz[0][q] != gtz[1][q] {
+			t.Fatalf("(G^T z)_%d: %v on one goroutine, %v on three", q, gtz[0][q], gtz[1][q])
+		}
+	}
+	sj := 0.0 // the largest |entry| of the factors; 2 is the largest of the output Hessian
+	for _, j := range f.Factors {
+		for _, v := range j {
+			sj = math.Max(sj, math.Abs(v))
+		}
+	}
+	for i, sc := range scales {
+		if sc != sj*sj*2 {
+			t.Errorf("run %d: scale %v, want sj^2 sm = %v", i, sc, sj*sj*2)
+		}
+	}
+	for a := range ls[0] {
+		if ls[0][a] != ls[1][a] {
+			t.Fatalf("eigenvalue %d: %v on one goroutine, %v on three", a, ls[0][a], ls[1][a])
+		}
+	}
 }

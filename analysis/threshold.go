@@ -90,49 +90,77 @@ func (o *operator) applyT(dst, s []float64) error {
 
 // unpack sets m = w o X for the packed x (w = cm12 if scaled, else 1).
 func (o *operator) unpack(m, x []float64, scaled bool) {
-	r := o.r
-	k := 0
-	for a := 0; a < r; a++ {
-		row, w := m[a*r:(a+1)*r], o.cm12[a*r:(a+1)*r]
-		xs := x[k : k+r-a]
-		k += r - a
-		row[a] = xs[0]
-		if scaled {
-			row[a] *= w[a]
-			for j, v := range xs[1:] {
-				row[a+1+j] = v * (math.Sqrt2 / 2) * w[a+1+j]
-			}
-		} else {
-			for j, v := range xs[1:] {
-				row[a+1+j] = v * (math.Sqrt2 / 2)
-			}
-		}
-	}
-	mirrorUpper(m, r)
+	o.unpackUpper(m, x, scaled)
+	mirrorUpper(m, o.r)
 }
 
-// pack sets x = pack(w o M).
+// unpackUpper sets the upper triangle of m to that of w o X (the lower one is left alone), the
+// rows split between the cores at large r.
+func (o *operator) unpackUpper(m, x []float64, scaled bool) {
+	r := o.r
+	o.byRows(func(a0, a1 int) {
+		k := packedRow(a0, r)
+		for a := a0; a < a1; a++ {
+			row, w := m[a*r:(a+1)*r], o.cm12[a*r:(a+1)*r]
+			xs := x[k : k+r-a]
+			k += r - a
+			row[a] = xs[0]
+			if scaled {
+				row[a] *= w[a]
+				for j, v := range xs[1:] {
+					row[a+1+j] = v * (math.Sqrt2 / 2) * w[a+1+j]
+				}
+			} else {
+				for j, v := range xs[1:] {
+					row[a+1+j] = v * (math.Sqrt2 / 2)
+				}
+			}
+		}
+	})
+}
+
+// pack sets x = pack(w o M) from the upper triangle of M.
 func (o *operator) pack(x, m []float64, scaled bool) {
 	r := o.r
-	k := 0
-	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			v := m[a*r+b]
-			if a != b {
-				v *= math.Sqrt2
+	o.byRows(func(a0, a1 int) {
+		k := packedRow(a0, r)
+		for a := a0; a < a1; a++ {
+			for b := a; b < r; b++ {
+				v := m[a*r+b]
+				if a != b {
+					v *= math.Sqrt2
+				}
+				if scaled {
+					v *= o.cm12[a*r+b]
+				}
+				x[k] = v
+				k++
 			}
-			if scaled {
-				v *= o.cm12[a*r+b]
-			}
-			x[k] = v
-			k++
 		}
+	})
+}
+
+// packedRow is the offset of row a's entries (a, a), ..., (a, r-1) in a packed vector.
+func packedRow(a, r int) int { return a*r - a*(a-1)/2 }
+
+// packMinRank is the rank from which pack and unpackUpper split the rows between two goroutines.
+const packMinRank = 512
+
+// byRows calls do(a0, a1) on ranges of the rows 0..r-1 of the upper triangle: at rank
+// packMinRank and above on two goroutines with about equal numbers of entries (the first
+// r (1 - 1/sqrt 2) rows hold half of them), else on all rows at once.
+func (o *operator) byRows(do func(a0, a1 int)) {
+	r := o.r
+	bounds := []int{0, r}
+	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
+		bounds = []int{0, int(float64(r) * (1 - 1/math.Sqrt2)), r}
 	}
+	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
 }
 
 // applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.
 func (o *operator) applyA(dst, x []float64) error {
-	o.unpack(o.s, x, true)
+	o.unpackUpper(o.s, x, true) // applyD reads the upper triangle only
 	if err := o.applyD(o.ds, o.s); err != nil {
 		return err
 	}
@@ -145,15 +173,19 @@ func (o *operator) applyA(dst, x []float64) error {
 const deflatePairs = 6
 
 // singleTol and singleBasis end the single-precision first phase of generalizedSharpness: at
-// the Ritz residual singleTol (above the rounding level of float32 products, about 1e-6), or
-// when the basis holds singleBasis vectors. Measured at n = 256, h = 20, B = 8: 19 applications
-// in double precision alone; 12 in single + 8 in double at 1e-5; 9 + 13 at 1e-4; 14 + 7 at 1e-6.
-// On a real minimum at h = 100, B = 1 (the slow case), a basis of 30 stopped the phase at a
-// residual far above singleTol: 30 single + 33 double applications; with 60, 36 single + 15
-// double. Below the rank singleMinRank an application costs little next to the rest of the
+// the Ritz residual singleTol (the rounding level of float32 products, about 1e-6), or when the
+// basis holds singleBasis vectors. Measured at n = 512, k = 4 (rank 2048), B = 1, 2, 8, 32, 64,
+// 128, single + double applications at 1e-5 against 1e-6: h = 20, 14+10, 13+8, 12+8, 9+13,
+// 8+14, 7+15 against 16+7, 15+7, 14+6, 11+12, 10+12, 9+13; h = 100, 14+14, 15+11, 13+12, 9+17,
+// 7+17, 7+17 against 17+11, 17+7, 16+8, 11+14, 11+14, 10+14 (a single application costs about
+// 0.55 of a double one, so 1e-6 is 0-12 % cheaper in every case; the same values to 12
+// digits). At n = 256, h = 20, B = 8: 19 applications in double precision alone; 9 single + 13
+// double at 1e-4. On a real minimum at h = 100, B = 1 (the slow case), a basis of 30 stopped the
+// phase at a residual far above 1e-5: 30 single + 33 double applications; with 60, 36 single +
+// 15 double. Below the rank singleMinRank an application costs little next to the rest of the
 // analysis, and the phase is skipped.
 const (
-	singleTol     = 1e-5
+	singleTol     = 1e-6
 	singleBasis   = 60
 	singleMinRank = 256
 )
@@ -406,8 +438,7 @@ func cwUpper(r int, s, ts []float64, base, w float64) (float64, bool) {
 		if math.IsInf(mu, 1) {
 			copy(buf, s)
 		}
-		_, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: r, Stride: r, Data: buf})
-		return ok
+		return linalg.PositiveDefinite(r, buf)
 	}
 	if base <= 0 || !pd(math.Inf(1)) {
 		return math.Inf(1), false

@@ -22,6 +22,9 @@ type Curvature struct {
 	OutputHessian []float64
 	// Gradients[i] is g_i = grad l_i(w) = J_i^T M (f(x_i) - y_i) (length D).
 	Gradients [][]float64
+	// OutputGradients holds q_i = M (f(x_i) - y_i), the gradient of l_i in the outputs, as row i
+	// (N x K): Gradients[i] = J_i^T q_i.
+	OutputGradients []float64
 	// ResidualRel is ||H - H_GN||_2 / ||H_GN||_2 with spectral norms (largest absolute
 	// eigenvalue), for the full-batch Hessian H = (1/n) sum_i hess l_i and its Gauss-Newton part
 	// H_GN = (1/n) sum_i J_i^T M J_i. The residual H - H_GN = (1/n) sum_i sum_k (M r_i)_k hess f_k(x_i)
@@ -154,7 +157,7 @@ func PerSampleCurvature(ds *data.Dataset, p Params, loss string) (*Curvature, er
 	}
 	n, k, d := ds.N, m.k, m.nPars
 	cv := &Curvature{N: n, K: k, D: d, Jacobians: make([][]float64, n), Gradients: make([][]float64, n),
-		OutputHessian: make([]float64, k*k)}
+		OutputGradients: make([]float64, n*k), OutputHessian: make([]float64, k*k)}
 	for o := 0; o < k; o++ {
 		cv.OutputHessian[o*k+o] = 2 * m.c
 	}
@@ -168,6 +171,7 @@ func PerSampleCurvature(ds *data.Dataset, p Params, loss string) (*Curvature, er
 		g := make([]float64, d)
 		for o := 0; o < k; o++ {
 			s := 2 * m.c * r[o]
+			cv.OutputGradients[i*k+o] = s
 			for q, v := range jac[o*d : (o+1)*d] {
 				g[q] += s * v
 			}

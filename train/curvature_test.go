@@ -83,7 +83,8 @@ func fullGradient(cv *Curvature) []float64 {
 }
 
 // TestJacobiansAndGradients checks J_i and g_i against central finite differences of the
-// definitions, and g_i against gorgonia's gradient of the same loss, for every loss option.
+// definitions, and g_i against gorgonia's gradient of the same loss, for every loss option; and
+// the output gradients q_i = 2c (f(x_i) - y_i) with g_i = J_i^T q_i.
 func TestJacobiansAndGradients(t *testing.T) {
 	ds := tinyData(7, 6, 3, 1)
 	const h = 5
@@ -131,6 +132,20 @@ func TestJacobiansAndGradients(t *testing.T) {
 			}
 			if diff, sc := maxAbsDiff(cv.Jacobians[i], fdJ); diff > 1e-7*(1+sc) {
 				t.Fatalf("%s sample %d: Jacobian differs from finite differences by %g (scale %g)", loss, i, diff, sc)
+			}
+			// q_i = dl_i/df = 2c (f(x_i) - y_i), and g_i = J_i^T q_i
+			jq := make([]float64, len(w))
+			for o := 0; o < ds.K; o++ {
+				qo := cv.OutputGradients[i*ds.K+o]
+				if want := 2 * c * (outputAt(ds, w, h, i, o) - ds.Target(i)[o]); math.Abs(qo-want) > 1e-12*(1+math.Abs(want)) {
+					t.Fatalf("%s sample %d: output gradient %d = %v, want 2c (f - y) = %v", loss, i, o, qo, want)
+				}
+				for q := range w {
+					jq[q] += qo * cv.Jacobians[i][o*len(w)+q]
+				}
+			}
+			if diff, sc := maxAbsDiff(cv.Gradients[i], jq); diff > 1e-13*(1+sc) {
+				t.Fatalf("%s sample %d: gradient differs from J^T q by %g (scale %g)", loss, i, diff, sc)
 			}
 			gg := gor.gradient([]int{i})
 			if diff, sc := maxAbsDiff(cv.Gradients[i], gg); diff > 1e-13*(1+sc) {

@@ -134,9 +134,10 @@ var OptionNames = func() []string {
 
 // Factored is the analysis input of a per-sample curvature: H_i = J_i^T M J_i with the Jacobians
 // J_i as factors, M the loss's output Hessian, the per-sample gradients g_i (THEORY.md's
-// factored form) and the trainer's closed-form Gram matrix of the M^{1/2} J_i (the analysis
-// takes its eigenbasis from it instead of multiplying the Jacobians). The slices are shared, not
-// copied.
+// factored form), and what the trainer has in closed form: the Gram matrix of the M^{1/2} J_i
+// (the analysis takes its eigenbasis from it instead of multiplying the Jacobians) and the output
+// gradients q_i with g_i = J_i^T q_i (it projects the gradients from them). The slices are
+// shared, not copied.
 func Factored(c *train.Curvature) *analysis.Factored {
-	return &analysis.Factored{N: c.N, K: c.K, D: c.D, Factors: c.Jacobians, OutputHessian: c.OutputHessian, Gradients: c.Gradients, Gram: c.Gram}
+	return &analysis.Factored{N: c.N, K: c.K, D: c.D, Factors: c.Jacobians, OutputHessian: c.OutputHessian, Gradients: c.Gradients, OutputGradients: c.OutputGradients, Gram: c.Gram}
 }

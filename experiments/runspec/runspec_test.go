@@ -200,10 +200,10 @@ func TestOfRejects(t *testing.T) {
 // of a tiny curvature built by hand (two samples, K = 1, D = 2) gives the closed-form sharpness.
 func TestFactored(t *testing.T) {
 	c := &train.Curvature{N: 2, K: 1, D: 2, Jacobians: [][]float64{{1, 0}, {0, 2}}, OutputHessian: []float64{2},
-		Gradients: [][]float64{{0, 0}, {0, 0}}, Gram: []float64{2, 0, 0, 8}}
+		Gradients: [][]float64{{0, 0}, {0, 0}}, OutputGradients: []float64{0, 0}, Gram: []float64{2, 0, 0, 8}}
 	f := Factored(c)
 	if f.N != 2 || f.K != 1 || f.D != 2 || &f.Factors[1][0] != &c.Jacobians[1][0] || &f.OutputHessian[0] != &c.OutputHessian[0] ||
-		&f.Gradients[0][0] != &c.Gradients[0][0] || &f.Gram[0] != &c.Gram[0] {
+		&f.Gradients[0][0] != &c.Gradients[0][0] || &f.OutputGradients[0] != &c.OutputGradients[0] || &f.Gram[0] != &c.Gram[0] {
 		t.Fatalf("factored %+v", f)
 	}
 	rep, err := analysis.AnalyzeFactored(f, 1, analysis.Options{})

@@ -95,6 +95,12 @@ func eigSym(n int, a, w []float64, vectors bool) bool {
 	return info == 0
 }
 
+// cholesky calls LAPACKE_dpotrf in column-major order on the upper triangle, which is the
+// row-major lower triangle.
+func cholesky(n int, a []float64) bool {
+	return C.LAPACKE_dpotrf(C.LAPACK_COL_MAJOR, C.char('U'), C.lapack_int(n), (*C.double)(&a[0]), C.lapack_int(n)) == 0
+}
+
 // nativeLevel3 makes SyrkTrans and TrmmRightUpper call the backend's own Syrk and Trmm:
 // OpenBLAS's Syrk and Trmm are blocked and run on all cores.
 const nativeLevel3 = true

@@ -34,3 +34,17 @@ func EigSym(n int, a, w []float64, vectors bool) error {
 	}
 	return nil
 }
+
+// PositiveDefinite reports whether the symmetric n x n matrix a (row-major; only the lower
+// triangle is read) is numerically positive definite: whether its Cholesky factorization
+// a = L L^T runs to the end with positive pivots. a is overwritten (its lower triangle with L
+// when it is positive definite). It panics if len(a) < n*n.
+func PositiveDefinite(n int, a []float64) bool {
+	if n < 0 || len(a) < n*n {
+		panic(fmt.Sprintf("linalg: PositiveDefinite shape mismatch: n=%d len(a)=%d", n, len(a)))
+	}
+	if n == 0 {
+		return true
+	}
+	return cholesky(n, a[:n*n])
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -35,7 +36,8 @@ type Lanczos struct {
 	m      int // vectors in the basis
 	w      []float64
 	h      []float64
-	applys int // total operator applications
+	part   []float64 // per-chunk partial sums of basisDots and basisAdd
+	applys int       // total operator applications
 	broke  bool
 }
 
@@ -116,18 +118,24 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 		budget--
 		a := blas64.Dot(vec(l.w), vec(qj))
 		l.alpha = append(l.alpha, a)
-		// classical Gram-Schmidt against the whole basis, repeated when it cancelled much
+		// Orthogonalization: the three-term recurrence first (w minus its projections on q_{j-1}
+		// and q_j), then classical Gram-Schmidt against the whole basis, repeated once when it
+		// cancelled much ("twice is enough"): one pass over the whole basis in general, where
+		// Gram-Schmidt from the start cancels most of w in its first pass and needs two.
 		before := blas64.Nrm2(vec(l.w))
 		var b float64
-		for pass := 0; pass < 2; pass++ {
-			for i, q := range l.q[:l.m] {
-				l.h[i] = blas64.Dot(vec(q), vec(l.w))
+		for pass := 0; pass < 3; pass++ {
+			qs := l.q[:l.m]
+			if pass == 0 {
+				qs = l.q[max(0, j-1) : j+1]
 			}
-			for i, q := range l.q[:l.m] {
-				blas64.Axpy(-l.h[i], vec(q), vec(l.w))
+			h := l.h[:len(qs)]
+			l.basisDots(qs, h, l.w)
+			for i := range h {
+				h[i] = -h[i]
 			}
-			b = blas64.Nrm2(vec(l.w))
-			if b > 0.7*before {
+			b = l.basisAdd(qs, l.w, h)
+			if pass > 0 && b > 0.7*before {
 				break
 			}
 			before = b
@@ -172,10 +180,121 @@ func (l *Lanczos) residual(y []float64) float64 {
 // combine returns Q_m y = sum_i y_i q_i for the coordinates y (length m) in the basis.
 func (l *Lanczos) combine(y []float64) []float64 {
 	x := make([]float64, l.dim)
-	for i, yi := range y {
-		blas64.Axpy(yi, vec(l.q[i]), vec(x))
-	}
+	l.basisAdd(l.q[:len(y)], x, y)
 	return x
+}
+
+// basisChunk is the length of the pieces into which basisDots and basisAdd cut the vectors: a
+// piece of the vector (16 kB) stays in L1 while the pieces of all the basis vectors stream past
+// it, so that an operation with the whole basis reads each basis vector once and the vector
+// itself once (a dot or axpy call per basis vector reads the vector every time).
+const basisChunk = 2048
+
+// basisMinParallel is the smallest dimension at which basisDots and basisAdd use all cores.
+const basisMinParallel = 1 << 16
+
+// forChunks calls do(c0, c1) on ranges of the chunk indices 0, ..., chunks(dim)-1 that together
+// cover them once, on all cores when dim >= basisMinParallel.
+func forChunks(dim int, do func(c0, c1 int)) {
+	nc := chunks(dim)
+	workers := 1
+	if dim >= basisMinParallel {
+		workers = max(1, min(runtime.GOMAXPROCS(0), nc))
+	}
+	Parallel(workers, func(w int) int { return w * nc / workers }, do)
+}
+
+func chunks(dim int) int { return (dim + basisChunk - 1) / basisChunk }
+
+// partials returns the per-chunk scratch for m sums over chunks(dim) chunks.
+func (l *Lanczos) partials(m int) []float64 {
+	if n := chunks(l.dim) * m; len(l.part) < n {
+		l.part = make([]float64, n)
+	}
+	return l.part
+}
+
+// basisDots sets h_i = <q_i, x> for the vectors qs (of length dim), summed chunk by chunk and
+// then over the chunks in order (the same sums on any number of cores).
+func (l *Lanczos) basisDots(qs [][]float64, h, x []float64) {
+	m, nc := len(qs), chunks(l.dim)
+	part := l.partials(m)
+	forChunks(l.dim, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
+			xc := x[lo:hi]
+			for i, q := range qs {
+				part[c*m+i] = Dot(q[lo:hi], xc)
+			}
+		}
+	})
+	for i := range h {
+		s := 0.0
+		for c := 0; c < nc; c++ {
+			s += part[c*m+i]
+		}
+		h[i] = s
+	}
+}
+
+// basisAdd sets x = x + sum_i coef_i q_i for the vectors qs (of length dim; in the order
+// i = 0, 1, ... at every entry, as one axpy per vector would) and returns ||x||.
+func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
+	m, nc := len(qs), chunks(l.dim)
+	part := l.partials(1)
+	forChunks(l.dim, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
+			xc := x[lo:hi]
+			i := 0
+			for ; i+4 <= m; i += 4 {
+				q0, q1, q2, q3 := qs[i][lo:hi], qs[i+1][lo:hi], qs[i+2][lo:hi], qs[i+3][lo:hi]
+				q0, q1, q2, q3 = q0[:len(xc)], q1[:len(xc)], q2[:len(xc)], q3[:len(xc)]
+				a0, a1, a2, a3 := coef[i], coef[i+1], coef[i+2], coef[i+3]
+				for j, v := range xc {
+					v += a0 * q0[j]
+					v += a1 * q1[j]
+					v += a2 * q2[j]
+					v += a3 * q3[j]
+					xc[j] = v
+				}
+			}
+			for ; i < m; i++ {
+				q, a := qs[i][lo:hi], coef[i]
+				q = q[:len(xc)]
+				for j, v := range xc {
+					xc[j] = v + a*q[j]
+				}
+			}
+			part[c] = Dot(xc, xc)
+		}
+	})
+	ss := 0.0
+	for _, v := range part[:nc] {
+		ss += v
+	}
+	if math.IsInf(ss, 0) || ss < 1e-280 {
+		return blas64.Nrm2(vec(x)) // the sum of squares over- or underflowed: scaled norm
+	}
+	return math.Sqrt(ss)
+}
+
+// Dot returns <a, b> (len(b) >= len(a)) in Go with four partial sums: for loops that several
+// goroutines run at once (the BLAS backend's dot may start threads of its own).
+func Dot(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		s0 += a[j] * b[j]
+		s1 += a[j+1] * b[j+1]
+		s2 += a[j+2] * b[j+2]
+		s3 += a[j+3] * b[j+3]
+	}
+	for ; j < len(a); j++ {
+		s0 += a[j] * b[j]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // tridiagonal eigendecomposes T_m: the unit eigenvectors as the rows of t, the eigenvalues ev

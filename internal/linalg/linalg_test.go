@@ -165,3 +165,60 @@ func BenchmarkEigSym512(b *testing.B) {
 		}
 	}
 }
+
+// TestPositiveDefinite: random positive definite matrices (up to the blocked sizes of both
+// backends) are, with L L^T = a in the lower triangle afterwards and the upper triangle never
+// read (NaN there); the same matrices shifted to one slightly negative eigenvalue are not.
+func TestPositiveDefinite(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{1, 2, 7, 130, 300} {
+		q := randSym(rng, n, n)
+		w := make([]float64, n)
+		if err := EigSym(n, q, w, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, lowest := range []float64{1e-3, -1e-6} {
+			// a = Q^T diag(d) Q with d from lowest to 1
+			a := make([]float64, n*n)
+			for k := 0; k < n; k++ {
+				d := lowest + (1-lowest)*float64(k)/float64(max(1, n-1))
+				if n == 1 {
+					d = lowest
+				}
+				row := q[k*n : (k+1)*n]
+				for i := 0; i < n; i++ {
+					for j := 0; j < n; j++ {
+						a[i*n+j] += d * row[i] * row[j]
+					}
+				}
+			}
+			f := append([]float64(nil), a...)
+			for i := 0; i < n; i++ {
+				for j := i + 1; j < n; j++ {
+					f[i*n+j] = math.NaN()
+				}
+			}
+			ok := PositiveDefinite(n, f)
+			if ok != (lowest > 0) {
+				t.Errorf("n %d, lowest eigenvalue %g: positive definite %v", n, lowest, ok)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			worst := 0.0
+			for i := 0; i < n; i++ {
+				for j := 0; j <= i; j++ {
+					s := 0.0
+					for k := 0; k <= j; k++ {
+						s += f[i*n+k] * f[j*n+k]
+					}
+					worst = math.Max(worst, math.Abs(s-a[i*n+j]))
+				}
+			}
+			if worst > 1e-13 {
+				t.Errorf("n %d: L L^T differs from a by %.3g", n, worst)
+			}
+		}
+	}
+}

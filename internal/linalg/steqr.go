@@ -43,7 +43,6 @@ package linalg
 import (
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -406,28 +405,9 @@ func rotateColumns(forward bool, m, n int, c, s, a []float64, lda int) {
 	if m*n < rotateMinWork {
 		workers = 1
 	}
-	inParallel(workers, func(w int) int { return w * m / workers }, func(lo, hi int) {
+	Parallel(workers, func(w int) int { return w * m / workers }, func(lo, hi int) {
 		rotateRows(forward, lo, hi, n, c, s, a, lda)
 	})
-}
-
-// inParallel calls do(start(w), start(w+1)) for w = 0, ..., workers-1, each in its own goroutine
-// (with fewer than two workers, do(start(0), start(1)) directly), and waits for all of them.
-func inParallel(workers int, start func(w int) int, do func(lo, hi int)) {
-	if workers < 2 {
-		do(start(0), start(1))
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := start(w), start(w+1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			do(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
 
 // rotateMinRows and rotateMinWork: rotateColumns splits its rows between the cores only with at
@@ -629,7 +609,7 @@ func symvUpper(n int, a []float64, lda int, x []float64, incX int, y []float64, 
 		xs[i] = x[i*incX]
 	}
 	workers := max(1, min(runtime.GOMAXPROCS(0), n/parallelMinOrder))
-	inParallel(workers, func(w int) int { return w * n / workers }, func(lo, hi int) {
+	Parallel(workers, func(w int) int { return w * n / workers }, func(lo, hi int) {
 		symvUpperRange(n, a, lda, xs, ys, lo, hi)
 	})
 	for i, v := range ys {
@@ -676,7 +656,7 @@ func syr2kUpper(n, k int, alpha float64, a []float64, lda int, b []float64, ldb 
 	// row i has n - i entries: the w-th range starts where the rows before it hold w/workers of
 	// the n(n+1)/2 entries, n - i0 = n sqrt(1 - w/workers)
 	start := func(w int) int { return n - int(math.Round(float64(n)*math.Sqrt(1-float64(w)/float64(workers)))) }
-	inParallel(workers, start, func(lo, hi int) {
+	Parallel(workers, start, func(lo, hi int) {
 		syr2kUpperRows(n, k, alpha, a, lda, b, ldb, c, ldc, lo, hi)
 	})
 }
