@@ -185,12 +185,12 @@ type Diagnostics struct {
 	CovarianceEta        float64 `json:"covariance_eta,omitempty"`        // step size of the covariance limit
 	CovarianceIterations int     `json:"covariance_iterations,omitempty"` // CG iterations
 	CovarianceResidual   float64 `json:"covariance_residual,omitempty"`   // relative residual of the solve (D in double precision)
-	// applications of D in the covariance solve: in double precision (every step, or for
-	// factored curvature of rank >= 256 only the true residuals), and with single-precision
-	// products (the steps, for factored curvature of rank >= 256)
-	CovarianceApplications       int     `json:"covariance_applications,omitempty"`
-	CovarianceSingleApplications int     `json:"covariance_single_applications,omitempty"`
-	NoiseTrace                   float64 `json:"noise_trace,omitempty"` // trace S_g, S_g = (1/n) sum P g_i g_i^T P
+	NoiseTrace           float64 `json:"noise_trace,omitempty"`           // trace S_g, S_g = (1/n) sum P g_i g_i^T P
+	// Applications of D in the covariance solve: in double precision (every step and the final
+	// true residual; for factored input of rank >= 256 only the true residuals), and with
+	// single-precision products (the steps, for factored input of rank >= 256).
+	CovarianceApplications       int `json:"covariance_applications,omitempty"`
+	CovarianceSingleApplications int `json:"covariance_single_applications,omitempty"`
 }
 
 // AnalyzeDense computes every quantity of THEORY.md for explicit per-sample Hessians and batch
