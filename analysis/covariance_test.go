@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
 )
 
 // TestCovarianceDirectSolve: the preconditioned conjugate-gradient solve of the covariance limit
@@ -133,12 +135,12 @@ func TestMixedCG(t *testing.T) {
 	for i, v := range kd {
 		k32[i] = float32(v)
 	}
-	apply := func(dst, x []float64) error {
+	apply := func(dst, x []float64) (float64, error) {
 		blas64.Gemv(blas.NoTrans, 1, gen(n, n, kd), vec(x), 0, vec(dst))
-		return nil
+		return blas64.Dot(vec(x), vec(dst)), nil
 	}
 	x32, d32 := make([]float32, n), make([]float32, n)
-	apply32 := func(dst, x []float64) error {
+	apply32 := func(dst, x []float64) (float64, error) {
 		for i, v := range x {
 			x32[i] = float32(v)
 		}
@@ -146,12 +148,13 @@ func TestMixedCG(t *testing.T) {
 		for i, v := range d32 {
 			dst[i] = float64(v)
 		}
-		return nil
+		return blas64.Dot(vec(x), vec(dst)), nil
 	}
-	jacobi := func(dst, x []float64) {
+	jacobi := func(dst, x []float64) float64 {
 		for i, v := range x {
 			dst[i] = v / kd[i*n+i]
 		}
+		return blas64.Dot(vec(x), vec(dst))
 	}
 	b := make([]float64, n)
 	for i := range b {
@@ -204,5 +207,89 @@ func TestMixedCG(t *testing.T) {
 	}
 	if rr := residual(yc); stx.iterations != 3 || !(rr > covTol) || math.Abs(rr-stx.residual) > 1e-6*rr {
 		t.Errorf("cut off after %d steps: residual %.3g, reported %.3g", stx.iterations, rr, stx.residual)
+	}
+}
+
+// TestCovPreconditioner: the preconditioner's two-sweep form agrees with
+// P = U diag(1/(2 - eta theta)) U^T + (I - U U^T) J^{-1} (I - U U^T) written out, with J
+// recomputed here from its definition (2 - eta D(E_ab)_ab / c_ab, the sum of (H_i)_aa (H_i)_bb
+// from H_i = B_i^T B_i in the basis), on random vectors, to 1e-12, and returns <x, P x>; the
+// top Ritz pair (converged) is deflated.
+func TestCovPreconditioner(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	f := randFactored(rng, factoredSpec{n: 12, k: 2, d: 40, sub: 14, dead: 4, mRank: 2})
+	rep, err := AnalyzeFactored(f, 3, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, p := rep.pr, rep.P
+	eta := 0.9 * 2 / rep.gen.value
+	o := newOperator(pr, p)
+	prec, err := covPreconditioner(pr, o, p, eta, rep.gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, n, k, l := pr.r, pr.n, pr.curv.(*factCurv).k, pr.l
+	bm := pr.curv.(*factCurv).b
+	hd := make([]float64, n*r) // (H_i)_aa
+	for i := 0; i < n; i++ {
+		for c := 0; c < k; c++ {
+			for a := 0; a < r; a++ {
+				v := bm[(i*k+c)*r+a]
+				hd[i*r+a] += v * v
+			}
+		}
+	}
+	dim := o.dim()
+	jinv := make([]float64, dim)
+	x := 0
+	for a := 0; a < r; a++ {
+		for b := a; b < r; b++ {
+			s := 0.0
+			for i := 0; i < n; i++ {
+				s += hd[i*r+a] * hd[i*r+b] / float64(n)
+			}
+			jinv[x] = 1 / (2 - eta*((1-p)*l[a]*l[b]+p*s)/((l[a]+l[b])/2))
+			x++
+		}
+	}
+	var pairs []linalg.RitzPair
+	for _, rp := range rep.gen.pairs {
+		if rp.Residual <= covPairResidual*rp.Value {
+			pairs = append(pairs, rp)
+		}
+	}
+	if len(pairs) == 0 || pairs[0].Value != rep.gen.pairs[0].Value {
+		t.Fatalf("deflated pairs %v: want the top one among them", pairs)
+	}
+	proj := func(v []float64) { // v = (I - U U^T) v
+		for _, rp := range pairs {
+			blas64.Axpy(-blas64.Dot(vec(rp.Vector), vec(v)), vec(rp.Vector), vec(v))
+		}
+	}
+	for trial := 0; trial < 3; trial++ {
+		xv := make([]float64, dim)
+		for i := range xv {
+			xv[i] = rng.NormFloat64()
+		}
+		want := append([]float64(nil), xv...)
+		proj(want)
+		for i := range want {
+			want[i] *= jinv[i]
+		}
+		proj(want)
+		for _, rp := range pairs {
+			blas64.Axpy(blas64.Dot(vec(rp.Vector), vec(xv))/(2-eta*rp.Value), vec(rp.Vector), vec(want))
+		}
+		got := make([]float64, dim)
+		xpx := prec(got, xv)
+		diff := 0.0
+		for i := range got {
+			diff = math.Max(diff, math.Abs(got[i]-want[i]))
+		}
+		if s := blas64.Nrm2(vec(want)); !(diff <= 1e-12*s) {
+			t.Errorf("P x differs by %.3g (|P x| = %.3g)", diff, s)
+		}
+		checkRel(t, "<x, P x>", xpx, blas64.Dot(vec(xv), vec(want)), 1e-12)
 	}
 }
