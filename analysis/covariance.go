@@ -37,7 +37,7 @@ const covReliable = 1e-4
 // covPairResidual selects the Ritz pairs (theta, u) of A that the covariance preconditioner
 // deflates: those with ||A u - theta u|| <= covPairResidual theta (converged ones; at the
 // paper's size only the top pair, residual 1e-8 relative, while the next five are at 2-70 %
-// and saved no step with the diagonal preconditioner, for 4 vector sweeps each).
+// and saved no step with the diagonal preconditioner, for 4 more vector reads per step each).
 const covPairResidual = 1e-2
 
 // covariance solves (2C - eta D) Sigma = eta p S_g with S_g = (1/n) sum_i P g_i g_i^T P (Thm 5),
