@@ -61,6 +61,16 @@ func (rep *Report) Release() { rep.pr, rep.gen, rep.grads = nil, nil, nil }
 // costs only the linear solve). eta must satisfy 0 < eta < eta*, certified: eta < 2 / Bracket[1].
 // Without gradients (an interpolating minimum) the limits are zero and the fields stay nil.
 func (rep *Report) AddCovariance(eta float64) error {
+	singleFrom := singleMinRank
+	if rep.opt.doubleOnly {
+		singleFrom = math.MaxInt
+	}
+	return rep.addCovariance(eta, singleFrom)
+}
+
+// addCovariance is AddCovariance with the single-precision steps of the solve from the rank
+// singleFrom on (the tests lower it to take that path on small problems).
+func (rep *Report) addCovariance(eta float64, singleFrom int) error {
 	if rep.pr == nil {
 		return fmt.Errorf("analysis: AddCovariance needs a report made by AnalyzeDense or AnalyzeFactored")
 	}
@@ -99,7 +109,7 @@ func (rep *Report) AddCovariance(eta float64) error {
 	if math.IsInf(tot, 0) {
 		return fmt.Errorf("analysis: the gradients are too large for float64: sum_i ||g_i||^2 overflows, so the covariance limit (of order eta ||g||^2) does not fit either")
 	}
-	cov, err := covariance(pr, rep.P, eta*sc, gh, gen, rep.opt.MaxApplications)
+	cov, err := covariance(pr, rep.P, eta*sc, gh, gen, rep.opt.MaxApplications, singleFrom)
 	if err != nil {
 		return err
 	}
@@ -114,7 +124,8 @@ func (rep *Report) AddCovariance(eta float64) error {
 	rep.Seconds["covariance"] = time.Since(t).Seconds()
 	rep.CovarianceTrace, rep.ExpectedLoss, rep.ExpectedGradNorm2 = &cov.trace, &cov.loss, &cov.gradNorm2
 	dg := &rep.Diagnostics
-	dg.CovarianceEta, dg.CovarianceIterations, dg.CovarianceResidual, dg.NoiseTrace = eta, cov.iterations, cov.residual, cov.noiseTrace
+	dg.CovarianceEta, dg.CovarianceIterations, dg.CovarianceResidual, dg.NoiseTrace = eta, cov.cg.iterations, cov.cg.residual, cov.noiseTrace
+	dg.CovarianceApplications, dg.CovarianceSingleApplications = cov.cg.double, cov.cg.single
 	if tot > 0 {
 		dg.GradNullFraction = math.Max(0, (tot-rng)/tot)
 	}
@@ -178,8 +189,13 @@ type Diagnostics struct {
 	GradNullFraction     float64 `json:"grad_null_fraction,omitempty"`    // share of sum ||g_i||^2 in null(H)
 	CovarianceEta        float64 `json:"covariance_eta,omitempty"`        // step size of the covariance limit
 	CovarianceIterations int     `json:"covariance_iterations,omitempty"` // CG iterations
-	CovarianceResidual   float64 `json:"covariance_residual,omitempty"`   // relative residual of the solve
+	CovarianceResidual   float64 `json:"covariance_residual,omitempty"`   // relative residual of the solve (D in double precision)
 	NoiseTrace           float64 `json:"noise_trace,omitempty"`           // trace S_g, S_g = (1/n) sum P g_i g_i^T P
+	// Applications of D in the covariance solve: in double precision (every step and the final
+	// true residual; for factored input of rank >= 256 only the true residuals), and with
+	// single-precision products (the steps, for factored input of rank >= 256).
+	CovarianceApplications       int `json:"covariance_applications,omitempty"`
+	CovarianceSingleApplications int `json:"covariance_single_applications,omitempty"`
 }
 
 // AnalyzeDense computes every quantity of THEORY.md for explicit per-sample Hessians and batch

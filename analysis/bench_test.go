@@ -154,10 +154,12 @@ func benchAnalyzeFactored(b *testing.B, h int, given bool) {
 	b.ReportMetric(float64(dg.Bound25TopEigenmatrixIterations), "b25_top_iters")
 	b.ReportMetric(float64(dg.Bound25Iterations), "b25_iters")
 	b.ReportMetric(float64(dg.CovarianceIterations), "cov_iters")
+	b.ReportMetric(float64(dg.CovarianceApplications), "cov_applications")
+	b.ReportMetric(float64(dg.CovarianceSingleApplications), "cov_single_applications")
 	for _, st := range []string{"basis", "generalized_sharpness", "top_eigenmatrix", "bound25", "nonuniformity", "covariance"} {
 		b.ReportMetric(rep.Seconds[st], st+"_s")
 	}
-	b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g cov trace %.6g loss %.6g grad2 %.6g diag %+v seconds %v",
+	b.Logf("%s: gen %.10g bracket %v lmax %.6g b15 %.6g b16 %.6g b25 %.6g nonunif %.6g cov trace %.16g loss %.16g grad2 %.16g diag %+v seconds %v",
 		dg.Backend, rep.GeneralizedSharpness, rep.Bracket, rep.Sharpness, rep.Bound15, rep.Bound16, rep.Bound25, rep.Nonuniformity,
 		*rep.CovarianceTrace, *rep.ExpectedLoss, *rep.ExpectedGradNorm2, dg, rep.Seconds)
 }

@@ -66,8 +66,14 @@
 // a first Lanczos run with D's large products in single precision chooses the start vector
 // (Diagnostics.SingleApplications); the value and both ends of the bracket come from
 // double-precision applications only. At p = 0 (B = n) lambda_gen = lambda_max(H) in closed
-// form (App. I). The covariance limit is a conjugate-gradient solve, preconditioned by the inverse
-// on the top Ritz vectors of the generalized sharpness' last Lanczos basis. Inputs are normalized
+// form (App. I). The covariance limit is a conjugate-gradient solve of (2I - eta A) Y =
+// eta p C^{-1/2} S_g, preconditioned by the inverse on the converged top Ritz vectors of the
+// generalized sharpness' last Lanczos basis and by an approximate diagonal on their complement;
+// for factored input of rank >= 256 its steps use D's single-precision products, and the
+// residual is recomputed in double precision whenever it has dropped by 1e-4 and at the end
+// (reliable updates), so the final relative residual, at most 1e-11, is that of a
+// double-precision solve
+// (Diagnostics.CovarianceApplications, CovarianceSingleApplications). Inputs are normalized
 // internally (results do not depend on the scale of H up to rounding, from 1e-200 to 1e200).
 //
 // Numerical failures (an eigensolver that does not converge, non-finite intermediate values)

@@ -100,7 +100,7 @@ type Options struct {
 	Bound25MaxIter int `json:"bound25_max_iter"`
 
 	// doubleOnly skips the single-precision first Lanczos phase of the generalized sharpness
-	// (the tests compare both ways).
+	// and the single-precision steps of the covariance solve (the tests compare both ways).
 	doubleOnly bool
 }
 
