@@ -56,7 +56,10 @@
 // from that of the d x d matrix n H = G^T G = V diag(s^2) V^T, with B = G V_r (the same nonzero
 // eigenvalues; the smaller matrix is decomposed, and [MemoryEstimate] counts it). A caller that
 // has G G^T in closed form (the trainer: train.GaussNewtonGram) hands it over in Factored.Gram,
-// checked against the factors on a random probe, instead of having it multiplied out. One
+// checked against the factors on a random probe, instead of having it multiplied out; likewise
+// the output gradients q_i of g_i = J_i^T q_i (Factored.OutputGradients), from which the
+// covariance limit projects the gradients onto the basis as B_i^T M^{1/2+} q_i without a pass
+// over the d parameters. One
 // application of D then costs about 2 n k r^2 flops (a triangular matrix product, from
 // S = U + U^T, and two symmetric rank-k updates; in pure Go both are recursive blocks of gonum's
 // parallel general product, internal/linalg's TrmmRightUpper and SyrkTrans). Lanczos with full reorthogonalization on
@@ -72,8 +75,8 @@
 // for factored input of rank >= 256 its steps use D's single-precision products, and the
 // residual is recomputed in double precision whenever it has dropped by 1e-4 and at the end
 // (reliable updates), so the final relative residual, at most 1e-11, is that of a
-// double-precision solve
-// (Diagnostics.CovarianceApplications, CovarianceSingleApplications). Inputs are normalized
+// double-precision solve (Diagnostics.CovarianceApplications, CovarianceSingleApplications).
+// Inputs are normalized
 // internally (results do not depend on the scale of H up to rounding, from 1e-200 to 1e200).
 //
 // Numerical failures (an eigensolver that does not converge, non-finite intermediate values)
