@@ -24,6 +24,8 @@ The .npz (ZIP_STORED, members written incrementally, readable by numpy.load):
   output_hessian  (k, k) float64 = 2c I for squared losses (shared by all samples), or
                   (n, k, k) float64 for cross-entropy: (sum_j y_ij) (diag(s_i) - s_i s_i^T).
   gradients       (n, d) float64: grad l_i(w) = J_i^T dl_i/df (exact chain rule).
+  output_gradients  (n, k) float64: q_i = dl_i/df(x_i), so that gradients[i] = J_i^T q_i (the
+                  analysis projects the gradients from them without a pass over the d parameters).
   batch_size      0-d int64, only if given.
   eta             0-d float64, only if given.
 H_i = J_i^T M_i J_i is the Gauss-Newton part of hess l_i; it is the exact per-sample Hessian where
@@ -232,14 +234,17 @@ def compute_curvature(model, inputs, targets, loss="sum", squared_scale_c=None, 
     n, d = inputs.shape[0], eng.d
     J = np.empty((n, k, d))
     G = np.empty((n, d))
+    Q = np.empty((n, k))
     Ms = np.empty((n, k, k)) if c is None else None
     for s, Jc, r, M, _ in _iter_chunks(eng, inputs, targets, loss, c, chunk or n):
         m = Jc.shape[0]
         J[s:s + m] = Jc
         G[s:s + m] = np.einsum("ikd,ik->id", Jc, r)
+        Q[s:s + m] = r
         if Ms is not None:
             Ms[s:s + m] = M
-    out = {"jacobians": J, "output_hessian": (2 * c) * np.eye(k) if c is not None else Ms, "gradients": G}
+    out = {"jacobians": J, "output_hessian": (2 * c) * np.eye(k) if c is not None else Ms, "gradients": G,
+           "output_gradients": Q}
     return out
 
 
@@ -272,6 +277,7 @@ def export_curvature(model, inputs, targets, path, loss="sum", squared_scale_c=N
     path = os.fspath(path)
     tmp = path + ".tmp"
     Ms = np.empty((n, k, k)) if c is None else None
+    Q = np.empty((n, k))
     losses = np.empty(n)
     gsum = np.zeros(d)
     gsq = 0.0
@@ -288,6 +294,7 @@ def export_curvature(model, inputs, targets, path, loss="sum", squared_scale_c=N
                     gsq += float((g * g).sum())
                     gtmp.write(memoryview(np.ascontiguousarray(g)).cast("B"))
                     losses[s:s + m] = l
+                    Q[s:s + m] = r
                     if Ms is not None:
                         Ms[s:s + m] = M
                     del J, g
@@ -298,6 +305,7 @@ def export_curvature(model, inputs, targets, path, loss="sum", squared_scale_c=N
             with zf.open("gradients.npy", "w", force_zip64=True) as f:
                 _write_npy_header(f, (n, d), np.float64)
                 shutil.copyfileobj(gtmp, f, 16 << 20)
+            _write_member(zf, "output_gradients", Q)
             if batch_size is not None:
                 _write_member(zf, "batch_size", np.array(int(batch_size), dtype=np.int64))
             if eta is not None:

@@ -125,6 +125,16 @@ class TestExporter(unittest.TestCase):
             for i in range(7):
                 want = torch.autograd.functional.jacobian(per_sample_loss_fn(self.model, self.X[i], Yd[i], loss, c), w0)
                 self.assertLess(np.abs(arr["gradients"][i] - want.numpy()).max(), 1e-14, (loss, i))
+                # output gradient q_i = dl_i/df by autograd in the outputs, and g_i = J_i^T q_i
+                with torch.no_grad():
+                    out = self.model(self.X[i:i + 1]).reshape(-1)
+                if loss == "cross_entropy":
+                    lf = lambda f, y=Yd[i]: -(y * torch.log_softmax(f, 0)).sum()  # noqa: E731
+                else:
+                    lf = lambda f, y=Yd[i]: c * ((f - y) ** 2).sum()  # noqa: E731
+                q = torch.autograd.functional.jacobian(lf, out).numpy()
+                self.assertLess(np.abs(arr["output_gradients"][i] - q).max(), 1e-14, (loss, i))
+                self.assertLess(np.abs(arr["jacobians"][i].T @ arr["output_gradients"][i] - arr["gradients"][i]).max(), 1e-14, (loss, i))
 
     def test_cross_entropy_output_hessians(self):
         g = torch.Generator().manual_seed(11)
@@ -164,7 +174,8 @@ class TestExporter(unittest.TestCase):
             p = os.path.join(tmp, "a.npz")
             s = self._export(p)
             with zipfile.ZipFile(p) as zf:
-                self.assertEqual(zf.namelist(), ["jacobians.npy", "output_hessian.npy", "gradients.npy"])
+                self.assertEqual(zf.namelist(), ["jacobians.npy", "output_hessian.npy", "gradients.npy",
+                                                 "output_gradients.npy"])
                 self.assertTrue(all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist()))
                 self.assertIsNone(zf.testzip())
                 for name in zf.namelist():
@@ -177,11 +188,16 @@ class TestExporter(unittest.TestCase):
                 self.assertEqual(z["jacobians"].shape, (7, 2, s["d"]))
                 self.assertEqual(z["output_hessian"].shape, (2, 2))
                 self.assertEqual(z["gradients"].shape, (7, s["d"]))
+                self.assertEqual(z["output_gradients"].shape, (7, 2))
+                # the chain rule that the analysis' projection relies on: g_i = J_i^T q_i
+                g = np.einsum("ikd,ik->id", z["jacobians"], z["output_gradients"])
+                self.assertLess(np.abs(g - z["gradients"]).max(), 1e-15 * (1 + np.abs(g).max()))
                 self.assertTrue(z["jacobians"].flags.c_contiguous)
             self.assertEqual((s["n"], s["k"], s["loss"], s["squared_scale"]), (7, 2, "sum", 1.0))
             self._export(p, batch_size=3, eta=0.25)
             with np.load(p) as z:
-                self.assertEqual(sorted(z.files), ["batch_size", "eta", "gradients", "jacobians", "output_hessian"])
+                self.assertEqual(sorted(z.files), ["batch_size", "eta", "gradients", "jacobians", "output_gradients",
+                                                   "output_hessian"])
                 self.assertEqual((z["batch_size"].shape, z["batch_size"].dtype, int(z["batch_size"])), ((), np.int64, 3))
                 self.assertEqual((z["eta"].shape, z["eta"].dtype, float(z["eta"])), ((), np.float64, 0.25))
             self._export(p, loss="cross_entropy", Y=torch.tensor([0, 1, 1, 0, 1, 0, 0]))
@@ -219,7 +235,7 @@ class TestExporter(unittest.TestCase):
                         with zipfile.ZipFile(p) as zf:
                             blobs.append({nm: zf.read(nm) for nm in zf.namelist()})
                         with np.load(p) as z:
-                            for key in ("jacobians", "output_hessian", "gradients"):
+                            for key in ("jacobians", "output_hessian", "gradients", "output_gradients"):
                                 self.assertTrue(np.array_equal(z[key], mem[key]), (loss, vb, chunk, key))
                     for b in blobs[1:]:
                         self.assertEqual(b, blobs[0], (loss, vb))

@@ -41,11 +41,15 @@ func (req *request) n() int {
 	return req.Factored.N
 }
 
+// setGradients sets the gradients; nil also drops the output gradients that come with them.
 func (req *request) setGradients(g [][]float64) {
 	if req.Dense != nil {
 		req.Dense.Gradients = g
 	} else {
 		req.Factored.Gradients = g
+		if g == nil {
+			req.Factored.OutputGradients = nil
+		}
 	}
 }
 

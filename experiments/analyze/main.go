@@ -30,8 +30,9 @@
 // NumPy input (-in FILE.npz or -in DIR, a directory of .npy files; e.g. written by
 // scripts/export_curvature.py): arrays jacobians (n, k, d) with output_hessian (k, k) shared or
 // (n, k, k) per sample (H_i = J_i^T M_i J_i), or hessians (n, d, d); optional gradients (n, d),
-// batch_size (a number or a list) and eta; float32 or float64, C or Fortran order (see
-// numpy.go).
+// output_gradients (n, k) with the jacobians (q_i = dl_i/df with g_i = J_i^T q_i: the covariance
+// limit then projects the gradients from them, analysis.Factored.OutputGradients), batch_size
+// (a number or a list) and eta; float32 or float64, C or Fortran order (see numpy.go).
 //
 // Batch sizes: -batch 1,2,8,n (n: the number of samples) or -batch all-powers (1, 2, 4, ...
 // below n, and n) overrides the file's. The eigenbasis of range(H) is computed once for all of

@@ -24,6 +24,8 @@ import (
 //	jacobians (n, k, d) + output_hessian (k, k) or (n, k, k)   factored form, H_i = J_i^T M_i J_i
 //	hessians (n, d, d)                                         dense form
 //	gradients (n, d)                                           optional
+//	output_gradients (n, k)                                    optional, with jacobians and
+//	                                                           gradients: q_i with g_i = J_i^T q_i
 //	batch_size () or (m,), integer                             optional (else -batch)
 //	eta () or (1,)                                             optional (else -eta)
 //
@@ -32,7 +34,7 @@ import (
 // one allocation per array, no second copy.
 
 // numpyArrays lists the arrays the NumPy input may hold.
-var numpyArrays = []string{"jacobians", "output_hessian", "hessians", "gradients", "batch_size", "eta"}
+var numpyArrays = []string{"jacobians", "output_hessian", "hessians", "gradients", "output_gradients", "batch_size", "eta"}
 
 // member is one array of the input: a reader of its .npy bytes and their length.
 type member struct {
@@ -415,6 +417,21 @@ func decodeNumpy(ms map[string]member) (*request, error) {
 			grads[i] = g.data[i*d : (i+1)*d : (i+1)*d]
 		}
 		req.setGradients(grads)
+	}
+	q, err := get("output_gradients", 2)
+	if err != nil {
+		return nil, err
+	}
+	if q != nil {
+		switch {
+		case req.Factored == nil:
+			return nil, errors.New(`"output_gradients" belong to the factored form, not to "hessians"`)
+		case g == nil:
+			return nil, errors.New(`"output_gradients" given without "gradients"`)
+		case q.shape[0] != n || q.shape[1] != req.Factored.K:
+			return nil, fmt.Errorf("output_gradients has shape %v: want (n, k) = (%d, %d)", q.shape, n, req.Factored.K)
+		}
+		req.Factored.OutputGradients = q.data
 	}
 	b, err := get("batch_size", 0, 1)
 	if err != nil {

@@ -309,3 +309,80 @@ func TestNumpyBadInput(t *testing.T) {
 		}
 	}
 }
+
+// output_gradients (q_i with g_i = J_i^T q_i, as scripts/export_curvature.py writes them) give
+// the covariance limit of the gradients alone; -ignore-gradients drops them with the gradients;
+// they are rejected with hessians, without gradients, in the wrong shape, or when g_i is not
+// J_i^T q_i.
+func TestNumpyOutputGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(87, 88))
+	const n, k, d = 6, 2, 9
+	arrays, _ := testArrays(rng, n, k, d, true)
+	j := arrays["jacobians"].data
+	q := make([]float64, n*k)
+	for i := range q {
+		q[i] = 0.1 * rng.NormFloat64()
+	}
+	g := make([]float64, n*d)
+	for i := 0; i < n; i++ {
+		for a := 0; a < k; a++ {
+			for x := 0; x < d; x++ {
+				g[i*d+x] += q[i*k+a] * j[(i*k+a)*d+x]
+			}
+		}
+	}
+	with := func(extra map[string]npyArray, drop ...string) string {
+		a := map[string]npyArray{"gradients": {dtype: "<f8", shape: []int{n, d}, data: g}}
+		for name, x := range arrays {
+			a[name] = x
+		}
+		for name, x := range extra {
+			a[name] = x
+		}
+		for _, name := range drop {
+			delete(a, name)
+		}
+		return writeTemp(t, "in.npz", encodeNpz(a, false))
+	}
+	qa := npyArray{dtype: "<f8", shape: []int{n, k}, data: q}
+	args := []string{"-batch", "2", "-eta", "1e-3"}
+	code, want, errs := runCmd(t, "", append([]string{"-in", with(nil)}, args...)...)
+	if code != 0 {
+		t.Fatalf("without output gradients: %s", errs)
+	}
+	code, got, errs := runCmd(t, "", append([]string{"-in", with(map[string]npyArray{"output_gradients": qa})}, args...)...)
+	if code != 0 {
+		t.Fatalf("with output gradients: %s", errs)
+	}
+	wm, gm := parseLines(t, want)[0], parseLines(t, got)[0]
+	for _, key := range []string{"covariance_trace", "expected_loss", "expected_grad_norm2", "generalized_sharpness"} {
+		w, ok := wm[key].(float64)
+		if !ok || !(w > 0) {
+			t.Fatalf("%s = %v without output gradients: the case tests nothing", key, wm[key])
+		}
+		if gv := gm[key].(float64); math.Abs(gv-w) > 1e-10*w {
+			t.Errorf("%s: %v with output gradients, %v without", key, gv, w)
+		}
+	}
+	if code, out, errs := runCmd(t, "", "-in", with(map[string]npyArray{"output_gradients": qa}), "-batch", "2", "-ignore-gradients"); code != 0 || strings.Contains(out, "covariance_trace") {
+		t.Errorf("-ignore-gradients with output gradients: exit %d, %s%s", code, out, errs)
+	}
+	other := append([]float64(nil), q...)
+	other[3] += 0.05
+	dense := map[string]npyArray{"hessians": {dtype: "<f8", shape: []int{n, d, d}, data: make([]float64, n*d*d)}, "output_gradients": qa}
+	for _, tc := range []struct {
+		name string
+		path string
+		want string
+	}{
+		{"hessians", with(dense, "jacobians", "output_hessian"), "belong to the factored form"},
+		{"no gradients", with(map[string]npyArray{"output_gradients": qa}, "gradients"), `without "gradients"`},
+		{"shape", with(map[string]npyArray{"output_gradients": {dtype: "<f8", shape: []int{k, n}, data: q}}), "output_gradients has shape [2 6]"},
+		{"not the gradients'", with(map[string]npyArray{"output_gradients": {dtype: "<f8", shape: []int{n, k}, data: other}}), "do not match the gradients"},
+	} {
+		code, out, errs := runCmd(t, "", append([]string{"-in", tc.path}, args...)...)
+		if code != 1 || out != "" || !strings.Contains(errs, tc.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q (want one containing %q)", tc.name, code, out, errs, tc.want)
+		}
+	}
+}
