@@ -612,7 +612,7 @@ func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]f
 }
 
 // rootRangeTol: an eigenvalue of a scaled root M_i^{1/2} at or below rootRangeTol times its
-// largest is taken as zero by outputProjection (a root of an exactly singular M_i, such as
+// largest is taken as zero by outputCoefficients (a root of an exactly singular M_i, such as
 // cross-entropy's, has eigenvalues of order sqrt(eps) there), and an output gradient is in
 // range(M_i) if its component outside is at most rootRangeTol of its norm.
 const rootRangeTol = 1e-6
