@@ -6,6 +6,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/sgdstability/sgdstab/internal/linalg"
 )
 
 // covResult is the covariance limit of Thm 5 for a regular minimum and the three limits of
@@ -171,12 +173,12 @@ func covPreconditioner(pr *problem, o *operator, p, eta float64, gr *genResult) 
 	m := len(u)
 	mm := make([]float64, m*m) // M = U^T W
 	for j := range u {
-		dotsInto(mm[j*m:(j+1)*m], w, u[j])
+		linalg.Dots(mm[j*m:(j+1)*m], w, u[j])
 	}
 	c, e := make([]float64, m), make([]float64, m)
 	return func(dst, x []float64) float64 {
-		dotsInto(c, u, x)
-		dotsInto(e, w, x)
+		linalg.Dots(c, u, x)
+		linalg.Dots(e, w, x)
 		for j := range e {
 			mc := 0.0
 			for i, v := range c {
@@ -201,20 +203,9 @@ func covPreconditioner(pr *problem, o *operator, p, eta float64, gr *genResult) 
 	}, nil
 }
 
-// vecChunk is the length of the pieces in which dotsInto and the preconditioner sweep several
-// vectors at once (so that a piece of each stays in cache).
+// vecChunk is the length of the pieces in which the preconditioner sweeps several vectors at
+// once (so that a piece of each stays in cache).
 const vecChunk = 4096
-
-// dotsInto sets out_j = <u_j, x>.
-func dotsInto(out []float64, u [][]float64, x []float64) {
-	clear(out)
-	for i0 := 0; i0 < len(x); i0 += vecChunk {
-		i1 := min(i0+vecChunk, len(x))
-		for j, uj := range u {
-			out[j] += blas64.Dot(vec(uj[i0:i1]), vec(x[i0:i1]))
-		}
-	}
-}
 
 // cgOperator sets dst = K x and returns <x, K x>.
 type cgOperator func(dst, x []float64) (float64, error)

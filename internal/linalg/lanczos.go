@@ -36,8 +36,7 @@ type Lanczos struct {
 	m      int // vectors in the basis
 	w      []float64
 	h      []float64
-	part   []float64 // per-chunk partial sums of basisDots and basisAdd
-	applys int       // total operator applications
+	applys int // total operator applications
 	broke  bool
 }
 
@@ -130,11 +129,11 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 				qs = l.q[max(0, j-1) : j+1]
 			}
 			h := l.h[:len(qs)]
-			l.basisDots(qs, h, l.w)
+			Dots(h, qs, l.w)
 			for i := range h {
 				h[i] = -h[i]
 			}
-			b = l.basisAdd(qs, l.w, h)
+			b = AddCombination(l.w, qs, h)
 			if pass > 0 && b > 0.7*before {
 				break
 			}
@@ -180,17 +179,17 @@ func (l *Lanczos) residual(y []float64) float64 {
 // combine returns Q_m y = sum_i y_i q_i for the coordinates y (length m) in the basis.
 func (l *Lanczos) combine(y []float64) []float64 {
 	x := make([]float64, l.dim)
-	l.basisAdd(l.q[:len(y)], x, y)
+	AddCombination(x, l.q[:len(y)], y)
 	return x
 }
 
-// basisChunk is the length of the pieces into which basisDots and basisAdd cut the vectors: a
-// piece of the vector (16 kB) stays in L1 while the pieces of all the basis vectors stream past
-// it, so that an operation with the whole basis reads each basis vector once and the vector
+// basisChunk is the length of the pieces into which Dots and AddCombination cut the vectors: a
+// piece of the vector (16 kB) stays in L1 while the pieces of all the other vectors stream past
+// it, so that an operation with a whole basis reads each basis vector once and the vector
 // itself once (a dot or axpy call per basis vector reads the vector every time).
 const basisChunk = 2048
 
-// basisMinParallel is the smallest dimension at which basisDots and basisAdd use all cores.
+// basisMinParallel is the smallest dimension at which Dots and AddCombination use all cores.
 const basisMinParallel = 1 << 16
 
 // forChunks calls do(c0, c1) on ranges of the chunk indices 0, ..., chunks(dim)-1 that together
@@ -206,49 +205,45 @@ func forChunks(dim int, do func(c0, c1 int)) {
 
 func chunks(dim int) int { return (dim + basisChunk - 1) / basisChunk }
 
-// partials returns the per-chunk scratch for m sums over chunks(dim) chunks.
-func (l *Lanczos) partials(m int) []float64 {
-	if n := chunks(l.dim) * m; len(l.part) < n {
-		l.part = make([]float64, n)
-	}
-	return l.part
-}
-
-// basisDots sets h_i = <q_i, x> for the vectors qs (of length dim), summed chunk by chunk and
-// then over the chunks in order (the same sums on any number of cores).
-func (l *Lanczos) basisDots(qs [][]float64, h, x []float64) {
-	m, nc := len(qs), chunks(l.dim)
-	part := l.partials(m)
-	forChunks(l.dim, func(c0, c1 int) {
+// Dots sets out_i = <u_i, x> for the vectors u (each at least as long as x), summed chunk by
+// chunk and then over the chunks in order (the same sums on any number of cores), by chunks
+// that stay in L1 and on all cores for long vectors.
+func Dots(out []float64, u [][]float64, x []float64) {
+	dim, m := len(x), len(u)
+	nc := chunks(dim)
+	part := make([]float64, nc*m)
+	forChunks(dim, func(c0, c1 int) {
 		for c := c0; c < c1; c++ {
-			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, dim)
 			xc := x[lo:hi]
-			for i, q := range qs {
+			for i, q := range u {
 				part[c*m+i] = Dot(q[lo:hi], xc)
 			}
 		}
 	})
-	for i := range h {
+	for i := range out[:m] {
 		s := 0.0
 		for c := 0; c < nc; c++ {
 			s += part[c*m+i]
 		}
-		h[i] = s
+		out[i] = s
 	}
 }
 
-// basisAdd sets x = x + sum_i coef_i q_i for the vectors qs (of length dim; in the order
-// i = 0, 1, ... at every entry, as one axpy per vector would) and returns ||x||.
-func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
-	m, nc := len(qs), chunks(l.dim)
-	part := l.partials(1)
-	forChunks(l.dim, func(c0, c1 int) {
+// AddCombination sets x = x + sum_i coef_i u_i for the vectors u (each at least as long as x;
+// in the order i = 0, 1, ... at every entry, as one axpy per vector would) by chunks, on all
+// cores for long vectors, and returns ||x||.
+func AddCombination(x []float64, u [][]float64, coef []float64) float64 {
+	dim, m := len(x), len(u)
+	nc := chunks(dim)
+	part := make([]float64, nc)
+	forChunks(dim, func(c0, c1 int) {
 		for c := c0; c < c1; c++ {
-			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, dim)
 			xc := x[lo:hi]
 			i := 0
 			for ; i+4 <= m; i += 4 {
-				q0, q1, q2, q3 := qs[i][lo:hi], qs[i+1][lo:hi], qs[i+2][lo:hi], qs[i+3][lo:hi]
+				q0, q1, q2, q3 := u[i][lo:hi], u[i+1][lo:hi], u[i+2][lo:hi], u[i+3][lo:hi]
 				q0, q1, q2, q3 = q0[:len(xc)], q1[:len(xc)], q2[:len(xc)], q3[:len(xc)]
 				a0, a1, a2, a3 := coef[i], coef[i+1], coef[i+2], coef[i+3]
 				for j, v := range xc {
@@ -260,7 +255,7 @@ func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
 				}
 			}
 			for ; i < m; i++ {
-				q, a := qs[i][lo:hi], coef[i]
+				q, a := u[i][lo:hi], coef[i]
 				q = q[:len(xc)]
 				for j, v := range xc {
 					xc[j] = v + a*q[j]
@@ -270,7 +265,7 @@ func (l *Lanczos) basisAdd(qs [][]float64, x, coef []float64) float64 {
 		}
 	})
 	ss := 0.0
-	for _, v := range part[:nc] {
+	for _, v := range part {
 		ss += v
 	}
 	if math.IsInf(ss, 0) || ss < 1e-280 {

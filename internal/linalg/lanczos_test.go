@@ -232,7 +232,7 @@ func randomBasis(rng *rand.Rand, dim, m int) (*Lanczos, []float64) {
 	return l, x
 }
 
-// TestBasisOperations checks basisDots and basisAdd against one dot and one axpy per basis
+// TestBasisOperations checks Dots and AddCombination against one dot and one axpy per basis
 // vector (to rounding) at dimensions below, at and above a chunk and the parallel threshold,
 // with basis sizes around the block of four, on 1 and 3 goroutines, and the norm's fallback
 // for sums of squares that over- or underflow.
@@ -244,7 +244,7 @@ func TestBasisOperations(t *testing.T) {
 			for _, m := range []int{1, 3, 4, 9} {
 				l, x := randomBasis(rng, dim, m)
 				h := make([]float64, m)
-				l.basisDots(l.q, h, x)
+				Dots(h, l.q, x)
 				want := append([]float64(nil), x...)
 				for i, q := range l.q {
 					d := 0.0
@@ -258,7 +258,7 @@ func TestBasisOperations(t *testing.T) {
 						want[j] += h[i] * q[j]
 					}
 				}
-				nrm := l.basisAdd(l.q, x, h)
+				nrm := AddCombination(x, l.q, h)
 				ss := 0.0
 				for j := range x {
 					if math.Abs(x[j]-want[j]) > 1e-12*float64(m)*(1+math.Abs(want[j])) {
@@ -276,7 +276,7 @@ func TestBasisOperations(t *testing.T) {
 		l := NewLanczos(5, nil, 1)
 		l.q = append(l.q, []float64{1, 0, 0, 0, 0})
 		x := []float64{3 * scale, 0, 4 * scale, 0, 0}
-		if got := l.basisAdd(l.q, x, []float64{0}); math.Abs(got-5*scale) > 1e-14*5*scale {
+		if got := AddCombination(x, l.q, []float64{0}); math.Abs(got-5*scale) > 1e-14*5*scale {
 			t.Errorf("norm of (3, 0, 4) x %g: %v, want %v", scale, got, 5*scale)
 		}
 	}
@@ -285,7 +285,7 @@ func TestBasisOperations(t *testing.T) {
 // BenchmarkOrthogonalize times one pass of classical Gram-Schmidt of a vector against a basis of
 // 12 vectors at the dimension of the generalized sharpness' Lanczos at the paper's size
 // (r (r+1)/2 for rank r = 2048): one dot and one axpy per basis vector (the BLAS backend's
-// level-1 calls), against basisDots and basisAdd.
+// level-1 calls), against Dots and AddCombination.
 func BenchmarkOrthogonalize(b *testing.B) {
 	const dim, m = 2048 * 2049 / 2, 12
 	l, w := randomBasis(rand.New(rand.NewPCG(1, 2)), dim, m)
@@ -303,11 +303,11 @@ func BenchmarkOrthogonalize(b *testing.B) {
 	})
 	b.Run("chunked", func(b *testing.B) {
 		for b.Loop() {
-			l.basisDots(l.q, h, w)
+			Dots(h, l.q, w)
 			for i := range h {
 				h[i] = -h[i]
 			}
-			_ = l.basisAdd(l.q, w, h)
+			_ = AddCombination(w, l.q, h)
 		}
 	})
 }
