@@ -20,6 +20,7 @@ type fileInput struct {
 	Factors       [][][]float64 `json:"factors"`
 	OutputHessian [][]float64   `json:"output_hessian"`
 	Gradients     [][]float64   `json:"gradients"`
+	OutputGrads   [][]float64   `json:"output_gradients"`
 	Eta           *float64      `json:"eta"`
 }
 
@@ -62,7 +63,7 @@ func (req *request) gradients() [][]float64 {
 
 // jsonKeys are the keys of the JSON input, matched exactly (encoding/json alone would also take
 // "N" for "n").
-var jsonKeys = []string{"n", "batch_size", "hessians", "factors", "output_hessian", "gradients", "eta"}
+var jsonKeys = []string{"n", "batch_size", "hessians", "factors", "output_hessian", "gradients", "output_gradients", "eta"}
 
 // checkJSON walks the tokens of the input before it is decoded and rejects what encoding/json
 // would let through silently: a key that matches a known key only up to case, a key given
@@ -210,6 +211,19 @@ func decode(data []byte) (*request, error) {
 			}
 		}
 		req.setGradients(in.Gradients)
+	}
+	if in.OutputGrads != nil {
+		switch {
+		case req.Factored == nil:
+			return nil, errors.New(`"output_gradients" belong to the factored form, not to "hessians"`)
+		case in.Gradients == nil:
+			return nil, errors.New(`"output_gradients" given without "gradients"`)
+		}
+		q, err := flatten(in.OutputGrads, n, req.Factored.K, "output_gradients")
+		if err != nil {
+			return nil, err
+		}
+		req.Factored.OutputGradients = q
 	}
 	return req, nil
 }

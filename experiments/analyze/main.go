@@ -13,9 +13,11 @@
 //
 //	{"n": 2, "batch_size": 1, "factors": [[[1, 0]], [[0, 2]]], "output_hessian": [[2]]}
 //
-// "gradients" (per-sample gradients at the minimum; absent: interpolating minimum, all zero) and
-// "eta" (a step size for the covariance limit of Thm 5 / Cor. 1, which needs 0 < eta < eta*) are
-// optional; unknown keys are rejected. Output keys: p, sharpness, gd_threshold,
+// "gradients" (per-sample gradients at the minimum; absent: interpolating minimum, all zero),
+// "output_gradients" (factored form with gradients only: n x k, q_i = dl_i/df with
+// g_i = J_i^T q_i, from which the covariance limit projects the gradients,
+// analysis.Factored.OutputGradients) and "eta" (a step size for the covariance limit of Thm 5 /
+// Cor. 1, which needs 0 < eta < eta*) are optional; unknown keys are rejected. Output keys: p, sharpness, gd_threshold,
 // generalized_sharpness, generalized_sharpness_bracket ([lo, hi], certified), eta_star, bound15,
 // bound16, bound25, nonuniformity, top_eigenmatrix_effective_rank, top_eigenmatrix_top_share,
 // top_eigenmatrix_min_eig_rel (the shape of the top eigenmatrix S* of pinv(C) D), and with eta
