@@ -310,6 +310,21 @@ func TestNumpyBadInput(t *testing.T) {
 	}
 }
 
+// sameLimits requires the covariance limit and lambda_gen of the analysis with output gradients
+// (got) to be those without (want), to 1e-10, and positive.
+func sameLimits(t *testing.T, want, got map[string]any) {
+	t.Helper()
+	for _, key := range []string{"covariance_trace", "expected_loss", "expected_grad_norm2", "generalized_sharpness"} {
+		w, ok := want[key].(float64)
+		if !ok || !(w > 0) {
+			t.Fatalf("%s = %v without output gradients: the case tests nothing", key, want[key])
+		}
+		if g, _ := got[key].(float64); !(math.Abs(g-w) <= 1e-10*w) {
+			t.Errorf("%s: %v with output gradients, %v without", key, got[key], w)
+		}
+	}
+}
+
 // output_gradients (q_i with g_i = J_i^T q_i, as scripts/export_curvature.py writes them) give
 // the covariance limit of the gradients alone; -ignore-gradients drops them with the gradients;
 // they are rejected with hessians, without gradients, in the wrong shape, or when g_i is not
@@ -354,16 +369,7 @@ func TestNumpyOutputGradients(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("with output gradients: %s", errs)
 	}
-	wm, gm := parseLines(t, want)[0], parseLines(t, got)[0]
-	for _, key := range []string{"covariance_trace", "expected_loss", "expected_grad_norm2", "generalized_sharpness"} {
-		w, ok := wm[key].(float64)
-		if !ok || !(w > 0) {
-			t.Fatalf("%s = %v without output gradients: the case tests nothing", key, wm[key])
-		}
-		if gv := gm[key].(float64); math.Abs(gv-w) > 1e-10*w {
-			t.Errorf("%s: %v with output gradients, %v without", key, gv, w)
-		}
-	}
+	sameLimits(t, parseLines(t, want)[0], parseLines(t, got)[0])
 	if code, out, errs := runCmd(t, "", "-in", with(map[string]npyArray{"output_gradients": qa}), "-batch", "2", "-ignore-gradients"); code != 0 || strings.Contains(out, "covariance_trace") {
 		t.Errorf("-ignore-gradients with output gradients: exit %d, %s%s", code, out, errs)
 	}
