@@ -80,8 +80,8 @@ func newSparseX(ds *data.Dataset) *sparseX {
 // df = 2c r, grad W2 = df a^T, grad b2 = df, dz = relu'(z) .* (W2^T df), grad W1 = dz x^T,
 // grad b1 = dz; a step subtracts (eta/B) times the batch's summed gradient (every gradient entry
 // summed over the batch in increasing position from 0), except that batches of at most
-// seqMaxBatch samples subtract each sample's W1 gradient in turn. Dense inputs and large batches compute
-// Z = X_B W1^T and grad W1^T = X_B^T dZ with blas64.Gemm instead.
+// seqMaxBatch samples subtract each sample's W1 gradient in turn. Dense inputs and large batches
+// compute Z = X_B W1^T and grad W1^T = X_B^T dZ with blas64.Gemm instead.
 type fused struct {
 	ds              *data.Dataset
 	sp              *sparseX
@@ -188,8 +188,8 @@ func (e *fused) preact(i int, z []float64) {
 }
 
 // preactBatch writes Z = X_rows W1^T (without bias) for the given rows (nil = all samples in order).
-// For a batch that maskUpdate will apply (seqMaxBatch+1 to bstride samples, sparse path) it also marks the
-// batch's pixels (markEntries) on the way.
+// For a batch that maskUpdate will apply (seqMaxBatch+1 to bstride samples, sparse path) it also
+// marks the batch's pixels (markEntries) on the way.
 func (e *fused) preactBatch(rows []int, z []float64) {
 	m := len(rows)
 	if rows == nil {
@@ -631,15 +631,15 @@ func (e *fused) step(batch []int, lr float64) float64 {
 	return loss / float64(m)
 }
 
-// seqMaxBatch is the largest batch whose step subtracts each sample's weight gradient
-// s dz_b x_b^T from W1 in turn, in batch order, instead of summing the batch's gradient first:
-// w - s g_1 - ... - s g_B rather than w - s (g_1 + ... + g_B), equal in exact arithmetic and
-// apart by a few roundings of w per step (the gorgonia engine, which sums first, agrees to 1e-12
-// after 10,000 steps at B = 8: TestFusedMatchesGorgonia). Summing first costs small batches a marking of
-// the batch's pixels in the forward pass and a gather over them (maskUpdate); in turn, each
-// sample's entries update W1's rows directly, as for B = 1 (subOuter), and the batch's per-sample
-// rate rises above B = 1's. BenchmarkTrain at h = 20, load 0.7-1.2, summing first against in
-// turn (samples/s): B = 8 361-396k against 455-501k (B = 1: 368-377k), B = 16 424-534k against
+// seqMaxBatch is the largest batch whose step subtracts each sample's weight gradient s dz_b x_b^T
+// from W1 in turn, in batch order, instead of summing the batch's gradient first: the weights
+// become (((w - s g_1) - s g_2) ...) - s g_B rather than w - s (g_1 + ... + g_B), equal in exact
+// arithmetic and apart by a few roundings of w per step (the gorgonia engine, which sums first, agrees to 1e-12 after 10,000
+// steps at B = 8: TestFusedMatchesGorgonia). Summing first costs small batches a marking of the
+// batch's pixels in the forward pass and a gather over them (maskUpdate); in turn, each sample's
+// entries update W1's rows directly, as for B = 1 (subOuter), and the batch's per-sample rate
+// rises above B = 1's. BenchmarkTrain at h = 20, load 0.7-1.2, summing first against in turn
+// (samples/s): B = 8 361-396k against 455-501k (B = 1: 368-377k), B = 16 424-534k against
 // 493-572k, B = 32 430-474k against 507-562k; at h = 100 B = 8 84-88k against 89-93k, B = 16
 // 106-111k against 108-109k, B = 32 116-123k against 103-116k, B = 64 84-113k against 89-99k.
 // Batches above 8 keep summing first, which changes no trajectory of the larger batches.
@@ -649,8 +649,8 @@ const seqMaxBatch = 8
 // position in a uint64).
 const maskMaxBatch = 64
 
-// maskUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of seqMaxBatch+1 to maskMaxBatch samples: it marks,
-// for every touched pixel, the positions of the batch that have it (a bit mask, and the values
+// maskUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of seqMaxBatch+1 to maskMaxBatch
+// samples: it marks, for every touched pixel, the positions of the batch that have it (a bit mask, and the values
 // beside it: markEntries, done by the batch's forward pass, preactBatch, or here), then sums each
 // gradient row over those positions in increasing order from 0 in registers and updates the row
 // once (maskRows): the same sums as outerUpdate's, with one store per row instead of one per

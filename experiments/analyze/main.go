@@ -17,8 +17,8 @@
 // "output_gradients" (factored form with gradients only: n x k, q_i = dl_i/df with
 // g_i = J_i^T q_i, from which the covariance limit projects the gradients,
 // analysis.Factored.OutputGradients) and "eta" (a step size for the covariance limit of Thm 5 /
-// Cor. 1, which needs 0 < eta < eta*) are optional; unknown keys are rejected. Output keys: p, sharpness, gd_threshold,
-// generalized_sharpness, generalized_sharpness_bracket ([lo, hi], certified), eta_star, bound15,
+// Cor. 1, which needs 0 < eta < eta*) are optional; unknown keys are rejected. Output keys: p,
+// sharpness, gd_threshold, generalized_sharpness, generalized_sharpness_bracket ([lo, hi], certified), eta_star, bound15,
 // bound16, bound25, nonuniformity, top_eigenmatrix_effective_rank, top_eigenmatrix_top_share,
 // top_eigenmatrix_min_eig_rel (the shape of the top eigenmatrix S* of pinv(C) D), and with eta
 // and gradients covariance_trace, expected_loss, expected_grad_norm2; details under diagnostics.
