@@ -63,14 +63,14 @@ func TestJSONOutputGradients(t *testing.T) {
 		other[i] = append([]float64(nil), q[i]...)
 	}
 	other[1][1] += 0.05
-	dense := map[string]any{"hessians": make([][][]float64, n), "output_gradients": q}
-	for i := range dense["hessians"].([][][]float64) {
-		h := make([][]float64, d)
-		for r := range h {
-			h[r] = make([]float64, d)
+	hessians := make([][][]float64, n)
+	for i := range hessians {
+		hessians[i] = make([][]float64, d)
+		for r := range hessians[i] {
+			hessians[i][r] = make([]float64, d)
 		}
-		dense["hessians"].([][][]float64)[i] = h
 	}
+	dense := map[string]any{"hessians": hessians, "output_gradients": q}
 	for _, tc := range []struct {
 		name, input, want string
 	}{
