@@ -37,6 +37,24 @@ func BenchmarkTrain(b *testing.B) {
 	}
 }
 
+// BenchmarkKernelSets is BenchmarkTrain's fused engine (1 worker) with each kernel set this CPU
+// runs (kernelSets: AVX-512, AVX2, the portable loops), side by side in one run, so that the sets
+// compare on the same machine at the same load. All sets give the same bits (TestRowKernels).
+//
+//	go test -run '^$' -bench KernelSets ./train/
+func BenchmarkKernelSets(b *testing.B) {
+	ds := loadMNIST(b)
+	for _, hidden := range []int{20, 100} {
+		for _, batch := range []int{1, 8, 64, 512} {
+			for _, set := range kernelSets {
+				b.Run(fmt.Sprintf("h=%d/B=%d/kernels=%s", hidden, batch, set.name), func(b *testing.B) {
+					withKernels(set.k, func() { benchTrain(b, ds, EngineFused, hidden, batch, 1) })
+				})
+			}
+		}
+	}
+}
+
 func benchTrain(b *testing.B, ds *data.Dataset, eng string, hidden, batch, workers int) {
 	// about 0.2-0.5 s of work per run for the fused engine at every h and batch size
 	epochs := map[int]int{1: 100, 8: 200, 64: 300, 512: 300}[batch] * 20 / hidden

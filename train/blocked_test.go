@@ -16,10 +16,7 @@ import (
 // infinite and NaN entries of m.
 func TestSegDot(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, set := range []struct {
-		name string
-		k    rowKernels
-	}{{"in use", kern}, {"portable", rowKernels{}}} {
+	for _, set := range kernelSets {
 		withKernels(set.k, func() {
 			for trial := 0; trial < 300; trial++ {
 				w := 1 + trial%120
@@ -117,10 +114,7 @@ func TestBlockedSteps(t *testing.T) {
 	ds := loadMNIST(t)
 	sp := newSparseX(ds)
 	c, _ := LossScale(LossSum, ds.K)
-	for _, set := range []struct {
-		name string
-		k    rowKernels
-	}{{"in use", kern}, {"portable", rowKernels{}}} {
+	for _, set := range kernelSets {
 		withKernels(set.k, func() { blockedSteps(t, set.name, ds, sp, c) })
 	}
 }

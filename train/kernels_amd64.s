@@ -3162,7 +3162,6 @@ TEXT ·dotRowsMark4(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3177,10 +3176,12 @@ mark1loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	ADDQ $8, SI
@@ -3208,7 +3209,6 @@ TEXT ·dotRowsMark8(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3224,10 +3224,12 @@ mark2loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3258,7 +3260,6 @@ TEXT ·dotRowsMark12(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3275,10 +3276,12 @@ mark3loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3312,7 +3315,6 @@ TEXT ·dotRowsMark16(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3330,10 +3332,12 @@ mark4loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3370,7 +3374,6 @@ TEXT ·dotRowsMark20(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3389,10 +3392,12 @@ mark5loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3432,7 +3437,6 @@ TEXT ·dotRowsMark24(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3452,10 +3456,12 @@ mark6loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3498,7 +3504,6 @@ TEXT ·dotRowsMark28(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3519,10 +3524,12 @@ mark7loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3568,7 +3575,6 @@ TEXT ·dotRowsMark32(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3590,10 +3596,12 @@ mark8loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3642,7 +3650,6 @@ TEXT ·dotRowsMark36(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3665,10 +3672,12 @@ mark9loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3720,7 +3729,6 @@ TEXT ·dotRowsMark40(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3744,10 +3752,12 @@ mark10loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3802,7 +3812,6 @@ TEXT ·dotRowsMark44(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3827,10 +3836,12 @@ mark11loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3888,7 +3899,6 @@ TEXT ·dotRowsMark48(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -3914,10 +3924,12 @@ mark12loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -3978,7 +3990,6 @@ TEXT ·dotRowsMark52(SB), NOSPLIT, $0-152
 	MOVQ vals+104(FP), R12
 	MOVQ bstride+112(FP), R13
 	SHLQ $3, R13
-	MOVQ bit+120(FP), BX
 	MOVQ pix+128(FP), R14
 	MOVQ np+136(FP), R15
 	VXORPD Y0, Y0, Y0
@@ -4005,10 +4016,12 @@ mark13loop:
 	MOVQ (R11)(R9*8), R10
 	CMPQ R10, $1
 	ADCQ $0, R15
-	ORQ BX, R10
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
 	MOVQ R10, (R11)(R9*8)
 	IMULQ R13, R9
-	VMOVSD X13, (R12)(R9*1)
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
 	VMULPD 32(DX)(AX*1), Y13, Y15
@@ -4088,7 +4101,8 @@ mask1pix:
 mask1bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4137,7 +4151,8 @@ mask2pix:
 mask2bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4192,7 +4207,8 @@ mask3pix:
 mask3bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4253,7 +4269,8 @@ mask4pix:
 mask4bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4320,7 +4337,8 @@ mask5pix:
 mask5bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4393,7 +4411,8 @@ mask6pix:
 mask6bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4472,7 +4491,8 @@ mask7pix:
 mask7bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4557,7 +4577,8 @@ mask8pix:
 mask8bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4648,7 +4669,8 @@ mask9pix:
 mask9bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4745,7 +4767,8 @@ mask10pix:
 mask10bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4848,7 +4871,8 @@ mask11pix:
 mask11bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -4957,7 +4981,8 @@ mask12pix:
 mask12bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -5072,7 +5097,8 @@ mask13pix:
 mask13bit:
 	TZCNTQ BX, DI
 	BLSRQ BX, BX
-	VBROADCASTSD (R9)(DI*8), Y13
+	VBROADCASTSD (R9), Y13
+	ADDQ $8, R9
 	IMULQ R8, DI
 	VMULPD 0(DX)(DI*1), Y13, Y15
 	VADDPD Y15, Y0, Y0
@@ -7403,6 +7429,7 @@ TEXT ·segDotMark4(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7416,9 +7443,6 @@ segm1seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7431,13 +7455,14 @@ segm1ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7447,7 +7472,7 @@ segm1ent:
 segm1store:
 	VMOVUPD Y0, 0(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm1seg
 segm1done:
 	MOVQ R15, ret+168(FP)
@@ -7471,6 +7496,7 @@ TEXT ·segDotMark8(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7484,9 +7510,6 @@ segm2seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7500,13 +7523,14 @@ segm2ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7519,7 +7543,7 @@ segm2store:
 	VMOVUPD Y0, 0(R12)
 	VMOVUPD Y1, 32(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm2seg
 segm2done:
 	MOVQ R15, ret+168(FP)
@@ -7543,6 +7567,7 @@ TEXT ·segDotMark12(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7556,9 +7581,6 @@ segm3seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7573,13 +7595,14 @@ segm3ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7595,7 +7618,7 @@ segm3store:
 	VMOVUPD Y1, 32(R12)
 	VMOVUPD Y2, 64(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm3seg
 segm3done:
 	MOVQ R15, ret+168(FP)
@@ -7619,6 +7642,7 @@ TEXT ·segDotMark16(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7632,9 +7656,6 @@ segm4seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7650,13 +7671,14 @@ segm4ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7675,7 +7697,7 @@ segm4store:
 	VMOVUPD Y2, 64(R12)
 	VMOVUPD Y3, 96(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm4seg
 segm4done:
 	MOVQ R15, ret+168(FP)
@@ -7699,6 +7721,7 @@ TEXT ·segDotMark20(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7712,9 +7735,6 @@ segm5seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7731,13 +7751,14 @@ segm5ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7759,7 +7780,7 @@ segm5store:
 	VMOVUPD Y3, 96(R12)
 	VMOVUPD Y4, 128(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm5seg
 segm5done:
 	MOVQ R15, ret+168(FP)
@@ -7783,6 +7804,7 @@ TEXT ·segDotMark24(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7796,9 +7818,6 @@ segm6seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7816,13 +7835,14 @@ segm6ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7847,7 +7867,7 @@ segm6store:
 	VMOVUPD Y4, 128(R12)
 	VMOVUPD Y5, 160(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm6seg
 segm6done:
 	MOVQ R15, ret+168(FP)
@@ -7871,6 +7891,7 @@ TEXT ·segDotMark28(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7884,9 +7905,6 @@ segm7seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7905,13 +7923,14 @@ segm7ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -7939,7 +7958,7 @@ segm7store:
 	VMOVUPD Y5, 160(R12)
 	VMOVUPD Y6, 192(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm7seg
 segm7done:
 	MOVQ R15, ret+168(FP)
@@ -7963,6 +7982,7 @@ TEXT ·segDotMark32(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -7976,9 +7996,6 @@ segm8seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -7998,13 +8015,14 @@ segm8ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8035,7 +8053,7 @@ segm8store:
 	VMOVUPD Y6, 192(R12)
 	VMOVUPD Y7, 224(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm8seg
 segm8done:
 	MOVQ R15, ret+168(FP)
@@ -8059,6 +8077,7 @@ TEXT ·segDotMark36(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -8072,9 +8091,6 @@ segm9seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -8095,13 +8111,14 @@ segm9ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8135,7 +8152,7 @@ segm9store:
 	VMOVUPD Y7, 224(R12)
 	VMOVUPD Y8, 256(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm9seg
 segm9done:
 	MOVQ R15, ret+168(FP)
@@ -8159,6 +8176,7 @@ TEXT ·segDotMark40(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -8172,9 +8190,6 @@ segm10seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -8196,13 +8211,14 @@ segm10ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8239,7 +8255,7 @@ segm10store:
 	VMOVUPD Y8, 256(R12)
 	VMOVUPD Y9, 288(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm10seg
 segm10done:
 	MOVQ R15, ret+168(FP)
@@ -8263,6 +8279,7 @@ TEXT ·segDotMark44(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -8276,9 +8293,6 @@ segm11seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -8301,13 +8315,14 @@ segm11ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8347,7 +8362,7 @@ segm11store:
 	VMOVUPD Y9, 288(R12)
 	VMOVUPD Y10, 320(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm11seg
 segm11done:
 	MOVQ R15, ret+168(FP)
@@ -8371,6 +8386,7 @@ TEXT ·segDotMark48(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -8384,9 +8400,6 @@ segm12seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -8410,13 +8423,14 @@ segm12ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8459,7 +8473,7 @@ segm12store:
 	VMOVUPD Y10, 320(R12)
 	VMOVUPD Y11, 352(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm12seg
 segm12done:
 	MOVQ R15, ret+168(FP)
@@ -8483,6 +8497,7 @@ TEXT ·segDotMark52(SB), NOSPLIT, $32-176
 	MOVQ ostride+120(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
 	MOVQ bstride+144(FP), R13
 	SHLQ $3, R13
 	MOVQ R13, bsb-24(SP)
@@ -8496,9 +8511,6 @@ segm13seg:
 	XORQ R13, R13
 	BTSQ AX, R13
 	MOVQ R13, bit-8(SP)
-	MOVQ vals+136(FP), R13
-	LEAQ (R13)(AX*8), R13
-	MOVQ R13, vrow-16(SP)
 	IMULQ ostr-32(SP), AX
 	LEAQ (R10)(AX*1), R12
 	MOVQ 8(SI), BX
@@ -8523,13 +8535,14 @@ segm13ent:
 	MOVQ (CX)(AX*8), R13
 	CMPQ R13, $1
 	ADCQ $0, R15
+	POPCNTQ R13, R14
 	ORQ bit-8(SP), R13
 	MOVQ R13, (CX)(AX*8)
 	MOVQ AX, R13
 	IMULQ bsb-24(SP), R13
-	ADDQ vrow-16(SP), R13
+	ADDQ vals+136(FP), R13
 	VBROADCASTSD (DI)(BX*8), Y13
-	VMOVSD X13, (R13)
+	VMOVSD X13, (R13)(R14*8)
 	IMULQ R8, AX
 	VMULPD 0(DX)(AX*1), Y13, Y14
 	VADDPD Y14, Y0, Y0
@@ -8575,9 +8588,17195 @@ segm13store:
 	VMOVUPD Y11, 352(R12)
 	VMOVUPD Y12, 384(R12)
 	ADDQ $24, SI
-	CMPQ SI, R14
+	CMPQ SI, send-16(SP)
 	JB segm13seg
 segm13done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsZ4(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ4(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE dotZ1done
+dotZ1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ1loop
+dotZ1done:
+	VMOVUPD Y0, 0(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ4(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ4(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE dotsubZ1done
+dotsubZ1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ1loop
+dotsubZ1done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Y13, Y0, Y0
+	VMOVUPD 0(R10), Y14
+	VSUBPD Y0, Y14, Y14
+	VMOVUPD Y14, 0(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ4(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Y0
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ1done
+subZ1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Y0, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 0(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 0(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ1loop
+subZ1done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ4(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Y0
+	TESTQ CX, CX
+	JE addZ1done
+addZ1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Y0, Y13, Y14
+	VADDPD 0(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 0(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ1loop
+addZ1done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ8(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ8(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE dotZ2done
+dotZ2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ2loop
+dotZ2done:
+	VMOVUPD Z0, 0(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ8(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ8(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE dotsubZ2done
+dotsubZ2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ2loop
+dotsubZ2done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ8(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ2done
+subZ2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ2loop
+subZ2done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ8(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	TESTQ CX, CX
+	JE addZ2done
+addZ2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ2loop
+addZ2done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ12(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ12(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE dotZ3done
+dotZ3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ3loop
+dotZ3done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Y1, 64(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ12(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ12(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE dotsubZ3done
+dotsubZ3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ3loop
+dotsubZ3done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Y13, Y1, Y1
+	VMOVUPD 64(R10), Y14
+	VSUBPD Y1, Y14, Y14
+	VMOVUPD Y14, 64(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ12(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Y1
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ3done
+subZ3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Y1, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 64(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 64(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ3loop
+subZ3done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ12(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Y1
+	TESTQ CX, CX
+	JE addZ3done
+addZ3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Y1, Y13, Y15
+	VADDPD 64(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 64(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ3loop
+addZ3done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ16(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ16(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE dotZ4done
+dotZ4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ4loop
+dotZ4done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ16(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ16(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE dotsubZ4done
+dotsubZ4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ4loop
+dotsubZ4done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ16(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ4done
+subZ4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ4loop
+subZ4done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ16(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	TESTQ CX, CX
+	JE addZ4done
+addZ4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ4loop
+addZ4done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ20(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ20(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE dotZ5done
+dotZ5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ5loop
+dotZ5done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Y2, 128(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ20(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ20(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE dotsubZ5done
+dotsubZ5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ5loop
+dotsubZ5done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Y13, Y2, Y2
+	VMOVUPD 128(R10), Y14
+	VSUBPD Y2, Y14, Y14
+	VMOVUPD Y14, 128(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ20(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Y2
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ5done
+subZ5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Y2, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 128(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 128(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ5loop
+subZ5done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ20(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Y2
+	TESTQ CX, CX
+	JE addZ5done
+addZ5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Y2, Y13, Y14
+	VADDPD 128(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 128(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ5loop
+addZ5done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ24(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ24(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE dotZ6done
+dotZ6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ6loop
+dotZ6done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ24(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ24(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE dotsubZ6done
+dotsubZ6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ6loop
+dotsubZ6done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ24(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ6done
+subZ6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ6loop
+subZ6done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ24(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	TESTQ CX, CX
+	JE addZ6done
+addZ6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ6loop
+addZ6done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ28(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ28(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE dotZ7done
+dotZ7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ7loop
+dotZ7done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Y3, 192(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ28(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ28(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE dotsubZ7done
+dotsubZ7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ7loop
+dotsubZ7done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Y13, Y3, Y3
+	VMOVUPD 192(R10), Y14
+	VSUBPD Y3, Y14, Y14
+	VMOVUPD Y14, 192(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ28(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Y3
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ7done
+subZ7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Y3, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 192(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 192(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ7loop
+subZ7done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ28(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Y3
+	TESTQ CX, CX
+	JE addZ7done
+addZ7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Y3, Y13, Y15
+	VADDPD 192(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 192(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ7loop
+addZ7done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ32(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ32(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE dotZ8done
+dotZ8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ8loop
+dotZ8done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ32(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ32(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE dotsubZ8done
+dotsubZ8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ8loop
+dotsubZ8done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ32(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ8done
+subZ8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ8loop
+subZ8done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ32(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	TESTQ CX, CX
+	JE addZ8done
+addZ8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ8loop
+addZ8done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ36(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ36(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE dotZ9done
+dotZ9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ9loop
+dotZ9done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Y4, 256(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ36(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ36(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE dotsubZ9done
+dotsubZ9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ9loop
+dotsubZ9done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Y13, Y4, Y4
+	VMOVUPD 256(R10), Y14
+	VSUBPD Y4, Y14, Y14
+	VMOVUPD Y14, 256(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ36(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Y4
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ9done
+subZ9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Y4, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 256(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 256(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ9loop
+subZ9done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ36(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Y4
+	TESTQ CX, CX
+	JE addZ9done
+addZ9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Y4, Y13, Y14
+	VADDPD 256(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 256(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ9loop
+addZ9done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ40(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ40(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE dotZ10done
+dotZ10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ10loop
+dotZ10done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ40(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ40(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE dotsubZ10done
+dotsubZ10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ10loop
+dotsubZ10done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ40(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ10done
+subZ10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ10loop
+subZ10done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ40(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	TESTQ CX, CX
+	JE addZ10done
+addZ10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ10loop
+addZ10done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ44(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ44(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE dotZ11done
+dotZ11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ11loop
+dotZ11done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Y5, 320(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ44(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ44(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE dotsubZ11done
+dotsubZ11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ11loop
+dotsubZ11done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Y13, Y5, Y5
+	VMOVUPD 320(R10), Y14
+	VSUBPD Y5, Y14, Y14
+	VMOVUPD Y14, 320(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ44(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Y5
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ11done
+subZ11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Y5, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 320(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 320(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ11loop
+subZ11done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ44(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Y5
+	TESTQ CX, CX
+	JE addZ11done
+addZ11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Y5, Y13, Y15
+	VADDPD 320(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 320(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ11loop
+addZ11done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ48(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ48(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE dotZ12done
+dotZ12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ12loop
+dotZ12done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ48(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ48(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE dotsubZ12done
+dotsubZ12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ12loop
+dotsubZ12done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ48(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ12done
+subZ12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ12loop
+subZ12done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ48(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	TESTQ CX, CX
+	JE addZ12done
+addZ12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ12loop
+addZ12done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ52(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ52(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE dotZ13done
+dotZ13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ13loop
+dotZ13done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Y6, 384(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ52(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ52(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE dotsubZ13done
+dotsubZ13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ13loop
+dotsubZ13done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Y13, Y6, Y6
+	VMOVUPD 384(R10), Y14
+	VSUBPD Y6, Y14, Y14
+	VMOVUPD Y14, 384(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ52(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Y6
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ13done
+subZ13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Y6, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 384(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 384(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ13loop
+subZ13done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ52(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Y6
+	TESTQ CX, CX
+	JE addZ13done
+addZ13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Y6, Y13, Y14
+	VADDPD 384(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 384(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ13loop
+addZ13done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ56(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ56(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE dotZ14done
+dotZ14loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ14loop
+dotZ14done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ56(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ56(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE dotsubZ14done
+dotsubZ14loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ14loop
+dotsubZ14done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ56(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ14done
+subZ14loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ14loop
+subZ14done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ56(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	TESTQ CX, CX
+	JE addZ14done
+addZ14loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ14loop
+addZ14done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ60(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ60(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE dotZ15done
+dotZ15loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ15loop
+dotZ15done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Y7, 448(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ60(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ60(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE dotsubZ15done
+dotsubZ15loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ15loop
+dotsubZ15done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Y13, Y7, Y7
+	VMOVUPD 448(R10), Y14
+	VSUBPD Y7, Y14, Y14
+	VMOVUPD Y14, 448(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ60(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Y7
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ15done
+subZ15loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Y7, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 448(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 448(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ15loop
+subZ15done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ60(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Y7
+	TESTQ CX, CX
+	JE addZ15done
+addZ15loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Y7, Y13, Y15
+	VADDPD 448(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 448(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ15loop
+addZ15done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ64(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ64(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE dotZ16done
+dotZ16loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ16loop
+dotZ16done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ64(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ64(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE dotsubZ16done
+dotsubZ16loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ16loop
+dotsubZ16done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ64(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ16done
+subZ16loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ16loop
+subZ16done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ64(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	TESTQ CX, CX
+	JE addZ16done
+addZ16loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ16loop
+addZ16done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ68(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ68(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE dotZ17done
+dotZ17loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ17loop
+dotZ17done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Y8, 512(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ68(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ68(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE dotsubZ17done
+dotsubZ17loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ17loop
+dotsubZ17done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Y13, Y8, Y8
+	VMOVUPD 512(R10), Y14
+	VSUBPD Y8, Y14, Y14
+	VMOVUPD Y14, 512(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ68(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Y8
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ17done
+subZ17loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Y8, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 512(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 512(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ17loop
+subZ17done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ68(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Y8
+	TESTQ CX, CX
+	JE addZ17done
+addZ17loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Y8, Y13, Y14
+	VADDPD 512(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 512(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ17loop
+addZ17done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ72(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ72(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE dotZ18done
+dotZ18loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ18loop
+dotZ18done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ72(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ72(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE dotsubZ18done
+dotsubZ18loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ18loop
+dotsubZ18done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ72(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ18done
+subZ18loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ18loop
+subZ18done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ72(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	TESTQ CX, CX
+	JE addZ18done
+addZ18loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ18loop
+addZ18done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ76(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ76(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE dotZ19done
+dotZ19loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ19loop
+dotZ19done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Y9, 576(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ76(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ76(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE dotsubZ19done
+dotsubZ19loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ19loop
+dotsubZ19done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Y13, Y9, Y9
+	VMOVUPD 576(R10), Y14
+	VSUBPD Y9, Y14, Y14
+	VMOVUPD Y14, 576(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ76(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Y9
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ19done
+subZ19loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Y9, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 576(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 576(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ19loop
+subZ19done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ76(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Y9
+	TESTQ CX, CX
+	JE addZ19done
+addZ19loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Y9, Y13, Y15
+	VADDPD 576(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 576(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ19loop
+addZ19done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ80(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ80(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE dotZ20done
+dotZ20loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ20loop
+dotZ20done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ80(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ80(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE dotsubZ20done
+dotsubZ20loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ20loop
+dotsubZ20done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ80(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ20done
+subZ20loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ20loop
+subZ20done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ80(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	TESTQ CX, CX
+	JE addZ20done
+addZ20loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ20loop
+addZ20done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ84(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ84(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE dotZ21done
+dotZ21loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ21loop
+dotZ21done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Y10, 640(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ84(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ84(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE dotsubZ21done
+dotsubZ21loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ21loop
+dotsubZ21done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Y13, Y10, Y10
+	VMOVUPD 640(R10), Y14
+	VSUBPD Y10, Y14, Y14
+	VMOVUPD Y14, 640(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ84(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Y10
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ21done
+subZ21loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Y10, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 640(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 640(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ21loop
+subZ21done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ84(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Y10
+	TESTQ CX, CX
+	JE addZ21done
+addZ21loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Y10, Y13, Y14
+	VADDPD 640(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 640(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ21loop
+addZ21done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ88(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ88(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE dotZ22done
+dotZ22loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ22loop
+dotZ22done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ88(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ88(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE dotsubZ22done
+dotsubZ22loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ22loop
+dotsubZ22done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(R10), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ88(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ22done
+subZ22loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 640(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 640(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ22loop
+subZ22done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ88(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	TESTQ CX, CX
+	JE addZ22done
+addZ22loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z14
+	VADDPD 640(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 640(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ22loop
+addZ22done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ92(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ92(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE dotZ23done
+dotZ23loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ23loop
+dotZ23done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Y11, 704(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ92(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ92(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE dotsubZ23done
+dotsubZ23loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ23loop
+dotsubZ23done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(R10), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(R10)
+	VMULPD Y13, Y11, Y11
+	VMOVUPD 704(R10), Y14
+	VSUBPD Y11, Y14, Y14
+	VMOVUPD Y14, 704(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ92(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Y11
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ23done
+subZ23loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 640(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 640(DX)(AX*1)
+	VMULPD Y11, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 704(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 704(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ23loop
+subZ23done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ92(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Y11
+	TESTQ CX, CX
+	JE addZ23done
+addZ23loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z14
+	VADDPD 640(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 640(DX)(AX*1)
+	VMULPD Y11, Y13, Y15
+	VADDPD 704(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 704(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ23loop
+addZ23done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ96(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ96(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE dotZ24done
+dotZ24loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ24loop
+dotZ24done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ96(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ96(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE dotsubZ24done
+dotsubZ24loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ24loop
+dotsubZ24done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(R10), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(R10)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(R10), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ96(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ24done
+subZ24loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 640(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ24loop
+subZ24done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ96(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	TESTQ CX, CX
+	JE addZ24done
+addZ24loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z14
+	VADDPD 640(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ24loop
+addZ24done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ100(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ100(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE dotZ25done
+dotZ25loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ25loop
+dotZ25done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	VMOVUPD Y12, 768(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ100(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ100(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE dotsubZ25done
+dotsubZ25loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ25loop
+dotsubZ25done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(R10), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(R10)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(R10), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(R10)
+	VMULPD Y13, Y12, Y12
+	VMOVUPD 768(R10), Y14
+	VSUBPD Y12, Y14, Y14
+	VMOVUPD Y14, 768(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ100(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	VMOVUPD 768(R10), Y12
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ25done
+subZ25loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 640(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	VMULPD Y12, Y13, Y15
+	VMULPD Y14, Y15, Y15
+	VADDPD 768(DX)(AX*1), Y15, Y15
+	VMOVUPD Y15, 768(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ25loop
+subZ25done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ100(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	VMOVUPD 768(R10), Y12
+	TESTQ CX, CX
+	JE addZ25done
+addZ25loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z14
+	VADDPD 640(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	VMULPD Y12, Y13, Y14
+	VADDPD 768(DX)(AX*1), Y14, Y14
+	VMOVUPD Y14, 768(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ25loop
+addZ25done:
+	VZEROUPPER
+	RET
+
+// func dotRowsZ104(idx []int, val []float64, m []float64, stride, off int, out *float64)
+TEXT ·dotRowsZ104(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE dotZ26done
+dotZ26loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotZ26loop
+dotZ26done:
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	VMOVUPD Z12, 768(R10)
+	VZEROUPPER
+	RET
+
+// func dotRowsSubZ104(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+TEXT ·dotRowsSubZ104(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ w+88(FP), R10
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE dotsubZ26done
+dotsubZ26loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ dotsubZ26loop
+dotsubZ26done:
+	VBROADCASTSD s+96(FP), Z13
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(R10), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(R10)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(R10), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(R10)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(R10), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(R10)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(R10), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(R10)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(R10), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(R10)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(R10), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(R10)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(R10), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(R10)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(R10), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(R10)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(R10), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(R10)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(R10), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(R10)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(R10), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(R10)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(R10), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(R10)
+	VMULPD Z13, Z12, Z12
+	VMOVUPD 768(R10), Z14
+	VSUBPD Z12, Z14, Z14
+	VMOVUPD Z14, 768(R10)
+	VZEROUPPER
+	RET
+
+// func subOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+TEXT ·subOuterZ104(SB), NOSPLIT, $0-104
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	VMOVUPD 768(R10), Z12
+	VBROADCASTSD negS+96(FP), Z14
+	TESTQ CX, CX
+	JE subZ26done
+subZ26loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 0(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 128(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 256(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 384(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 512(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 640(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	VMULPD Z12, Z13, Z15
+	VMULPD Z14, Z15, Z15
+	VADDPD 768(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 768(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ subZ26loop
+subZ26done:
+	VZEROUPPER
+	RET
+
+// func addOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *float64)
+TEXT ·addOuterZ104(SB), NOSPLIT, $0-96
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ d+88(FP), R10
+	VMOVUPD 0(R10), Z0
+	VMOVUPD 64(R10), Z1
+	VMOVUPD 128(R10), Z2
+	VMOVUPD 192(R10), Z3
+	VMOVUPD 256(R10), Z4
+	VMOVUPD 320(R10), Z5
+	VMOVUPD 384(R10), Z6
+	VMOVUPD 448(R10), Z7
+	VMOVUPD 512(R10), Z8
+	VMOVUPD 576(R10), Z9
+	VMOVUPD 640(R10), Z10
+	VMOVUPD 704(R10), Z11
+	VMOVUPD 768(R10), Z12
+	TESTQ CX, CX
+	JE addZ26done
+addZ26loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	VMULPD Z0, Z13, Z14
+	VADDPD 0(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 0(DX)(AX*1)
+	VMULPD Z1, Z13, Z15
+	VADDPD 64(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 64(DX)(AX*1)
+	VMULPD Z2, Z13, Z14
+	VADDPD 128(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 128(DX)(AX*1)
+	VMULPD Z3, Z13, Z15
+	VADDPD 192(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 192(DX)(AX*1)
+	VMULPD Z4, Z13, Z14
+	VADDPD 256(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 256(DX)(AX*1)
+	VMULPD Z5, Z13, Z15
+	VADDPD 320(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 320(DX)(AX*1)
+	VMULPD Z6, Z13, Z14
+	VADDPD 384(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 384(DX)(AX*1)
+	VMULPD Z7, Z13, Z15
+	VADDPD 448(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 448(DX)(AX*1)
+	VMULPD Z8, Z13, Z14
+	VADDPD 512(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 512(DX)(AX*1)
+	VMULPD Z9, Z13, Z15
+	VADDPD 576(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 576(DX)(AX*1)
+	VMULPD Z10, Z13, Z14
+	VADDPD 640(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 640(DX)(AX*1)
+	VMULPD Z11, Z13, Z15
+	VADDPD 704(DX)(AX*1), Z15, Z15
+	VMOVUPD Z15, 704(DX)(AX*1)
+	VMULPD Z12, Z13, Z14
+	VADDPD 768(DX)(AX*1), Z14, Z14
+	VMOVUPD Z14, 768(DX)(AX*1)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ addZ26loop
+addZ26done:
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ4(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE markZ1done
+markZ1loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ1loop
+markZ1done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Y0, 0(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ8(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	TESTQ CX, CX
+	JE markZ2done
+markZ2loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ2loop
+markZ2done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ12(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE markZ3done
+markZ3loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ3loop
+markZ3done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Y1, 64(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ16(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ CX, CX
+	JE markZ4done
+markZ4loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ4loop
+markZ4done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ20(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE markZ5done
+markZ5loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ5loop
+markZ5done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Y2, 128(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ24(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ CX, CX
+	JE markZ6done
+markZ6loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ6loop
+markZ6done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ28(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE markZ7done
+markZ7loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ7loop
+markZ7done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Y3, 192(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ32(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ CX, CX
+	JE markZ8done
+markZ8loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ8loop
+markZ8done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ36(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE markZ9done
+markZ9loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ9loop
+markZ9done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Y4, 256(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ40(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ CX, CX
+	JE markZ10done
+markZ10loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ10loop
+markZ10done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ44(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE markZ11done
+markZ11loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ11loop
+markZ11done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Y5, 320(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ48(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ CX, CX
+	JE markZ12done
+markZ12loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ12loop
+markZ12done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ52(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE markZ13done
+markZ13loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ13loop
+markZ13done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Y6, 384(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ56(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ56(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ CX, CX
+	JE markZ14done
+markZ14loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ14loop
+markZ14done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ60(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ60(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE markZ15done
+markZ15loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ15loop
+markZ15done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Y7, 448(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ64(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ64(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ CX, CX
+	JE markZ16done
+markZ16loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ16loop
+markZ16done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ68(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ68(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE markZ17done
+markZ17loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ17loop
+markZ17done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Y8, 512(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ72(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ72(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ CX, CX
+	JE markZ18done
+markZ18loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ18loop
+markZ18done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ76(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ76(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE markZ19done
+markZ19loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ19loop
+markZ19done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Y9, 576(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ80(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ80(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ CX, CX
+	JE markZ20done
+markZ20loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ20loop
+markZ20done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ84(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ84(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE markZ21done
+markZ21loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ21loop
+markZ21done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Y10, 640(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ88(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ88(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ CX, CX
+	JE markZ22done
+markZ22loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ22loop
+markZ22done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ92(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ92(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE markZ23done
+markZ23loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ23loop
+markZ23done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Y11, 704(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ96(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ96(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ CX, CX
+	JE markZ24done
+markZ24loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ24loop
+markZ24done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ100(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ100(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE markZ25done
+markZ25loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ25loop
+markZ25done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	VMOVUPD Y12, 768(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func dotRowsMarkZ104(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+TEXT ·dotRowsMarkZ104(SB), NOSPLIT, $0-152
+	MOVQ idx_base+0(FP), SI
+	MOVQ idx_len+8(FP), CX
+	MOVQ val_base+24(FP), DI
+	MOVQ m_base+48(FP), DX
+	MOVQ stride+72(FP), R8
+	MOVQ off+80(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ masks+96(FP), R11
+	MOVQ vals+104(FP), R12
+	MOVQ bstride+112(FP), R13
+	SHLQ $3, R13
+	MOVQ pix+128(FP), R14
+	MOVQ np+136(FP), R15
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ CX, CX
+	JE markZ26done
+markZ26loop:
+	MOVQ (SI), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI), Z13
+	MOVQ (SI), R9
+	MOVQ R9, (R14)(R15*8)
+	MOVQ (R11)(R9*8), R10
+	CMPQ R10, $1
+	ADCQ $0, R15
+	POPCNTQ R10, BX
+	ORQ bit+120(FP), R10
+	MOVQ R10, (R11)(R9*8)
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VMOVSD X13, (R9)(BX*8)
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ markZ26loop
+markZ26done:
+	MOVQ out+88(FP), R10
+	VMOVUPD Z0, 0(R10)
+	VMOVUPD Z1, 64(R10)
+	VMOVUPD Z2, 128(R10)
+	VMOVUPD Z3, 192(R10)
+	VMOVUPD Z4, 256(R10)
+	VMOVUPD Z5, 320(R10)
+	VMOVUPD Z6, 384(R10)
+	VMOVUPD Z7, 448(R10)
+	VMOVUPD Z8, 512(R10)
+	VMOVUPD Z9, 576(R10)
+	VMOVUPD Z10, 640(R10)
+	VMOVUPD Z11, 704(R10)
+	VMOVUPD Z12, 768(R10)
+	MOVQ R15, ret+144(FP)
+	VZEROUPPER
+	RET
+
+// func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ4(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ1done
+maskZ1pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	TESTQ BX, BX
+	JE maskZ1store
+maskZ1bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y0, Y0
+	TESTQ BX, BX
+	JNE maskZ1bit
+maskZ1store:
+	IMULQ R8, AX
+	VMULPD Y14, Y0, Y0
+	VADDPD 0(R10)(AX*1), Y0, Y0
+	VMOVUPD Y0, 0(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ1pix
+maskZ1done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ8(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ2done
+maskZ2pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	TESTQ BX, BX
+	JE maskZ2store
+maskZ2bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	TESTQ BX, BX
+	JNE maskZ2bit
+maskZ2store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ2pix
+maskZ2done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ12(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ3done
+maskZ3pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ BX, BX
+	JE maskZ3store
+maskZ3bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	TESTQ BX, BX
+	JNE maskZ3bit
+maskZ3store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Y14, Y1, Y1
+	VADDPD 64(R10)(AX*1), Y1, Y1
+	VMOVUPD Y1, 64(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ3pix
+maskZ3done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ16(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ4done
+maskZ4pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	TESTQ BX, BX
+	JE maskZ4store
+maskZ4bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	TESTQ BX, BX
+	JNE maskZ4bit
+maskZ4store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ4pix
+maskZ4done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ20(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ5done
+maskZ5pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ BX, BX
+	JE maskZ5store
+maskZ5bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y2, Y2
+	TESTQ BX, BX
+	JNE maskZ5bit
+maskZ5store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Y14, Y2, Y2
+	VADDPD 128(R10)(AX*1), Y2, Y2
+	VMOVUPD Y2, 128(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ5pix
+maskZ5done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ24(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ6done
+maskZ6pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	TESTQ BX, BX
+	JE maskZ6store
+maskZ6bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	TESTQ BX, BX
+	JNE maskZ6bit
+maskZ6store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ6pix
+maskZ6done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ28(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ7done
+maskZ7pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ BX, BX
+	JE maskZ7store
+maskZ7bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	TESTQ BX, BX
+	JNE maskZ7bit
+maskZ7store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Y14, Y3, Y3
+	VADDPD 192(R10)(AX*1), Y3, Y3
+	VMOVUPD Y3, 192(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ7pix
+maskZ7done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ32(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ8done
+maskZ8pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ BX, BX
+	JE maskZ8store
+maskZ8bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	TESTQ BX, BX
+	JNE maskZ8bit
+maskZ8store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ8pix
+maskZ8done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ36(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ9done
+maskZ9pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ BX, BX
+	JE maskZ9store
+maskZ9bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y4, Y4
+	TESTQ BX, BX
+	JNE maskZ9bit
+maskZ9store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Y14, Y4, Y4
+	VADDPD 256(R10)(AX*1), Y4, Y4
+	VMOVUPD Y4, 256(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ9pix
+maskZ9done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ40(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ10done
+maskZ10pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	TESTQ BX, BX
+	JE maskZ10store
+maskZ10bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	TESTQ BX, BX
+	JNE maskZ10bit
+maskZ10store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ10pix
+maskZ10done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ44(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ11done
+maskZ11pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ BX, BX
+	JE maskZ11store
+maskZ11bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	TESTQ BX, BX
+	JNE maskZ11bit
+maskZ11store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Y14, Y5, Y5
+	VADDPD 320(R10)(AX*1), Y5, Y5
+	VMOVUPD Y5, 320(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ11pix
+maskZ11done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ48(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ12done
+maskZ12pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	TESTQ BX, BX
+	JE maskZ12store
+maskZ12bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	TESTQ BX, BX
+	JNE maskZ12bit
+maskZ12store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ12pix
+maskZ12done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ52(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ13done
+maskZ13pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ BX, BX
+	JE maskZ13store
+maskZ13bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y6, Y6
+	TESTQ BX, BX
+	JNE maskZ13bit
+maskZ13store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Y14, Y6, Y6
+	VADDPD 384(R10)(AX*1), Y6, Y6
+	VMOVUPD Y6, 384(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ13pix
+maskZ13done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ56(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ14done
+maskZ14pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	TESTQ BX, BX
+	JE maskZ14store
+maskZ14bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	TESTQ BX, BX
+	JNE maskZ14bit
+maskZ14store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ14pix
+maskZ14done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ60(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ15done
+maskZ15pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ BX, BX
+	JE maskZ15store
+maskZ15bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	TESTQ BX, BX
+	JNE maskZ15bit
+maskZ15store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Y14, Y7, Y7
+	VADDPD 448(R10)(AX*1), Y7, Y7
+	VMOVUPD Y7, 448(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ15pix
+maskZ15done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ64(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ16done
+maskZ16pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	TESTQ BX, BX
+	JE maskZ16store
+maskZ16bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	TESTQ BX, BX
+	JNE maskZ16bit
+maskZ16store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ16pix
+maskZ16done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ68(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ17done
+maskZ17pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ BX, BX
+	JE maskZ17store
+maskZ17bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y8, Y8
+	TESTQ BX, BX
+	JNE maskZ17bit
+maskZ17store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Y14, Y8, Y8
+	VADDPD 512(R10)(AX*1), Y8, Y8
+	VMOVUPD Y8, 512(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ17pix
+maskZ17done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ72(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ18done
+maskZ18pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	TESTQ BX, BX
+	JE maskZ18store
+maskZ18bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	TESTQ BX, BX
+	JNE maskZ18bit
+maskZ18store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ18pix
+maskZ18done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ76(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ19done
+maskZ19pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ BX, BX
+	JE maskZ19store
+maskZ19bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	TESTQ BX, BX
+	JNE maskZ19bit
+maskZ19store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Y14, Y9, Y9
+	VADDPD 576(R10)(AX*1), Y9, Y9
+	VMOVUPD Y9, 576(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ19pix
+maskZ19done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ80(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ20done
+maskZ20pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	TESTQ BX, BX
+	JE maskZ20store
+maskZ20bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	TESTQ BX, BX
+	JNE maskZ20bit
+maskZ20store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ20pix
+maskZ20done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ84(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ21done
+maskZ21pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ BX, BX
+	JE maskZ21store
+maskZ21bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y10, Y10
+	TESTQ BX, BX
+	JNE maskZ21bit
+maskZ21store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Y14, Y10, Y10
+	VADDPD 640(R10)(AX*1), Y10, Y10
+	VMOVUPD Y10, 640(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ21pix
+maskZ21done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ88(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ22done
+maskZ22pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	TESTQ BX, BX
+	JE maskZ22store
+maskZ22bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z10, Z10
+	TESTQ BX, BX
+	JNE maskZ22bit
+maskZ22store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Z14, Z10, Z10
+	VADDPD 640(R10)(AX*1), Z10, Z10
+	VMOVUPD Z10, 640(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ22pix
+maskZ22done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ92(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ23done
+maskZ23pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ BX, BX
+	JE maskZ23store
+maskZ23bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z10, Z10
+	VMULPD 704(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	TESTQ BX, BX
+	JNE maskZ23bit
+maskZ23store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Z14, Z10, Z10
+	VADDPD 640(R10)(AX*1), Z10, Z10
+	VMOVUPD Z10, 640(R10)(AX*1)
+	VMULPD Y14, Y11, Y11
+	VADDPD 704(R10)(AX*1), Y11, Y11
+	VMOVUPD Y11, 704(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ23pix
+maskZ23done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ96(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ24done
+maskZ24pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	TESTQ BX, BX
+	JE maskZ24store
+maskZ24bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z10, Z10
+	VMULPD 704(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	TESTQ BX, BX
+	JNE maskZ24bit
+maskZ24store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Z14, Z10, Z10
+	VADDPD 640(R10)(AX*1), Z10, Z10
+	VMOVUPD Z10, 640(R10)(AX*1)
+	VMULPD Z14, Z11, Z11
+	VADDPD 704(R10)(AX*1), Z11, Z11
+	VMOVUPD Z11, 704(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ24pix
+maskZ24done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ100(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ25done
+maskZ25pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ BX, BX
+	JE maskZ25store
+maskZ25bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z10, Z10
+	VMULPD 704(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(DI*1), Y13, Y15
+	VADDPD Y15, Y12, Y12
+	TESTQ BX, BX
+	JNE maskZ25bit
+maskZ25store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Z14, Z10, Z10
+	VADDPD 640(R10)(AX*1), Z10, Z10
+	VMOVUPD Z10, 640(R10)(AX*1)
+	VMULPD Z14, Z11, Z11
+	VADDPD 704(R10)(AX*1), Z11, Z11
+	VMOVUPD Z11, 704(R10)(AX*1)
+	VMULPD Y14, Y12, Y12
+	VADDPD 768(R10)(AX*1), Y12, Y12
+	VMOVUPD Y12, 768(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ25pix
+maskZ25done:
+	VZEROUPPER
+	RET
+
+// func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+TEXT ·maskRowsZ104(SB), NOSPLIT, $0-152
+	MOVQ pix_base+0(FP), SI
+	MOVQ pix_len+8(FP), CX
+	MOVQ masks_base+24(FP), R11
+	MOVQ vals_base+48(FP), R12
+	MOVQ bstride+72(FP), R13
+	SHLQ $3, R13
+	MOVQ dz_base+80(FP), DX
+	MOVQ h+104(FP), R8
+	SHLQ $3, R8
+	MOVQ off+112(FP), R9
+	LEAQ (DX)(R9*8), DX
+	MOVQ w_base+120(FP), R10
+	LEAQ (R10)(R9*8), R10
+	VBROADCASTSD negS+144(FP), Z14
+	TESTQ CX, CX
+	JE maskZ26done
+maskZ26pix:
+	MOVQ (SI), AX
+	MOVQ (R11)(AX*8), BX
+	MOVQ AX, R9
+	IMULQ R13, R9
+	ADDQ R12, R9
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	TESTQ BX, BX
+	JE maskZ26store
+maskZ26bit:
+	TZCNTQ BX, DI
+	BLSRQ BX, BX
+	VBROADCASTSD (R9), Z13
+	ADDQ $8, R9
+	IMULQ R8, DI
+	VMULPD 0(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z0, Z0
+	VMULPD 64(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z2, Z2
+	VMULPD 192(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z4, Z4
+	VMULPD 320(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z6, Z6
+	VMULPD 448(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z8, Z8
+	VMULPD 576(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z10, Z10
+	VMULPD 704(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(DI*1), Z13, Z15
+	VADDPD Z15, Z12, Z12
+	TESTQ BX, BX
+	JNE maskZ26bit
+maskZ26store:
+	IMULQ R8, AX
+	VMULPD Z14, Z0, Z0
+	VADDPD 0(R10)(AX*1), Z0, Z0
+	VMOVUPD Z0, 0(R10)(AX*1)
+	VMULPD Z14, Z1, Z1
+	VADDPD 64(R10)(AX*1), Z1, Z1
+	VMOVUPD Z1, 64(R10)(AX*1)
+	VMULPD Z14, Z2, Z2
+	VADDPD 128(R10)(AX*1), Z2, Z2
+	VMOVUPD Z2, 128(R10)(AX*1)
+	VMULPD Z14, Z3, Z3
+	VADDPD 192(R10)(AX*1), Z3, Z3
+	VMOVUPD Z3, 192(R10)(AX*1)
+	VMULPD Z14, Z4, Z4
+	VADDPD 256(R10)(AX*1), Z4, Z4
+	VMOVUPD Z4, 256(R10)(AX*1)
+	VMULPD Z14, Z5, Z5
+	VADDPD 320(R10)(AX*1), Z5, Z5
+	VMOVUPD Z5, 320(R10)(AX*1)
+	VMULPD Z14, Z6, Z6
+	VADDPD 384(R10)(AX*1), Z6, Z6
+	VMOVUPD Z6, 384(R10)(AX*1)
+	VMULPD Z14, Z7, Z7
+	VADDPD 448(R10)(AX*1), Z7, Z7
+	VMOVUPD Z7, 448(R10)(AX*1)
+	VMULPD Z14, Z8, Z8
+	VADDPD 512(R10)(AX*1), Z8, Z8
+	VMOVUPD Z8, 512(R10)(AX*1)
+	VMULPD Z14, Z9, Z9
+	VADDPD 576(R10)(AX*1), Z9, Z9
+	VMOVUPD Z9, 576(R10)(AX*1)
+	VMULPD Z14, Z10, Z10
+	VADDPD 640(R10)(AX*1), Z10, Z10
+	VMOVUPD Z10, 640(R10)(AX*1)
+	VMULPD Z14, Z11, Z11
+	VADDPD 704(R10)(AX*1), Z11, Z11
+	VMOVUPD Z11, 704(R10)(AX*1)
+	VMULPD Z14, Z12, Z12
+	VADDPD 768(R10)(AX*1), Z12, Z12
+	VMOVUPD Z12, 768(R10)(AX*1)
+	ADDQ $8, SI
+	DECQ CX
+	JNE maskZ26pix
+maskZ26done:
+	VZEROUPPER
+	RET
+
+// func segDotZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ4(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ1done
+segZ1seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Y0
+	CMPQ BX, R9
+	JGE segZ1store
+segZ1ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ1ent
+segZ1store:
+	VMOVUPD Y0, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ1seg
+segZ1done:
+	VZEROUPPER
+	RET
+
+// func segDotZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ8(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ2done
+segZ2seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	CMPQ BX, R9
+	JGE segZ2store
+segZ2ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ2ent
+segZ2store:
+	VMOVUPD Z0, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ2seg
+segZ2done:
+	VZEROUPPER
+	RET
+
+// func segDotZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ12(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ3done
+segZ3seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Y1
+	CMPQ BX, R9
+	JGE segZ3store
+segZ3ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ3ent
+segZ3store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Y1, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ3seg
+segZ3done:
+	VZEROUPPER
+	RET
+
+// func segDotZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ16(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ4done
+segZ4seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	CMPQ BX, R9
+	JGE segZ4store
+segZ4ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ4ent
+segZ4store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ4seg
+segZ4done:
+	VZEROUPPER
+	RET
+
+// func segDotZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ20(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ5done
+segZ5seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Y2
+	CMPQ BX, R9
+	JGE segZ5store
+segZ5ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ5ent
+segZ5store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Y2, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ5seg
+segZ5done:
+	VZEROUPPER
+	RET
+
+// func segDotZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ24(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ6done
+segZ6seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	CMPQ BX, R9
+	JGE segZ6store
+segZ6ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ6ent
+segZ6store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ6seg
+segZ6done:
+	VZEROUPPER
+	RET
+
+// func segDotZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ28(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ7done
+segZ7seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Y3
+	CMPQ BX, R9
+	JGE segZ7store
+segZ7ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ7ent
+segZ7store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Y3, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ7seg
+segZ7done:
+	VZEROUPPER
+	RET
+
+// func segDotZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ32(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ8done
+segZ8seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	CMPQ BX, R9
+	JGE segZ8store
+segZ8ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ8ent
+segZ8store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ8seg
+segZ8done:
+	VZEROUPPER
+	RET
+
+// func segDotZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ36(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ9done
+segZ9seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Y4
+	CMPQ BX, R9
+	JGE segZ9store
+segZ9ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ9ent
+segZ9store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Y4, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ9seg
+segZ9done:
+	VZEROUPPER
+	RET
+
+// func segDotZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ40(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ10done
+segZ10seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	CMPQ BX, R9
+	JGE segZ10store
+segZ10ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ10ent
+segZ10store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ10seg
+segZ10done:
+	VZEROUPPER
+	RET
+
+// func segDotZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ44(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ11done
+segZ11seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Y5
+	CMPQ BX, R9
+	JGE segZ11store
+segZ11ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ11ent
+segZ11store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Y5, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ11seg
+segZ11done:
+	VZEROUPPER
+	RET
+
+// func segDotZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ48(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ12done
+segZ12seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	CMPQ BX, R9
+	JGE segZ12store
+segZ12ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ12ent
+segZ12store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ12seg
+segZ12done:
+	VZEROUPPER
+	RET
+
+// func segDotZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ52(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ13done
+segZ13seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Y6
+	CMPQ BX, R9
+	JGE segZ13store
+segZ13ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ13ent
+segZ13store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Y6, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ13seg
+segZ13done:
+	VZEROUPPER
+	RET
+
+// func segDotZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ56(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ14done
+segZ14seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	CMPQ BX, R9
+	JGE segZ14store
+segZ14ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ14ent
+segZ14store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ14seg
+segZ14done:
+	VZEROUPPER
+	RET
+
+// func segDotZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ60(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ15done
+segZ15seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Y7
+	CMPQ BX, R9
+	JGE segZ15store
+segZ15ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ15ent
+segZ15store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Y7, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ15seg
+segZ15done:
+	VZEROUPPER
+	RET
+
+// func segDotZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ64(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ16done
+segZ16seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	CMPQ BX, R9
+	JGE segZ16store
+segZ16ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ16ent
+segZ16store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ16seg
+segZ16done:
+	VZEROUPPER
+	RET
+
+// func segDotZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ68(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ17done
+segZ17seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Y8
+	CMPQ BX, R9
+	JGE segZ17store
+segZ17ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ17ent
+segZ17store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Y8, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ17seg
+segZ17done:
+	VZEROUPPER
+	RET
+
+// func segDotZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ72(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ18done
+segZ18seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	CMPQ BX, R9
+	JGE segZ18store
+segZ18ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ18ent
+segZ18store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ18seg
+segZ18done:
+	VZEROUPPER
+	RET
+
+// func segDotZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ76(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ19done
+segZ19seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Y9
+	CMPQ BX, R9
+	JGE segZ19store
+segZ19ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ19ent
+segZ19store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Y9, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ19seg
+segZ19done:
+	VZEROUPPER
+	RET
+
+// func segDotZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ80(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ20done
+segZ20seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	CMPQ BX, R9
+	JGE segZ20store
+segZ20ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ20ent
+segZ20store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ20seg
+segZ20done:
+	VZEROUPPER
+	RET
+
+// func segDotZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ84(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ21done
+segZ21seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Y10
+	CMPQ BX, R9
+	JGE segZ21store
+segZ21ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ21ent
+segZ21store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Y10, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ21seg
+segZ21done:
+	VZEROUPPER
+	RET
+
+// func segDotZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ88(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ22done
+segZ22seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	CMPQ BX, R9
+	JGE segZ22store
+segZ22ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ22ent
+segZ22store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ22seg
+segZ22done:
+	VZEROUPPER
+	RET
+
+// func segDotZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ92(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ23done
+segZ23seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Y11
+	CMPQ BX, R9
+	JGE segZ23store
+segZ23ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ23ent
+segZ23store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Y11, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ23seg
+segZ23done:
+	VZEROUPPER
+	RET
+
+// func segDotZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ96(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ24done
+segZ24seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	CMPQ BX, R9
+	JGE segZ24store
+segZ24ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ24ent
+segZ24store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ24seg
+segZ24done:
+	VZEROUPPER
+	RET
+
+// func segDotZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ100(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ25done
+segZ25seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Y12
+	CMPQ BX, R9
+	JGE segZ25store
+segZ25ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ25ent
+segZ25store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	VMOVUPD Y12, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ25seg
+segZ25done:
+	VZEROUPPER
+	RET
+
+// func segDotZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+TEXT ·segDotZ104(SB), NOSPLIT, $0-128
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	CMPQ SI, R14
+	JAE segZ26done
+segZ26seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Z12
+	CMPQ BX, R9
+	JGE segZ26store
+segZ26ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	INCQ BX
+	CMPQ BX, R9
+	JL segZ26ent
+segZ26store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	VMOVUPD Z12, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segZ26seg
+segZ26done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ4(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ1done
+segsZ1seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Y0
+	CMPQ BX, R9
+	JGE segsZ1store
+segsZ1ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ1ent
+segsZ1store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Y13, Y0, Y0
+	VMOVUPD 0(AX), Y14
+	VSUBPD Y0, Y14, Y14
+	VMOVUPD Y14, 0(AX)
+	VMOVUPD Y15, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ1seg
+segsZ1done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ8(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ2done
+segsZ2seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	CMPQ BX, R9
+	JGE segsZ2store
+segsZ2ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ2ent
+segsZ2store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ2seg
+segsZ2done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ12(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ3done
+segsZ3seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Y1
+	CMPQ BX, R9
+	JGE segsZ3store
+segsZ3ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ3ent
+segsZ3store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Y13, Y1, Y1
+	VMOVUPD 64(AX), Y14
+	VSUBPD Y1, Y14, Y14
+	VMOVUPD Y14, 64(AX)
+	VMOVUPD Y15, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ3seg
+segsZ3done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ16(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ4done
+segsZ4seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	CMPQ BX, R9
+	JGE segsZ4store
+segsZ4ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ4ent
+segsZ4store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ4seg
+segsZ4done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ20(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ5done
+segsZ5seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Y2
+	CMPQ BX, R9
+	JGE segsZ5store
+segsZ5ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ5ent
+segsZ5store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Y13, Y2, Y2
+	VMOVUPD 128(AX), Y14
+	VSUBPD Y2, Y14, Y14
+	VMOVUPD Y14, 128(AX)
+	VMOVUPD Y15, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ5seg
+segsZ5done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ24(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ6done
+segsZ6seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	CMPQ BX, R9
+	JGE segsZ6store
+segsZ6ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ6ent
+segsZ6store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ6seg
+segsZ6done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ28(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ7done
+segsZ7seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Y3
+	CMPQ BX, R9
+	JGE segsZ7store
+segsZ7ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ7ent
+segsZ7store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Y13, Y3, Y3
+	VMOVUPD 192(AX), Y14
+	VSUBPD Y3, Y14, Y14
+	VMOVUPD Y14, 192(AX)
+	VMOVUPD Y15, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ7seg
+segsZ7done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ32(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ8done
+segsZ8seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	CMPQ BX, R9
+	JGE segsZ8store
+segsZ8ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ8ent
+segsZ8store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ8seg
+segsZ8done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ36(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ9done
+segsZ9seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Y4
+	CMPQ BX, R9
+	JGE segsZ9store
+segsZ9ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ9ent
+segsZ9store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Y13, Y4, Y4
+	VMOVUPD 256(AX), Y14
+	VSUBPD Y4, Y14, Y14
+	VMOVUPD Y14, 256(AX)
+	VMOVUPD Y15, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ9seg
+segsZ9done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ40(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ10done
+segsZ10seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	CMPQ BX, R9
+	JGE segsZ10store
+segsZ10ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ10ent
+segsZ10store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ10seg
+segsZ10done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ44(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ11done
+segsZ11seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Y5
+	CMPQ BX, R9
+	JGE segsZ11store
+segsZ11ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ11ent
+segsZ11store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Y13, Y5, Y5
+	VMOVUPD 320(AX), Y14
+	VSUBPD Y5, Y14, Y14
+	VMOVUPD Y14, 320(AX)
+	VMOVUPD Y15, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ11seg
+segsZ11done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ48(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ12done
+segsZ12seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	CMPQ BX, R9
+	JGE segsZ12store
+segsZ12ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ12ent
+segsZ12store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ12seg
+segsZ12done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ52(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ13done
+segsZ13seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Y6
+	CMPQ BX, R9
+	JGE segsZ13store
+segsZ13ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ13ent
+segsZ13store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Y13, Y6, Y6
+	VMOVUPD 384(AX), Y14
+	VSUBPD Y6, Y14, Y14
+	VMOVUPD Y14, 384(AX)
+	VMOVUPD Y15, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ13seg
+segsZ13done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ56(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ14done
+segsZ14seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	CMPQ BX, R9
+	JGE segsZ14store
+segsZ14ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ14ent
+segsZ14store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ14seg
+segsZ14done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ60(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ15done
+segsZ15seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Y7
+	CMPQ BX, R9
+	JGE segsZ15store
+segsZ15ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ15ent
+segsZ15store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Y13, Y7, Y7
+	VMOVUPD 448(AX), Y14
+	VSUBPD Y7, Y14, Y14
+	VMOVUPD Y14, 448(AX)
+	VMOVUPD Y15, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ15seg
+segsZ15done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ64(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ16done
+segsZ16seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	CMPQ BX, R9
+	JGE segsZ16store
+segsZ16ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ16ent
+segsZ16store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ16seg
+segsZ16done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ68(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ17done
+segsZ17seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Y8
+	CMPQ BX, R9
+	JGE segsZ17store
+segsZ17ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ17ent
+segsZ17store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Y13, Y8, Y8
+	VMOVUPD 512(AX), Y14
+	VSUBPD Y8, Y14, Y14
+	VMOVUPD Y14, 512(AX)
+	VMOVUPD Y15, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ17seg
+segsZ17done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ72(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ18done
+segsZ18seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	CMPQ BX, R9
+	JGE segsZ18store
+segsZ18ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ18ent
+segsZ18store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ18seg
+segsZ18done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ76(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ19done
+segsZ19seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Y9
+	CMPQ BX, R9
+	JGE segsZ19store
+segsZ19ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ19ent
+segsZ19store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Y13, Y9, Y9
+	VMOVUPD 576(AX), Y14
+	VSUBPD Y9, Y14, Y14
+	VMOVUPD Y14, 576(AX)
+	VMOVUPD Y15, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ19seg
+segsZ19done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ80(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ20done
+segsZ20seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	CMPQ BX, R9
+	JGE segsZ20store
+segsZ20ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ20ent
+segsZ20store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ20seg
+segsZ20done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ84(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ21done
+segsZ21seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Y10
+	CMPQ BX, R9
+	JGE segsZ21store
+segsZ21ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ21ent
+segsZ21store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Y13, Y10, Y10
+	VMOVUPD 640(AX), Y14
+	VSUBPD Y10, Y14, Y14
+	VMOVUPD Y14, 640(AX)
+	VMOVUPD Y15, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ21seg
+segsZ21done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ88(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ22done
+segsZ22seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	CMPQ BX, R9
+	JGE segsZ22store
+segsZ22ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ22ent
+segsZ22store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(AX), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(AX)
+	VMOVUPD Z15, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ22seg
+segsZ22done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ92(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ23done
+segsZ23seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Y11
+	CMPQ BX, R9
+	JGE segsZ23store
+segsZ23ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ23ent
+segsZ23store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(AX), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(AX)
+	VMOVUPD Z15, 640(R12)
+	VMULPD Y13, Y11, Y11
+	VMOVUPD 704(AX), Y14
+	VSUBPD Y11, Y14, Y14
+	VMOVUPD Y14, 704(AX)
+	VMOVUPD Y15, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ23seg
+segsZ23done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ96(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ24done
+segsZ24seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	CMPQ BX, R9
+	JGE segsZ24store
+segsZ24ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ24ent
+segsZ24store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(AX), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(AX)
+	VMOVUPD Z15, 640(R12)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(AX), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(AX)
+	VMOVUPD Z15, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ24seg
+segsZ24done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ100(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ25done
+segsZ25seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Y12
+	CMPQ BX, R9
+	JGE segsZ25store
+segsZ25ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ25ent
+segsZ25store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(AX), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(AX)
+	VMOVUPD Z15, 640(R12)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(AX), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(AX)
+	VMOVUPD Z15, 704(R12)
+	VMULPD Y13, Y12, Y12
+	VMOVUPD 768(AX), Y14
+	VSUBPD Y12, Y14, Y14
+	VMOVUPD Y14, 768(AX)
+	VMOVUPD Y15, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ25seg
+segsZ25done:
+	VZEROUPPER
+	RET
+
+// func segDotSubZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+TEXT ·segDotSubZ104(SB), NOSPLIT, $0-144
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ w+128(FP), R15
+	LEAQ (R15)(R9*8), R15
+	CMPQ SI, R14
+	JAE segsZ26done
+segsZ26seg:
+	MOVQ (SI), AX
+	IMULQ R13, AX
+	MOVQ AX, CX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	MOVQ 16(SI), R9
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Z12
+	CMPQ BX, R9
+	JGE segsZ26store
+segsZ26ent:
+	MOVQ (R11)(BX*8), AX
+	IMULQ R8, AX
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	INCQ BX
+	CMPQ BX, R9
+	JL segsZ26ent
+segsZ26store:
+	VBROADCASTSD s+136(FP), Z13
+	VXORPD Y15, Y15, Y15
+	LEAQ (R15)(CX*1), AX
+	VMULPD Z13, Z0, Z0
+	VMOVUPD 0(AX), Z14
+	VSUBPD Z0, Z14, Z14
+	VMOVUPD Z14, 0(AX)
+	VMOVUPD Z15, 0(R12)
+	VMULPD Z13, Z1, Z1
+	VMOVUPD 64(AX), Z14
+	VSUBPD Z1, Z14, Z14
+	VMOVUPD Z14, 64(AX)
+	VMOVUPD Z15, 64(R12)
+	VMULPD Z13, Z2, Z2
+	VMOVUPD 128(AX), Z14
+	VSUBPD Z2, Z14, Z14
+	VMOVUPD Z14, 128(AX)
+	VMOVUPD Z15, 128(R12)
+	VMULPD Z13, Z3, Z3
+	VMOVUPD 192(AX), Z14
+	VSUBPD Z3, Z14, Z14
+	VMOVUPD Z14, 192(AX)
+	VMOVUPD Z15, 192(R12)
+	VMULPD Z13, Z4, Z4
+	VMOVUPD 256(AX), Z14
+	VSUBPD Z4, Z14, Z14
+	VMOVUPD Z14, 256(AX)
+	VMOVUPD Z15, 256(R12)
+	VMULPD Z13, Z5, Z5
+	VMOVUPD 320(AX), Z14
+	VSUBPD Z5, Z14, Z14
+	VMOVUPD Z14, 320(AX)
+	VMOVUPD Z15, 320(R12)
+	VMULPD Z13, Z6, Z6
+	VMOVUPD 384(AX), Z14
+	VSUBPD Z6, Z14, Z14
+	VMOVUPD Z14, 384(AX)
+	VMOVUPD Z15, 384(R12)
+	VMULPD Z13, Z7, Z7
+	VMOVUPD 448(AX), Z14
+	VSUBPD Z7, Z14, Z14
+	VMOVUPD Z14, 448(AX)
+	VMOVUPD Z15, 448(R12)
+	VMULPD Z13, Z8, Z8
+	VMOVUPD 512(AX), Z14
+	VSUBPD Z8, Z14, Z14
+	VMOVUPD Z14, 512(AX)
+	VMOVUPD Z15, 512(R12)
+	VMULPD Z13, Z9, Z9
+	VMOVUPD 576(AX), Z14
+	VSUBPD Z9, Z14, Z14
+	VMOVUPD Z14, 576(AX)
+	VMOVUPD Z15, 576(R12)
+	VMULPD Z13, Z10, Z10
+	VMOVUPD 640(AX), Z14
+	VSUBPD Z10, Z14, Z14
+	VMOVUPD Z14, 640(AX)
+	VMOVUPD Z15, 640(R12)
+	VMULPD Z13, Z11, Z11
+	VMOVUPD 704(AX), Z14
+	VSUBPD Z11, Z14, Z14
+	VMOVUPD Z14, 704(AX)
+	VMOVUPD Z15, 704(R12)
+	VMULPD Z13, Z12, Z12
+	VMOVUPD 768(AX), Z14
+	VSUBPD Z12, Z14, Z14
+	VMOVUPD Z14, 768(AX)
+	VMOVUPD Z15, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, R14
+	JB segsZ26seg
+segsZ26done:
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ4(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ1done
+segmZ1seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Y0
+	CMPQ BX, 16(SI)
+	JGE segmZ1store
+segmZ1ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y0, Y0
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ1ent
+segmZ1store:
+	VMOVUPD Y0, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ1seg
+segmZ1done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ8(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ2done
+segmZ2seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	CMPQ BX, 16(SI)
+	JGE segmZ2store
+segmZ2ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ2ent
+segmZ2store:
+	VMOVUPD Z0, 0(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ2seg
+segmZ2done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ12(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ3done
+segmZ3seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Y1
+	CMPQ BX, 16(SI)
+	JGE segmZ3store
+segmZ3ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y1, Y1
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ3ent
+segmZ3store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Y1, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ3seg
+segmZ3done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ16(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ4done
+segmZ4seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	CMPQ BX, 16(SI)
+	JGE segmZ4store
+segmZ4ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ4ent
+segmZ4store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ4seg
+segmZ4done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ20(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ5done
+segmZ5seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Y2
+	CMPQ BX, 16(SI)
+	JGE segmZ5store
+segmZ5ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y2, Y2
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ5ent
+segmZ5store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Y2, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ5seg
+segmZ5done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ24(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ6done
+segmZ6seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	CMPQ BX, 16(SI)
+	JGE segmZ6store
+segmZ6ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ6ent
+segmZ6store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ6seg
+segmZ6done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ28(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ7done
+segmZ7seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Y3
+	CMPQ BX, 16(SI)
+	JGE segmZ7store
+segmZ7ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y3, Y3
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ7ent
+segmZ7store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Y3, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ7seg
+segmZ7done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ32(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ8done
+segmZ8seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	CMPQ BX, 16(SI)
+	JGE segmZ8store
+segmZ8ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ8ent
+segmZ8store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ8seg
+segmZ8done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ36(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ9done
+segmZ9seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Y4
+	CMPQ BX, 16(SI)
+	JGE segmZ9store
+segmZ9ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y4, Y4
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ9ent
+segmZ9store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Y4, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ9seg
+segmZ9done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ40(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ10done
+segmZ10seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	CMPQ BX, 16(SI)
+	JGE segmZ10store
+segmZ10ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ10ent
+segmZ10store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ10seg
+segmZ10done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ44(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ11done
+segmZ11seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Y5
+	CMPQ BX, 16(SI)
+	JGE segmZ11store
+segmZ11ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y5, Y5
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ11ent
+segmZ11store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Y5, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ11seg
+segmZ11done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ48(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ12done
+segmZ12seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	CMPQ BX, 16(SI)
+	JGE segmZ12store
+segmZ12ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ12ent
+segmZ12store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ12seg
+segmZ12done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ52(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ13done
+segmZ13seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Y6
+	CMPQ BX, 16(SI)
+	JGE segmZ13store
+segmZ13ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y6, Y6
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ13ent
+segmZ13store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Y6, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ13seg
+segmZ13done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ56(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ14done
+segmZ14seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	CMPQ BX, 16(SI)
+	JGE segmZ14store
+segmZ14ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ14ent
+segmZ14store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ14seg
+segmZ14done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ60(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ15done
+segmZ15seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Y7
+	CMPQ BX, 16(SI)
+	JGE segmZ15store
+segmZ15ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y7, Y7
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ15ent
+segmZ15store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Y7, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ15seg
+segmZ15done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ64(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ16done
+segmZ16seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	CMPQ BX, 16(SI)
+	JGE segmZ16store
+segmZ16ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ16ent
+segmZ16store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ16seg
+segmZ16done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ68(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ17done
+segmZ17seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Y8
+	CMPQ BX, 16(SI)
+	JGE segmZ17store
+segmZ17ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y8, Y8
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ17ent
+segmZ17store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Y8, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ17seg
+segmZ17done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ72(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ18done
+segmZ18seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	CMPQ BX, 16(SI)
+	JGE segmZ18store
+segmZ18ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ18ent
+segmZ18store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ18seg
+segmZ18done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ76(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ19done
+segmZ19seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Y9
+	CMPQ BX, 16(SI)
+	JGE segmZ19store
+segmZ19ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y9, Y9
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ19ent
+segmZ19store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Y9, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ19seg
+segmZ19done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ80(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ20done
+segmZ20seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	CMPQ BX, 16(SI)
+	JGE segmZ20store
+segmZ20ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ20ent
+segmZ20store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ20seg
+segmZ20done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ84(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ21done
+segmZ21seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Y10
+	CMPQ BX, 16(SI)
+	JGE segmZ21store
+segmZ21ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y10, Y10
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ21ent
+segmZ21store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Y10, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ21seg
+segmZ21done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ88(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ22done
+segmZ22seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	CMPQ BX, 16(SI)
+	JGE segmZ22store
+segmZ22ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ22ent
+segmZ22store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ22seg
+segmZ22done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ92(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ23done
+segmZ23seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Y11
+	CMPQ BX, 16(SI)
+	JGE segmZ23store
+segmZ23ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Y13, Y15
+	VADDPD Y15, Y11, Y11
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ23ent
+segmZ23store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Y11, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ23seg
+segmZ23done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ96(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ24done
+segmZ24seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	CMPQ BX, 16(SI)
+	JGE segmZ24store
+segmZ24ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ24ent
+segmZ24store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ24seg
+segmZ24done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ100(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ25done
+segmZ25seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Y12
+	CMPQ BX, 16(SI)
+	JGE segmZ25store
+segmZ25ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Y13, Y14
+	VADDPD Y14, Y12, Y12
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ25ent
+segmZ25store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	VMOVUPD Y12, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ25seg
+segmZ25done:
+	MOVQ R15, ret+168(FP)
+	VZEROUPPER
+	RET
+
+// func segDotMarkZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+TEXT ·segDotMarkZ104(SB), NOSPLIT, $32-176
+	MOVQ seg_base+0(FP), SI
+	MOVQ seg_len+8(FP), CX
+	LEAQ (SI)(CX*8), R14
+	MOVQ idx_base+24(FP), R11
+	MOVQ val_base+48(FP), DI
+	MOVQ m_base+72(FP), DX
+	MOVQ stride+96(FP), R8
+	MOVQ off+104(FP), R9
+	SHLQ $3, R8
+	LEAQ (DX)(R9*8), DX
+	MOVQ out+112(FP), R10
+	LEAQ (R10)(R9*8), R10
+	MOVQ ostride+120(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, ostr-32(SP)
+	MOVQ R14, send-16(SP)
+	MOVQ bstride+144(FP), R13
+	SHLQ $3, R13
+	MOVQ R13, bsb-24(SP)
+	MOVQ masks+128(FP), CX
+	MOVQ pix+152(FP), R9
+	MOVQ np+160(FP), R15
+	CMPQ SI, R14
+	JAE segmZ26done
+segmZ26seg:
+	MOVQ (SI), AX
+	XORQ R13, R13
+	BTSQ AX, R13
+	MOVQ R13, bit-8(SP)
+	IMULQ ostr-32(SP), AX
+	LEAQ (R10)(AX*1), R12
+	MOVQ 8(SI), BX
+	VMOVUPD 0(R12), Z0
+	VMOVUPD 64(R12), Z1
+	VMOVUPD 128(R12), Z2
+	VMOVUPD 192(R12), Z3
+	VMOVUPD 256(R12), Z4
+	VMOVUPD 320(R12), Z5
+	VMOVUPD 384(R12), Z6
+	VMOVUPD 448(R12), Z7
+	VMOVUPD 512(R12), Z8
+	VMOVUPD 576(R12), Z9
+	VMOVUPD 640(R12), Z10
+	VMOVUPD 704(R12), Z11
+	VMOVUPD 768(R12), Z12
+	CMPQ BX, 16(SI)
+	JGE segmZ26store
+segmZ26ent:
+	MOVQ (R11)(BX*8), AX
+	MOVQ AX, (R9)(R15*8)
+	MOVQ (CX)(AX*8), R13
+	CMPQ R13, $1
+	ADCQ $0, R15
+	POPCNTQ R13, R14
+	ORQ bit-8(SP), R13
+	MOVQ R13, (CX)(AX*8)
+	MOVQ AX, R13
+	IMULQ bsb-24(SP), R13
+	ADDQ vals+136(FP), R13
+	VBROADCASTSD (DI)(BX*8), Z13
+	VMOVSD X13, (R13)(R14*8)
+	IMULQ R8, AX
+	VMULPD 0(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z0, Z0
+	VMULPD 64(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z1, Z1
+	VMULPD 128(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z2, Z2
+	VMULPD 192(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z3, Z3
+	VMULPD 256(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z4, Z4
+	VMULPD 320(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z5, Z5
+	VMULPD 384(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z6, Z6
+	VMULPD 448(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z7, Z7
+	VMULPD 512(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z8, Z8
+	VMULPD 576(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z9, Z9
+	VMULPD 640(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z10, Z10
+	VMULPD 704(DX)(AX*1), Z13, Z15
+	VADDPD Z15, Z11, Z11
+	VMULPD 768(DX)(AX*1), Z13, Z14
+	VADDPD Z14, Z12, Z12
+	INCQ BX
+	CMPQ BX, 16(SI)
+	JL segmZ26ent
+segmZ26store:
+	VMOVUPD Z0, 0(R12)
+	VMOVUPD Z1, 64(R12)
+	VMOVUPD Z2, 128(R12)
+	VMOVUPD Z3, 192(R12)
+	VMOVUPD Z4, 256(R12)
+	VMOVUPD Z5, 320(R12)
+	VMOVUPD Z6, 384(R12)
+	VMOVUPD Z7, 448(R12)
+	VMOVUPD Z8, 512(R12)
+	VMOVUPD Z9, 576(R12)
+	VMOVUPD Z10, 640(R12)
+	VMOVUPD Z11, 704(R12)
+	VMOVUPD Z12, 768(R12)
+	ADDQ $24, SI
+	CMPQ SI, send-16(SP)
+	JB segmZ26seg
+segmZ26done:
 	MOVQ R15, ret+168(FP)
 	VZEROUPPER
 	RET

@@ -6,6 +6,9 @@ package train
 func dotRows4(idx []int, val []float64, m []float64, stride, off int, out *float64)
 
 //go:noescape
+func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
 func dotRowsSub4(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
 
 //go:noescape
@@ -18,19 +21,19 @@ func addOuter4(idx []int, val []float64, m []float64, stride, off int, d *float6
 func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows8(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub8(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -45,19 +48,19 @@ func addOuter8(idx []int, val []float64, m []float64, stride, off int, d *float6
 func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows12(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub12(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -72,19 +75,19 @@ func addOuter12(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows16(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub16(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -99,19 +102,19 @@ func addOuter16(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows20(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub20(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -126,19 +129,19 @@ func addOuter20(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows24(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub24(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -153,19 +156,19 @@ func addOuter24(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows28(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub28(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -180,19 +183,19 @@ func addOuter28(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows32(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub32(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -207,19 +210,19 @@ func addOuter32(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows36(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub36(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -234,19 +237,19 @@ func addOuter36(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows40(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub40(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -261,19 +264,19 @@ func addOuter40(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows44(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub44(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -288,19 +291,19 @@ func addOuter44(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows48(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub48(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -315,19 +318,19 @@ func addOuter48(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
-
-//go:noescape
 func segDot48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
-
-//go:noescape
-func segDotSub48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func segDotMark48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
+func segDotSub48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
 func dotRows52(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
 
 //go:noescape
 func dotRowsSub52(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
@@ -342,16 +345,715 @@ func addOuter52(idx []int, val []float64, m []float64, stride, off int, d *float
 func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
 
 //go:noescape
-func dotRowsMark52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 
 //go:noescape
-func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 
 //go:noescape
 func segDotSub52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
-func segDotMark52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+func dotRowsZ4(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ4(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ4(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ8(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ8(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ8(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ12(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ12(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ12(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ16(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ16(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ16(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ20(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ20(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ20(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ24(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ24(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ24(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ28(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ28(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ28(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ32(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ32(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ32(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ36(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ36(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ36(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ40(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ40(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ40(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ44(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ44(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ44(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ48(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ48(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ48(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ52(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ52(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ52(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ56(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ56(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ56(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ60(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ60(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ60(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ64(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ64(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ64(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ68(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ68(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ68(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ72(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ72(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ72(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ76(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ76(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ76(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ80(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ80(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ80(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ84(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ84(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ84(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ88(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ88(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ88(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ92(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ92(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ92(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ96(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ96(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ96(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ100(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ100(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ100(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
+
+//go:noescape
+func dotRowsZ104(idx []int, val []float64, m []float64, stride, off int, out *float64)
+
+//go:noescape
+func dotRowsMarkZ104(idx []int, val []float64, m []float64, stride, off int, out *float64, masks *uint64, vals *float64, bstride int, bit uint64, pix *int, np int) int
+
+//go:noescape
+func dotRowsSubZ104(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
+
+//go:noescape
+func subOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
+
+//go:noescape
+func addOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *float64)
+
+//go:noescape
+func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+
+//go:noescape
+func segDotZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
+
+//go:noescape
+func segDotMarkZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
+
+//go:noescape
+func segDotSubZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 
 //go:noescape
 func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
@@ -361,15 +1063,32 @@ func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
 var avx2Kernels = rowKernels{
-	dot:     [kernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
-	mark:    [kernelBlocks + 1]markKernel{nil, dotRowsMark4, dotRowsMark8, dotRowsMark12, dotRowsMark16, dotRowsMark20, dotRowsMark24, dotRowsMark28, dotRowsMark32, dotRowsMark36, dotRowsMark40, dotRowsMark44, dotRowsMark48, dotRowsMark52},
-	dotSub:  [kernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
-	sub:     [kernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
-	add:     [kernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
-	mask:    [kernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
-	seg:     [kernelBlocks + 1]segKernel{nil, segDot4, segDot8, segDot12, segDot16, segDot20, segDot24, segDot28, segDot32, segDot36, segDot40, segDot44, segDot48, segDot52},
-	segMark: [kernelBlocks + 1]segMarkKernel{nil, segDotMark4, segDotMark8, segDotMark12, segDotMark16, segDotMark20, segDotMark24, segDotMark28, segDotMark32, segDotMark36, segDotMark40, segDotMark44, segDotMark48, segDotMark52},
-	segSub:  [kernelBlocks + 1]segSubKernel{nil, segDotSub4, segDotSub8, segDotSub12, segDotSub16, segDotSub20, segDotSub24, segDotSub28, segDotSub32, segDotSub36, segDotSub40, segDotSub44, segDotSub48, segDotSub52},
+	blocks:  13,
+	dot:     [maxKernelBlocks + 1]dotKernel{nil, dotRows4, dotRows8, dotRows12, dotRows16, dotRows20, dotRows24, dotRows28, dotRows32, dotRows36, dotRows40, dotRows44, dotRows48, dotRows52},
+	mark:    [maxKernelBlocks + 1]markKernel{nil, dotRowsMark4, dotRowsMark8, dotRowsMark12, dotRowsMark16, dotRowsMark20, dotRowsMark24, dotRowsMark28, dotRowsMark32, dotRowsMark36, dotRowsMark40, dotRowsMark44, dotRowsMark48, dotRowsMark52},
+	dotSub:  [maxKernelBlocks + 1]dotSubKernel{nil, dotRowsSub4, dotRowsSub8, dotRowsSub12, dotRowsSub16, dotRowsSub20, dotRowsSub24, dotRowsSub28, dotRowsSub32, dotRowsSub36, dotRowsSub40, dotRowsSub44, dotRowsSub48, dotRowsSub52},
+	sub:     [maxKernelBlocks + 1]subKernel{nil, subOuter4, subOuter8, subOuter12, subOuter16, subOuter20, subOuter24, subOuter28, subOuter32, subOuter36, subOuter40, subOuter44, subOuter48, subOuter52},
+	add:     [maxKernelBlocks + 1]addKernel{nil, addOuter4, addOuter8, addOuter12, addOuter16, addOuter20, addOuter24, addOuter28, addOuter32, addOuter36, addOuter40, addOuter44, addOuter48, addOuter52},
+	mask:    [maxKernelBlocks + 1]maskKernel{nil, maskRows4, maskRows8, maskRows12, maskRows16, maskRows20, maskRows24, maskRows28, maskRows32, maskRows36, maskRows40, maskRows44, maskRows48, maskRows52},
+	seg:     [maxKernelBlocks + 1]segKernel{nil, segDot4, segDot8, segDot12, segDot16, segDot20, segDot24, segDot28, segDot32, segDot36, segDot40, segDot44, segDot48, segDot52},
+	segMark: [maxKernelBlocks + 1]segMarkKernel{nil, segDotMark4, segDotMark8, segDotMark12, segDotMark16, segDotMark20, segDotMark24, segDotMark28, segDotMark32, segDotMark36, segDotMark40, segDotMark44, segDotMark48, segDotMark52},
+	segSub:  [maxKernelBlocks + 1]segSubKernel{nil, segDotSub4, segDotSub8, segDotSub12, segDotSub16, segDotSub20, segDotSub24, segDotSub28, segDotSub32, segDotSub36, segDotSub40, segDotSub44, segDotSub48, segDotSub52},
+	rows:    subScaledRows,
+	deltas4: hiddenDeltas4x,
+}
+
+// avx512Kernels are the AVX-512F kernels of widths 4, 8, ..., 104 (index = width / 4).
+var avx512Kernels = rowKernels{
+	blocks:  26,
+	dot:     [maxKernelBlocks + 1]dotKernel{nil, dotRowsZ4, dotRowsZ8, dotRowsZ12, dotRowsZ16, dotRowsZ20, dotRowsZ24, dotRowsZ28, dotRowsZ32, dotRowsZ36, dotRowsZ40, dotRowsZ44, dotRowsZ48, dotRowsZ52, dotRowsZ56, dotRowsZ60, dotRowsZ64, dotRowsZ68, dotRowsZ72, dotRowsZ76, dotRowsZ80, dotRowsZ84, dotRowsZ88, dotRowsZ92, dotRowsZ96, dotRowsZ100, dotRowsZ104},
+	mark:    [maxKernelBlocks + 1]markKernel{nil, dotRowsMarkZ4, dotRowsMarkZ8, dotRowsMarkZ12, dotRowsMarkZ16, dotRowsMarkZ20, dotRowsMarkZ24, dotRowsMarkZ28, dotRowsMarkZ32, dotRowsMarkZ36, dotRowsMarkZ40, dotRowsMarkZ44, dotRowsMarkZ48, dotRowsMarkZ52, dotRowsMarkZ56, dotRowsMarkZ60, dotRowsMarkZ64, dotRowsMarkZ68, dotRowsMarkZ72, dotRowsMarkZ76, dotRowsMarkZ80, dotRowsMarkZ84, dotRowsMarkZ88, dotRowsMarkZ92, dotRowsMarkZ96, dotRowsMarkZ100, dotRowsMarkZ104},
+	dotSub:  [maxKernelBlocks + 1]dotSubKernel{nil, dotRowsSubZ4, dotRowsSubZ8, dotRowsSubZ12, dotRowsSubZ16, dotRowsSubZ20, dotRowsSubZ24, dotRowsSubZ28, dotRowsSubZ32, dotRowsSubZ36, dotRowsSubZ40, dotRowsSubZ44, dotRowsSubZ48, dotRowsSubZ52, dotRowsSubZ56, dotRowsSubZ60, dotRowsSubZ64, dotRowsSubZ68, dotRowsSubZ72, dotRowsSubZ76, dotRowsSubZ80, dotRowsSubZ84, dotRowsSubZ88, dotRowsSubZ92, dotRowsSubZ96, dotRowsSubZ100, dotRowsSubZ104},
+	sub:     [maxKernelBlocks + 1]subKernel{nil, subOuterZ4, subOuterZ8, subOuterZ12, subOuterZ16, subOuterZ20, subOuterZ24, subOuterZ28, subOuterZ32, subOuterZ36, subOuterZ40, subOuterZ44, subOuterZ48, subOuterZ52, subOuterZ56, subOuterZ60, subOuterZ64, subOuterZ68, subOuterZ72, subOuterZ76, subOuterZ80, subOuterZ84, subOuterZ88, subOuterZ92, subOuterZ96, subOuterZ100, subOuterZ104},
+	add:     [maxKernelBlocks + 1]addKernel{nil, addOuterZ4, addOuterZ8, addOuterZ12, addOuterZ16, addOuterZ20, addOuterZ24, addOuterZ28, addOuterZ32, addOuterZ36, addOuterZ40, addOuterZ44, addOuterZ48, addOuterZ52, addOuterZ56, addOuterZ60, addOuterZ64, addOuterZ68, addOuterZ72, addOuterZ76, addOuterZ80, addOuterZ84, addOuterZ88, addOuterZ92, addOuterZ96, addOuterZ100, addOuterZ104},
+	mask:    [maxKernelBlocks + 1]maskKernel{nil, maskRowsZ4, maskRowsZ8, maskRowsZ12, maskRowsZ16, maskRowsZ20, maskRowsZ24, maskRowsZ28, maskRowsZ32, maskRowsZ36, maskRowsZ40, maskRowsZ44, maskRowsZ48, maskRowsZ52, maskRowsZ56, maskRowsZ60, maskRowsZ64, maskRowsZ68, maskRowsZ72, maskRowsZ76, maskRowsZ80, maskRowsZ84, maskRowsZ88, maskRowsZ92, maskRowsZ96, maskRowsZ100, maskRowsZ104},
+	seg:     [maxKernelBlocks + 1]segKernel{nil, segDotZ4, segDotZ8, segDotZ12, segDotZ16, segDotZ20, segDotZ24, segDotZ28, segDotZ32, segDotZ36, segDotZ40, segDotZ44, segDotZ48, segDotZ52, segDotZ56, segDotZ60, segDotZ64, segDotZ68, segDotZ72, segDotZ76, segDotZ80, segDotZ84, segDotZ88, segDotZ92, segDotZ96, segDotZ100, segDotZ104},
+	segMark: [maxKernelBlocks + 1]segMarkKernel{nil, segDotMarkZ4, segDotMarkZ8, segDotMarkZ12, segDotMarkZ16, segDotMarkZ20, segDotMarkZ24, segDotMarkZ28, segDotMarkZ32, segDotMarkZ36, segDotMarkZ40, segDotMarkZ44, segDotMarkZ48, segDotMarkZ52, segDotMarkZ56, segDotMarkZ60, segDotMarkZ64, segDotMarkZ68, segDotMarkZ72, segDotMarkZ76, segDotMarkZ80, segDotMarkZ84, segDotMarkZ88, segDotMarkZ92, segDotMarkZ96, segDotMarkZ100, segDotMarkZ104},
+	segSub:  [maxKernelBlocks + 1]segSubKernel{nil, segDotSubZ4, segDotSubZ8, segDotSubZ12, segDotSubZ16, segDotSubZ20, segDotSubZ24, segDotSubZ28, segDotSubZ32, segDotSubZ36, segDotSubZ40, segDotSubZ44, segDotSubZ48, segDotSubZ52, segDotSubZ56, segDotSubZ60, segDotSubZ64, segDotSubZ68, segDotSubZ72, segDotSubZ76, segDotSubZ80, segDotSubZ84, segDotSubZ88, segDotSubZ92, segDotSubZ96, segDotSubZ100, segDotSubZ104},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -31,10 +32,7 @@ func sameBits(a, b []float64) bool {
 // kernel set in use (AVX2 where the CPU has it) and with the portable loops.
 func TestRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, set := range []struct {
-		name string
-		k    rowKernels
-	}{{"in use", kern}, {"portable", rowKernels{}}} {
+	for _, set := range kernelSets {
 		withKernels(set.k, func() {
 			for trial := 0; trial < 400; trial++ {
 				w := 1 + trial%120
@@ -122,8 +120,8 @@ func TestRowKernels(t *testing.T) {
 							masks[p] = rng.Uint64()
 						}
 					}
-					for b := 0; b < bs; b++ {
-						vals[p*bs+b] = rng.NormFloat64()
+					for j := 0; j < bs; j++ { // the j-th set bit's value (the rest unread)
+						vals[p*bs+j] = rng.NormFloat64()
 					}
 				}
 				mpix := rng.Perm(rows)[:rng.IntN(rows+1)]
@@ -134,10 +132,11 @@ func TestRowKernels(t *testing.T) {
 				refm := append([]float64(nil), wm...)
 				for _, p := range mpix {
 					for k := 0; k < w; k++ {
-						g := 0.0
+						g, j := 0.0, 0
 						for b := 0; b < bs; b++ {
 							if masks[p]>>b&1 == 1 {
-								g += vals[p*bs+b] * dz[b*w+k]
+								g += vals[p*bs+j] * dz[b*w+k]
+								j++
 							}
 						}
 						refm[p*w+k] -= s * g
@@ -177,9 +176,15 @@ func TestRowKernels(t *testing.T) {
 // positions and the values beside them as maskUpdate defines them, over batches of up to 64
 // positions (each sample's pixels distinct and increasing, as in sparseX).
 func TestDotRowsMark(t *testing.T) {
+	for _, set := range kernelSets {
+		withKernels(set.k, func() { dotRowsMarkTrials(t, set.name) })
+	}
+}
+
+func dotRowsMarkTrials(t *testing.T, set string) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := 0; trial < 300; trial++ {
-		c := 1 + trial%kernelBlocks
+		c := 1 + trial%maxKernelBlocks
 		w := 4 * c
 		stride := w + rng.IntN(9)
 		off := rng.IntN(stride - w + 1)
@@ -207,8 +212,8 @@ func TestDotRowsMark(t *testing.T) {
 				if masks[idx[q]] == 0 && !slices.Contains(order, idx[q]) {
 					order = append(order, idx[q])
 				}
+				vals[idx[q]*bs+bits.OnesCount64(masks[idx[q]])] = val[q] // packed, in batch order
 				masks[idx[q]] |= 1 << b
-				vals[idx[q]*bs+b] = val[q]
 			}
 			want := make([]float64, w)
 			for k := range want {
@@ -218,9 +223,9 @@ func TestDotRowsMark(t *testing.T) {
 			}
 			got := make([]float64, w)
 			if kern.mark[c] != nil {
-				npk = kern.mark[c](idx, val, m, stride, off, &got[0], &ek.bmask[0], &ek.bvals[b], bs, 1<<b, &ek.bpix[0], npk)
+				npk = kern.mark[c](idx, val, m, stride, off, &got[0], &ek.bmask[0], &ek.bvals[0], bs, 1<<b, &ek.bpix[0], npk)
 				if !sameBits(got, want) {
-					t.Fatalf("dotRowsMark%d, %d entries: %v, want %v", w, n, got, want)
+					t.Fatalf("%s: dotRowsMark%d, %d entries: %v, want %v", set, w, n, got, want)
 				}
 			} else {
 				npk = ek.markEntries(b, idx, val, npk)
@@ -230,7 +235,7 @@ func TestDotRowsMark(t *testing.T) {
 		for name, e := range map[string]*fused{"kernel": ek, "markEntries": eg} {
 			np := map[string]int{"kernel": npk, "markEntries": npg}[name]
 			if !slices.Equal(e.bpix[:np], order) || !slices.Equal(e.bmask, masks) || !sameBits(e.bvals, vals) {
-				t.Fatalf("%s (width %d, batch %d): pixels %v, want %v; masks or values differ", name, w, bs, e.bpix[:np], order)
+				t.Fatalf("%s: %s (width %d, batch %d): pixels %v, want %v; masks or values differ", set, name, w, bs, e.bpix[:np], order)
 			}
 		}
 	}
