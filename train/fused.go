@@ -110,7 +110,8 @@ type fused struct {
 	xb          []float64
 	u, a, f, df []float64 // one sample's hidden pre-activation with bias, activation, outputs and output deltas
 	// full-batch forward cache: zfull holds Z of all samples in natural order at the current
-	// parameters when cached is true (the next full-batch step reuses it).
+	// parameters when cached is true (the next step reuses it: all of it on the full batch, its
+	// batch's rows on a smaller one).
 	zfull  []float64
 	cached bool
 	// fullSteps: every step of the run is on all n samples in order. fullLoss then also finishes
@@ -586,6 +587,14 @@ func (e *fused) step(batch []int, lr float64) float64 {
 				z = e.zfull
 			} else {
 				e.preactBatch(nil, z)
+			}
+		} else if e.cached && m < e.gemmMin {
+			// the first step after a full-batch loss (fullLoss) at the same parameters: the
+			// batch's pre-activations are rows of zfull, the same bits as a new forward pass
+			// (every forward path sums each sample's terms alike); maskUpdate then marks the
+			// batch's pixels itself
+			for b, i := range rows {
+				copy(z[b*h:b*h+h], e.zfull[i*h:i*h+h])
 			}
 		} else {
 			e.preactBatch(rows, z)
