@@ -164,6 +164,42 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
+	// biasRelu4x: the loop of fused.sampleLoss's hidden layer over j < 4 n4: u[j] = z[j] + b[j]
+	// and a[j] = max(u[j], 0) with the bits of Go's max: u where u > 0, +0 where u <= 0 (also
+	// -0), and for NaN u with its sign bit cleared (the compiler's MINSD sequence for max gives
+	// that); computed as a = u & (abs mask) & (u > 0 or u unordered). Registers: SI z, DI b,
+	// DX u, R10 a, CX blocks, AX 8j; Y13 zero, Y14 the abs mask (all bits but the sign).
+	p("")
+	p("// func biasRelu4x(z, b, u, a *float64, n4 int)")
+	p("TEXT ·biasRelu4x(SB), NOSPLIT, $0-40")
+	p("\tMOVQ z+0(FP), SI")
+	p("\tMOVQ b+8(FP), DI")
+	p("\tMOVQ u+16(FP), DX")
+	p("\tMOVQ a+24(FP), R10")
+	p("\tMOVQ n4+32(FP), CX")
+	p("\tVXORPD Y13, Y13, Y13")
+	p("\tVPCMPEQQ Y14, Y14, Y14")
+	p("\tVPSRLQ $1, Y14, Y14")
+	p("\tXORQ AX, AX")
+	p("\tTESTQ CX, CX")
+	p("\tJE reludone")
+	p("reluloop:")
+	p("\tVMOVUPD (SI)(AX*1), Y0")
+	p("\tVADDPD (DI)(AX*1), Y0, Y0")
+	p("\tVMOVUPD Y0, (DX)(AX*1)")
+	p("\tVCMPPD $0x1e, Y13, Y0, Y1")
+	p("\tVCMPPD $0x03, Y0, Y0, Y2")
+	p("\tVORPD Y2, Y1, Y1")
+	p("\tVANDPD Y14, Y0, Y0")
+	p("\tVANDPD Y1, Y0, Y0")
+	p("\tVMOVUPD Y0, (R10)(AX*1)")
+	p("\tADDQ $32, AX")
+	p("\tDECQ CX")
+	p("\tJNZ reluloop")
+	p("reludone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
 	// subScaledRows: for every p in pix, w[p*stride+k] -= s * g[p*stride+k] and g[p*stride+k] = 0
 	// for k < 4 n4 (computed as w + g (-s), exact as in subOuter).
 	p("")
@@ -238,6 +274,9 @@ func main() {
 	p("")
 	p("//go:noescape")
 	p("func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)")
+	p("")
+	p("//go:noescape")
+	p("func biasRelu4x(z, b, u, a *float64, n4 int)")
 	for _, set := range sets {
 		p("")
 		p("// %s are the %s kernels of widths 4, 8, ..., %d (index = width / 4).", set.table, set.doc, 4*set.maxBlocks)
@@ -252,6 +291,7 @@ func main() {
 		}
 		p("\trows: subScaledRows,")
 		p("\tdeltas4: hiddenDeltas4x,")
+		p("\trelu4: biasRelu4x,")
 		p("}")
 	}
 	src, err := format.Source(b.Bytes())

@@ -41,6 +41,7 @@ type (
 	segSubKernel  func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
 	segMarkKernel func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 	deltasKernel  func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
+	reluKernel    func(z, b, u, a *float64, n4 int)
 )
 
 // rowKernels holds the kernels of widths 4, 8, ..., 4 blocks (index = width / 4; nil: use the
@@ -59,6 +60,9 @@ type rowKernels struct {
 	rows    rowsKernel
 	// deltas4 is fused.hiddenDeltas4's loop over the first 4 n4 hidden units
 	deltas4 deltasKernel
+	// relu4 is fused.sampleLoss's hidden layer (u = z + b1, a = max(u, 0)) over the first 4 n4
+	// hidden units
+	relu4 reluKernel
 }
 
 // kern is the set in use: the AVX-512 kernels where the CPU has AVX-512F, else the AVX2 ones

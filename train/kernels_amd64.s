@@ -25848,6 +25848,36 @@ deltasdone:
 	VZEROUPPER
 	RET
 
+// func biasRelu4x(z, b, u, a *float64, n4 int)
+TEXT ·biasRelu4x(SB), NOSPLIT, $0-40
+	MOVQ z+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ u+16(FP), DX
+	MOVQ a+24(FP), R10
+	MOVQ n4+32(FP), CX
+	VXORPD Y13, Y13, Y13
+	VPCMPEQQ Y14, Y14, Y14
+	VPSRLQ $1, Y14, Y14
+	XORQ AX, AX
+	TESTQ CX, CX
+	JE reludone
+reluloop:
+	VMOVUPD (SI)(AX*1), Y0
+	VADDPD (DI)(AX*1), Y0, Y0
+	VMOVUPD Y0, (DX)(AX*1)
+	VCMPPD $0x1e, Y13, Y0, Y1
+	VCMPPD $0x03, Y0, Y0, Y2
+	VORPD Y2, Y1, Y1
+	VANDPD Y14, Y0, Y0
+	VANDPD Y1, Y0, Y0
+	VMOVUPD Y0, (R10)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ reluloop
+reludone:
+	VZEROUPPER
+	RET
+
 // func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 TEXT ·subScaledRows(SB), NOSPLIT, $0-96
 	MOVQ pix_base+0(FP), SI

@@ -1061,6 +1061,9 @@ func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS flo
 //go:noescape
 func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 
+//go:noescape
+func biasRelu4x(z, b, u, a *float64, n4 int)
+
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
 var avx2Kernels = rowKernels{
 	blocks:  13,
@@ -1075,6 +1078,7 @@ var avx2Kernels = rowKernels{
 	segSub:  [maxKernelBlocks + 1]segSubKernel{nil, segDotSub4, segDotSub8, segDotSub12, segDotSub16, segDotSub20, segDotSub24, segDotSub28, segDotSub32, segDotSub36, segDotSub40, segDotSub44, segDotSub48, segDotSub52},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
+	relu4:   biasRelu4x,
 }
 
 // avx512Kernels are the AVX-512F kernels of widths 4, 8, ..., 104 (index = width / 4).
@@ -1091,4 +1095,5 @@ var avx512Kernels = rowKernels{
 	segSub:  [maxKernelBlocks + 1]segSubKernel{nil, segDotSubZ4, segDotSubZ8, segDotSubZ12, segDotSubZ16, segDotSubZ20, segDotSubZ24, segDotSubZ28, segDotSubZ32, segDotSubZ36, segDotSubZ40, segDotSubZ44, segDotSubZ48, segDotSubZ52, segDotSubZ56, segDotSubZ60, segDotSubZ64, segDotSubZ68, segDotSubZ72, segDotSubZ76, segDotSubZ80, segDotSubZ84, segDotSubZ88, segDotSubZ92, segDotSubZ96, segDotSubZ100, segDotSubZ104},
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
+	relu4:   biasRelu4x,
 }
