@@ -9,9 +9,9 @@ import (
 	"github.com/sgdstability/sgdstab/data"
 )
 
-// TestSegDot checks segDot and segDotSub, with the kernel set in use (AVX2 where the CPU has it) and with the
-// portable loops, at every width from 1 to 120, against a plain loop written from its definition,
-// bit for bit; and that a sum cut into segments that continue each other, from out = +0, is
+// TestSegDot checks segDot and segDotSub, with every kernel set this CPU runs (kernelSets:
+// AVX-512, AVX2, the portable loops), at every width from 1 to 120, against a plain loop written
+// from its definition, bit for bit; and that a sum cut into segments that continue each other, from out = +0, is
 // dotRows' whole sum bit for bit (what blockForward and groupUpdate rely on), also with
 // infinite and NaN entries of m.
 func TestSegDot(t *testing.T) {
@@ -106,7 +106,7 @@ func TestSegDot(t *testing.T) {
 // TestBlockedSteps runs the fused engine with blockForward and groupUpdate (default block sizes
 // and small odd ones, so that many blocks and groups meet) beside one with the per-sample kernels
 // (blockedOff), step by step on the same batches (8 and 24 random samples, and all n; h = 60),
-// with the kernel set in use and with the portable loops, and requires the same losses and
+// with every kernel set this CPU runs (kernelSets), and requires the same losses and
 // parameters, bit for bit, after every step. The step sizes are
 // chosen so that runs also diverge: weights become infinite and then NaN, where the bits of NaN
 // (sign and payload) must agree as well.

@@ -4,8 +4,10 @@ import "golang.org/x/sys/cpu"
 
 // init installs the widest kernel set the CPU runs. Every set gives the same bits (kernels.go),
 // so the choice changes the speed only. The AVX-512 set needs AVX-512F (and the OS's support of
-// its registers, which cpu checks) besides the AVX2 set's AVX2 and BMI1 (maskRows' TZCNT,
-// BLSR); on the project's Zen 4 machine it trains 1.1-1.4x faster at h = 100 (README, "Speed").
+// its registers, which cpu checks) besides the AVX2 set's AVX2, BMI1 (maskRows' TZCNT, BLSR)
+// and POPCNT (the packed values of the batch bookkeeping). On the project's Zen 4 machine it
+// trained 1.02-1.26x as fast as the AVX2 set at h = 100 and 0.9-1.15x at h = 20
+// (BenchmarkKernelSets, three rounds; README, "Speed").
 func init() {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasBMI1 || !cpu.X86.HasPOPCNT {
 		return

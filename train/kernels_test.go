@@ -29,7 +29,7 @@ func sameBits(a, b []float64) bool {
 // TestRowKernels checks every row kernel, at every width from 1 to 120 (all table entries, the
 // splitting into several calls and the portable tails), against a plain loop written from the
 // definition in kernels.go (which also fixes the order of the sums), bit for bit, with the
-// kernel set in use (AVX2 where the CPU has it) and with the portable loops.
+// every kernel set this CPU runs (kernelSets: AVX-512, AVX2, the portable loops).
 func TestRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, set := range kernelSets {
@@ -352,13 +352,16 @@ func TestRowKernelsBounds(t *testing.T) {
 	}
 }
 
-// TestPortableTrajectory: the training trajectories with the portable loops instead of the
-// AVX2 kernels are the recorded ones too, bit for bit.
+// TestPortableTrajectory: the training trajectories with every other kernel set this CPU runs
+// (the AVX2 kernels where AVX-512 is in use, the portable loops) are the recorded ones too, bit
+// for bit.
 func TestPortableTrajectory(t *testing.T) {
-	if kern.dot[1] == nil {
+	if len(kernelSets) == 1 {
 		t.Skip("the portable loops are in use already (TestTrajectoryGolden)")
 	}
-	withKernels(rowKernels{}, func() { TestTrajectoryGolden(t) })
+	for _, set := range kernelSets[1:] {
+		t.Run(set.name, func(t *testing.T) { withKernels(set.k, func() { TestTrajectoryGolden(t) }) })
+	}
 }
 
 // TestFullBatchLossReusesForward: with B = n the per-epoch loss and the next step share one
