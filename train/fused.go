@@ -409,7 +409,8 @@ func (e *fused) segDotMark(seg []int, z []float64, m, np int) int {
 // is set. Positions must be marked in increasing order (every caller goes through the batch in
 // order), so that pixel p's j-th value is that of its j-th set bit. It returns the new count of
 // touched pixels. (Packing the values, instead of bvals[p*bstride+b], keeps the ones a block of
-// pixels writes in few cache lines: 1.1x faster training at h = 100, B = 64.)
+// pixels writes in few cache lines: in CPU profiles of training at h = 100, B = 64 the marked
+// forward product took 1.36x the plain one's time per sample before, 0.8-1.1x after.)
 func (e *fused) markEntries(b int, idx []int, val []float64, np int) int {
 	pix := e.bpix[:len(e.bseen)+1] // one spare slot for the last write of a full list
 	bit, bs := uint64(1)<<b, e.bstride
@@ -491,7 +492,7 @@ func (e *fused) hidden(zpre []float64) {
 	j0 := 0
 	if kern.relu4 != nil && h >= 4 {
 		// the same operations on four hidden units per instruction (bounds: the slices above);
-		// the loop below compiled to 3-4 cycles a unit, half of sampleLoss's time at h = 100
+		// the loop below took 40 % of sampleLoss's time at h = 100 (its max does not vectorize)
 		j0 = h / 4 * 4
 		kern.relu4(&zpre[0], &b1[0], &u[0], &a[0], h/4)
 	}
