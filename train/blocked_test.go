@@ -11,9 +11,9 @@ import (
 
 // TestSegDot checks segDot and segDotSub, with every kernel set this CPU runs (kernelSets:
 // AVX-512, AVX2, the portable loops), at every width from 1 to 120, against a plain loop written
-// from its definition, bit for bit; and that a sum cut into segments that continue each other, from out = +0, is
-// dotRows' whole sum bit for bit (what blockForward and groupUpdate rely on), also with
-// infinite and NaN entries of m.
+// from its definition, bit for bit; and that a sum cut into segments that continue each other,
+// from out = +0, is dotRows' whole sum bit for bit (what blockForward and groupUpdate rely on),
+// also with infinite and NaN entries of m.
 func TestSegDot(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, set := range kernelSets {
