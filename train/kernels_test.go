@@ -426,6 +426,37 @@ func TestFullBatchLossReusesForward(t *testing.T) {
 	}
 }
 
+// TestStepReusesLossForward: the step after a full-batch loss on a smaller batch (B = 8 in turn,
+// 24 through maskUpdate, h = 60 blocked) takes its batch's pre-activations from the loss's forward
+// pass, and the step is the same, bit for bit, as one that computes them anew. That the rows are
+// taken is seen by poisoning them: a NaN row of zfull must show in the step's loss.
+func TestStepReusesLossForward(t *testing.T) {
+	ds := loadMNIST(t)
+	sp := newSparseX(ds)
+	c, _ := LossScale(LossSum, ds.K)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, h := range []int{12, 60} {
+		for _, m := range []int{8, 24} {
+			p := InitParams(ds.D, h, ds.K, 1, 3)
+			batch := rng.Perm(ds.N)[:m]
+			reuse, fresh := newFused(ds, sp, p, c, m), newFused(ds, sp, p, c, m)
+			reuse.fullLoss()
+			lr, lf := reuse.step(batch, 0.05), fresh.step(batch, 0.05)
+			if math.Float64bits(lr) != math.Float64bits(lf) || !sameBits(reuse.params().Flat(), fresh.params().Flat()) {
+				t.Fatalf("h = %d, B = %d: the step after the loss differs from a fresh one (loss %v, want %v)", h, m, lr, lf)
+			}
+			poisoned := newFused(ds, sp, p, c, m)
+			poisoned.fullLoss()
+			for j := 0; j < h; j++ {
+				poisoned.zfull[batch[0]*h+j] = math.NaN()
+			}
+			if l := poisoned.step(batch, 0.05); !math.IsNaN(l) {
+				t.Fatalf("h = %d, B = %d: the step computed its own forward pass (loss %v)", h, m, l)
+			}
+		}
+	}
+}
+
 // TestStepAllocates: an SGD step of the fused engine allocates nothing, at every batch size
 // and at h = 20 and 100 (and the full-batch loss neither).
 func TestStepAllocates(t *testing.T) {
