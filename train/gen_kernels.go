@@ -24,7 +24,8 @@ import (
 
 // kernelSet is one instruction set's kernels: tag is put between a kernel's name and its width
 // ("" for AVX2, "Z" for AVX-512), maxBlocks is the widest kernel in blocks of four columns, wide
-// means zmm registers of eight columns, table is the Go name of the table of the set.
+// means zmm registers of eight columns, table is the Go name of the table of the set and doc the
+// set's name in its doc comment.
 type kernelSet struct {
 	tag       string
 	maxBlocks int
