@@ -156,9 +156,7 @@ func BenchmarkForwardFootprint(b *testing.B) {
 // blockForward (pixel blocks of P pixels, each block's rows of W1^T reused from L1 by all samples
 // of the batch; P = 0: the block size in use, blockPixels). Both give the same bits (checked).
 func BenchmarkBlockForward(b *testing.B) {
-	ds := loadMNIST(b)
-	sp := newSparseX(ds)
-	c, _ := LossScale(LossSum, ds.K)
+	ds, sp, c := loadSparseMNIST(b)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, h := range []int{20, 100} {
 		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
@@ -207,9 +205,7 @@ func BenchmarkBlockForward(b *testing.B) {
 // blockPixels). The step size is 0, so that the weights stay the same from one iteration to the
 // next.
 func BenchmarkGroupUpdate(b *testing.B) {
-	ds := loadMNIST(b)
-	sp := newSparseX(ds)
-	c, _ := LossScale(LossSum, ds.K)
+	ds, sp, c := loadSparseMNIST(b)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, h := range []int{20, 100} {
 		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)

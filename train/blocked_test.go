@@ -111,9 +111,7 @@ func TestSegDot(t *testing.T) {
 // chosen so that runs also diverge: weights become infinite and then NaN, where the bits of NaN
 // (sign and payload) must agree as well.
 func TestBlockedSteps(t *testing.T) {
-	ds := loadMNIST(t)
-	sp := newSparseX(ds)
-	c, _ := LossScale(LossSum, ds.K)
+	ds, sp, c := loadSparseMNIST(t)
 	for _, set := range kernelSets {
 		withKernels(set.k, func() { blockedSteps(t, set.name, ds, sp, c) })
 	}

@@ -27,6 +27,15 @@ func loadMNIST(t testing.TB) *data.Dataset {
 	return mnist
 }
 
+// loadSparseMNIST returns loadMNIST's subset, its inputs in sparse form and the loss scale c of
+// the summed loss: what the tests that build fused engines directly start from.
+func loadSparseMNIST(t testing.TB) (*data.Dataset, *sparseX, float64) {
+	t.Helper()
+	ds := loadMNIST(t)
+	c, _ := LossScale(LossSum, ds.K)
+	return ds, newSparseX(ds), c
+}
+
 // subset returns the first m samples of ds.
 func subset(ds *data.Dataset, m int) *data.Dataset {
 	s := *ds

@@ -431,9 +431,7 @@ func TestFullBatchLossReusesForward(t *testing.T) {
 // pass, and the step is the same, bit for bit, as one that computes them anew. That the rows are
 // taken is seen by poisoning them: a NaN row of zfull must show in the step's loss.
 func TestStepReusesLossForward(t *testing.T) {
-	ds := loadMNIST(t)
-	sp := newSparseX(ds)
-	c, _ := LossScale(LossSum, ds.K)
+	ds, sp, c := loadSparseMNIST(t)
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, h := range []int{12, 60} {
 		for _, m := range []int{8, 24} {

@@ -14,9 +14,7 @@ import (
 // blocked forward pass), and each must differ from the other order somewhere (else the test
 // could not tell them apart).
 func TestStepW1Order(t *testing.T) {
-	ds := loadMNIST(t)
-	sp := newSparseX(ds)
-	c, _ := LossScale(LossSum, ds.K)
+	ds, sp, c := loadSparseMNIST(t)
 	const lr = 0.05
 	for _, h := range []int{20, 100} {
 		for _, batch := range []int{2, 5, seqMaxBatch, seqMaxBatch + 1, 24} {
