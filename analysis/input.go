@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas/blas64"
 
@@ -193,13 +195,53 @@ func checkBatch(n, batch int) error {
 	return nil
 }
 
+// finite reports whether no entry of xs is NaN or infinite: x - x is +0 for every finite x and
+// NaN for the others, and a sum of +0s is +0 while a NaN term makes it NaN. Four sums that do
+// not wait for each other (a check of IsNaN and IsInf per entry ran at a third of the speed: 0.8
+// s for the 1.3 GB of factors at h = 100).
 func finite(xs []float64) bool {
-	for _, x := range xs {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(xs); j += 4 {
+		s0 += xs[j] - xs[j]
+		s1 += xs[j+1] - xs[j+1]
+		s2 += xs[j+2] - xs[j+2]
+		s3 += xs[j+3] - xs[j+3]
 	}
-	return true
+	for ; j < len(xs); j++ {
+		s0 += xs[j] - xs[j]
+	}
+	return s0+s1+s2+s3 == 0
+}
+
+// firstNonFinite returns the index of the first of the slices with a NaN or infinite entry, or
+// -1 if all are finite: the slices split between the cores when they hold factorsMinParallel
+// entries or more.
+func firstNonFinite(xs [][]float64) int {
+	total := 0
+	for _, x := range xs {
+		total += len(x)
+	}
+	workers := 1
+	if total >= factorsMinParallel {
+		workers = min(runtime.GOMAXPROCS(0), len(xs))
+	}
+	first := len(xs)
+	var mu sync.Mutex
+	linalg.Parallel(workers, func(w int) int { return w * len(xs) / workers }, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			if !finite(xs[i]) {
+				mu.Lock()
+				first = min(first, i)
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	if first == len(xs) {
+		return -1
+	}
+	return first
 }
 
 // Validate checks shapes, finiteness, symmetry and positive semi-definiteness of every H_i
@@ -281,9 +323,9 @@ func (f *Factored) Validate(opt Options) error {
 		if len(j) != f.K*f.D {
 			return fmt.Errorf("analysis: factor %d has %d entries, want k*d = %d", i, len(j), f.K*f.D)
 		}
-		if !finite(j) {
-			return fmt.Errorf("analysis: factor %d contains NaN or Inf", i)
-		}
+	}
+	if i := firstNonFinite(f.Factors); i >= 0 {
+		return fmt.Errorf("analysis: factor %d contains NaN or Inf", i)
 	}
 	k := f.K
 	ms := [][]float64{f.OutputHessian}
@@ -427,9 +469,9 @@ func validateGradients(g [][]float64, n, d int, opt Options) error {
 		if len(gi) != d {
 			return fmt.Errorf("analysis: gradient %d has length %d, want d = %d", i, len(gi), d)
 		}
-		if !finite(gi) {
-			return fmt.Errorf("analysis: gradient %d contains NaN or Inf", i)
-		}
+	}
+	if i := firstNonFinite(g); i >= 0 {
+		return fmt.Errorf("analysis: gradient %d contains NaN or Inf", i)
 	}
 	if opt.CenterGradients {
 		return nil

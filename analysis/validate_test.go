@@ -217,3 +217,64 @@ func TestHugeFiniteEntries(t *testing.T) {
 		t.Errorf("entries 1e200: %v", err)
 	}
 }
+
+// TestFinite checks finite and firstNonFinite against math.IsNaN and math.IsInf entry by entry:
+// a NaN, +Inf or -Inf at every position of slices of every length up to 9 (across the four
+// partial sums and the tail), among finite entries as large as the float64 maximum and as small
+// as the smallest subnormal; and firstNonFinite on slices long enough to be split between the
+// cores, with the bad entry in the first, a middle or the last slice, or in several.
+func TestFinite(t *testing.T) {
+	oracle := func(xs []float64) bool {
+		for _, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	fill := []float64{math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, -0.0, 1, -3.5e-300, 7e307}
+	for n := 0; n <= 9; n++ {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = fill[i%len(fill)]
+		}
+		if !finite(xs) || !oracle(xs) {
+			t.Fatalf("length %d, finite entries: finite %v", n, finite(xs))
+		}
+		for p := 0; p < n; p++ {
+			for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+				ys := append([]float64(nil), xs...)
+				ys[p] = bad
+				if finite(ys) != oracle(ys) {
+					t.Errorf("length %d, %v at %d: finite %v", n, bad, p, finite(ys))
+				}
+			}
+		}
+	}
+	const slices, each = 37, 1 << 16 // 2.4M entries: above factorsMinParallel
+	xs := make([][]float64, slices)
+	for i := range xs {
+		xs[i] = make([]float64, each)
+		for j := range xs[i] {
+			xs[i][j] = fill[(i+j)%len(fill)]
+		}
+	}
+	if got := firstNonFinite(xs); got != -1 {
+		t.Fatalf("all finite: firstNonFinite = %d", got)
+	}
+	for _, bad := range [][]int{{0}, {18}, {36}, {30, 5}, {20, 19}} {
+		for _, i := range bad {
+			xs[i][each-1-i] = math.Inf(-1)
+		}
+		want := slices
+		for _, i := range bad {
+			want = min(want, i)
+		}
+		if got := firstNonFinite(xs); got != want {
+			t.Errorf("non-finite in slices %v: firstNonFinite = %d, want %d", bad, got, want)
+		}
+		for _, i := range bad {
+			xs[i][each-1-i] = 1
+		}
+	}
+}
