@@ -26,6 +26,26 @@ static int sgdstab_select_core(const char *core) {
 	unsetenv("OPENBLAS_CORETYPE");
 	return 1;
 }
+
+// sgdstab_thread_timeout restarts OpenBLAS's thread pool with OPENBLAS_THREAD_TIMEOUT = v (the
+// environment is restored afterwards): the variable is read once, when the library is loaded,
+// and the pool is rebuilt through the entry points its fork handlers use. It returns the
+// timeout in effect, or 0 if the library has no such entry points.
+static int sgdstab_thread_timeout(const char *v) {
+	void (*readenv)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "openblas_read_env");
+	int (*timeout)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_thread_timeout");
+	int (*shutdown)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+	int (*init)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_init");
+	if (readenv == NULL || timeout == NULL || shutdown == NULL || init == NULL) {
+		return 0;
+	}
+	setenv("OPENBLAS_THREAD_TIMEOUT", v, 1);
+	readenv();
+	unsetenv("OPENBLAS_THREAD_TIMEOUT");
+	shutdown();
+	init();
+	return timeout();
+}
 */
 import "C"
 
@@ -42,6 +62,22 @@ import (
 // kernel is the OpenBLAS kernel set in use, and detected the one OpenBLAS chose by itself.
 var kernel, detected string
 
+// threadTimeout is the OPENBLAS_THREAD_TIMEOUT set at start-up unless the environment sets one:
+// OpenBLAS's idle worker threads spin (sched_yield) for 2^timeout cycles after each call before
+// they sleep, 2^28 (about 0.1 s) by default. In the analysis that spinning takes a core from
+// the Go code that runs between the large products (the Lanczos orthogonalization over both
+// cores, packing, the small per-sample products): measured at n = 512, rank 2048 (2 cores),
+// the orthogonalization of the generalized sharpness' 19 Lanczos steps took 0.66-0.69 s with
+// the default and 0.38-0.40 s with a timeout of 4 (2^4 cycles), and the whole analysis but the
+// covariance limit 5.28-5.55 s (h = 20) and 7.14-7.51 s (h = 100) with the default against
+// 5.06-5.15 s and 6.75-6.84 s with 20 (two interleaved rounds; 4 and 16 were within the noise
+// of 20). 2^20 cycles (about 0.4 ms) still keeps the threads awake across the back-to-back
+// calls of a loop of small products.
+const threadTimeout = "20"
+
+// threadTimeoutSet is the timeout in effect when it was set at start-up (0 if it was not).
+var threadTimeoutSet int
+
 // backend names the backend with its kernel set, e.g. "openblas/SkylakeX".
 func backend() string { return "openblas/" + kernel }
 
@@ -50,6 +86,11 @@ func init() {
 	blas32.Use(netlib.Implementation{})
 	detected = C.GoString(C.openblas_get_corename())
 	kernel = detected
+	if _, set := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); !set {
+		cs := C.CString(threadTimeout)
+		defer C.free(unsafe.Pointer(cs))
+		threadTimeoutSet = int(C.sgdstab_thread_timeout(cs))
+	}
 	if want := betterCore(detected, os.Getenv("OPENBLAS_CORETYPE")); want != "" {
 		cs := C.CString(want)
 		defer C.free(unsafe.Pointer(cs))

@@ -3,6 +3,7 @@
 package linalg
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -61,6 +62,34 @@ func TestKernelProducts(t *testing.T) {
 			if math.Abs(y[i]-yref[i]) > 1e-12*float64(k) {
 				t.Fatalf("Gemv %dx%d: entry %d = %v, pure Go %v", m, k, i, y[i], yref[i])
 			}
+		}
+	}
+}
+
+// TestThreadTimeout checks that the thread pool was restarted with threadTimeout (unless the
+// environment sets OPENBLAS_THREAD_TIMEOUT) and still computes a product large enough to be
+// split between its threads.
+func TestThreadTimeout(t *testing.T) {
+	if v, set := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); set {
+		if threadTimeoutSet != 0 {
+			t.Errorf("OPENBLAS_THREAD_TIMEOUT=%s in the environment, but the pool was restarted with %d", v, threadTimeoutSet)
+		}
+	} else if want := threadTimeout; fmt.Sprint(threadTimeoutSet) != want {
+		t.Errorf("thread timeout in effect %d, want %s", threadTimeoutSet, want)
+	}
+	const n = 512
+	rng := rand.New(rand.NewPCG(7, 8))
+	a := make([]float64, n*n)
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	got, want := make([]float64, n*n), make([]float64, n*n)
+	g := func(d []float64) blas64.General { return blas64.General{Rows: n, Cols: n, Stride: n, Data: d} }
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, g(a), g(a), 0, g(got))
+	gonumblas.Implementation{}.Dgemm(blas.NoTrans, blas.Trans, n, n, n, 1, a, n, a, n, 0, want, n)
+	for i := range got {
+		if math.Abs(got[i]-want[i]) > 1e-12*n {
+			t.Fatalf("Gemm %d^3 after the restart: entry %d = %v, pure Go %v", n, i, got[i], want[i])
 		}
 	}
 }
