@@ -812,23 +812,17 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 		c.u = make([]float64, r*r)
 	}
 	halfDiagonal(c.u, s, r)
-	copy(c.w, c.b[:nk*r])
+	parallelCopy(c.w, c.b[:nk*r])
 	linalg.TrmmRightUpper(blas64.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.u}, gen(nk, r, c.w))
 	const alpha = 2 // Z_i = alpha W_i B_i^T, symmetrized
-	z := make([]float64, k*k)
-	zw := make([]float64, k)
-	pos, neg := 0, nk // F+ rows fill from the top, F- rows from the bottom
-	for i := 0; i < n; i++ {
-		bi := gen(k, r, c.b[i*k*r:(i+1)*k*r])
-		// 2 X_i, which signedRoots symmetrizes into X_i + X_i^T = B_i S B_i^T
-		blas64.Gemm(blas.NoTrans, blas.Trans, alpha, gen(k, r, c.w[i*k*r:(i+1)*k*r]), bi, 0, gen(k, k, z))
-		var err error
-		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
-			blas64.Gemv(blas.Trans, sq, bi, blas64.Vector{N: k, Inc: 1, Data: e}, 0, blas64.Vector{N: r, Inc: 1, Data: c.f[t*r : (t+1)*r]})
-		})
-		if err != nil {
-			return err
-		}
+	pos, neg, err := signedFactors(n, k, func(i int, z []float64) {
+		// 2 X_i, which signedFactors symmetrizes into X_i + X_i^T = B_i S B_i^T
+		blas64.Gemm(blas.NoTrans, blas.Trans, alpha, gen(k, r, c.w[i*k*r:(i+1)*k*r]), gen(k, r, c.b[i*k*r:(i+1)*k*r]), 0, gen(k, k, z))
+	}, func(i, t int, e []float64, sq float64) {
+		blas64.Gemv(blas.Trans, sq, gen(k, r, c.b[i*k*r:(i+1)*k*r]), blas64.Vector{N: k, Inc: 1, Data: e}, 0, blas64.Vector{N: r, Inc: 1, Data: c.f[t*r : (t+1)*r]})
+	})
+	if err != nil {
+		return err
 	}
 	out := blas64.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: dst}
 	linalg.SyrkTrans(1/float64(n), gen(pos, r, c.f[:pos*r]), 0, out)
@@ -841,38 +835,79 @@ func (c *factCurv) sandwich(dst, s []float64) error {
 // halfDiagonal sets the upper triangle of u to that of the r x r s (rounded to T), with half its
 // diagonal (u's lower triangle is left alone): S = U + U^T for a symmetric S.
 func halfDiagonal[T float32 | float64](u []T, s []float64, r int) {
-	for a := 0; a < r; a++ {
-		row := u[a*r : (a+1)*r]
-		for b := a; b < r; b++ {
-			row[b] = T(s[a*r+b])
+	upperRows(r, func(a0, a1 int) {
+		for a := a0; a < a1; a++ {
+			row := u[a*r : (a+1)*r]
+			for b := a; b < r; b++ {
+				row[b] = T(s[a*r+b])
+			}
+			row[a] *= 0.5
 		}
-		row[a] *= 0.5
-	}
+	})
 }
 
-// signedRoots eigendecomposes the symmetric k x k matrix z = G_i S G_i^T of sample i (in place:
-// afterwards z holds the unit eigenvectors as rows, zw the eigenvalues) and calls
-// row(t, e, sqrt|z_j|) for every nonzero eigenvalue z_j with its eigenvector e, at the row t of
-// the factor F: positive eigenvalues fill F+ from the top (pos, pos+1, ...), negative ones F-
-// from the bottom (neg-1, neg-2, ...). It returns the new pos and neg.
-func signedRoots(i, k int, z, zw []float64, pos, neg int, row func(t int, e []float64, sq float64)) (int, int, error) {
-	symmetrizeInto(z, z, k)
-	if err := linalg.EigSym(k, z, zw, true); err != nil {
-		return pos, neg, fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
+// parallelCopy is copy(dst, src) split between the cores for long slices.
+func parallelCopy[T float32 | float64](dst, src []T) {
+	workers := 1
+	if len(src) >= factorsMinParallel {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	for j := 0; j < k; j++ {
-		if zw[j] == 0 {
-			continue
+	linalg.Parallel(workers, func(w int) int { return w * len(src) / workers }, func(i0, i1 int) { copy(dst[i0:i1], src[i0:i1]) })
+}
+
+// signedFactors computes the rows of the signed square-root factors F+ and F- of sandwich, in
+// three passes: z(i, z_i) sets the k x k z_i = 2 X_i of every sample (its symmetric part is
+// G_i S G_i^T), which is eigendecomposed; then every nonzero eigenvalue z_j with eigenvector e
+// gets its row t of F, positive ones filling F+ from the top (0, 1, ...) and negative ones F-
+// from the bottom (nk-1, nk-2, ...), in the order of the samples and eigenvalues; and row(i, t,
+// e, sqrt|z_j|) fills it. The first and the last pass split the samples between the cores (the
+// rows, and so the sums of the products over them, are those of one pass in order). It returns
+// pos, the number of rows of F+, and neg, the first row of F-.
+func signedFactors(n, k int, z func(i int, z []float64), row func(i, t int, e []float64, sq float64)) (pos, neg int, err error) {
+	zs := make([]float64, n*k*k) // eigenvectors of sample i as the rows of zs[i*k*k:]
+	ws := make([]float64, n*k)
+	errs := make([]error, n)
+	workers := min(runtime.GOMAXPROCS(0), n)
+	split := func(w int) int { return w * n / workers }
+	linalg.Parallel(workers, split, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			zi := zs[i*k*k : (i+1)*k*k]
+			z(i, zi)
+			symmetrizeInto(zi, zi, k)
+			if err := linalg.EigSym(k, zi, ws[i*k:(i+1)*k], true); err != nil {
+				errs[i] = fmt.Errorf("analysis: eigendecomposition of the %d x %d matrix G_%d S G_%d^T: %w", k, k, i, i, err)
+				return
+			}
 		}
-		t := pos
-		if zw[j] > 0 {
+	})
+	for _, err := range errs {
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	rows := make([]int, n*k) // the row of F of eigenvalue j of sample i, -1 for a zero eigenvalue
+	neg = n * k
+	for x, v := range ws {
+		switch {
+		case v > 0:
+			rows[x] = pos
 			pos++
-		} else {
+		case v < 0:
 			neg--
-			t = neg
+			rows[x] = neg
+		default:
+			rows[x] = -1
 		}
-		row(t, z[j*k:(j+1)*k], math.Sqrt(math.Abs(zw[j])))
 	}
+	linalg.Parallel(workers, split, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			for j := 0; j < k; j++ {
+				if t := rows[i*k+j]; t >= 0 {
+					row(i, t, zs[(i*k+j)*k:(i*k+j+1)*k], math.Sqrt(math.Abs(ws[i*k+j])))
+				}
+			}
+		}
+	})
 	return pos, neg, nil
 }
 
@@ -891,43 +926,40 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 	}
 	// W as in sandwich: B U (U the upper triangle of S with half its diagonal)
 	halfDiagonal(c.s32, s, r)
-	copy(c.w32, c.b32)
+	parallelCopy(c.w32, c.b32)
 	linalg.TrmmRightUpper32(blas32.Triangular{Uplo: blas.Upper, Diag: blas.NonUnit, N: r, Stride: r, Data: c.s32},
 		blas32.General{Rows: nk, Cols: r, Stride: r, Data: c.w32})
 	const alpha = 2
-	z := make([]float64, k*k)
-	z32 := make([]float32, k*k)
-	zw := make([]float64, k)
-	e32 := make([]float32, k)
-	pos, neg := 0, nk
-	for i := 0; i < n; i++ {
-		bi := blas32.General{Rows: k, Cols: r, Stride: r, Data: c.b32[i*k*r : (i+1)*k*r]}
-		blas32.Gemm(blas.NoTrans, blas.Trans, alpha, blas32.General{Rows: k, Cols: r, Stride: r, Data: c.w32[i*k*r : (i+1)*k*r]}, bi, 0,
+	g32 := func(data []float32) blas32.General { return blas32.General{Rows: k, Cols: r, Stride: r, Data: data} }
+	pos, neg, err := signedFactors(n, k, func(i int, z []float64) {
+		z32 := make([]float32, k*k)
+		blas32.Gemm(blas.NoTrans, blas.Trans, alpha, g32(c.w32[i*k*r:(i+1)*k*r]), g32(c.b32[i*k*r:(i+1)*k*r]), 0,
 			blas32.General{Rows: k, Cols: k, Stride: k, Data: z32})
 		for a, v := range z32 {
 			z[a] = float64(v)
 		}
-		var err error
-		pos, neg, err = signedRoots(i, k, z, zw, pos, neg, func(t int, e []float64, sq float64) {
-			for a, v := range e {
-				e32[a] = float32(v)
-			}
-			blas32.Gemv(blas.Trans, float32(sq), bi, blas32.Vector{N: k, Inc: 1, Data: e32}, 0, blas32.Vector{N: r, Inc: 1, Data: c.f32[t*r : (t+1)*r]})
-		})
-		if err != nil {
-			return err
+	}, func(i, t int, e []float64, sq float64) {
+		e32 := make([]float32, k)
+		for a, v := range e {
+			e32[a] = float32(v)
 		}
+		blas32.Gemv(blas.Trans, float32(sq), g32(c.b32[i*k*r:(i+1)*k*r]), blas32.Vector{N: k, Inc: 1, Data: e32}, 0, blas32.Vector{N: r, Inc: 1, Data: c.f32[t*r : (t+1)*r]})
+	})
+	if err != nil {
+		return err
 	}
 	out := blas32.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: c.s32}
 	linalg.SyrkTrans32(1/float32(n), blas32.General{Rows: pos, Cols: r, Stride: r, Data: c.f32[:pos*r]}, 0, out)
 	if neg < nk {
 		linalg.SyrkTrans32(-1/float32(n), blas32.General{Rows: nk - neg, Cols: r, Stride: r, Data: c.f32[neg*r:]}, 1, out)
 	}
-	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			dst[a*r+b] = float64(c.s32[a*r+b])
+	upperRows(r, func(a0, a1 int) {
+		for a := a0; a < a1; a++ {
+			for b := a; b < r; b++ {
+				dst[a*r+b] = float64(c.s32[a*r+b])
+			}
 		}
-	}
+	})
 	return nil
 }
 

@@ -68,11 +68,13 @@ func (o *operator) applyD(dst, s []float64) error {
 			return err
 		}
 	}
-	for a := 0; a < r; a++ {
-		for b := a; b < r; b++ {
-			dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
+	upperRows(r, func(a0, a1 int) {
+		for a := a0; a < a1; a++ {
+			for b := a; b < r; b++ {
+				dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
+			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -98,7 +100,7 @@ func (o *operator) unpack(m, x []float64, scaled bool) {
 // rows split between the cores at large r.
 func (o *operator) unpackUpper(m, x []float64, scaled bool) {
 	r := o.r
-	o.byRows(func(a0, a1 int) {
+	upperRows(o.r, func(a0, a1 int) {
 		k := packedRow(a0, r)
 		for a := a0; a < a1; a++ {
 			row, w := m[a*r:(a+1)*r], o.cm12[a*r:(a+1)*r]
@@ -122,7 +124,7 @@ func (o *operator) unpackUpper(m, x []float64, scaled bool) {
 // pack sets x = pack(w o M) from the upper triangle of M.
 func (o *operator) pack(x, m []float64, scaled bool) {
 	r := o.r
-	o.byRows(func(a0, a1 int) {
+	upperRows(o.r, func(a0, a1 int) {
 		k := packedRow(a0, r)
 		for a := a0; a < a1; a++ {
 			for b := a; b < r; b++ {
@@ -146,11 +148,10 @@ func packedRow(a, r int) int { return a*r - a*(a-1)/2 }
 // packMinRank is the rank from which pack and unpackUpper split the rows between two goroutines.
 const packMinRank = 512
 
-// byRows calls do(a0, a1) on ranges of the rows 0..r-1 of the upper triangle: at rank
+// upperRows calls do(a0, a1) on ranges of the rows 0..r-1 of an r x r upper triangle: at rank
 // packMinRank and above on two goroutines with about equal numbers of entries (the first
 // r (1 - 1/sqrt 2) rows hold half of them), else on all rows at once.
-func (o *operator) byRows(do func(a0, a1 int)) {
-	r := o.r
+func upperRows(r int, do func(a0, a1 int)) {
 	bounds := []int{0, r}
 	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
 		bounds = []int{0, int(float64(r) * (1 - 1/math.Sqrt2)), r}
