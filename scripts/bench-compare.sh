@@ -5,7 +5,8 @@
 #
 # Runs the Go benchmark BenchmarkTrain (train/bench_test.go: the fused engine, 1 worker,
 # h in {20, 100}, B in {1, 8, 64, 512}, fixed epochs each ending with the full-batch loss) and
-# scripts/bench-pytorch.py (autograd and hand-written float32 steps, 1 thread, the same loop) and
+# scripts/bench-pytorch.py (autograd and hand-written float32 steps, 1 thread, the same loop; BENCH_DTYPE=float64
+# times them in the Go trainer's precision) and
 # prints one table row per (h, B) with samples/s (= steps/s * B) of each, the ratio ours /
 # hand-written (wall clock and CPU time), the FLOP estimate of one step and the GFLOP/s it
 # implies for each measured rate. When torch cannot be imported the PyTorch side is skipped with
@@ -23,6 +24,7 @@ PYTHON=${PYTHON:-python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 REPEATS=${BENCH_REPEATS:-2}
 FALLBACK_PYTHON=${FALLBACK_PYTHON:-/usr/bin/python3}
+DTYPE=${BENCH_DTYPE:-float32}
 cd "$(dirname "$0")/.."
 
 tmp=$(mktemp -d)
@@ -72,7 +74,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 	fi
 	cat "$tmp/go1.txt" >>"$tmp/go.txt"
 	if [ "$torch" = yes ]; then
-		"$py" scripts/bench-pytorch.py --repeats "$REPEATS" >>"$tmp/torch.jsonl"
+		"$py" scripts/bench-pytorch.py --repeats "$REPEATS" --dtype "$DTYPE" >>"$tmp/torch.jsonl"
 	fi
 	echo "round $r/$ROUNDS done: $(uptime)"
 done
@@ -98,12 +100,12 @@ for line in open(go_path):
 go_cpu = {b: statistics.median(c for _, c in v) for b, v in go.items()}
 go = {b: statistics.median(w for w, _ in v) for b, v in go.items()}
 
-torch, nnz = {}, None
+torch, nnz, dtype = {}, None, "float32"
 for line in open(torch_path):
     if line.strip():
         r = json.loads(line)
         torch.setdefault((r["impl"], r["h"], r["B"]), []).append((r["steps_per_s"], r["steps_per_cpu_s"]))
-        nnz = r["nnz_mean"]
+        nnz, dtype = r["nnz_mean"], r.get("dtype", dtype)
 torch_cpu = {key: statistics.median(c for _, c in v) for key, v in torch.items()}
 torch = {key: statistics.median(w for w, _ in v) for key, v in torch.items()}
 
@@ -156,7 +158,7 @@ for r in rows:
     print("| " + " | ".join(r) + " |")
 print()
 print("samples/s = steps/s * B, wall clock, medians over the rounds (Go: BenchmarkTrain,"
-      " fused engine, 1 worker, 1 BLAS thread; PyTorch: 1 thread, float32); both include the per-epoch full-batch loss.")
+      " fused engine, 1 worker, 1 BLAS thread, float64; PyTorch: 1 thread, %s); both include the per-epoch full-batch loss." % dtype)
 if nnz is not None:
     print("kFLOP/step = B (4 nnz h + 6 h k), nnz = %.1f non-zero pixels per image (mean of the %d), k = %d;"
           " GFLOP/s adds the amortized per-epoch loss." % (nnz, N, K))

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Throughput of PyTorch's SGD step on the project's network, for comparison with `go test -bench Train ./train`.
 
-    /usr/bin/python3 scripts/bench-pytorch.py [--hidden 20,100] [--batch 1,8,64,512] [--repeats 5] [--block 0.25]
+    /usr/bin/python3 scripts/bench-pytorch.py [--hidden 20,100] [--batch 1,8,64,512] [--repeats 5] [--block 0.25] [--dtype float32]
 
 The network and data are the Go trainer's: 784 -> h -> 4, ReLU, biases, per-sample loss
 l_i = ||f(x_i) - y_i||^2, plain SGD on (1/B) sum_b l_b, the 512-image MNIST subset (digits 0-3,
 the first 128 of each in the training file, pixels / 255; loaded by export_curvature.load_subset).
-Two forms of the step, both float32, one thread (torch.set_num_threads(1)):
+Two forms of the step, both in float32 (--dtype float64: the Go trainer's precision), one thread
+(torch.set_num_threads(1)):
 
   autograd      model(x) -> loss -> loss.backward() -> torch.optim.SGD.step()
   handwritten   export_curvature.sgd_step: the gradient written out with torch ops, no autograd
@@ -45,20 +46,21 @@ import torch  # noqa: E402
 import export_curvature as ec  # noqa: E402
 
 IMPLS = ("autograd", "handwritten")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 POOL = 64
 
 
 class Bench:
     """One (impl, h, B) configuration: parameters, batch pool and a step function."""
 
-    def __init__(self, impl, X, Y, hidden, batch, lr, seed):
+    def __init__(self, impl, X, Y, hidden, batch, lr, seed, dtype=torch.float32):
         if impl not in IMPLS:
             raise ValueError("impl must be one of %s, not %r" % (", ".join(IMPLS), impl))
         n = X.shape[0]
         if not 1 <= batch <= n:
             raise ValueError("batch %d outside [1, n = %d]" % (batch, n))
         self.impl, self.h, self.B, self.X, self.Y, self.lr = impl, hidden, batch, X, Y, lr
-        self.model = ec.mlp(X.shape[1], hidden, Y.shape[1], seed, dtype=torch.float32)
+        self.model = ec.mlp(X.shape[1], hidden, Y.shape[1], seed, dtype=dtype)
         gen = torch.Generator().manual_seed(seed)
         self.pool = [torch.randperm(n, generator=gen)[:batch] for _ in range(POOL)]
         self.steps_per_epoch = max(1, n // batch)
@@ -138,7 +140,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=0.01, help="step size (the Go benchmark's 0.01)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mnist", default=None, help="directory of the MNIST IDX files (default: the Go module cache)")
+    ap.add_argument("--dtype", default="float32", choices=DTYPES, help="precision of the timed steps (default float32)")
     args = ap.parse_args(argv)
+    dtype = DTYPES[args.dtype]
     hs, bs = parse_list(args.hidden, "hidden"), parse_list(args.batch, "batch")
     impls = [s for s in args.impl.split(",") if s]
     if any(i not in IMPLS for i in impls):
@@ -151,12 +155,12 @@ def main(argv=None):
     if any(b > Xn.shape[0] for b in bs):
         raise SystemExit("--batch %s: B must be at most n = %d" % (args.batch, Xn.shape[0]))
     nnz_mean = float((Xn != 0).sum()) / Xn.shape[0]
-    X, Y = torch.from_numpy(Xn).float().contiguous(), torch.from_numpy(Yn).float().contiguous()
+    X, Y = torch.from_numpy(Xn).to(dtype).contiguous(), torch.from_numpy(Yn).to(dtype).contiguous()
     diff = steps_agree(X, Y, hs[0], min(bs))
     if not diff < 1e-12:
         raise SystemExit("autograd and hand-written steps differ by %g (float64)" % diff)
 
-    benches = [Bench(i, X, Y, h, b, args.lr, args.seed) for h in hs for b in bs for i in impls]
+    benches = [Bench(i, X, Y, h, b, args.lr, args.seed, dtype) for h in hs for b in bs for i in impls]
     blocks = [calibrate(bn, args.block) for bn in benches]
     rates, cpu_rates = [[] for _ in benches], [[] for _ in benches]
     for _ in range(args.repeats):
@@ -172,7 +176,7 @@ def main(argv=None):
                           "steps_per_cpu_s": round(medc, 1), "samples_per_cpu_s": round(medc * bn.B, 1),
                           "repeats": args.repeats,
                           "min_steps_per_s": round(min(r), 1), "max_steps_per_s": round(max(r), 1),
-                          "threads": torch.get_num_threads(), "dtype": "float32", "epoch_loss": True,
+                          "threads": torch.get_num_threads(), "dtype": args.dtype, "epoch_loss": True,
                           "n": int(X.shape[0]), "nnz_mean": round(nnz_mean, 2), "torch": torch.__version__}),
               flush=True)
 

@@ -74,6 +74,17 @@ class TestSteps(unittest.TestCase):
             bench = bp.Bench(impl, X, Y, 6, 3, 0.01, 0)
             self.assertEqual(bench.epochs(2), 2 * (16 // 3))
 
+    def test_dtype(self):
+        # --dtype float64 times steps in the Go trainer's precision: parameters and steps in float64
+        X, Y = synthetic()
+        for name, dt in bp.DTYPES.items():
+            bench = bp.Bench("handwritten", X.to(dt), Y.to(dt), 6, 3, 0.01, 0, dt)
+            self.assertTrue(all(p.dtype == dt for p in bench.model.parameters()), name)
+            self.assertEqual(bench.epochs(1), 16 // 3)
+            self.assertTrue(all(p.dtype == dt for p in bench.model.parameters()), name)
+        with self.assertRaises(SystemExit):
+            bp.main(["--dtype", "float16"])
+
     def test_bad_input(self):
         X, Y = synthetic()
         with self.assertRaises(ValueError):
