@@ -479,12 +479,26 @@ func (s *factSpace) gramBasis(gram []float64, rankTol float64) (*problem, []floa
 		sq := w[nk-1-a]
 		p.l[a] = sq / float64(n)
 		sv[a] = math.Sqrt(sq)
-		vec := gram[(nk-1-a)*nk : (nk-a)*nk]
-		for x := 0; x < nk; x++ {
-			u[x*r+a] = vec[x]
-			b[x*r+a] = vec[x] * sv[a]
-		}
 	}
+	// u[x, a] = eigenvector a (row nk-1-a of gram) at x, b = u diag(s): a transpose, in tiles
+	// of 32 x 32 (a column-by-column one writes a new cache line at every entry), the tile rows
+	// split between the cores
+	const tile = 32
+	tiles := (r + tile - 1) / tile
+	workers := min(runtime.GOMAXPROCS(0), tiles)
+	linalg.Parallel(workers, func(w int) int { return min(r, w*tiles/workers*tile) }, func(a0, a1 int) {
+		for ta := a0; ta < a1; ta += tile {
+			for x0 := 0; x0 < nk; x0 += tile {
+				for a := ta; a < min(ta+tile, a1); a++ {
+					vec := gram[(nk-1-a)*nk : (nk-a)*nk]
+					for x := x0; x < min(x0+tile, nk); x++ {
+						u[x*r+a] = vec[x]
+						b[x*r+a] = vec[x] * sv[a]
+					}
+				}
+			}
+		}
+	})
 	s.r, s.u, s.s = r, u, sv
 	p.space = s
 	return p, b, nil
