@@ -196,9 +196,9 @@ func checkBatch(n, batch int) error {
 }
 
 // finite reports whether no entry of xs is NaN or infinite: x - x is +0 for every finite x and
-// NaN for the others, and a sum of +0s is +0 while a NaN term makes it NaN. Four sums that do
-// not wait for each other (a check of IsNaN and IsInf per entry ran at a third of the speed: 0.8
-// s for the 1.3 GB of factors at h = 100).
+// NaN for the others, and a sum of +0s is +0 while a NaN term makes it NaN; four sums that do
+// not wait for each other. (IsNaN and IsInf per entry took 0.79 s on one core for the 1.3 GB
+// of factors at h = 100; firstNonFinite with this takes 0.07 s on two.)
 func finite(xs []float64) bool {
 	var s0, s1, s2, s3 float64
 	j := 0

@@ -145,7 +145,7 @@ func (o *operator) pack(x, m []float64, scaled bool) {
 // packedRow is the offset of row a's entries (a, a), ..., (a, r-1) in a packed vector.
 func packedRow(a, r int) int { return a*r - a*(a-1)/2 }
 
-// packMinRank is the rank from which pack and unpackUpper split the rows between two goroutines.
+// packMinRank is the rank from which upperRows splits the rows between two goroutines.
 const packMinRank = 512
 
 // upperRows calls do(a0, a1) on ranges of the rows 0..r-1 of an r x r upper triangle: at rank

@@ -75,7 +75,8 @@ var kernel, detected string
 // calls of a loop of small products.
 const threadTimeout = "20"
 
-// threadTimeoutSet is the timeout in effect when it was set at start-up (0 if it was not).
+// threadTimeoutSet is the timeout in effect when it was set at start-up (0 if it was not: set in
+// the environment, or a library without these entry points, such as an OpenMP build).
 var threadTimeoutSet int
 
 // backend names the backend with its kernel set, e.g. "openblas/SkylakeX".
