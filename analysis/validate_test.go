@@ -232,7 +232,7 @@ func TestFinite(t *testing.T) {
 		}
 		return true
 	}
-	fill := []float64{math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, -0.0, 1, -3.5e-300, 7e307}
+	fill := []float64{math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, math.Copysign(0, -1), 1, -3.5e-300, 7e307}
 	for n := 0; n <= 9; n++ {
 		xs := make([]float64, n)
 		for i := range xs {
