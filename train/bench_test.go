@@ -143,7 +143,7 @@ func BenchmarkForwardFootprint(b *testing.B) {
 			for it := 0; it < b.N; it++ {
 				for i := 0; i < e.n; i++ {
 					lo, hi := sp.ptr[i], sp.ptr[i+1]
-					dotRows(idx[lo:hi], sp.val[lo:hi], e.w1t, h, 0, e.d-1, e.zfull[i*h:i*h+h])
+					dotRows(idx[lo:hi], sp.val[lo:hi], e.w1t, e.stride, 0, e.d-1, e.zfull[i*e.stride:i*e.stride+h])
 				}
 			}
 			b.ReportMetric(float64(b.N*ds.N)/b.Elapsed().Seconds(), "samples/s")

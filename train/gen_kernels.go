@@ -256,7 +256,7 @@ func main() {
 		{"dotSub", "dotRowsSub", "idx []int, val []float64, m []float64, stride, off int, w *float64, s float64"},
 		{"sub", "subOuter", "idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64"},
 		{"add", "addOuter", "idx []int, val []float64, m []float64, stride, off int, d *float64"},
-		{"mask", "maskRows", "pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64"},
+		{"mask", "maskRows", "pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64"},
 		{"seg", "segDot", "seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int"},
 		{"segMark", "segDotMark", "seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) (int"},
 		{"segSub", "segDotSub", "seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64"},
@@ -458,15 +458,15 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	}
-	// maskRows: for every p in pix, w[p*h+off+k] -= s * sum over the set bits b of masks[p]
-	// (increasing; the j-th with the value vals[p*bstride+j]) of vals[p*bstride+j] dz[b*h+off+k],
-	// summed from 0 in registers (computed as w + g (-s)). Registers: SI pix, CX count, R11 masks,
-	// R12 vals, R13 bstride in bytes, DX &dz[off], R8 h in bytes, R10 &w[off], AX p, BX mask,
+	// maskRows: for every p in pix, w[p*stride+off+k] -= s * sum over the set bits b of masks[p]
+	// (increasing; the j-th with the value vals[p*bstride+j]) of vals[p*bstride+j]
+	// dz[b*stride+off+k], summed from 0 in registers (computed as w + g (-s)). Registers: SI pix,
+	// CX count, R11 masks, R12 vals, R13 bstride in bytes, DX &dz[off], R8 stride in bytes, R10 &w[off], AX p, BX mask,
 	// R9 &vals[p*bstride+j], DI b.
 	for c := 1; c <= set.maxBlocks; c++ {
 		name := fmt.Sprintf("mask%s%d", set.tag, c)
 		p("")
-		p("// func %s(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)", set.name("maskRows", c))
+		p("// func %s(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)", set.name("maskRows", c))
 		p("TEXT ·%s(SB), NOSPLIT, $0-152", set.name("maskRows", c))
 		p("\tMOVQ pix_base+0(FP), SI")
 		p("\tMOVQ pix_len+8(FP), CX")
@@ -475,7 +475,7 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		p("\tMOVQ bstride+72(FP), R13")
 		p("\tSHLQ $3, R13")
 		p("\tMOVQ dz_base+80(FP), DX")
-		p("\tMOVQ h+104(FP), R8")
+		p("\tMOVQ stride+104(FP), R8")
 		p("\tSHLQ $3, R8")
 		p("\tMOVQ off+112(FP), R9")
 		p("\tLEAQ (DX)(R9*8), DX")

@@ -145,12 +145,7 @@ func (e *gorgoniaNet) params() Params {
 // fullLoss evaluates L(w) with the fused forward pass on a copy of the graph's parameters.
 func (e *gorgoniaNet) fullLoss() float64 {
 	p := e.params()
-	h, d := p.Hidden, e.ds.D
-	for j := 0; j < h; j++ {
-		for q := 0; q < d; q++ {
-			e.eval.w1t[q*h+j] = p.W1[j*d+q]
-		}
-	}
+	e.eval.setW1(p.W1)
 	copy(e.eval.b1, p.B1)
 	copy(e.eval.w2, p.W2)
 	copy(e.eval.b2, p.B2)

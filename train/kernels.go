@@ -9,7 +9,7 @@ package train
 //	subOuter    m[idx[q], off+k]       -= s (val[q] d[k])                   (W1 -= s dz x^T, one sample)
 //	addOuter    m[idx[q], off+k]       += val[q] d[k]                       (G += dz x^T)
 //	applyRows   w[p, k] -= s g[p, k], g[p, k] = 0 for p in pix, k < h    (W1 -= s G)
-//	maskRows    w[p, k] -= s sum_j vals[p, j] dz[b_j, k], b_j the j-th bit of masks[p]  (W1 -= s X_B^T dZ, B <= 64)
+//	maskRows    w[p, k] -= s sum_j vals[p, j] dz[b_j, k], b_j the j-th bit of masks[p]  (W1 -= s X_B^T dZ, B <= 64; w and dz with the stride `stride`)
 //	dotRowsMark dotRows, and fused.markEntries's bookkeeping of the same entries
 //	segDot      out[r, k]               += sum_{q in [lo, hi)} val[q] m[idx[q], off+k]  for segments (r, lo, hi)
 //	segDotMark  segDot, and fused.markEntries's bookkeeping of the entries (position r)
@@ -35,7 +35,7 @@ type (
 	dotSubKernel  func(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)
 	subKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)
 	rowsKernel    func(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
-	maskKernel    func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+	maskKernel    func(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 	addKernel     func(idx []int, val []float64, m []float64, stride, off int, d *float64)
 	segKernel     func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
 	segSubKernel  func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, w *float64, s float64)
@@ -206,21 +206,21 @@ func applyRows(pix []int, g, w []float64, stride, h int, s float64) {
 	}
 }
 
-// maskRows applies w[p*h+k] -= s sum_j vals[p*bstride+j] dz[b_j*h+k] for every p in pix and
-// k < h, the sum over the set bits b_0 < b_1 < ... of masks[p] in increasing order, from 0 (the
-// values packed: the j-th set bit's is vals[p*bstride+j]). Every bit b must
-// be below bstride and dz must hold bstride rows of h; the caller guarantees both (the kernel
-// reads without checks).
-func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h int, w []float64, s float64) {
+// maskRows applies w[p*stride+k] -= s sum_j vals[p*bstride+j] dz[b_j*stride+k] for every p in
+// pix and k < h, the sum over the set bits b_0 < b_1 < ... of masks[p] in increasing order, from
+// 0 (the values packed: the j-th set bit's is vals[p*bstride+j]). Every bit b must be below
+// bstride and dz must hold bstride rows; the caller guarantees both (the kernel reads without
+// checks).
+func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, h int, w []float64, s float64) {
 	for _, p := range pix {
-		if p < 0 || p >= len(masks) || (p+1)*bstride > len(vals) || (p+1)*h > len(w) {
+		if p < 0 || p >= len(masks) || (p+1)*bstride > len(vals) || p*stride+h > len(w) {
 			panic("train: maskRows out of range")
 		}
 	}
-	if bstride > 64 || bstride*h > len(dz) {
+	if bstride > 64 || h > stride || (bstride-1)*stride+h > len(dz) {
 		panic("train: maskRows out of range")
 	}
-	j := windows(h, func(j, c int) { kern.mask[c](pix, masks, vals, bstride, dz, h, j, w, -s) })
+	j := windows(h, func(j, c int) { kern.mask[c](pix, masks, vals, bstride, dz, stride, j, w, -s) })
 	if j == h {
 		return
 	}
@@ -231,12 +231,12 @@ func maskRows(pix []int, masks []uint64, vals []float64, bstride int, dz []float
 			clear(g)
 			for m, jb := masks[p], 0; m != 0; m, jb = m&(m-1), jb+1 {
 				b := bits.TrailingZeros64(m)
-				v, d := vals[p*bstride+jb], dz[b*h+j0:b*h+j0+len(g)]
+				v, d := vals[p*bstride+jb], dz[b*stride+j0:b*stride+j0+len(g)]
 				for k := range g {
 					g[k] += v * d[k]
 				}
 			}
-			wr := w[p*h+j0 : p*h+j0+len(g)]
+			wr := w[p*stride+j0 : p*stride+j0+len(g)]
 			for k, x := range g {
 				wr[k] -= s * x
 			}

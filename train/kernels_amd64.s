@@ -4071,7 +4071,7 @@ mark13done:
 	VZEROUPPER
 	RET
 
-// func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows4(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4080,7 +4080,7 @@ TEXT ·maskRows4(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4120,7 +4120,7 @@ mask1done:
 	VZEROUPPER
 	RET
 
-// func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows8(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4129,7 +4129,7 @@ TEXT ·maskRows8(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4175,7 +4175,7 @@ mask2done:
 	VZEROUPPER
 	RET
 
-// func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows12(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4184,7 +4184,7 @@ TEXT ·maskRows12(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4236,7 +4236,7 @@ mask3done:
 	VZEROUPPER
 	RET
 
-// func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows16(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4245,7 +4245,7 @@ TEXT ·maskRows16(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4303,7 +4303,7 @@ mask4done:
 	VZEROUPPER
 	RET
 
-// func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows20(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4312,7 +4312,7 @@ TEXT ·maskRows20(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4376,7 +4376,7 @@ mask5done:
 	VZEROUPPER
 	RET
 
-// func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows24(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4385,7 +4385,7 @@ TEXT ·maskRows24(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4455,7 +4455,7 @@ mask6done:
 	VZEROUPPER
 	RET
 
-// func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows28(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4464,7 +4464,7 @@ TEXT ·maskRows28(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4540,7 +4540,7 @@ mask7done:
 	VZEROUPPER
 	RET
 
-// func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows32(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4549,7 +4549,7 @@ TEXT ·maskRows32(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4631,7 +4631,7 @@ mask8done:
 	VZEROUPPER
 	RET
 
-// func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows36(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4640,7 +4640,7 @@ TEXT ·maskRows36(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4728,7 +4728,7 @@ mask9done:
 	VZEROUPPER
 	RET
 
-// func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows40(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4737,7 +4737,7 @@ TEXT ·maskRows40(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4831,7 +4831,7 @@ mask10done:
 	VZEROUPPER
 	RET
 
-// func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows44(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4840,7 +4840,7 @@ TEXT ·maskRows44(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -4940,7 +4940,7 @@ mask11done:
 	VZEROUPPER
 	RET
 
-// func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows48(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -4949,7 +4949,7 @@ TEXT ·maskRows48(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -5055,7 +5055,7 @@ mask12done:
 	VZEROUPPER
 	RET
 
-// func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRows52(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -5064,7 +5064,7 @@ TEXT ·maskRows52(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -16733,7 +16733,7 @@ markZ26done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ4(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -16742,7 +16742,7 @@ TEXT ·maskRowsZ4(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -16782,7 +16782,7 @@ maskZ1done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ8(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -16791,7 +16791,7 @@ TEXT ·maskRowsZ8(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -16831,7 +16831,7 @@ maskZ2done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ12(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -16840,7 +16840,7 @@ TEXT ·maskRowsZ12(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -16886,7 +16886,7 @@ maskZ3done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ16(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -16895,7 +16895,7 @@ TEXT ·maskRowsZ16(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -16941,7 +16941,7 @@ maskZ4done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ20(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -16950,7 +16950,7 @@ TEXT ·maskRowsZ20(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17002,7 +17002,7 @@ maskZ5done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ24(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17011,7 +17011,7 @@ TEXT ·maskRowsZ24(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17063,7 +17063,7 @@ maskZ6done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ28(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17072,7 +17072,7 @@ TEXT ·maskRowsZ28(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17130,7 +17130,7 @@ maskZ7done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ32(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17139,7 +17139,7 @@ TEXT ·maskRowsZ32(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17197,7 +17197,7 @@ maskZ8done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ36(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17206,7 +17206,7 @@ TEXT ·maskRowsZ36(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17270,7 +17270,7 @@ maskZ9done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ40(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17279,7 +17279,7 @@ TEXT ·maskRowsZ40(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17343,7 +17343,7 @@ maskZ10done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ44(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17352,7 +17352,7 @@ TEXT ·maskRowsZ44(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17422,7 +17422,7 @@ maskZ11done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ48(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17431,7 +17431,7 @@ TEXT ·maskRowsZ48(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17501,7 +17501,7 @@ maskZ12done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ52(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17510,7 +17510,7 @@ TEXT ·maskRowsZ52(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17586,7 +17586,7 @@ maskZ13done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ56(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17595,7 +17595,7 @@ TEXT ·maskRowsZ56(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17671,7 +17671,7 @@ maskZ14done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ60(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17680,7 +17680,7 @@ TEXT ·maskRowsZ60(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17762,7 +17762,7 @@ maskZ15done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ64(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17771,7 +17771,7 @@ TEXT ·maskRowsZ64(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17853,7 +17853,7 @@ maskZ16done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ68(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17862,7 +17862,7 @@ TEXT ·maskRowsZ68(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -17950,7 +17950,7 @@ maskZ17done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ72(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -17959,7 +17959,7 @@ TEXT ·maskRowsZ72(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18047,7 +18047,7 @@ maskZ18done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ76(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18056,7 +18056,7 @@ TEXT ·maskRowsZ76(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18150,7 +18150,7 @@ maskZ19done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ80(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18159,7 +18159,7 @@ TEXT ·maskRowsZ80(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18253,7 +18253,7 @@ maskZ20done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ84(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18262,7 +18262,7 @@ TEXT ·maskRowsZ84(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18362,7 +18362,7 @@ maskZ21done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ88(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18371,7 +18371,7 @@ TEXT ·maskRowsZ88(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18471,7 +18471,7 @@ maskZ22done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ92(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18480,7 +18480,7 @@ TEXT ·maskRowsZ92(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18586,7 +18586,7 @@ maskZ23done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ96(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18595,7 +18595,7 @@ TEXT ·maskRowsZ96(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18701,7 +18701,7 @@ maskZ24done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ100(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18710,7 +18710,7 @@ TEXT ·maskRowsZ100(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX
@@ -18822,7 +18822,7 @@ maskZ25done:
 	VZEROUPPER
 	RET
 
-// func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+// func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 TEXT ·maskRowsZ104(SB), NOSPLIT, $0-152
 	MOVQ pix_base+0(FP), SI
 	MOVQ pix_len+8(FP), CX
@@ -18831,7 +18831,7 @@ TEXT ·maskRowsZ104(SB), NOSPLIT, $0-152
 	MOVQ bstride+72(FP), R13
 	SHLQ $3, R13
 	MOVQ dz_base+80(FP), DX
-	MOVQ h+104(FP), R8
+	MOVQ stride+104(FP), R8
 	SHLQ $3, R8
 	MOVQ off+112(FP), R9
 	LEAQ (DX)(R9*8), DX

@@ -18,7 +18,7 @@ func subOuter4(idx []int, val []float64, m []float64, stride, off int, d *float6
 func addOuter4(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -45,7 +45,7 @@ func subOuter8(idx []int, val []float64, m []float64, stride, off int, d *float6
 func addOuter8(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -72,7 +72,7 @@ func subOuter12(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter12(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -99,7 +99,7 @@ func subOuter16(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter16(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -126,7 +126,7 @@ func subOuter20(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter20(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -153,7 +153,7 @@ func subOuter24(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter24(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -180,7 +180,7 @@ func subOuter28(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter28(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -207,7 +207,7 @@ func subOuter32(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter32(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -234,7 +234,7 @@ func subOuter36(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter36(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -261,7 +261,7 @@ func subOuter40(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter40(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -288,7 +288,7 @@ func subOuter44(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter44(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -315,7 +315,7 @@ func subOuter48(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter48(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -342,7 +342,7 @@ func subOuter52(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuter52(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRows52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDot52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -369,7 +369,7 @@ func subOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuterZ4(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ4(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ4(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -396,7 +396,7 @@ func subOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float
 func addOuterZ8(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ8(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ8(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -423,7 +423,7 @@ func subOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ12(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ12(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ12(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -450,7 +450,7 @@ func subOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ16(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ16(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ16(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -477,7 +477,7 @@ func subOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ20(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ20(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ20(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -504,7 +504,7 @@ func subOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ24(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ24(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ24(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -531,7 +531,7 @@ func subOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ28(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ28(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ28(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -558,7 +558,7 @@ func subOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ32(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ32(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ32(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -585,7 +585,7 @@ func subOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ36(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ36(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ36(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -612,7 +612,7 @@ func subOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ40(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ40(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ40(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -639,7 +639,7 @@ func subOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ44(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ44(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ44(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -666,7 +666,7 @@ func subOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ48(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ48(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ48(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -693,7 +693,7 @@ func subOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ52(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ52(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ52(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -720,7 +720,7 @@ func subOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ56(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ56(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ56(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -747,7 +747,7 @@ func subOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ60(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ60(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ60(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -774,7 +774,7 @@ func subOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ64(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ64(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ64(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -801,7 +801,7 @@ func subOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ68(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ68(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ68(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -828,7 +828,7 @@ func subOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ72(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ72(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ72(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -855,7 +855,7 @@ func subOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ76(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ76(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ76(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -882,7 +882,7 @@ func subOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ80(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ80(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ80(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -909,7 +909,7 @@ func subOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ84(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ84(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ84(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -936,7 +936,7 @@ func subOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ88(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ88(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ88(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -963,7 +963,7 @@ func subOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ92(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ92(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ92(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -990,7 +990,7 @@ func subOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *floa
 func addOuterZ96(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ96(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ96(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -1017,7 +1017,7 @@ func subOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *flo
 func addOuterZ100(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ100(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ100(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)
@@ -1044,7 +1044,7 @@ func subOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *flo
 func addOuterZ104(idx []int, val []float64, m []float64, stride, off int, d *float64)
 
 //go:noescape
-func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, h, off int, w []float64, negS float64)
+func maskRowsZ104(pix []int, masks []uint64, vals []float64, bstride int, dz []float64, stride, off int, w []float64, negS float64)
 
 //go:noescape
 func segDotZ104(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int)

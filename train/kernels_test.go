@@ -106,9 +106,10 @@ func TestRowKernels(t *testing.T) {
 				}
 
 				// maskRows: rows of m stand for the pixels, a batch of bs <= 64 positions with
-				// rows of w columns in dz (stride w)
+				// rows of w columns in dz, both with the stride `stride` (the padding columns
+				// of wm must stay untouched)
 				bs := 1 + rng.IntN(64)
-				dz := make([]float64, bs*w)
+				dz := make([]float64, bs*stride)
 				for i := range dz {
 					dz[i] = rng.NormFloat64()
 				}
@@ -125,7 +126,7 @@ func TestRowKernels(t *testing.T) {
 					}
 				}
 				mpix := rng.Perm(rows)[:rng.IntN(rows+1)]
-				wm := make([]float64, rows*w)
+				wm := make([]float64, rows*stride)
 				for i := range wm {
 					wm[i] = rng.NormFloat64()
 				}
@@ -135,14 +136,14 @@ func TestRowKernels(t *testing.T) {
 						g, j := 0.0, 0
 						for b := 0; b < bs; b++ {
 							if masks[p]>>b&1 == 1 {
-								g += vals[p*bs+j] * dz[b*w+k]
+								g += vals[p*bs+j] * dz[b*stride+k]
 								j++
 							}
 						}
-						refm[p*w+k] -= s * g
+						refm[p*stride+k] -= s * g
 					}
 				}
-				maskRows(mpix, masks, vals, bs, dz, w, wm, s)
+				maskRows(mpix, masks, vals, bs, dz, stride, w, wm, s)
 				if !sameBits(wm, refm) {
 					t.Fatalf("%s: maskRows width %d, batch %d, %d rows: differs from the plain loop", set.name, w, bs, len(mpix))
 				}
@@ -335,7 +336,8 @@ func TestRowKernelsBounds(t *testing.T) {
 		"subOuter":    func() { subOuter([]int{0}, []float64{}, m, 10, 0, 2, make([]float64, 4), 1) },
 		"addOuter":    func() { addOuter([]int{2}, []float64{1}, m, 10, 0, 2, make([]float64, 11)) },
 		"applyRows":   func() { applyRows([]int{3}, m, m, 10, 4, 1) },
-		"maskRows":    func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, m[:20], 1) },
+		"maskRows":    func() { maskRows([]int{2}, make([]uint64, 3), make([]float64, 6), 2, m, 10, 10, m[:20], 1) },
+		"maskRows h":  func() { maskRows([]int{0}, make([]uint64, 3), make([]float64, 6), 2, m, 10, 11, m, 1) },
 		"segDot row":  func() { segDot([]int{2, 0, 1}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
 		"segDot q":    func() { segDot([]int{0, 0, 2}, []int{0}, []float64{1}, m, 10, 10, 0, m[:20], 10, 2) },
 		"segDot idx":  func() { segDot([]int{0, 0, 1}, []int{3}, []float64{1}, m, 10, 10, 3, m[:20], 10, 2) },
@@ -446,7 +448,7 @@ func TestStepReusesLossForward(t *testing.T) {
 			poisoned := newFused(ds, sp, p, c, m)
 			poisoned.fullLoss()
 			for j := 0; j < h; j++ {
-				poisoned.zfull[batch[0]*h+j] = math.NaN()
+				poisoned.zfull[batch[0]*poisoned.stride+j] = math.NaN()
 			}
 			if l := poisoned.step(batch, 0.05); !math.IsNaN(l) {
 				t.Fatalf("h = %d, B = %d: the step computed its own forward pass (loss %v)", h, m, l)

@@ -172,7 +172,7 @@ func (t *sharpnessTracker) estimate(p Params) (float64, float64, []float64, int,
 // same product as model.hvp(v, out, true), summed in another order (the tests compare them).
 type gnProduct struct {
 	m     *model
-	eng   *fused    // a view: sp, d, h, w1t (V1^T, then the result's W1^T) and dz
+	eng   *fused    // a view: sp, d, h, stride h, w1t (V1^T, then the result's W1^T) and dz
 	v1t   []float64 // D x h
 	o1t   []float64 // D x h
 	dz    []float64 // n x h: (1/n) relu'(u_i) .* W2^T R(df_i)
@@ -184,7 +184,7 @@ func newGNProduct(m *model) *gnProduct {
 	n, d, h := m.ds.N, m.d, m.h
 	g := &gnProduct{m: m, v1t: make([]float64, d*h), o1t: make([]float64, d*h), dz: make([]float64, n*h),
 		z: make([]float64, h), ra: make([]float64, h), rdf: make([]float64, m.k)}
-	g.eng = &fused{sp: m.sp, d: d, h: h, dz: g.dz}
+	g.eng = &fused{sp: m.sp, d: d, h: h, stride: h, dz: g.dz}
 	return g
 }
 

@@ -34,9 +34,9 @@ func TestStepW1Order(t *testing.T) {
 							continue
 						}
 						for j := 0; j < h; j++ {
-							d := v * e.dz[b*h+j]
-							inTurn[q*h+j] -= s * d
-							g[q*h+j] += d
+							d := v * e.dz[b*e.stride+j]
+							inTurn[q*e.stride+j] -= s * d
+							g[q*e.stride+j] += d
 						}
 					}
 				}
