@@ -51,7 +51,7 @@ func TestSegDot(t *testing.T) {
 				for s := 0; s < len(seg); s += 3 {
 					for q := seg[s+1]; q < seg[s+2]; q++ {
 						for k := 0; k < w; k++ {
-							want[seg[s]*ostride+k] += val[q] * m[idx[q]*stride+k]
+							want[seg[s]*ostride+k] = math.FMA(val[q], m[idx[q]*stride+k], want[seg[s]*ostride+k])
 						}
 					}
 				}
@@ -72,9 +72,9 @@ func TestSegDot(t *testing.T) {
 					for k := 0; k < w; k++ {
 						o := wantOut[seg[t]*ostride+k]
 						for q := seg[t+1]; q < seg[t+2]; q++ {
-							o += val[q] * m[idx[q]*stride+k]
+							o = math.FMA(val[q], m[idx[q]*stride+k], o)
 						}
-						wantW[seg[t]*ostride+k] -= s * o
+						wantW[seg[t]*ostride+k] = math.FMA(-s, o, wantW[seg[t]*ostride+k])
 						wantOut[seg[t]*ostride+k] = 0
 					}
 				}

@@ -664,7 +664,7 @@ func (e *fused) step(batch []int, lr float64) float64 {
 		for q := 0; q < d; q++ {
 			w, g := e.w1t[q*ld:q*ld+h], e.g1t[q*ld:q*ld+h]
 			for j := range w {
-				w[j] -= s * g[j]
+				w[j] = math.FMA(-s, g[j], w[j]) // the row kernels' step (kernels.go)
 			}
 		}
 	case rows == nil:
@@ -674,8 +674,7 @@ func (e *fused) step(batch []int, lr float64) float64 {
 			e.columnUpdate(e.sp.active, e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
 		}
 	case m <= seqMaxBatch:
-		// w -= s (v dz_b) for each sample b of the batch in turn (for B = 1 the same rounding
-		// as accumulating g = 0 + v dz and subtracting s g)
+		// w += v (-s dz_b) for each sample b of the batch in turn (subOuter)
 		sp := e.sp
 		for b, i := range batch {
 			subOuter(sp.idx[sp.ptr[i]:sp.ptr[i+1]], sp.val[sp.ptr[i]:sp.ptr[i+1]], e.w1t, ld, 0, d-1, e.dz[b*ld:b*ld+h], s)

@@ -9,9 +9,10 @@
 //
 //	go run gen_kernels.go    (go generate ./train)
 //
-// Every kernel multiplies and adds with separate instructions (no fused multiply-add) in the
-// order of the portable loops, so each lane rounds exactly as the scalar Go code does, in
-// either set.
+// Every multiply-add of a kernel is one fused multiply-add instruction (VFMADD231PD, or
+// VFNMADD231PD for w - s g), in the order of the portable loops, which use math.FMA: one
+// rounding per multiply-add, so each lane rounds exactly as the scalar Go code does, in either
+// set (kernels.go).
 package main
 
 import (
@@ -201,8 +202,8 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
-	// subScaledRows: for every p in pix, w[p*stride+k] -= s * g[p*stride+k] and g[p*stride+k] = 0
-	// for k < 4 n4 (computed as w + g (-s), exact as in subOuter).
+	// subScaledRows: for every p in pix, w[p*stride+k] = fma(-s, g[p*stride+k], w[p*stride+k])
+	// and g[p*stride+k] = 0 for k < 4 n4.
 	p("")
 	p("// func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)")
 	p("TEXT ·subScaledRows(SB), NOSPLIT, $0-96")
@@ -226,8 +227,8 @@ func main() {
 	p("\tLEAQ (DX)(AX*1), R11")
 	p("\tMOVQ R9, BX")
 	p("colsloop:")
-	p("\tVMULPD (R10), Y14, Y15")
-	p("\tVADDPD (R11), Y15, Y15")
+	p("\tVMOVUPD (R11), Y15")
+	p("\tVFMADD231PD (R10), Y14, Y15")
 	p("\tVMOVUPD Y15, (R11)")
 	p("\tVMOVUPD Y13, (R10)")
 	p("\tADDQ $32, R10")
@@ -351,9 +352,7 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 	}
 	// dotBody accumulates val[q] m[row, cols of u] into u.
 	dotBody := func(u unit) {
-		t := 14 + u.i%2
-		p("\tVMULPD %d(DX)(AX*1), %s, %s", u.off, u.r(13), u.r(t))
-		p("\tVADDPD %s, %s, %s", u.r(t), u.r(u.i), u.r(u.i))
+		p("\tVFMADD231PD %d(DX)(AX*1), %s, %s", u.off, u.r(13), u.r(u.i))
 	}
 	for c := 1; c <= set.maxBlocks; c++ {
 		// dotRows: out[k] = sum_q val[q] m[idx[q]*stride+off+k]; accumulators 0..c-1, v in 13,
@@ -369,7 +368,7 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		p("\tVZEROUPPER")
 		p("\tRET")
 
-		// dotRowsSub: w[k] -= s * sum_q val[q] m[idx[q]*stride+off+k].
+		// dotRowsSub: w[k] = fma(-s, sum_q val[q] m[idx[q]*stride+off+k], w[k]).
 		p("")
 		p("// func %s(idx []int, val []float64, m []float64, stride, off int, w *float64, s float64)", set.name("dotRowsSub", c))
 		p("TEXT ·%s(SB), NOSPLIT, $0-104", set.name("dotRowsSub", c))
@@ -379,17 +378,15 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		entries(fmt.Sprintf("dotsub%s%d", set.tag, c), c, nil, dotBody)
 		p("\tVBROADCASTSD s+96(FP), %s", set.b(13))
 		each(c, func(u unit) {
-			p("\tVMULPD %s, %s, %s", u.r(13), u.r(u.i), u.r(u.i))
 			p("\tVMOVUPD %d(R10), %s", u.off, u.r(14))
-			p("\tVSUBPD %s, %s, %s", u.r(u.i), u.r(14), u.r(14))
+			p("\tVFNMADD231PD %s, %s, %s", u.r(u.i), u.r(13), u.r(14))
 			p("\tVMOVUPD %s, %d(R10)", u.r(14), u.off)
 		})
 		p("\tVZEROUPPER")
 		p("\tRET")
 
-		// subOuter: m[idx[q]*stride+off+k] -= s * (val[q] * d[k]), computed as
-		// m + (v d) (-s): negation is exact, so this rounds as m - s (v d) does. d in
-		// registers 0..c-1, v in 13, -s in 14, the product in 15.
+		// subOuter: m[idx[q]*stride+off+k] = fma(val[q], (-s) d[k], m[...]), (-s) d[k] rounded
+		// once, at the start, in registers 0..c-1; v in 13, -s in 14, m's row in 15.
 		p("")
 		p("// func %s(idx []int, val []float64, m []float64, stride, off int, d *float64, negS float64)", set.name("subOuter", c))
 		p("TEXT ·%s(SB), NOSPLIT, $0-104", set.name("subOuter", c))
@@ -397,16 +394,16 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		p("\tMOVQ d+88(FP), R10")
 		each(c, func(u unit) { p("\tVMOVUPD %d(R10), %s", u.off, u.r(u.i)) })
 		p("\tVBROADCASTSD negS+96(FP), %s", set.b(14))
+		each(c, func(u unit) { p("\tVMULPD %s, %s, %s", u.r(14), u.r(u.i), u.r(u.i)) })
 		entries(fmt.Sprintf("sub%s%d", set.tag, c), c, nil, func(u unit) {
-			p("\tVMULPD %s, %s, %s", u.r(u.i), u.r(13), u.r(15))
-			p("\tVMULPD %s, %s, %s", u.r(14), u.r(15), u.r(15))
-			p("\tVADDPD %d(DX)(AX*1), %s, %s", u.off, u.r(15), u.r(15))
+			p("\tVMOVUPD %d(DX)(AX*1), %s", u.off, u.r(15))
+			p("\tVFMADD231PD %s, %s, %s", u.r(u.i), u.r(13), u.r(15))
 			p("\tVMOVUPD %s, %d(DX)(AX*1)", u.r(15), u.off)
 		})
 		p("\tVZEROUPPER")
 		p("\tRET")
 
-		// addOuter: m[idx[q]*stride+off+k] += val[q] * d[k].
+		// addOuter: m[idx[q]*stride+off+k] = fma(val[q], d[k], m[...]).
 		p("")
 		p("// func %s(idx []int, val []float64, m []float64, stride, off int, d *float64)", set.name("addOuter", c))
 		p("TEXT ·%s(SB), NOSPLIT, $0-96", set.name("addOuter", c))
@@ -415,8 +412,8 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		each(c, func(u unit) { p("\tVMOVUPD %d(R10), %s", u.off, u.r(u.i)) })
 		entries(fmt.Sprintf("add%s%d", set.tag, c), c, nil, func(u unit) {
 			t := 14 + u.i%2
-			p("\tVMULPD %s, %s, %s", u.r(u.i), u.r(13), u.r(t))
-			p("\tVADDPD %d(DX)(AX*1), %s, %s", u.off, u.r(t), u.r(t))
+			p("\tVMOVUPD %d(DX)(AX*1), %s", u.off, u.r(t))
+			p("\tVFMADD231PD %s, %s, %s", u.r(u.i), u.r(13), u.r(t))
 			p("\tVMOVUPD %s, %d(DX)(AX*1)", u.r(t), u.off)
 		})
 		p("\tVZEROUPPER")
@@ -460,7 +457,7 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 	}
 	// maskRows: for every p in pix, w[p*stride+off+k] -= s * sum over the set bits b of masks[p]
 	// (increasing; the j-th with the value vals[p*bstride+j]) of vals[p*bstride+j]
-	// dz[b*stride+off+k], summed from 0 in registers (computed as w + g (-s)). Registers: SI pix,
+	// dz[b*stride+off+k], summed from 0 in registers, and w = fma(-s, g, w). Registers: SI pix,
 	// CX count, R11 masks, R12 vals, R13 bstride in bytes, DX &dz[off], R8 stride in bytes, R10 &w[off], AX p, BX mask,
 	// R9 &vals[p*bstride+j], DI b.
 	for c := 1; c <= set.maxBlocks; c++ {
@@ -500,17 +497,16 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		p("\tADDQ $8, R9")
 		p("\tIMULQ R8, DI")
 		each(c, func(u unit) {
-			p("\tVMULPD %d(DX)(DI*1), %s, %s", u.off, u.r(13), u.r(15))
-			p("\tVADDPD %s, %s, %s", u.r(15), u.r(u.i), u.r(u.i))
+			p("\tVFMADD231PD %d(DX)(DI*1), %s, %s", u.off, u.r(13), u.r(u.i))
 		})
 		p("\tTESTQ BX, BX")
 		p("\tJNE %sbit", name)
 		p("%sstore:", name)
 		p("\tIMULQ R8, AX")
 		each(c, func(u unit) {
-			p("\tVMULPD %s, %s, %s", u.r(14), u.r(u.i), u.r(u.i))
-			p("\tVADDPD %d(R10)(AX*1), %s, %s", u.off, u.r(u.i), u.r(u.i))
-			p("\tVMOVUPD %s, %d(R10)(AX*1)", u.r(u.i), u.off)
+			p("\tVMOVUPD %d(R10)(AX*1), %s", u.off, u.r(15))
+			p("\tVFMADD231PD %s, %s, %s", u.r(u.i), u.r(14), u.r(15))
+			p("\tVMOVUPD %s, %d(R10)(AX*1)", u.r(15), u.off)
 		})
 		p("\tADDQ $8, SI")
 		p("\tDECQ CX")
@@ -601,9 +597,8 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 		segEpilogue(name, "R14", c, nil, nil)
 	}
 
-	// segDotSub: segDot, then for every segment w[r*ostride+off+k] -= s * out[r, k] and
-	// out[r, k] = 0 (w has out's shape), computed as dotRowsSub computes w -= s acc: the sum times
-	// s (sum first), subtracted from w (w first). Registers as in segDot, and R15 &w[off], CX the
+	// segDotSub: segDot, then for every segment w[r*ostride+off+k] = fma(-s, out[r, k], w[...])
+	// and out[r, k] = 0 (w has out's shape), as dotRowsSub computes its step. Registers as in segDot, and R15 &w[off], CX the
 	// output row's offset, 13 s and 15 zero at the store.
 	for c := 1; c <= set.maxBlocks; c++ {
 		name := fmt.Sprintf("segs%s%d", set.tag, c)
@@ -619,9 +614,8 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 			p("\tVXORPD Y15, Y15, Y15")
 			p("\tLEAQ (R15)(CX*1), AX")
 			each(c, func(u unit) {
-				p("\tVMULPD %s, %s, %s", u.r(13), u.r(u.i), u.r(u.i))
 				p("\tVMOVUPD %d(AX), %s", u.off, u.r(14))
-				p("\tVSUBPD %s, %s, %s", u.r(u.i), u.r(14), u.r(14))
+				p("\tVFNMADD231PD %s, %s, %s", u.r(u.i), u.r(13), u.r(14))
 				p("\tVMOVUPD %s, %d(AX)", u.r(14), u.off)
 				p("\tVMOVUPD %s, %d(R12)", u.r(15), u.off)
 			})

@@ -61,7 +61,7 @@ func TestRowKernels(t *testing.T) {
 				want := make([]float64, w)
 				for k := range want {
 					for q, p := range idx {
-						want[k] += val[q] * m[p*stride+off+k]
+						want[k] = math.FMA(val[q], m[p*stride+off+k], want[k])
 					}
 				}
 				got := make([]float64, w)
@@ -75,7 +75,7 @@ func TestRowKernels(t *testing.T) {
 				wv := append([]float64(nil), d...)
 				wantSub := make([]float64, w)
 				for k := range wantSub {
-					wantSub[k] = d[k] - s*want[k]
+					wantSub[k] = math.FMA(-s, want[k], d[k])
 				}
 				dotRowsSub(idx, val, m, stride, off, rows-1, wv, s)
 				if !sameBits(wv, wantSub) {
@@ -89,9 +89,9 @@ func TestRowKernels(t *testing.T) {
 					for q, p := range idx {
 						for k := 0; k < w; k++ {
 							if sub {
-								ref[p*stride+off+k] -= s * (val[q] * d[k])
+								ref[p*stride+off+k] = math.FMA(val[q], -s*d[k], ref[p*stride+off+k])
 							} else {
-								ref[p*stride+off+k] += val[q] * d[k]
+								ref[p*stride+off+k] = math.FMA(val[q], d[k], ref[p*stride+off+k])
 							}
 						}
 					}
@@ -136,11 +136,11 @@ func TestRowKernels(t *testing.T) {
 						g, j := 0.0, 0
 						for b := 0; b < bs; b++ {
 							if masks[p]>>b&1 == 1 {
-								g += vals[p*bs+j] * dz[b*stride+k]
+								g = math.FMA(vals[p*bs+j], dz[b*stride+k], g)
 								j++
 							}
 						}
-						refm[p*stride+k] -= s * g
+						refm[p*stride+k] = math.FMA(-s, g, refm[p*stride+k])
 					}
 				}
 				maskRows(mpix, masks, vals, bs, dz, stride, w, wm, s)
@@ -158,7 +158,7 @@ func TestRowKernels(t *testing.T) {
 				ref, refg := append([]float64(nil), m...), append([]float64(nil), g...)
 				for _, p := range pix {
 					for k := 0; k < w; k++ {
-						ref[p*stride+k] -= s * g[p*stride+k]
+						ref[p*stride+k] = math.FMA(-s, g[p*stride+k], ref[p*stride+k])
 						refg[p*stride+k] = 0
 					}
 				}
@@ -219,7 +219,7 @@ func dotRowsMarkTrials(t *testing.T, set string) {
 			want := make([]float64, w)
 			for k := range want {
 				for q, p := range idx {
-					want[k] += val[q] * m[p*stride+off+k]
+					want[k] = math.FMA(val[q], m[p*stride+off+k], want[k])
 				}
 			}
 			got := make([]float64, w)

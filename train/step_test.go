@@ -2,15 +2,16 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
 
 // TestStepW1Order checks the order in which a step of the fused engine applies the batch's W1
 // gradient, against plain loops over the dense pixels of each sample (zeros skipped) with the
-// hidden deltas dz the step computed: batches of at most seqMaxBatch samples subtract
-// s v dz_b for each sample b in turn; larger ones sum g = v_1 dz_1 + ... + v_B dz_B from 0 in
-// batch order and subtract s g once. Both must hold bit for bit, at h = 20 and at h = 100 (the
+// hidden deltas dz the step computed: batches of at most seqMaxBatch samples add v (-s dz_b)
+// for each sample b in turn; larger ones sum g = v_1 dz_1 + ... + v_B dz_B from 0 in batch order
+// and subtract s g once (every multiply-add fused, kernels.go). Both must hold bit for bit, at h = 20 and at h = 100 (the
 // blocked forward pass), and each must differ from the other order somewhere (else the test
 // could not tell them apart).
 func TestStepW1Order(t *testing.T) {
@@ -34,14 +35,14 @@ func TestStepW1Order(t *testing.T) {
 							continue
 						}
 						for j := 0; j < h; j++ {
-							d := v * e.dz[b*e.stride+j]
-							inTurn[q*e.stride+j] -= s * d
-							g[q*e.stride+j] += d
+							at, d := q*e.stride+j, e.dz[b*e.stride+j]
+							inTurn[at] = math.FMA(v, -s*d, inTurn[at])
+							g[at] = math.FMA(v, d, g[at])
 						}
 					}
 				}
 				for q := range summed {
-					summed[q] -= s * g[q]
+					summed[q] = math.FMA(-s, g[q], summed[q])
 				}
 				want, other := summed, inTurn
 				if batch <= seqMaxBatch {

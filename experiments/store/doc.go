@@ -12,7 +12,7 @@
 //
 // Layout of a store directory:
 //
-//	FORMAT                     "sgdstab store format 3": Open refuses a store of another format
+//	FORMAT                     "sgdstab store format 4": Open refuses a store of another format
 //	<key[0:2]>/<key>.json      the record (spec, status, losses, analysis report, timings, ...)
 //	<key[0:2]>/<key>.npy       converged runs: the final parameters, float64, shape (d,)
 //	<key[0:2]>/<key>.lease     while a process trains the run: its lease (JSON host, pid,

@@ -18,7 +18,10 @@ import (
 // runs keep their parameters in a params file beside the record. Format 3: the analysis reports
 // the shape of the top eigenmatrix of pinv(C) D, and bound (25) has one more start (the top
 // eigenvector of that eigenmatrix), which can raise (25) and with it the bracket's lower end.
-const Format = 3
+// Format 4: the fused engine's row kernels (the forward product and the weight gradient) fuse
+// every multiply-add (one rounding; train/kernels.go), so every trajectory differs from format
+// 3's in the last bits, and a run at the edge of stability can end elsewhere.
+const Format = 4
 
 // Spec is everything that determines a run's result. Train and Analysis are the JSON encodings
 // of the resolved train.Config and of the resolved analysis settings (every default filled in,
