@@ -82,7 +82,7 @@ func newSparseX(ds *data.Dataset) *sparseX {
 // df = 2c r, grad W2 = df a^T, grad b2 = df, dz = relu'(z) .* (W2^T df), grad W1 = dz x^T,
 // grad b1 = dz; a step subtracts (eta/B) times the batch's summed gradient (every gradient entry
 // summed over the batch in increasing position from 0), except that batches of at most
-// seqMaxBatch samples subtract each sample's W1 gradient in turn. Dense inputs and large batches
+// seqMax samples (seqMaxFor) subtract each sample's W1 gradient in turn. Dense inputs and large batches
 // compute Z = X_B W1^T and grad W1^T = X_B^T dZ with blas64.Gemm instead.
 type fused struct {
 	ds         *data.Dataset
@@ -127,6 +127,8 @@ type fused struct {
 	forwards  int // full-batch forward passes so far (tests)
 	// gemmMin is the smallest batch multiplied densely (math.MaxInt: never)
 	gemmMin int
+	// seqMax is the largest batch whose W1 gradients are applied sample by sample (seqMaxFor)
+	seqMax int
 	// blocked: batches of at least blockMinBatch samples use blockForward, with the pixel blocks
 	// in blocks and its segment scratch in seg (3 per batch position)
 	blocked bool
@@ -139,7 +141,7 @@ type fused struct {
 func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fused {
 	d, h, k := ds.D, p.Hidden, ds.K
 	ld := rowStride(h)
-	e := &fused{ds: ds, sp: sp, n: ds.N, d: d, h: h, k: k, c: c, stride: ld,
+	e := &fused{ds: ds, sp: sp, n: ds.N, d: d, h: h, k: k, c: c, stride: ld, seqMax: seqMaxFor(h),
 		w1t: alignedFloats(d * ld), b1: append([]float64(nil), p.B1...),
 		w2: append([]float64(nil), p.W2...), b2: append([]float64(nil), p.B2...),
 		g1t: alignedFloats(d * ld), gacc: alignedFloats(d * ld), gb1: make([]float64, h), gw2: make([]float64, k*h), gb2: make([]float64, k),
@@ -154,7 +156,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	if gemmMinOverride > 0 {
 		e.gemmMin = gemmMinOverride
 	}
-	if e.bstride = min(batch, maskMaxBatch); batch > seqMaxBatch {
+	if e.bstride = min(batch, maskMaxBatch); batch > e.seqMax {
 		e.bmask, e.bvals = make([]uint64, d), make([]float64, d*e.bstride)
 	}
 	if batch >= e.gemmMin && batch < ds.N {
@@ -219,7 +221,7 @@ func (e *fused) preact(i int, z []float64) {
 
 // preactBatch writes Z = X_rows W1^T (without bias) for the given rows (nil = all samples in order),
 // row b at z[b*stride:].
-// For a batch that maskUpdate will apply (seqMaxBatch+1 to bstride samples, sparse path) it also
+// For a batch that maskUpdate will apply (seqMax+1 to bstride samples, sparse path) it also
 // marks the batch's pixels (markEntries) on the way.
 func (e *fused) preactBatch(rows []int, z []float64) {
 	m := len(rows)
@@ -228,7 +230,7 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 		e.forwards++
 	}
 	if m < e.gemmMin {
-		mark := rows != nil && m > seqMaxBatch && m <= e.bstride
+		mark := rows != nil && m > e.seqMax && m <= e.bstride
 		np := e.sparseForward(rows, m, z, mark)
 		if mark {
 			e.npix, e.marked = np, true
@@ -673,7 +675,7 @@ func (e *fused) step(batch []int, lr float64) float64 {
 		} else {
 			e.columnUpdate(e.sp.active, e.sp.cptr, e.sp.rows, e.sp.cval, m, s)
 		}
-	case m <= seqMaxBatch:
+	case m <= e.seqMax:
 		// w += v (-s dz_b) for each sample b of the batch in turn (subOuter)
 		sp := e.sp
 		for b, i := range batch {
@@ -708,13 +710,30 @@ func (e *fused) step(batch []int, lr float64) float64 {
 // 493-572k, B = 32 430-474k against 507-562k; at h = 100 B = 8 84-88k against 89-93k, B = 16
 // 106-111k against 108-109k, B = 32 116-123k against 103-116k, B = 64 84-113k against 89-99k.
 // Batches above 8 keep summing first, which changes no trajectory of the larger batches.
+// At h >= blockMinHidden the rows are long and the in-turn update's stores (a row of W1^T read
+// and written for every entry of every sample, from the L2 cache) cost more than the marking:
+// there every batch of 2 or more sums first (seqMaxFor). BenchmarkTrain and a scratch benchmark
+// of B = 2, 4 on the Intel Xeon host (AVX-512, fused multiply-adds, two rounds, load 1.0-1.4),
+// in turn against summing first: h = 52 B = 2 377-383k against 378-395k, B = 4 384-387k
+// against 423-439k, B = 8 384-408k against 493-515k; h = 100 B = 2 207-210k against 212-214k,
+// B = 4 214-224k against 242-263k, B = 8 203-225k against 249-288k; at h = 20, B = 8,
+// 1,044-1,176k against 636-737k.
 const seqMaxBatch = 8
+
+// seqMaxFor is the largest batch whose step applies its samples' W1 gradients in turn at h
+// hidden units: seqMaxBatch below blockMinHidden, 1 from there on.
+func seqMaxFor(h int) int {
+	if h >= blockMinHidden {
+		return 1
+	}
+	return seqMaxBatch
+}
 
 // maskMaxBatch is the largest batch whose weight gradient maskUpdate computes (one bit per
 // position in a uint64).
 const maskMaxBatch = 64
 
-// maskUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of seqMaxBatch+1 to maskMaxBatch
+// maskUpdate applies W1 -= s sum_b dz_b x_b^T for a batch of seqMax+1 to maskMaxBatch
 // samples: it marks, for every touched pixel, the positions of the batch that have it (a bit mask, and the values
 // beside it: markEntries, done by the batch's forward pass, preactBatch, or here), then sums each
 // gradient row over those positions in increasing order from 0 in registers and updates the row

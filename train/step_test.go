@@ -9,7 +9,7 @@ import (
 
 // TestStepW1Order checks the order in which a step of the fused engine applies the batch's W1
 // gradient, against plain loops over the dense pixels of each sample (zeros skipped) with the
-// hidden deltas dz the step computed: batches of at most seqMaxBatch samples add v (-s dz_b)
+// hidden deltas dz the step computed: batches of at most seqMaxFor(h) samples add v (-s dz_b)
 // for each sample b in turn; larger ones sum g = v_1 dz_1 + ... + v_B dz_B from 0 in batch order
 // and subtract s g once (every multiply-add fused, kernels.go). Both must hold bit for bit, at h = 20 and at h = 100 (the
 // blocked forward pass), and each must differ from the other order somewhere (else the test
@@ -18,7 +18,7 @@ func TestStepW1Order(t *testing.T) {
 	ds, sp, c := loadSparseMNIST(t)
 	const lr = 0.05
 	for _, h := range []int{20, 100} {
-		for _, batch := range []int{2, 5, seqMaxBatch, seqMaxBatch + 1, 24} {
+		for _, batch := range []int{1, 2, 5, seqMaxBatch, seqMaxBatch + 1, 24} {
 			name := fmt.Sprintf("h=%d/B=%d", h, batch)
 			e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 2, 3), c, batch)
 			rng := rand.New(rand.NewPCG(uint64(h), uint64(batch)))
@@ -45,7 +45,7 @@ func TestStepW1Order(t *testing.T) {
 					summed[q] = math.FMA(-s, g[q], summed[q])
 				}
 				want, other := summed, inTurn
-				if batch <= seqMaxBatch {
+				if batch <= e.seqMax {
 					want, other = inTurn, summed
 				}
 				if !sameBits(e.w1t, want) {
