@@ -163,9 +163,9 @@ func BenchmarkBlockForward(b *testing.B) {
 		e.seg = make([]int, 3*ds.N) // also below blockMinHidden
 		for _, m := range []int{8, 64, 512} {
 			rows := rng.Perm(ds.N)[:m]
-			want := make([]float64, m*h)
+			want := make([]float64, m*e.stride)
 			for bi, i := range rows {
-				e.preact(i, want[bi*h:])
+				e.preact(i, want[bi*e.stride:])
 			}
 			for _, size := range []int{-1, 0, 64, 128, 256, 392} {
 				name := fmt.Sprintf("h=%d/B=%d/samples", h, m)
@@ -178,12 +178,12 @@ func BenchmarkBlockForward(b *testing.B) {
 						e.blocks = newPixelBlocks(sp, sizeOr(size, blockPixels(h)))
 						defer func() { e.blocks = saved }()
 					}
-					z := make([]float64, m*h)
+					z := make([]float64, m*e.stride)
 					b.ResetTimer()
 					for it := 0; it < b.N; it++ {
 						if size < 0 {
 							for bi, i := range rows {
-								e.preact(i, z[bi*h:])
+								e.preact(i, z[bi*e.stride:])
 							}
 						} else {
 							e.blockForward(rows, m, z, false)
