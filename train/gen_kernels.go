@@ -202,6 +202,51 @@ func main() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
+	// outputs4x4: fused.outputs4 for four samples at once: f[4t+o] = sum_{j < h} w2t[4j+o]
+	// a[t*astride+j] for t, o < 4, W2 transposed (w2t[4j+o] = W2[o, j]), each sum from +0 in
+	// increasing j with a rounding per multiplication and per addition, as outputs4 does (its
+	// product w a, then the sum plus the product). One ymm register per sample holds its four
+	// sums: four independent chains of additions where outputs4 has one per sample, whose
+	// latency bounds it. Registers: SI, R10, R11, R12 the rows a_0..a_3, DX w2t, DI f, CX h,
+	// AX 8j; Y0-Y3 the sums, Y4 W2's column j, Y5-Y8 the broadcast activations and products.
+	p("")
+	p("// func outputs4x4(a, w2t, f *float64, astride, h int)")
+	p("TEXT ·outputs4x4(SB), NOSPLIT, $0-40")
+	p("\tMOVQ a+0(FP), SI")
+	p("\tMOVQ w2t+8(FP), DX")
+	p("\tMOVQ f+16(FP), DI")
+	p("\tMOVQ astride+24(FP), R8")
+	p("\tMOVQ h+32(FP), CX")
+	p("\tSHLQ $3, R8")
+	p("\tLEAQ (SI)(R8*1), R10")
+	p("\tLEAQ (R10)(R8*1), R11")
+	p("\tLEAQ (R11)(R8*1), R12")
+	for t := 0; t < 4; t++ {
+		p("\tVXORPD Y%d, Y%d, Y%d", t, t, t)
+	}
+	p("\tXORQ AX, AX")
+	p("\tTESTQ CX, CX")
+	p("\tJE out4done")
+	p("out4loop:")
+	p("\tVMOVUPD (DX), Y4")
+	for t, base := range []string{"SI", "R10", "R11", "R12"} {
+		p("\tVBROADCASTSD (%s)(AX*1), Y%d", base, 5+t)
+		p("\tVMULPD Y%d, Y4, Y%d", 5+t, 5+t)
+	}
+	for t := 0; t < 4; t++ {
+		p("\tVADDPD Y%d, Y%d, Y%d", 5+t, t, t)
+	}
+	p("\tADDQ $8, AX")
+	p("\tADDQ $32, DX")
+	p("\tDECQ CX")
+	p("\tJNZ out4loop")
+	p("out4done:")
+	for t := 0; t < 4; t++ {
+		p("\tVMOVUPD Y%d, %d(DI)", t, 32*t)
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+
 	// subScaledRows: for every p in pix, w[p*stride+k] = fma(-s, g[p*stride+k], w[p*stride+k])
 	// and g[p*stride+k] = 0 for k < 4 n4.
 	p("")
@@ -279,6 +324,9 @@ func main() {
 	p("")
 	p("//go:noescape")
 	p("func biasRelu4x(z, b, u, a *float64, n4 int)")
+	p("")
+	p("//go:noescape")
+	p("func outputs4x4(a, w2t, f *float64, astride, h int)")
 	for _, set := range sets {
 		p("")
 		p("// %s are the %s kernels of widths 4, 8, ..., %d (index = width / 4).", set.table, set.doc, 4*set.maxBlocks)
@@ -294,6 +342,7 @@ func main() {
 		p("\trows: subScaledRows,")
 		p("\tdeltas4: hiddenDeltas4x,")
 		p("\trelu4: biasRelu4x,")
+		p("\tout4x4: outputs4x4,")
 		p("}")
 	}
 	src, err := format.Source(b.Bytes())

@@ -50,6 +50,7 @@ type (
 	segMarkKernel func(seg, idx []int, val, m []float64, stride, off int, out *float64, ostride int, masks *uint64, vals *float64, bstride int, pix *int, np int) int
 	deltasKernel  func(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 	reluKernel    func(z, b, u, a *float64, n4 int)
+	out4x4Kernel  func(a, w2t, f *float64, astride, h int)
 )
 
 // rowKernels holds the kernels of widths 4, 8, ..., 4 blocks (index = width / 4; nil: use the
@@ -71,6 +72,8 @@ type rowKernels struct {
 	// relu4 is fused.sampleLoss's hidden layer (u = z + b1, a = max(u, 0)) over the first 4 n4
 	// hidden units
 	relu4 reluKernel
+	// out4x4 is fused.outputs4 for four samples at once (batchLoss), from W2 transposed
+	out4x4 out4x4Kernel
 }
 
 // kern is the set in use: the AVX-512 kernels where the CPU has AVX-512F, else the AVX2 ones

@@ -23421,6 +23421,50 @@ reludone:
 	VZEROUPPER
 	RET
 
+// func outputs4x4(a, w2t, f *float64, astride, h int)
+TEXT ·outputs4x4(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ w2t+8(FP), DX
+	MOVQ f+16(FP), DI
+	MOVQ astride+24(FP), R8
+	MOVQ h+32(FP), CX
+	SHLQ $3, R8
+	LEAQ (SI)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ AX, AX
+	TESTQ CX, CX
+	JE out4done
+out4loop:
+	VMOVUPD (DX), Y4
+	VBROADCASTSD (SI)(AX*1), Y5
+	VMULPD Y5, Y4, Y5
+	VBROADCASTSD (R10)(AX*1), Y6
+	VMULPD Y6, Y4, Y6
+	VBROADCASTSD (R11)(AX*1), Y7
+	VMULPD Y7, Y4, Y7
+	VBROADCASTSD (R12)(AX*1), Y8
+	VMULPD Y8, Y4, Y8
+	VADDPD Y5, Y0, Y0
+	VADDPD Y6, Y1, Y1
+	VADDPD Y7, Y2, Y2
+	VADDPD Y8, Y3, Y3
+	ADDQ $8, AX
+	ADDQ $32, DX
+	DECQ CX
+	JNZ out4loop
+out4done:
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	VZEROUPPER
+	RET
+
 // func subScaledRows(pix []int, g []float64, w []float64, stride, n4 int, negS float64)
 TEXT ·subScaledRows(SB), NOSPLIT, $0-96
 	MOVQ pix_base+0(FP), SI

@@ -1064,6 +1064,9 @@ func hiddenDeltas4x(a, u, w, gw, df, dz, gb1 *float64, h, n4 int)
 //go:noescape
 func biasRelu4x(z, b, u, a *float64, n4 int)
 
+//go:noescape
+func outputs4x4(a, w2t, f *float64, astride, h int)
+
 // avx2Kernels are the AVX2 kernels of widths 4, 8, ..., 52 (index = width / 4).
 var avx2Kernels = rowKernels{
 	blocks:  13,
@@ -1079,6 +1082,7 @@ var avx2Kernels = rowKernels{
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 	relu4:   biasRelu4x,
+	out4x4:  outputs4x4,
 }
 
 // avx512Kernels are the AVX-512F kernels of widths 4, 8, ..., 104 (index = width / 4).
@@ -1096,4 +1100,5 @@ var avx512Kernels = rowKernels{
 	rows:    subScaledRows,
 	deltas4: hiddenDeltas4x,
 	relu4:   biasRelu4x,
+	out4x4:  outputs4x4,
 }

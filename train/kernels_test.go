@@ -311,7 +311,7 @@ func TestBiasRelu(t *testing.T) {
 			}
 		}
 		e := &fused{h: h, b1: b1, u: make([]float64, h), a: make([]float64, h)}
-		e.hidden(z)
+		e.hidden(z, e.u, e.a)
 		wantU, wantA := make([]float64, h), make([]float64, h)
 		for j := range z {
 			wantU[j] = z[j] + b1[j]
@@ -324,6 +324,82 @@ func TestBiasRelu(t *testing.T) {
 	// the portable max clears a NaN's sign, which the kernel must match
 	if a := max(-math.NaN(), 0); math.Signbit(a) {
 		t.Errorf("max(-NaN, 0) kept its sign: the kernel's rule needs a look")
+	}
+}
+
+// TestOutputs4x4 checks the four-sample output kernel against outputs4 sample by sample, bit for
+// bit, at h = 1..40 (activations with zeros of both signs, tiny and huge values, so that a
+// different order or a fused multiply-add changes some bits), and batchLoss against sampleLoss
+// in turn on MNIST (losses, hidden deltas and the accumulated gradients), at m = 1..9 and 64
+// (groups of four and the tail), with and without the backward pass.
+func TestOutputs4x4(t *testing.T) {
+	if kern.out4x4 == nil {
+		t.Skip("no output kernel on this CPU (the portable loop only)")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	scaled := func() float64 {
+		switch rng.IntN(8) {
+		case 0:
+			return 0
+		case 1:
+			return math.Copysign(0, -1)
+		}
+		return rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-6))
+	}
+	for trial := 0; trial < 400; trial++ {
+		h := 1 + trial%40
+		ld := rowStride(h)
+		e := &fused{h: h, k: 4, w2: make([]float64, 4*h), w2t: make([]float64, 4*h)}
+		a := make([]float64, 4*ld)
+		for j := 0; j < h; j++ {
+			for o := 0; o < 4; o++ {
+				e.w2[o*h+j] = scaled()
+				e.w2t[4*j+o] = e.w2[o*h+j]
+			}
+			for s := 0; s < 4; s++ {
+				a[s*ld+j] = scaled()
+			}
+		}
+		got := make([]float64, 16)
+		kern.out4x4(&a[0], &e.w2t[0], &got[0], ld, h)
+		for s := 0; s < 4; s++ {
+			want := make([]float64, 4)
+			e.outputs4(a[s*ld:s*ld+h], want)
+			if !sameBits(got[4*s:4*s+4], want) {
+				t.Fatalf("h = %d, sample %d: %v, want %v", h, s, got[4*s:4*s+4], want)
+			}
+		}
+	}
+
+	ds, sp, c := loadSparseMNIST(t)
+	for _, h := range []int{20, 37} {
+		p := InitParams(ds.D, h, ds.K, 1, 5)
+		for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 64} {
+			rows := rng.Perm(ds.N)[:m]
+			for _, backward := range []bool{false, true} {
+				batch, single := newFused(ds, sp, p, c, m), newFused(ds, sp, p, c, m)
+				batch.preactBatch(rows, batch.z)
+				copy(single.z, batch.z)
+				batch.marked, batch.npix = false, 0 // maskUpdate is not called here
+				var dzB, dzS []float64
+				if backward {
+					dzB, dzS = batch.dz, single.dz
+				}
+				got := batch.batchLoss(rows, m, batch.z, dzB)
+				want := 0.0
+				for b, i := range rows {
+					var d []float64
+					if backward {
+						d = dzS[b*single.stride:]
+					}
+					want += single.sampleLoss(i, single.z[b*single.stride:], d)
+				}
+				if math.Float64bits(got) != math.Float64bits(want) || !sameBits(batch.dz, single.dz) ||
+					!sameBits(batch.gw2, single.gw2) || !sameBits(batch.gb1, single.gb1) || !sameBits(batch.gb2, single.gb2) {
+					t.Fatalf("h = %d, m = %d, backward %v: batchLoss %v differs from sampleLoss in turn (%v) or in its gradients", h, m, backward, got, want)
+				}
+			}
+		}
 	}
 }
 
