@@ -348,6 +348,7 @@ func blockPixels(h int) int {
 type pixelBlocks struct {
 	size, nb int
 	ptr      []int
+	all      [][]int // allSegments
 }
 
 func newPixelBlocks(sp *sparseX, size int) *pixelBlocks {
@@ -363,6 +364,7 @@ func newPixelBlocks(sp *sparseX, size int) *pixelBlocks {
 			pb.ptr[i*(nb+1)+k] = q
 		}
 	}
+	pb.all = pb.allSegments()
 	return pb
 }
 
@@ -381,25 +383,51 @@ func (e *fused) blockForward(rows []int, m int, z []float64, mark bool) int {
 	clear(z[:m*ld])
 	nb := pb.nb
 	for k := 0; k < nb; k++ {
-		ns := 0
-		for b := 0; b < m; b++ {
-			i := b
-			if rows != nil {
-				i = rows[b]
-			}
-			lo, hi := pb.ptr[i*(nb+1)+k], pb.ptr[i*(nb+1)+k+1]
-			e.seg[ns], e.seg[ns+1], e.seg[ns+2] = b, lo, hi
-			if lo < hi {
-				ns += 3
-			}
+		var seg []int
+		if rows == nil && m == len(pb.ptr)/(nb+1) {
+			seg = pb.all[k]
+		} else {
+			seg = e.seg[:pb.segments(e.seg, rows, m, k)]
 		}
 		if mark {
-			np = e.segDotMark(e.seg[:ns], z, m, np)
+			np = e.segDotMark(seg, z, m, np)
 			continue
 		}
-		segDot(e.seg[:ns], e.sp.idx, e.sp.val, e.w1t, ld, h, e.d-1, z, ld, m)
+		segDot(seg, e.sp.idx, e.sp.val, e.w1t, ld, h, e.d-1, z, ld, m)
 	}
 	return np
+}
+
+// segments writes block k's segments (b, lo, hi) of the batch positions b < m (sample rows[b];
+// rows nil: b) with entries in the block into seg (length at least 3m), in increasing b, and
+// returns their length (3 per segment). Every position's triple is written and the count moves on
+// only past a non-empty one, without a branch (half the samples have no entries in a block).
+func (pb *pixelBlocks) segments(seg, rows []int, m, k int) int {
+	nb, ns := pb.nb, 0
+	seg = seg[:3*m]
+	for b := 0; b < m; b++ {
+		i := b
+		if rows != nil {
+			i = rows[b]
+		}
+		lo, hi := pb.ptr[i*(nb+1)+k], pb.ptr[i*(nb+1)+k+1]
+		s := seg[ns : ns+3]
+		s[0], s[1], s[2] = b, lo, hi
+		ns += 3 * int(uint(lo-hi)>>(bits.UintSize-1)) // 3 if lo < hi
+	}
+	return ns
+}
+
+// allSegments is every block's segments over all samples in order (the full batch's forward
+// pass, once per epoch, takes them from here).
+func (pb *pixelBlocks) allSegments() [][]int {
+	n := len(pb.ptr) / (pb.nb + 1)
+	scratch := make([]int, 3*n)
+	all := make([][]int, pb.nb)
+	for k := range all {
+		all[k] = append([]int(nil), scratch[:pb.segments(scratch, nil, n, k)]...)
+	}
+	return all
 }
 
 // segDotMark is segDot(seg, sp.idx, sp.val, W1^T, ...) into z (m rows of h) and markEntries for
