@@ -160,7 +160,6 @@ func BenchmarkBlockForward(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, h := range []int{20, 100} {
 		e := newFused(ds, sp, InitParams(ds.D, h, ds.K, 1, 0), c, ds.N)
-		e.seg = make([]int, 3*ds.N) // also below blockMinHidden
 		for _, m := range []int{8, 64, 512} {
 			rows := rng.Perm(ds.N)[:m]
 			want := make([]float64, m*e.stride)

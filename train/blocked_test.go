@@ -105,7 +105,8 @@ func TestSegDot(t *testing.T) {
 
 // TestBlockedSteps runs the fused engine with blockForward and groupUpdate (default block sizes
 // and small odd ones, so that many blocks and groups meet) beside one with the per-sample kernels
-// (blockedOff), step by step on the same batches (8 and 24 random samples, and all n; h = 60),
+// (blockedOff), step by step on the same batches (8 and 24 random samples, and all n; h = 20
+// and 60),
 // with every kernel set this CPU runs (kernelSets), and requires the same losses and
 // parameters, bit for bit, after every step. The step sizes are
 // chosen so that runs also diverge: weights become infinite and then NaN, where the bits of NaN
@@ -118,11 +119,16 @@ func TestBlockedSteps(t *testing.T) {
 }
 
 func blockedSteps(t *testing.T, kernels string, ds *data.Dataset, sp *sparseX, c float64) {
-	const h = 60
+	for _, h := range []int{20, 60} {
+		blockedStepsAt(t, kernels, ds, sp, c, h)
+	}
+}
+
+func blockedStepsAt(t *testing.T, kernels string, ds *data.Dataset, sp *sparseX, c float64, h int) {
 	for _, sizes := range [][2]int{{0, 0}, {37, 11}} {
 		for _, batch := range []int{8, 24, ds.N} {
 			for _, lr := range []float64{0.01, 40} {
-				name := fmt.Sprintf("%s/blocks=%v/B=%d/lr=%g", kernels, sizes, batch, lr)
+				name := fmt.Sprintf("%s/h=%d/blocks=%v/B=%d/lr=%g", kernels, h, sizes, batch, lr)
 				p := InitParams(ds.D, h, ds.K, 1, 5)
 				if lr > 1 {
 					// start far out, so that the weights overflow within the steps below
@@ -137,7 +143,7 @@ func blockedSteps(t *testing.T, kernels string, ds *data.Dataset, sp *sparseX, c
 				ref := newFused(ds, sp, p, c, batch)
 				blockedOff = false
 				e := newFused(ds, sp, p, c, batch)
-				if h < blockMinHidden || !e.blocked || (batch == ds.N) != (e.groups != nil) {
+				if !e.blocked || (batch == ds.N) != (e.groups != nil) {
 					t.Fatalf("%s: the blocked paths are not in use", name)
 				}
 				if sizes[0] > 0 {

@@ -136,7 +136,7 @@ type fused struct {
 	blocked bool
 	blocks  *pixelBlocks
 	seg     []int
-	// groups: for full-batch steps at h >= blockMinHidden, groupUpdate's segments
+	// groups: for full-batch steps (blocked engines), groupUpdate's segments
 	groups *sampleGroups
 }
 
@@ -168,7 +168,7 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 	if batch == ds.N {
 		e.z, e.dz = e.zfull, alignedFloats(batch*ld)
 	}
-	if e.blocked = h >= blockMinHidden && !blockedOff; e.blocked {
+	if e.blocked = !blockedOff; e.blocked {
 		e.blocks = newPixelBlocks(sp, blockPixels(h))
 		e.seg = make([]int, 3*ds.N)
 		if batch == ds.N {
@@ -304,7 +304,7 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 	return np
 }
 
-// Blocked products. At h >= blockMinHidden, batches of at least blockMinBatch samples compute
+// Blocked products. Batches of at least blockMinBatch samples compute
 // Z = X_B W1^T by blocks of consecutive pixels (blockForward), each block's rows of W1^T (in
 // windows of up to kernelWidth() columns) about blockBytes, so that they stay in the L1 cache
 // (32 kB here) while every sample of the batch adds its terms from them; sample by sample, the
@@ -314,18 +314,19 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 // BenchmarkGroupUpdate: medians of 5 rounds in each of two sessions, load 2.5-4.3): at h = 100
 // the forward product ran 1.2-1.3x (B = 8), 1.3-1.4x (B = 64) and 1.25-1.35x (B = 512) as fast
 // as sample by sample, and the full-batch gradient 1.35-1.55x; at h = 20 (W1^T 125 kB, its busy
-// rows mostly in L1 already) blocking measured 0.94-0.97x in training (BenchmarkTrain), hence
-// blockMinHidden (only h = 20 and 100 were measured). Blocks of 64 to 128 pixels measured alike
-// at h = 100. (Two other exact forms of the forward pass measured no faster and are not built:
+// rows mostly in L1 already) blocking measured 0.94-0.97x in training (BenchmarkTrain), and was
+// off below h = 52. On the Intel Xeon host (48 kB L1; fused multiply-adds, aligned rows) it gains
+// at h = 20 too: BenchmarkTrain, two rounds, load 0.8-0.9, B = 64 972-1,001k samples/s against
+// 842-853k, B = 8 and 512 and every batch size at h = 100 unchanged within the noise; so every
+// h is blocked. Blocks of 64 to 128 pixels measured alike at h = 100. (Two other exact forms of the forward pass measured no faster and are not built:
 // pixel by pixel over the union of a group of 4-64 samples, each row loaded once for the group
 // and the samples' sums kept in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100;
 // and 2-4 samples' sums in registers over the union of their pixels with zero terms, which
 // wastes a third to half of the products on MNIST and needs a finite-weight check: 0.5-0.85x
 // even with the unions built in advance.)
 const (
-	blockMinBatch  = 8
-	blockMinHidden = 52
-	blockBytes     = 40 << 10
+	blockMinBatch = 8
+	blockBytes    = 40 << 10
 )
 
 // blockedOff, when set, turns blockForward and groupUpdate off (tests compare both ways).
@@ -784,7 +785,7 @@ func (e *fused) step(batch []int, lr float64) float64 {
 // 493-572k, B = 32 430-474k against 507-562k; at h = 100 B = 8 84-88k against 89-93k, B = 16
 // 106-111k against 108-109k, B = 32 116-123k against 103-116k, B = 64 84-113k against 89-99k.
 // Batches above 8 keep summing first, which changes no trajectory of the larger batches.
-// At h >= blockMinHidden the rows are long and the in-turn update's stores (a row of W1^T read
+// At h >= sumFirstMinHidden the rows are long and the in-turn update's stores (a row of W1^T read
 // and written for every entry of every sample, from the L2 cache) cost more than the marking:
 // there every batch of 2 or more sums first (seqMaxFor). BenchmarkTrain and a scratch benchmark
 // of B = 2, 4 on the Intel Xeon host (AVX-512, fused multiply-adds, two rounds, load 1.0-1.4),
@@ -794,10 +795,14 @@ func (e *fused) step(batch []int, lr float64) float64 {
 // 1,044-1,176k against 636-737k.
 const seqMaxBatch = 8
 
+// sumFirstMinHidden is the smallest h at which batches of 2 to seqMaxBatch samples sum their W1
+// gradient first (seqMaxFor).
+const sumFirstMinHidden = 52
+
 // seqMaxFor is the largest batch whose step applies its samples' W1 gradients in turn at h
-// hidden units: seqMaxBatch below blockMinHidden, 1 from there on.
+// hidden units: seqMaxBatch below sumFirstMinHidden, 1 from there on.
 func seqMaxFor(h int) int {
-	if h >= blockMinHidden {
+	if h >= sumFirstMinHidden {
 		return 1
 	}
 	return seqMaxBatch
