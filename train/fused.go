@@ -41,6 +41,13 @@ type sparseX struct {
 
 func newSparseX(ds *data.Dataset) *sparseX {
 	s := &sparseX{ptr: make([]int, ds.N+1)}
+	nnz := 0
+	for _, v := range ds.X[:ds.N*ds.D] {
+		if v != 0 {
+			nnz++
+		}
+	}
+	s.idx, s.val = make([]int, 0, nnz), make([]float64, 0, nnz) // sized first: every TrainMany call builds one
 	for i := 0; i < ds.N; i++ {
 		for p, v := range ds.Row(i) {
 			if v != 0 {
