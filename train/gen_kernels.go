@@ -5,7 +5,8 @@
 // is width 52), and c = 1..26 blocks of four columns in zmm registers of eight, the last block
 // in a ymm register when c is odd (AVX-512F: segDotZ100 is width 100 in 12 zmm and 1 ymm
 // registers). Both sets use registers 0-15 only (accumulators 0-12, 13 the broadcast value,
-// 14-15 products), so each kernel's body is the same for both, only with wider registers.
+// 14-15 scalars and temporaries), so each kernel's body is the same for both, only with wider
+// registers.
 //
 //	go run gen_kernels.go    (go generate ./train)
 //
