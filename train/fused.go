@@ -261,8 +261,8 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 }
 
 // sparseForward writes z[b, :] = W1 x_i (without bias; row b at z[b*stride:]), i = rows[b]
-// (rows nil: i = b), for b < m, each entry summed over the nonzero pixels of x_i in increasing order (dotRows, sample by
-// sample; blockForward, which gives the same bits, when the engine is blocked and m >=
+// (rows nil: i = b), for b < m, each entry summed over the nonzero pixels of x_i in increasing
+// order (dotRows, sample by sample; blockForward, which gives the same bits, when the engine is blocked and m >=
 // blockMinBatch). With mark set (m <= bstride) it also does markEntries for every sample, in the
 // same pass over its entries (dotRowsMark or segDotMark: the bookkeeping runs beside the
 // load-bound products almost for free), and returns the number of pixels marked. (Taking the
@@ -325,8 +325,9 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 // off below h = 52. On the Intel Xeon host (48 kB L1; fused multiply-adds, aligned rows) it gains
 // at h = 20 too: BenchmarkTrain, two rounds, load 0.8-0.9, B = 64 972-1,001k samples/s against
 // 842-853k, B = 8 and 512 and every batch size at h = 100 unchanged within the noise; so every
-// h is blocked. Blocks of 64 to 128 pixels measured alike at h = 100. (Two other exact forms of the forward pass measured no faster and are not built:
-// pixel by pixel over the union of a group of 4-64 samples, each row loaded once for the group
+// h is blocked. Blocks of 64 to 128 pixels measured alike at h = 100 (and 24, 56 or 80 kB
+// instead of 40 at 0.9-1.0x on the Intel host). (Two other exact forms of the forward pass
+// measured no faster and are not built: pixel by pixel over the union of a group of 4-64 samples, each row loaded once for the group
 // and the samples' sums kept in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100;
 // and 2-4 samples' sums in registers over the union of their pixels with zero terms, which
 // wastes a third to half of the products on MNIST and needs a finite-weight check: 0.5-0.85x
@@ -409,7 +410,8 @@ func (e *fused) blockForward(rows []int, m int, z []float64, mark bool) int {
 // segments writes block k's segments (b, lo, hi) of the batch positions b < m (sample rows[b];
 // rows nil: b) with entries in the block into seg (length at least 3m), in increasing b, and
 // returns their length (3 per segment). Every position's triple is written and the count moves on
-// only past a non-empty one, without a branch (half the samples have no entries in a block).
+// only past a non-empty one, without a branch (whether a sample has entries in a block is not
+// predictable).
 func (pb *pixelBlocks) segments(seg, rows []int, m, k int) int {
 	nb, ns := pb.nb, 0
 	seg = seg[:3*m]
@@ -438,7 +440,7 @@ func (pb *pixelBlocks) allSegments() [][]int {
 	return all
 }
 
-// segDotMark is segDot(seg, sp.idx, sp.val, W1^T, ...) into z (m rows of h) and markEntries for
+// segDotMark is segDot(seg, sp.idx, sp.val, W1^T, ...) into z (m rows of stride) and markEntries for
 // the entries of every segment (r, lo, hi) as batch position r, in one pass over the entries where
 // the kernels are in use (segDotMark, in the first window of columns). It returns the new count of
 // touched pixels.
