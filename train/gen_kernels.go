@@ -508,8 +508,8 @@ func genSet(p func(format string, a ...any), set kernelSet) {
 	// maskRows: for every p in pix, w[p*stride+off+k] -= s * sum over the set bits b of masks[p]
 	// (increasing; the j-th with the value vals[p*bstride+j]) of vals[p*bstride+j]
 	// dz[b*stride+off+k], summed from 0 in registers, and w = fma(-s, g, w). Registers: SI pix,
-	// CX count, R11 masks, R12 vals, R13 bstride in bytes, DX &dz[off], R8 stride in bytes, R10 &w[off], AX p, BX mask,
-	// R9 &vals[p*bstride+j], DI b.
+	// CX count, R11 masks, R12 vals, R13 bstride in bytes, DX &dz[off], R8 stride in bytes,
+	// R10 &w[off], AX p, BX mask, R9 &vals[p*bstride+j], DI b; 14 -s, 15 w's row at the store.
 	for c := 1; c <= set.maxBlocks; c++ {
 		name := fmt.Sprintf("mask%s%d", set.tag, c)
 		p("")
