@@ -178,22 +178,15 @@ func outerRows(idx []int, val, m []float64, stride, off, maxIdx int, d []float64
 	if j == len(d) {
 		return
 	}
-	var scaled [4]float64 // -s d[k] for the at most 3 columns the kernels leave, or all without them
 	d = d[j:]
-	for j0 := 0; j0 < len(d); j0 += len(scaled) {
-		dd := d[j0:min(len(d), j0+len(scaled))]
-		if sub {
-			for k, x := range dd {
-				scaled[k] = -s * x
+	for q, p := range idx {
+		v := val[q]
+		r := m[p*stride+off+j : p*stride+off+j+len(d)]
+		for k, x := range d {
+			if sub {
+				x = -s * x // rounds as the kernels' one product (-s) d[k] does
 			}
-			dd = scaled[:len(dd)]
-		}
-		for q, p := range idx {
-			v := val[q]
-			r := m[p*stride+off+j+j0 : p*stride+off+j+j0+len(dd)]
-			for k, x := range dd {
-				r[k] = math.FMA(v, x, r[k])
-			}
+			r[k] = math.FMA(v, x, r[k])
 		}
 	}
 }
