@@ -380,7 +380,6 @@ func TestOutputs4x4(t *testing.T) {
 				batch, single := newFused(ds, sp, p, c, m), newFused(ds, sp, p, c, m)
 				batch.preactBatch(rows, batch.z)
 				copy(single.z, batch.z)
-				batch.marked, batch.npix = false, 0 // maskUpdate is not called here
 				var dzB, dzS []float64
 				if backward {
 					dzB, dzS = batch.dz, single.dz
