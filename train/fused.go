@@ -190,8 +190,8 @@ func newFused(ds *data.Dataset, sp *sparseX, p Params, c float64, batch int) *fu
 // kernels' vector loads of a row (eight float64 in an AVX-512 register) then never straddle two
 // lines, which costs a load two: at h = 100 (rows of 800 bytes, every other one starting mid-line)
 // the forward product ran 1.33x as fast from the L1 cache and 1.24x as fast from L2 with rows
-// padded to 104 (a scratch benchmark of dotRows, Intel Xeon, AVX-512). The padding columns are
-// zero and never read.
+// padded to 104 (a scratch benchmark of dotRows with the fused kernels, Intel Xeon, AVX-512).
+// The padding columns are zero and never read.
 func rowStride(h int) int { return (h + 7) &^ 7 }
 
 // alignedFloats returns n zeros whose first element is 64-byte aligned.
@@ -262,14 +262,14 @@ func (e *fused) preactBatch(rows []int, z []float64) {
 
 // sparseForward writes z[b, :] = W1 x_i (without bias; row b at z[b*stride:]), i = rows[b]
 // (rows nil: i = b), for b < m, each entry summed over the nonzero pixels of x_i in increasing
-// order (dotRows, sample by sample; blockForward, which gives the same bits, when the engine is blocked and m >=
-// blockMinBatch). With mark set (m <= bstride) it also does markEntries for every sample, in the
-// same pass over its entries (dotRowsMark or segDotMark: the bookkeeping runs beside the
-// load-bound products almost for free), and returns the number of pixels marked. (Taking the
-// hidden units in windows of 52 over all samples, so that a window of W1^T, 326 kB, stays in the
-// 512 kB L2 cache, measured 0.8-0.97x the speed of whole rows at h = 100, B = 8 to 512: the loop
-// is bound by moving rows from L2 into L1, see BenchmarkForwardFootprint; blockForward cuts the
-// pixels instead.)
+// order (dotRows, sample by sample; blockForward, which gives the same bits, when the engine is
+// blocked and m >= blockMinBatch). With mark set (m <= bstride) it also does markEntries for
+// every sample, in the same pass over its entries (dotRowsMark or segDotMark: the bookkeeping
+// runs beside the load-bound products almost for free), and returns the number of pixels marked.
+// (Taking the hidden units in windows of 52 over all samples, so that a window of W1^T, 326 kB,
+// stays in the 512 kB L2 cache, measured 0.8-0.97x the speed of whole rows at h = 100, B = 8 to
+// 512: the loop is bound by moving rows from L2 into L1, see BenchmarkForwardFootprint;
+// blockForward cuts the pixels instead.)
 func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 	h, ld, sp := e.h, e.stride, e.sp
 	if len(z) < m*ld || (mark && m > e.bstride) {
@@ -311,27 +311,28 @@ func (e *fused) sparseForward(rows []int, m int, z []float64, mark bool) int {
 	return np
 }
 
-// Blocked products. Batches of at least blockMinBatch samples compute
-// Z = X_B W1^T by blocks of consecutive pixels (blockForward), each block's rows of W1^T (in
-// windows of up to kernelWidth() columns) about blockBytes, so that they stay in the L1 cache
-// (32 kB here) while every sample of the batch adds its terms from them; sample by sample, the
-// rows come from L2 for every sample again (BenchmarkForwardFootprint). The full batch's weight
-// gradient is summed by groups of blockPixels(h) samples, whose rows of dZ stay in L1
-// (groupUpdate). Measured on this project's 2-core Zen 3 machine (BenchmarkBlockForward,
-// BenchmarkGroupUpdate: medians of 5 rounds in each of two sessions, load 2.5-4.3): at h = 100
-// the forward product ran 1.2-1.3x (B = 8), 1.3-1.4x (B = 64) and 1.25-1.35x (B = 512) as fast
-// as sample by sample, and the full-batch gradient 1.35-1.55x; at h = 20 (W1^T 125 kB, its busy
-// rows mostly in L1 already) blocking measured 0.94-0.97x in training (BenchmarkTrain), and was
-// off below h = 52. On the Intel Xeon host (48 kB L1; fused multiply-adds, aligned rows) it gains
-// at h = 20 too: BenchmarkTrain, two rounds, load 0.8-0.9, B = 64 972-1,001k samples/s against
-// 842-853k, B = 8 and 512 and every batch size at h = 100 unchanged within the noise; so every
-// h is blocked. Blocks of 64 to 128 pixels measured alike at h = 100 (and 24, 56 or 80 kB
-// instead of 40 at 0.9-1.0x on the Intel host). (Two other exact forms of the forward pass
-// measured no faster and are not built: pixel by pixel over the union of a group of 4-64 samples, each row loaded once for the group
-// and the samples' sums kept in memory, one store per 4 products: 0.4-1.0x at h = 20 and 100;
-// and 2-4 samples' sums in registers over the union of their pixels with zero terms, which
-// wastes a third to half of the products on MNIST and needs a finite-weight check: 0.5-0.85x
-// even with the unions built in advance.)
+// Blocked products. Batches of at least blockMinBatch samples compute Z = X_B W1^T by blocks of
+// consecutive pixels (blockForward), each block's rows of W1^T (in windows of up to
+// kernelWidth() columns) about blockBytes, so that they stay in the L1 cache (32 kB here) while
+// every sample of the batch adds its terms from them; sample by sample, the rows come from L2
+// for every sample again (BenchmarkForwardFootprint). The full batch's weight gradient is summed
+// by groups of blockPixels(h) samples, whose rows of dZ stay in L1 (groupUpdate). Measured on
+// this project's 2-core Zen 3 machine (BenchmarkBlockForward, BenchmarkGroupUpdate: medians of 5
+// rounds in each of two sessions, load 2.5-4.3): at h = 100 the forward product ran 1.2-1.3x
+// (B = 8), 1.3-1.4x (B = 64) and 1.25-1.35x (B = 512) as fast as sample by sample, and the
+// full-batch gradient 1.35-1.55x; at h = 20 (W1^T 125 kB, its busy rows mostly in L1 already)
+// blocking measured 0.94-0.97x in training (BenchmarkTrain), and was off below h = 52. On the
+// Intel Xeon host (48 kB L1; fused multiply-adds, aligned rows) it gains at h = 20 too:
+// BenchmarkTrain, two rounds, load 0.8-0.9, B = 64 972-1,001k samples/s against 842-853k, B = 8
+// and 512 unchanged within the noise, and B = 8, 64 and 512 at h = 100 within 7 % of before
+// (the code before was blocked there too); so every h is blocked. Blocks of 64 to 128 pixels
+// measured alike at h = 100 (and blocks of 24, 56 or 80 kB instead of 40 at 0.84-1.05x on the
+// Intel host, with fused kernels before the rows were aligned). (Two other exact forms of the
+// forward pass measured no faster and are not built: pixel by pixel over the union of a group of
+// 4-64 samples, each row loaded once for the group and the samples' sums kept in memory, one
+// store per 4 products: 0.4-1.0x at h = 20 and 100; and 2-4 samples' sums in registers over the
+// union of their pixels with zero terms, which wastes a third to half of the products on MNIST
+// and needs a finite-weight check: 0.5-0.85x even with the unions built in advance.)
 const (
 	blockMinBatch = 8
 	blockBytes    = 40 << 10

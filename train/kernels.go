@@ -22,9 +22,10 @@ package train
 // gen_kernels.go) and the portable loops below give the same bits, on every architecture (Go
 // fuses a*b + c itself on some, which a plain loop would leave to the compiler), and so do all
 // widths and splittings of a window: a column's result never depends on its neighbours. Fusing
-// rather than rounding the product and then the sum measured 1.15-1.27x as fast in training at
-// h = 100, B = 64 and 512 and h = 20, B = 64, and 0.98-1.17x in the other cells, on the Intel
-// Xeon host (AVX-512; README, "Speed"): one instruction instead of two for every term.
+// rather than rounding the product and then the sum measured 1.03-1.19x as fast in training at
+// h = 20 and 100, B = 1 to 512 (h = 100, B = 64: 0.97-1.35x, a noisy cell), three interleaved
+// rounds on the Intel Xeon host (AVX-512; README, "Speed"): one instruction instead of two for
+// every term.
 
 //go:generate go run gen_kernels.go
 
