@@ -11,8 +11,8 @@ import (
 // gradient, against plain loops over the dense pixels of each sample (zeros skipped) with the
 // hidden deltas dz the step computed: batches of at most seqMaxFor(h) samples add v (-s dz_b)
 // for each sample b in turn; larger ones sum g = v_1 dz_1 + ... + v_B dz_B from 0 in batch order
-// and subtract s g once (every multiply-add fused, kernels.go). Both must hold bit for bit, at h = 20 and at h = 100 (the
-// blocked forward pass), and each must differ from the other order somewhere (else the test
+// and subtract s g once (every multiply-add fused, kernels.go). Both must hold bit for bit, at
+// h = 20 and at h = 100 (the blocked forward pass), and each must differ from the other order somewhere (else the test
 // could not tell them apart).
 func TestStepW1Order(t *testing.T) {
 	ds, sp, c := loadSparseMNIST(t)
