@@ -159,6 +159,16 @@ func upperRows(r int, do func(a0, a1 int)) {
 	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
 }
 
+// lowerRows is upperRows for the lower triangle: the last r / sqrt 2 rows hold half of its
+// entries.
+func lowerRows(r int, do func(a0, a1 int)) {
+	bounds := []int{0, r}
+	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
+		bounds = []int{0, int(float64(r) / math.Sqrt2), r}
+	}
+	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
+}
+
 // applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.
 func (o *operator) applyA(dst, x []float64) error {
 	o.unpackUpper(o.s, x, true) // applyD reads the upper triangle only
@@ -174,19 +184,26 @@ func (o *operator) applyA(dst, x []float64) error {
 const deflatePairs = 6
 
 // singleTol and singleBasis end the single-precision first phase of generalizedSharpness: at
-// the Ritz residual singleTol (the rounding level of float32 products, about 1e-6), or when the
-// basis holds singleBasis vectors. Measured at n = 512, k = 4 (rank 2048), B = 1, 2, 8, 32, 64,
-// 128, single + double applications at 1e-5 against 1e-6: h = 20, 14+10, 13+8, 12+8, 9+13,
-// 8+14, 7+15 against 16+7, 15+7, 14+6, 11+12, 10+12, 9+13; h = 100, 14+14, 15+11, 13+12, 9+17,
-// 7+17, 7+17 against 17+11, 17+7, 16+8, 11+14, 11+14, 10+14 (a single application costs about
-// 0.55 of a double one, so 1e-6 is 0-12 % cheaper in every case; the same values to 12
-// digits). At n = 256, h = 20, B = 8: 19 applications in double precision alone; 9 single + 13
-// double at 1e-4. On a real minimum at h = 100, B = 1 (the slow case), a basis of 30 stopped the
-// phase at a residual far above 1e-5: 30 single + 33 double applications; with 60, 36 single +
-// 15 double. Below the rank singleMinRank an application costs little next to the rest of the
-// analysis, and the phase is skipped.
+// the Ritz residual singleTol, or when the basis holds singleBasis vectors. The phase's Ritz
+// vector is accurate only to the rounding of float32 products: the double-precision phase
+// measured residuals of 1e-7 (h = 20) to 2.4-2.9e-7 (real minima at h = 100) at its start however
+// far the single-precision phase went, so singleTol is just above that floor, where each
+// further step of this phase (about 0.55 of a double-precision one) still saves about one step
+// of the double-precision phase, which converges at about the same rate per step. Measured at
+// n = 512, k = 4 (rank 2048), single + double applications with 3e-7 against 1e-6: synthetic
+// networks, h = 20: B = 1 18+6 against 16+7, B = 8 15+4 against 14+6, B = 64 11+8 against
+// 10+12; h = 100: B = 1 18+10 against 17+11, B = 8 18+10 against 16+8 (a first certificate
+// that missed the width); minima of the paper's network (h = 100) trained at eta = 0.021, B = 2
+// and 8, analysed at B = 1, their B and 64: 41+21, 40+8, 16+19, 38+10, 36+7, 22+6 against
+// 38+25, 38+22, 14+21, 36+11, 34+9, 21+18 (with 1e-7: 43+22, 42+20, 17+16, 41+10, 38+6: no
+// better). The values agree to 1e-14 either way. (The round before measured 1e-6 against 1e-5
+// as 0-12 % cheaper in every case.) At n = 256, h = 20, B = 8: 19 applications in double
+// precision alone; 9 single + 13 double at 1e-4. On a real minimum at h = 100, B = 1 (the slow
+// case), a basis of 30 stopped the phase at a residual far above 1e-5: 30 single + 33 double
+// applications; with 60, 36 single + 15 double. Below the rank singleMinRank an application
+// costs little next to the rest of the analysis, and the phase is skipped.
 const (
-	singleTol     = 1e-6
+	singleTol     = 3e-7
 	singleBasis   = 60
 	singleMinRank = 256
 )
@@ -202,8 +219,8 @@ type genResult struct {
 	restarts           int
 	residual           float64 // ||A x - value x|| / value
 	converged          bool
-	// pairs are the top Ritz pairs of A from the last Lanczos basis (orthonormal vectors, at
-	// most deflatePairs), which the covariance solve deflates
+	// pairs are the converged ones (covPairResidual) among the deflatePairs top Ritz pairs of A
+	// from the last Lanczos basis (orthonormal vectors), which the covariance solve deflates
 	pairs  []linalg.RitzPair
 	method string
 }
@@ -244,7 +261,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 		// First phase in single precision: Lanczos on A with D's products in float32, to the
 		// residual singleTol; its Ritz vector starts the double-precision Lanczos below, which
 		// alone gives the Rayleigh quotient and the certificate.
-		o32 := newOperator(pr, p)
+		o32 := *o // the same scaling and work space (the phases run one after the other)
 		o32.single = c32
 		lz32 := linalg.NewLanczos(dim, o32.applyA, min(maxBasis, singleBasis))
 		if err := lz32.Start(x0); err != nil {
@@ -313,7 +330,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 			blas64.Scal(-1, vec(x))
 		}
 		// certified upper bound: the smallest mu on a grid with mu S - T(S) positive definite
-		hi, ok := cwUpper(r, s, ts, rq, 0.5*opt.RelWidth)
+		hi, ok := cwUpper(r, s, ts, rq, 0.5*opt.RelWidth, opt.RelWidth)
 		res.certificates++
 		if !ok {
 			// S is not numerically positive definite (e.g. a top eigenmatrix of low rank):
@@ -342,7 +359,7 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 					se[a*r+a] += c
 				}
 				blas64.Axpy(c, vec(tIdentity), vec(tse))
-				h2, ok2 := cwUpper(r, se, tse, rq, 0.5*opt.RelWidth)
+				h2, ok2 := cwUpper(r, se, tse, rq, 0.5*opt.RelWidth, opt.RelWidth)
 				res.certificates++
 				if ok2 {
 					hi = math.Min(hi, h2)
@@ -370,11 +387,14 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 		if o.apply >= opt.MaxApplications-1 {
 			break
 		}
-		f := 0.3 * opt.RelWidth / width
+		// The next Lanczos run stops at the Ritz residual tol: the width of a certificate grew
+		// about linearly with it (slightly faster) on the networks measured, so the residual of
+		// this round's Ritz pair times target / width, with the target half the width asked for.
+		f := 0.5 * opt.RelWidth / width
 		if math.IsNaN(f) || f < 1e-3 {
 			f = 1e-3
 		}
-		tol = math.Max(math.Min(tol, rn)*math.Min(f, 0.5), 1e-15)
+		tol = math.Max(math.Min(tol, rz.Residual/math.Abs(rz.Value))*math.Min(f, 0.5), 1e-15)
 		if lz.Full() {
 			if err := lz.Start(x); err != nil {
 				return nil, fmt.Errorf("analysis: generalized sharpness restart: %w", err)
@@ -382,8 +402,9 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 			res.restarts++
 		}
 	}
-	// the top Ritz pairs of the last basis, for the preconditioner of the covariance solve
-	pairs, err := lz.TopPairs(deflatePairs)
+	// the converged top Ritz pairs of the last basis, for the preconditioner of the covariance
+	// solve (the others it does not use; a vector of each costs a pass over the basis)
+	pairs, err := lz.TopPairs(deflatePairs, covPairResidual)
 	if err != nil {
 		return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
 	}
@@ -429,16 +450,26 @@ func (g *genResult) estimate() float64 { return math.Min(math.Max(g.value, g.lo)
 // rho(T) <= mu. Both are checked by Cholesky factorizations (r^3/3 flops each), for
 // mu = base (1 + x) on a grid of x (w, w/10, w/100, ... down to 1e-15 while it certifies; or
 // w 2^j upwards until it does), refined by bisection between the last failure and the first
-// success. ok is false if S is not positive definite or no mu up to base (1 + w 2^60) works.
-func cwUpper(r int, s, ts []float64, base, w float64) (float64, bool) {
+// success (four halvings) unless that failure is at x >= useful: a bound that cannot come
+// below base (1 + useful) is not refined (the generalized sharpness asks for a narrower
+// bracket from a better S then). ok is false if S is not positive definite or no mu up to
+// base (1 + w 2^60) works.
+func cwUpper(r int, s, ts []float64, base, w, useful float64) (float64, bool) {
 	buf := make([]float64, r*r)
 	pd := func(mu float64) bool {
-		for i := range buf {
-			buf[i] = mu*s[i] - ts[i]
-		}
-		if math.IsInf(mu, 1) {
-			copy(buf, s)
-		}
+		// the lower triangle only: linalg.PositiveDefinite reads no other entry
+		lowerRows(r, func(a0, a1 int) {
+			for a := a0; a < a1; a++ {
+				row, sr, tr := buf[a*r:a*r+a+1], s[a*r:a*r+a+1], ts[a*r:a*r+a+1]
+				if math.IsInf(mu, 1) {
+					copy(row, sr)
+					continue
+				}
+				for b := range row {
+					row[b] = mu*sr[b] - tr[b]
+				}
+			}
+		})
 		return linalg.PositiveDefinite(r, buf)
 	}
 	if base <= 0 || !pd(math.Inf(1)) {
@@ -470,6 +501,9 @@ func cwUpper(r int, s, ts []float64, base, w float64) (float64, bool) {
 			return math.Inf(1), false
 		}
 		good, bad = w*math.Ldexp(1, j), w*math.Ldexp(1, j-1)
+		if bad >= useful {
+			return base * (1 + good), true
+		}
 	}
 	for it := 0; it < 4; it++ {
 		m := 0.5 * (good + bad)

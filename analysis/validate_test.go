@@ -140,7 +140,7 @@ func TestCertificate(t *testing.T) {
 		if !ok {
 			t.Fatal("random S not positive definite")
 		}
-		up, ok := cwUpper(r, s, ts, lo, 1e-3)
+		up, ok := cwUpper(r, s, ts, lo, 1e-3, math.Inf(1))
 		if !ok || up < hi*(1-1e-12) || up > hi+(hi-lo)/8+2e-3*lo { // bisection resolution: 1/16 of the last grid step
 			t.Errorf("cwUpper %g, dense bracket [%g, %g]", up, lo, hi)
 		}

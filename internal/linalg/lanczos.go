@@ -61,7 +61,7 @@ func NewLanczos(dim int, apply func(dst, x []float64) error, maxBasis int) *Lanc
 		panic(fmt.Sprintf("linalg: Lanczos on dimension %d", dim))
 	}
 	maxBasis = max(1, min(maxBasis, dim))
-	return &Lanczos{dim: dim, apply: apply, maxBasis: maxBasis, w: make([]float64, dim), h: make([]float64, maxBasis)}
+	return &Lanczos{dim: dim, apply: apply, maxBasis: maxBasis, w: make([]float64, dim), h: make([]float64, maxBasis+2)}
 }
 
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
@@ -115,26 +115,34 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 		}
 		l.applys++
 		budget--
-		a := blas64.Dot(vec(l.w), vec(qj))
-		l.alpha = append(l.alpha, a)
 		// Orthogonalization: the three-term recurrence first (w minus its projections on q_{j-1}
-		// and q_j), then classical Gram-Schmidt against the whole basis, repeated once when it
-		// cancelled much ("twice is enough"): one pass over the whole basis in general, where
-		// Gram-Schmidt from the start cancels most of w in its first pass and needs two.
-		before := blas64.Nrm2(vec(l.w))
+		// and q_j; alpha_j is the second), then classical Gram-Schmidt against the whole basis,
+		// repeated once when it cancelled much ("twice is enough"): one pass over the whole basis
+		// in general, where Gram-Schmidt from the start cancels most of w in its first pass and
+		// needs two. The recurrence's subtraction and the first Gram-Schmidt pass's dot products
+		// share one pass over w (subtractDots), since the passes over these long vectors, not
+		// their arithmetic, are what the orthogonalization costs.
+		local := l.q[max(0, j-1) : j+1]
+		h0 := l.h[:len(local)]
+		Dots(h0, local, l.w)
+		a := h0[len(h0)-1]
+		l.alpha = append(l.alpha, a)
+		for i := range h0 {
+			h0[i] = -h0[i]
+		}
+		qs := l.q[:l.m]
+		h := l.h[len(local) : len(local)+len(qs)]
+		before := subtractDots(l.w, local, h0, h, qs)
 		var b float64
-		for pass := 0; pass < 3; pass++ {
-			qs := l.q[:l.m]
-			if pass == 0 {
-				qs = l.q[max(0, j-1) : j+1]
+		for pass := 1; pass < 3; pass++ {
+			if pass > 1 {
+				Dots(h, qs, l.w)
 			}
-			h := l.h[:len(qs)]
-			Dots(h, qs, l.w)
 			for i := range h {
 				h[i] = -h[i]
 			}
 			b = AddCombination(l.w, qs, h)
-			if pass > 0 && b > 0.7*before {
+			if b > 0.7*before {
 				break
 			}
 			before = b
@@ -152,9 +160,7 @@ func (l *Lanczos) Run(tol float64, budget int) (Ritz, error) {
 			if len(l.q) == l.m {
 				l.q = append(l.q, make([]float64, l.dim))
 			}
-			next := l.q[l.m]
-			copy(next, l.w)
-			blas64.Scal(1/b, vec(next))
+			scaledCopy(l.q[l.m], l.w, 1/b)
 			l.m++
 		}
 		rz, err := l.ritz(tol, false)
@@ -230,37 +236,93 @@ func Dots(out []float64, u [][]float64, x []float64) {
 	}
 }
 
+// subtractDots sets x = x + sum_i coef_i u_i as [AddCombination] does, and then out_j = <v_j, x>
+// for the new x as [Dots] does (the same sums, bit for bit), in one pass over x: chunk by chunk,
+// the combination and then the dot products of the chunk while it is in L1. It returns ||x||
+// after the combination, as AddCombination does.
+func subtractDots(x []float64, u [][]float64, coef []float64, out []float64, v [][]float64) float64 {
+	dim, m := len(x), len(v)
+	nc := chunks(dim)
+	part := make([]float64, nc*(m+1)) // per chunk: the m dot products, then the sum of squares
+	forChunks(dim, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, dim)
+			xc := x[lo:hi]
+			addChunk(xc, u, coef, lo, hi)
+			p := part[c*(m+1) : (c+1)*(m+1)]
+			p[m] = Dot(xc, xc)
+			for i, q := range v {
+				p[i] = Dot(q[lo:hi], xc)
+			}
+		}
+	})
+	for i := range out[:m] {
+		s := 0.0
+		for c := 0; c < nc; c++ {
+			s += part[c*(m+1)+i]
+		}
+		out[i] = s
+	}
+	ss := 0.0
+	for c := 0; c < nc; c++ {
+		ss += part[c*(m+1)+m]
+	}
+	if math.IsInf(ss, 0) || ss < 1e-280 {
+		return blas64.Nrm2(vec(x))
+	}
+	return math.Sqrt(ss)
+}
+
+// scaledCopy sets dst = s src (len(dst) >= len(src)), on all cores for long vectors: the same
+// products as a copy followed by blas64.Scal, in one pass instead of two.
+func scaledCopy(dst, src []float64, s float64) {
+	forChunks(len(src), func(c0, c1 int) {
+		lo, hi := c0*basisChunk, min(c1*basisChunk, len(src))
+		d := dst[lo:hi]
+		for i, v := range src[lo:hi] {
+			d[i] = v * s
+		}
+	})
+}
+
+// addChunk sets xc = xc + sum_i coef_i u_i[lo:hi] (xc = x[lo:hi]), in the order i = 0, 1, ...
+// at every entry.
+func addChunk(xc []float64, u [][]float64, coef []float64, lo, hi int) {
+	m := len(u)
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		q0, q1, q2, q3 := u[i][lo:hi], u[i+1][lo:hi], u[i+2][lo:hi], u[i+3][lo:hi]
+		q0, q1, q2, q3 = q0[:len(xc)], q1[:len(xc)], q2[:len(xc)], q3[:len(xc)]
+		a0, a1, a2, a3 := coef[i], coef[i+1], coef[i+2], coef[i+3]
+		for j, v := range xc {
+			v += a0 * q0[j]
+			v += a1 * q1[j]
+			v += a2 * q2[j]
+			v += a3 * q3[j]
+			xc[j] = v
+		}
+	}
+	for ; i < m; i++ {
+		q, a := u[i][lo:hi], coef[i]
+		q = q[:len(xc)]
+		for j, v := range xc {
+			xc[j] = v + a*q[j]
+		}
+	}
+}
+
 // AddCombination sets x = x + sum_i coef_i u_i for the vectors u (each at least as long as x;
 // in the order i = 0, 1, ... at every entry, as one axpy per vector would) by chunks, on all
 // cores for long vectors, and returns ||x||.
 func AddCombination(x []float64, u [][]float64, coef []float64) float64 {
-	dim, m := len(x), len(u)
+	dim := len(x)
 	nc := chunks(dim)
 	part := make([]float64, nc)
 	forChunks(dim, func(c0, c1 int) {
 		for c := c0; c < c1; c++ {
 			lo, hi := c*basisChunk, min((c+1)*basisChunk, dim)
 			xc := x[lo:hi]
-			i := 0
-			for ; i+4 <= m; i += 4 {
-				q0, q1, q2, q3 := u[i][lo:hi], u[i+1][lo:hi], u[i+2][lo:hi], u[i+3][lo:hi]
-				q0, q1, q2, q3 = q0[:len(xc)], q1[:len(xc)], q2[:len(xc)], q3[:len(xc)]
-				a0, a1, a2, a3 := coef[i], coef[i+1], coef[i+2], coef[i+3]
-				for j, v := range xc {
-					v += a0 * q0[j]
-					v += a1 * q1[j]
-					v += a2 * q2[j]
-					v += a3 * q3[j]
-					xc[j] = v
-				}
-			}
-			for ; i < m; i++ {
-				q, a := u[i][lo:hi], coef[i]
-				q = q[:len(xc)]
-				for j, v := range xc {
-					xc[j] = v + a*q[j]
-				}
-			}
+			addChunk(xc, u, coef, lo, hi)
 			part[c] = Dot(xc, xc)
 		}
 	})
@@ -386,10 +448,11 @@ type RitzPair struct {
 	Vector   []float64 // unit Ritz vector
 }
 
-// TopPairs returns up to k top Ritz pairs of the current basis, largest value first: their
-// vectors are orthonormal (to the basis' orthogonality) and their residuals are the Lanczos
-// estimates. It returns nil before the first step.
-func (l *Lanczos) TopPairs(k int) ([]RitzPair, error) {
+// TopPairs returns the pairs among the k top Ritz pairs of the current basis whose residual
+// (the Lanczos estimate) is at most tol |Value|, largest value first: their vectors are
+// orthonormal (to the basis' orthogonality). The vectors are combined in one pass over the
+// basis, and only for the pairs returned. It returns nil before the first step.
+func (l *Lanczos) TopPairs(k int, tol float64) ([]RitzPair, error) {
 	m := len(l.alpha)
 	if m == 0 || k < 1 {
 		return nil, nil
@@ -399,9 +462,21 @@ func (l *Lanczos) TopPairs(k int) ([]RitzPair, error) {
 		return nil, err
 	}
 	var pairs []RitzPair
+	var ys [][]float64
 	for j := m - 1; j >= max(0, m-k); j-- {
 		y := t[j*m : (j+1)*m]
-		pairs = append(pairs, RitzPair{Value: ev[j], Residual: l.residual(y), Vector: l.combine(y)})
+		if res := l.residual(y); res <= tol*math.Abs(ev[j]) {
+			pairs = append(pairs, RitzPair{Value: ev[j], Residual: res, Vector: make([]float64, l.dim)})
+			ys = append(ys, y)
+		}
 	}
+	forChunks(l.dim, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			lo, hi := c*basisChunk, min((c+1)*basisChunk, l.dim)
+			for i, y := range ys {
+				addChunk(pairs[i].Vector[lo:hi], l.q[:m], y, lo, hi)
+			}
+		}
+	})
 	return pairs, nil
 }

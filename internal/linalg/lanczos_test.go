@@ -174,7 +174,7 @@ func TestTopPairs(t *testing.T) {
 		if _, err := lz.Run(1e-300, steps); err != nil {
 			t.Fatal(err)
 		}
-		pairs, err := lz.TopPairs(k)
+		pairs, err := lz.TopPairs(k, math.Inf(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,6 +210,38 @@ func TestTopPairs(t *testing.T) {
 					t.Errorf("%d steps: <x_%d, x_%d> = %v", steps, i, j, dot)
 				}
 			}
+		}
+		// with a residual tolerance: exactly the pairs within it, with the same vectors
+		rel := make([]float64, len(pairs))
+		for j, p := range pairs {
+			rel[j] = p.Residual / math.Abs(p.Value)
+		}
+		tol := rel[len(rel)/2]
+		some, err := lz.TopPairs(k, tol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := 0
+		for j, p := range pairs {
+			if rel[j] > tol {
+				continue
+			}
+			if next >= len(some) {
+				t.Fatalf("%d steps, tolerance %.3g: pair %d (relative residual %.3g) missing", steps, tol, j, rel[j])
+			}
+			q := some[next]
+			next++
+			if q.Value != p.Value || q.Residual != p.Residual {
+				t.Errorf("%d steps, tolerance %.3g: pair (%v, %v), want (%v, %v)", steps, tol, q.Value, q.Residual, p.Value, p.Residual)
+			}
+			for x := range q.Vector {
+				if q.Vector[x] != p.Vector[x] {
+					t.Fatalf("%d steps, tolerance %.3g: pair %d's vector differs at %d", steps, tol, j, x)
+				}
+			}
+		}
+		if next != len(some) {
+			t.Errorf("%d steps, tolerance %.3g: %d pairs, want %d", steps, tol, len(some), next)
 		}
 	}
 }
@@ -282,6 +314,53 @@ func TestBasisOperations(t *testing.T) {
 	}
 }
 
+// TestsubtractDots: subtractDots gives the bits of AddCombination followed by Dots (the
+// combination, its norm and the dot products with another set of vectors), and scaledCopy those
+// of a copy followed by blas64.Scal, at dimensions around a chunk and the parallel threshold, on
+// 1 and 3 goroutines.
+func TestSubtractDots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, procs := range []int{1, 3} {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		for _, dim := range []int{1, 7, basisChunk + 5, basisMinParallel + 3*basisChunk + 1} {
+			for _, m := range []int{1, 2, 5} {
+				l, x := randomBasis(rng, dim, m+3)
+				u, v := l.q[:2], l.q[2:]
+				coef := []float64{rng.NormFloat64(), rng.NormFloat64()}
+				u = u[:min(2, m)]
+				want := append([]float64(nil), x...)
+				wantNrm := AddCombination(want, u, coef)
+				wantDots := make([]float64, len(v))
+				Dots(wantDots, v, want)
+				got := make([]float64, len(v))
+				nrm := subtractDots(x, u, coef, got, v)
+				if nrm != wantNrm {
+					t.Errorf("procs %d dim %d m %d: norm %v, AddCombination's %v", procs, dim, m, nrm, wantNrm)
+				}
+				for j := range x {
+					if x[j] != want[j] {
+						t.Fatalf("procs %d dim %d m %d: x[%d] = %v, AddCombination's %v", procs, dim, m, j, x[j], want[j])
+					}
+				}
+				for i := range got {
+					if got[i] != wantDots[i] {
+						t.Errorf("procs %d dim %d m %d: dot %d = %v, Dots' %v", procs, dim, m, i, got[i], wantDots[i])
+					}
+				}
+				s := 1 / (1 + rng.Float64())
+				dst := make([]float64, dim+1)
+				scaledCopy(dst, x, s)
+				blas64.Scal(s, vec(want))
+				for j := range want {
+					if dst[j] != want[j] {
+						t.Fatalf("procs %d dim %d: scaledCopy entry %d = %v, copy and Scal %v", procs, dim, j, dst[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkOrthogonalize times one pass of classical Gram-Schmidt of a vector against a basis of
 // 12 vectors at the dimension of the generalized sharpness' Lanczos at the paper's size
 // (r (r+1)/2 for rank r = 2048): one dot and one axpy per basis vector (the BLAS backend's
@@ -304,6 +383,18 @@ func BenchmarkOrthogonalize(b *testing.B) {
 	b.Run("chunked", func(b *testing.B) {
 		for b.Loop() {
 			Dots(h, l.q, w)
+			for i := range h {
+				h[i] = -h[i]
+			}
+			_ = AddCombination(w, l.q, h)
+		}
+	})
+	// a Lanczos step's Gram-Schmidt after the three-term recurrence: the recurrence's update and
+	// the dot products in one pass (subtractDots), then the combination
+	b.Run("fused", func(b *testing.B) {
+		c := []float64{0, 0}
+		for b.Loop() {
+			subtractDots(w, l.q[m-2:], c, h, l.q)
 			for i := range h {
 				h[i] = -h[i]
 			}
@@ -342,7 +433,7 @@ func TestLanczosOrthogonality(t *testing.T) {
 	if worst > 1e-13 {
 		t.Errorf("after %d steps the basis is orthonormal only to %.3g", lz.m, worst)
 	}
-	pairs, err := lz.TopPairs(3)
+	pairs, err := lz.TopPairs(3, math.Inf(1))
 	if err != nil {
 		t.Fatal(err)
 	}
