@@ -27,7 +27,8 @@
 //   - TopEigenmatrixEffectiveRank, TopEigenmatrixTopShare, TopEigenmatrixMinEigRel: the shape
 //     of the PSD top eigenmatrix S* of pinv(C) D (Thm 6; THEORY.md, effective rank),
 //     (tr S*)^2 / ||S*||_F^2, mu_1 / tr S* and mu_r / mu_1 (eigenvalues on range(H); tr and
-//     ||.||_F exact, mu_1 and mu_r by Lanczos on S*). S* = C^{-1/2}(X) for the top eigenmatrix X
+//     ||.||_F exact, mu_1 by Lanczos on S*, mu_r by Lanczos on its inverse when S* is positive
+//     definite, else on mu_1 I - S*). S* = C^{-1/2}(X) for the top eigenmatrix X
 //     of the symmetrized operator. (25) equals lambda_gen exactly when S* can be taken rank one.
 //   - Bound15, Bound16, Bound25: the lower bounds (15), (16), (25) of Prop. 3; (25) by ascent
 //     from many starts (every eigenvector of H and every H_i's top eigenvector screened, at most

@@ -256,16 +256,21 @@ func TestBound25ExtraStart(t *testing.T) {
 }
 
 // TestTopEigenmatrixShapeLanczos checks topEigenmatrixShape on matrices Q diag(mu) Q^T of size
-// 300 (the Lanczos runs restart; no invariant subspace) with known spectra, one of them not PSD.
+// 300 (the Lanczos runs restart; no invariant subspace) with known spectra, one of them not PSD
+// and one with a dense bottom (geometric from 1 down to 1e-6, as in a top eigenmatrix), whose
+// smallest eigenvalue must come out to 1e-6 of itself.
 func TestTopEigenmatrixShapeLanczos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(69, 70))
 	const r = 300
 	q := randOrtho(rng, r, r)
-	for _, last := range []float64{1e-3, -0.05} {
+	for _, last := range []float64{1e-3, -0.05, 1e-6} {
 		mu := make([]float64, r)
 		mu[0], mu[r-1] = 1, last
 		for a := 1; a < r-1; a++ {
 			mu[a] = 0.1 + 0.3*rng.Float64()
+			if last == 1e-6 {
+				mu[a] = math.Pow(last, float64(a)/float64(r-1))
+			}
 		}
 		s := make([]float64, r*r)
 		for x := 0; x < r; x++ {
@@ -286,7 +291,7 @@ func TestTopEigenmatrixShapeLanczos(t *testing.T) {
 		}
 		checkRel(t, "effective rank", sh.effRank, tr*tr/fro, 1e-12)
 		checkRel(t, "top share", sh.topShare, 1/tr, 1e-10)
-		if math.Abs(sh.minEigRel-last) > 1e-8 || sh.status != "converged" || sh.minStatus != "converged" {
+		if math.Abs(sh.minEigRel-last) > min(1e-8, 1e-6*math.Abs(last)) || sh.status != "converged" || sh.minStatus != "converged" {
 			t.Errorf("min eigenvalue / max %.12g, want %g (statuses %s %s)", sh.minEigRel, last, sh.status, sh.minStatus)
 		}
 		dot := 0.0
