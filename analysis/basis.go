@@ -1000,7 +1000,13 @@ func (c *factCurv) weighted(dst, yv []float64, m int, wt []float64) {
 
 func (c *factCurv) blockForms(out, _, y []float64, m, nc int) {
 	cm := nc * m
-	for i := 0; i < c.n; i++ {
+	workers := min(runtime.GOMAXPROCS(0), c.n)
+	linalg.Parallel(workers, func(w int) int { return w * c.n / workers }, func(i0, i1 int) { c.blockFormsOf(out, y, m, nc, cm, i0, i1) })
+}
+
+// blockFormsOf is blockForms for the samples i0 <= i < i1.
+func (c *factCurv) blockFormsOf(out, y []float64, m, nc, cm, i0, i1 int) {
+	for i := i0; i < i1; i++ {
 		for j := 0; j < m; j++ {
 			o := out[(i*m+j)*nc*nc : (i*m+j+1)*nc*nc]
 			for x := 0; x < nc; x++ {

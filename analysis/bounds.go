@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 
 	"gonum.org/v1/gonum/blas/blas64"
@@ -326,6 +327,8 @@ func ascend(obj b25, v []float64, m int, opt Options) (bound25Result, error) {
 	wf := make([]float64, n*m*9)
 	active := make([]bool, m)
 	stall := make([]int, m)
+	errs := make([]error, m)   // of the ascents in an iteration
+	stopped := make([]bool, m) // the ascents that converged in an iteration
 	for j := range active {
 		active[j] = true
 	}
@@ -357,56 +360,71 @@ func ascend(obj b25, v []float64, m int, opt Options) (bound25Result, error) {
 			copy(yz[x*3*m+2*m:(x+1)*3*m], yp[x*m:(x+1)*m])
 		}
 		pr.curv.blockForms(wf, z, yz, m, 3)
-		for j := 0; j < m; j++ {
-			if !active[j] {
-				continue
-			}
-			var a3, g3 [9]float64 // Z_j^T H Z_j and Z_j^T Z_j
-			for x := 0; x < 3; x++ {
-				for y := 0; y < 3; y++ {
-					for t := 0; t < r; t++ {
-						zx, zy := z[t*3*m+x*m+j], z[t*3*m+y*m+j]
-						a3[x*3+y] += pr.l[t] * zx * zy
-						g3[x*3+y] += zx * zy
+		// The ascents are independent: they are split between the cores by blocks of eight
+		// (so that no two goroutines write into one cache line of v, pd, yv or yp).
+		blocks := (m + 7) / 8
+		workers := min(runtime.GOMAXPROCS(0), blocks)
+		linalg.Parallel(workers, func(w int) int { return min(m, w*blocks/workers*8) }, func(j0, j1 int) {
+			for j := j0; j < j1; j++ {
+				if !active[j] {
+					continue
+				}
+				var a3, g3 [9]float64 // Z_j^T H Z_j and Z_j^T Z_j
+				for x := 0; x < 3; x++ {
+					for y := 0; y < 3; y++ {
+						for t := 0; t < r; t++ {
+							zx, zy := z[t*3*m+x*m+j], z[t*3*m+y*m+j]
+							a3[x*3+y] += pr.l[t] * zx * zy
+							g3[x*3+y] += zx * zy
+						}
 					}
 				}
+				c, fnew, err := subspaceMax(a3, g3, wf, j, m, n, p, f[j])
+				if err != nil {
+					errs[j] = fmt.Errorf("ascent %d, iteration %d: %w", j, it, err)
+					continue
+				}
+				gain := (fnew - f[j]) / f[j]
+				if gain > 0 {
+					// V <- c0 V + c1 G + c2 P, P <- c1 G + c2 P (the new search direction), both
+					// over ||V||, and their images alike
+					nrm := 0.0
+					for t := 0; t < r; t++ {
+						row := z[t*3*m:]
+						nv := c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]
+						v[t*m+j] = nv
+						pd[t*m+j] = c[1]*row[m+j] + c[2]*row[2*m+j]
+						nrm += nv * nv
+					}
+					nrm = math.Sqrt(nrm)
+					for t := 0; t < r; t++ {
+						v[t*m+j] /= nrm
+						pd[t*m+j] /= nrm
+					}
+					for x := 0; x < rows; x++ {
+						row := yz[x*3*m:]
+						yv[x*m+j] = (c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
+						yp[x*m+j] = (c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
+					}
+					f[j] = fnew
+				}
+				if gain < 1e-13 {
+					stall[j]++
+				} else {
+					stall[j] = 0
+				}
+				if stall[j] >= 2 {
+					active[j], stopped[j] = false, true
+				}
 			}
-			c, fnew, err := subspaceMax(a3, g3, wf, j, m, n, p, f[j])
+		})
+		for j, err := range errs {
 			if err != nil {
-				return bound25Result{}, fmt.Errorf("ascent %d, iteration %d: %w", j, it, err)
+				return bound25Result{}, err
 			}
-			gain := (fnew - f[j]) / f[j]
-			if gain > 0 {
-				// V <- c0 V + c1 G + c2 P, P <- c1 G + c2 P (the new search direction), both
-				// over ||V||, and their images alike
-				nrm := 0.0
-				for t := 0; t < r; t++ {
-					row := z[t*3*m:]
-					nv := c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]
-					v[t*m+j] = nv
-					pd[t*m+j] = c[1]*row[m+j] + c[2]*row[2*m+j]
-					nrm += nv * nv
-				}
-				nrm = math.Sqrt(nrm)
-				for t := 0; t < r; t++ {
-					v[t*m+j] /= nrm
-					pd[t*m+j] /= nrm
-				}
-				for x := 0; x < rows; x++ {
-					row := yz[x*3*m:]
-					yv[x*m+j] = (c[0]*row[j] + c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
-					yp[x*m+j] = (c[1]*row[m+j] + c[2]*row[2*m+j]) / nrm
-				}
-				f[j] = fnew
-			}
-			if gain < 1e-13 {
-				stall[j]++
-			} else {
-				stall[j] = 0
-			}
-			if stall[j] >= 2 {
-				active[j] = false
+			if stopped[j] {
 				res.converged++
+				stopped[j] = false
 			}
 		}
 		// After 30 iterations, stop ascents that trail the best by more than 2%: they gain
