@@ -929,6 +929,23 @@ func signedFactors(n, k int, z func(i int, z []float64), row func(i, t int, e []
 // eigenproblems in float64): about twice as fast, with a relative error of order 1e-6. Only for
 // the first, uncertified Lanczos phase of the generalized sharpness.
 func (c *factCurv) sandwich32(dst, s []float64) error {
+	u, err := c.sandwich32Upper(s)
+	if err != nil {
+		return err
+	}
+	r := c.r
+	upperRows(r, func(a0, a1 int) {
+		for a := a0; a < a1; a++ {
+			for b := a; b < r; b++ {
+				dst[a*r+b] = float64(u[a*r+b])
+			}
+		}
+	})
+	return nil
+}
+
+// sandwich32Upper is sandwich32 with its result left in c.s32 (upper triangle), which it returns.
+func (c *factCurv) sandwich32Upper(s []float64) ([]float32, error) {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
 	if c.b32 == nil {
@@ -960,21 +977,14 @@ func (c *factCurv) sandwich32(dst, s []float64) error {
 		blas32.Gemv(blas.Trans, float32(sq), g32(c.b32[i*k*r:(i+1)*k*r]), blas32.Vector{N: k, Inc: 1, Data: e32}, 0, blas32.Vector{N: r, Inc: 1, Data: c.f32[t*r : (t+1)*r]})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := blas32.Symmetric{Uplo: blas.Upper, N: r, Stride: r, Data: c.s32}
 	linalg.SyrkTrans32(1/float32(n), blas32.General{Rows: pos, Cols: r, Stride: r, Data: c.f32[:pos*r]}, 0, out)
 	if neg < nk {
 		linalg.SyrkTrans32(-1/float32(n), blas32.General{Rows: nk - neg, Cols: r, Stride: r, Data: c.f32[neg*r:]}, 1, out)
 	}
-	upperRows(r, func(a0, a1 int) {
-		for a := a0; a < a1; a++ {
-			for b := a; b < r; b++ {
-				dst[a*r+b] = float64(c.s32[a*r+b])
-			}
-		}
-	})
-	return nil
+	return c.s32, nil
 }
 
 func (c *factCurv) imageRows() int { return c.n * c.k }

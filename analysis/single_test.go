@@ -88,3 +88,39 @@ func TestSinglePhaseKeepsNumbers(t *testing.T) {
 		t.Logf("B = %d: applications %d + %d single, %d double only; widths %.3g, %.3g", b, s.Diagnostics.Applications, s.Diagnostics.SingleApplications, d.Diagnostics.Applications, s.Diagnostics.BracketRelWidth, d.Diagnostics.BracketRelWidth)
 	}
 }
+
+// TestSingleApplyA: the single-precision operator's fused application (applyA forms and packs
+// D(S) from the float32 sandwich in one pass) gives the bits of applyD followed by pack, at a
+// rank above and below packMinRank (two goroutines and one).
+func TestSingleApplyA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(93, 94))
+	for _, f := range []*Factored{syntheticNetwork(40, 3, 9), syntheticNetwork(160, 6, 10)} {
+		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := newOperator(pr, 0.3)
+		o.single = pr.curv.(singleSandwich)
+		x := make([]float64, o.dim())
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		got, want := make([]float64, len(x)), make([]float64, len(x))
+		if err := o.applyA(got, x); err != nil {
+			t.Fatal(err)
+		}
+		o.unpackUpper(o.s, x, true)
+		if err := o.applyD(o.ds, o.s); err != nil {
+			t.Fatal(err)
+		}
+		o.pack(want, o.ds, true)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("rank %d: entry %d: fused %v, applyD and pack %v", pr.r, i, got[i], want[i])
+			}
+		}
+		if o.apply != 2 {
+			t.Errorf("rank %d: %d applications counted, want 2", pr.r, o.apply)
+		}
+	}
+}

@@ -37,6 +37,10 @@ type operator struct {
 // single-precision version (relative error of order 1e-6, about twice as fast).
 type singleSandwich interface {
 	sandwich32(dst, s []float64) error
+	// sandwich32Upper is sandwich32 with the result left in single precision: the upper
+	// triangle of the returned r x r matrix (the curvature's work space, valid until its next
+	// call) is what sandwich32 rounds into dst
+	sandwich32Upper(s []float64) ([]float32, error)
 }
 
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
@@ -169,13 +173,37 @@ func lowerRows(r int, do func(a0, a1 int)) {
 	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
 }
 
-// applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x.
+// applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x. With the single-precision
+// sandwich, D(S) is formed and packed in one pass over the sandwich's own float32 result (the
+// same operations as applyD and pack, one pass instead of three; D(S) is then not kept in o.ds).
 func (o *operator) applyA(dst, x []float64) error {
 	o.unpackUpper(o.s, x, true) // applyD reads the upper triangle only
-	if err := o.applyD(o.ds, o.s); err != nil {
+	if o.single == nil || o.p == 0 {
+		if err := o.applyD(o.ds, o.s); err != nil {
+			return err
+		}
+		o.pack(dst, o.ds, true)
+		return nil
+	}
+	o.apply++
+	u, err := o.single.sandwich32Upper(o.s)
+	if err != nil {
 		return err
 	}
-	o.pack(dst, o.ds, true)
+	r, l, p, s := o.r, o.pr.l, o.p, o.s
+	upperRows(r, func(a0, a1 int) {
+		k := packedRow(a0, r)
+		for a := a0; a < a1; a++ {
+			for b := a; b < r; b++ {
+				v := p*float64(u[a*r+b]) + (1-p)*l[a]*l[b]*s[a*r+b]
+				if a != b {
+					v *= math.Sqrt2
+				}
+				dst[k] = v * o.cm12[a*r+b]
+				k++
+			}
+		}
+	})
 	return nil
 }
 
