@@ -926,26 +926,11 @@ func signedFactors(n, k int, z func(i int, z []float64), row func(i, t int, e []
 }
 
 // sandwich32 is sandwich in single precision (inputs rounded to float32; only the k x k
-// eigenproblems in float64): about twice as fast, with a relative error of order 1e-6. Only for
-// the first, uncertified Lanczos phase of the generalized sharpness.
-func (c *factCurv) sandwich32(dst, s []float64) error {
-	u, err := c.sandwich32Upper(s)
-	if err != nil {
-		return err
-	}
-	r := c.r
-	upperRows(r, func(a0, a1 int) {
-		for a := a0; a < a1; a++ {
-			for b := a; b < r; b++ {
-				dst[a*r+b] = float64(u[a*r+b])
-			}
-		}
-	})
-	return nil
-}
-
-// sandwich32Upper is sandwich32 with its result left in c.s32 (upper triangle), which it returns.
-func (c *factCurv) sandwich32Upper(s []float64) ([]float32, error) {
+// eigenproblems in float64): about twice as fast, with a relative error of order 1e-6, its
+// result's upper triangle left in c.s32, which it returns. Only for the uncertified
+// single-precision phases (the first Lanczos phase of the generalized sharpness, the steps of
+// the covariance solve).
+func (c *factCurv) sandwich32(s []float64) ([]float32, error) {
 	n, k, r := c.n, c.k, c.r
 	nk := n * k
 	if c.b32 == nil {

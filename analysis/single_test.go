@@ -27,8 +27,12 @@ func TestSandwich32(t *testing.T) {
 		if err := c.sandwich(want, s); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.sandwich32(got, s); err != nil {
+		got32, err := c.sandwich32(s)
+		if err != nil {
 			t.Fatal(err)
+		}
+		for i, v := range got32 {
+			got[i] = float64(v)
 		}
 		mirrorUpper(want, r) // both set the upper triangle
 		mirrorUpper(got, r)
@@ -89,18 +93,23 @@ func TestSinglePhaseKeepsNumbers(t *testing.T) {
 	}
 }
 
-// TestSingleApplyA: the single-precision operator's fused application (applyA forms and packs
-// D(S) from the float32 sandwich in one pass) gives the bits of applyD followed by pack, at a
+// TestSingleApplyA: the fused application (applyA packs each row of D(S) as it is formed) gives
+// the bits of applyD followed by pack, with the single- and the double-precision sandwich, at a
 // rank above and below packMinRank (two goroutines and one).
 func TestSingleApplyA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(93, 94))
-	for _, f := range []*Factored{syntheticNetwork(40, 3, 9), syntheticNetwork(160, 6, 10)} {
-		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathAuto)
+	for _, c := range []struct {
+		f      *Factored
+		single bool
+	}{{syntheticNetwork(40, 3, 9), true}, {syntheticNetwork(160, 6, 10), true}, {syntheticNetwork(160, 6, 10), false}} {
+		pr, err := newFactoredProblem(c.f, Options{}.WithDefaults(), pathAuto)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := newOperator(pr, 0.3)
-		o.single = pr.curv.(singleSandwich)
+		if c.single {
+			o.single = pr.curv.(singleSandwich)
+		}
 		x := make([]float64, o.dim())
 		for i := range x {
 			x[i] = rng.NormFloat64()

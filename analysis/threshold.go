@@ -36,11 +36,9 @@ type operator struct {
 // singleSandwich is a curvature whose sandwich (1/n) sum_i Hh_i S Hh_i (upper triangle) also has a
 // single-precision version (relative error of order 1e-6, about twice as fast).
 type singleSandwich interface {
-	sandwich32(dst, s []float64) error
-	// sandwich32Upper is sandwich32 with the result left in single precision: the upper
-	// triangle of the returned r x r matrix (the curvature's work space, valid until its next
-	// call) is what sandwich32 rounds into dst
-	sandwich32Upper(s []float64) ([]float32, error)
+	// sandwich32 returns the upper triangle of the sandwich in single precision: that of the
+	// returned r x r matrix (the curvature's work space, valid until its next call)
+	sandwich32(s []float64) ([]float32, error)
 }
 
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
@@ -60,26 +58,58 @@ func (o *operator) dim() int { return o.r * (o.r + 1) / 2 }
 
 // applyD sets the upper triangle of dst to that of D(s) (the lower triangle is left undefined:
 // applyA reads the upper one only).
-func (o *operator) applyD(dst, s []float64) error {
-	r, l := o.r, o.pr.l
+func (o *operator) applyD(dst, s []float64) error { return o.formD(dst, s, nil) }
+
+// formD computes the upper triangle of D(s) = p sandwich + (1-p) H S H row by row, the rows split
+// between the cores at large r, and hands row a, D(s)_{a, a..r-1}, to put(a, d) if put is not
+// nil. The double-precision sandwich is written into dst, and its rows become D(s)'s there;
+// the single-precision one is the curvature's, and D(s)'s rows go into dst only when put is nil
+// (else into a row of scratch: dst is not written).
+func (o *operator) formD(dst, s []float64, put func(a int, d []float64)) error {
+	r, l, p := o.r, o.pr.l, o.p
 	o.apply++
-	if o.p > 0 {
-		sandwich := o.pr.curv.sandwich
+	var sand32 []float32
+	if p > 0 {
+		var err error
 		if o.single != nil {
-			sandwich = o.single.sandwich32
+			sand32, err = o.single.sandwich32(s)
+		} else {
+			err = o.pr.curv.sandwich(dst, s)
 		}
-		if err := sandwich(dst, s); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	upperRows(r, func(a0, a1 int) {
+		var scratch []float64
+		if sand32 != nil && put != nil {
+			scratch = make([]float64, r)
+		}
 		for a := a0; a < a1; a++ {
-			for b := a; b < r; b++ {
-				dst[a*r+b] = o.p*dst[a*r+b] + (1-o.p)*l[a]*l[b]*s[a*r+b]
+			d, sr := dst[a*r+a:(a+1)*r], s[a*r+a:(a+1)*r]
+			if sand32 == nil {
+				rowOfD(d, p, l[a], l[a:], sr, d)
+			} else {
+				if scratch != nil {
+					d = scratch[:r-a]
+				}
+				rowOfD(d, p, l[a], l[a:], sr, sand32[a*r+a:(a+1)*r])
+			}
+			if put != nil {
+				put(a, d)
 			}
 		}
 	})
 	return nil
+}
+
+// rowOfD sets d_b = p sand_b + (1-p) l_a l_b s_b for a row segment (columns a, a+1, ... of row
+// a; la = l_a and l, s, sand start at column a): D(S)'s entries from the sandwich's. d may be
+// sand.
+func rowOfD[T float32 | float64](d []float64, p, la float64, l, s []float64, sand []T) {
+	for b := range d {
+		d[b] = p*float64(sand[b]) + (1-p)*la*l[b]*s[b]
+	}
 }
 
 // applyT sets dst = T(s) = pinv(C) D(s).
@@ -131,19 +161,24 @@ func (o *operator) pack(x, m []float64, scaled bool) {
 	upperRows(o.r, func(a0, a1 int) {
 		k := packedRow(a0, r)
 		for a := a0; a < a1; a++ {
-			for b := a; b < r; b++ {
-				v := m[a*r+b]
-				if a != b {
-					v *= math.Sqrt2
-				}
-				if scaled {
-					v *= o.cm12[a*r+b]
-				}
-				x[k] = v
-				k++
-			}
+			packRow(x[k:k+r-a], m[a*r+a:(a+1)*r], o.cm12[a*r+a:(a+1)*r], scaled)
+			k += r - a
 		}
 	})
+}
+
+// packRow packs the row segment m = M_{a, a..r-1} into x (w = cm12's segment if scaled): the
+// diagonal entry as it is, the others times sqrt 2.
+func packRow(x, m, w []float64, scaled bool) {
+	for j, v := range m {
+		if j > 0 {
+			v *= math.Sqrt2
+		}
+		if scaled {
+			v *= w[j]
+		}
+		x[j] = v
+	}
 }
 
 // packedRow is the offset of row a's entries (a, a), ..., (a, r-1) in a packed vector.
@@ -155,56 +190,32 @@ const packMinRank = 512
 // upperRows calls do(a0, a1) on ranges of the rows 0..r-1 of an r x r upper triangle: at rank
 // packMinRank and above on two goroutines with about equal numbers of entries (the first
 // r (1 - 1/sqrt 2) rows hold half of them), else on all rows at once.
-func upperRows(r int, do func(a0, a1 int)) {
-	bounds := []int{0, r}
-	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
-		bounds = []int{0, int(float64(r) * (1 - 1/math.Sqrt2)), r}
-	}
-	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
-}
+func upperRows(r int, do func(a0, a1 int)) { triangleRows(r, 1-1/math.Sqrt2, do) }
 
-// lowerRows is upperRows for the lower triangle: the last r / sqrt 2 rows hold half of its
+// lowerRows is upperRows for the lower triangle: its first r / sqrt 2 rows hold half of its
 // entries.
-func lowerRows(r int, do func(a0, a1 int)) {
+func lowerRows(r int, do func(a0, a1 int)) { triangleRows(r, 1/math.Sqrt2, do) }
+
+// triangleRows splits the rows at r half (on two goroutines from rank packMinRank) or not.
+func triangleRows(r int, half float64, do func(a0, a1 int)) {
 	bounds := []int{0, r}
 	if r >= packMinRank && runtime.GOMAXPROCS(0) >= 2 {
-		bounds = []int{0, int(float64(r) / math.Sqrt2), r}
+		bounds = []int{0, int(float64(r) * half), r}
 	}
 	linalg.Parallel(len(bounds)-1, func(w int) int { return bounds[w] }, do)
 }
 
-// applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x. With the single-precision
-// sandwich, D(S) is formed and packed in one pass over the sandwich's own float32 result (the
-// same operations as applyD and pack, one pass instead of three; D(S) is then not kept in o.ds).
+// applyA sets dst = A x = C^{-1/2} D C^{-1/2} x for packed x: each row of D(S) is packed as
+// soon as it is formed (one pass over the matrices instead of two, three with the
+// single-precision sandwich). With the double-precision sandwich o.ds holds D(S) afterwards
+// (the certificate reads it); with the single-precision one it is not written.
 func (o *operator) applyA(dst, x []float64) error {
-	o.unpackUpper(o.s, x, true) // applyD reads the upper triangle only
-	if o.single == nil || o.p == 0 {
-		if err := o.applyD(o.ds, o.s); err != nil {
-			return err
-		}
-		o.pack(dst, o.ds, true)
-		return nil
-	}
-	o.apply++
-	u, err := o.single.sandwich32Upper(o.s)
-	if err != nil {
-		return err
-	}
-	r, l, p, s := o.r, o.pr.l, o.p, o.s
-	upperRows(r, func(a0, a1 int) {
-		k := packedRow(a0, r)
-		for a := a0; a < a1; a++ {
-			for b := a; b < r; b++ {
-				v := p*float64(u[a*r+b]) + (1-p)*l[a]*l[b]*s[a*r+b]
-				if a != b {
-					v *= math.Sqrt2
-				}
-				dst[k] = v * o.cm12[a*r+b]
-				k++
-			}
-		}
+	o.unpackUpper(o.s, x, true) // formD reads the upper triangle only
+	r := o.r
+	return o.formD(o.ds, o.s, func(a int, d []float64) {
+		k := packedRow(a, r)
+		packRow(dst[k:k+r-a], d, o.cm12[a*r+a:(a+1)*r], true)
 	})
-	return nil
 }
 
 // deflatePairs is the number of top Ritz pairs of A kept for the preconditioner of the covariance
