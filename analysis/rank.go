@@ -78,7 +78,8 @@ func topEigenmatrixShape(s []float64, r int, seed uint64) (eigenmatrixShape, err
 	if !(mu1 > 0) {
 		return eigenmatrixShape{}, fmt.Errorf("analysis: top eigenmatrix: largest eigenvalue %g <= 0 with trace %g", mu1, tr)
 	}
-	muR, st2, err := smallestEigenvalue(s, r, mu1, x0, &count)
+	opt.Tol = eigenmatrixMinTol
+	muR, st2, err := smallestEigenvalue(s, r, mu1, x0, opt, &count)
 	if err != nil {
 		return eigenmatrixShape{}, fmt.Errorf("analysis: top eigenmatrix, smallest eigenvalue: %w", err)
 	}
@@ -95,19 +96,17 @@ func topEigenmatrixShape(s []float64, r int, seed uint64) (eigenmatrixShape, err
 }
 
 // smallestEigenvalue returns mu_r, the smallest eigenvalue of the symmetric r x r s (upper
-// triangle read) whose largest is mu1, with how its Lanczos run ended; products counts the
-// products with s or its inverse. Where s is numerically positive definite (a Cholesky
-// factorization s = L L^T, r^3/3 flops), mu_r = 1 / lambda_max(s^{-1}) by Lanczos on
-// x -> L^{-T} L^{-1} x to the relative residual eigenmatrixMinTol: the top of the inverse
-// spectrum is sparse where the bottom of the spectrum is dense. (On the r = 2048 matrix of
-// BenchmarkTopEigenmatrixShape, G G^T for a square Gaussian G, mu_r / mu_1 = 5.271245426e-08 by
-// the dense eigensolver: this gives 5.271245425e-08 after 75 products, converged; Lanczos on
-// mu1 I - s, the way before, stopped at its limit of 300 products at 4.43e-06.) Otherwise
-// (mu_r at rounding level or below zero) it is mu1 - theta for the top eigenvalue theta of
-// mu1 I - s, by Lanczos to eigenmatrixMinTol (at its limit an upper estimate of mu_r, still a
-// proof of indefiniteness when negative).
-func smallestEigenvalue(s []float64, r int, mu1 float64, x0 []float64, products *int) (float64, linalg.Status, error) {
-	opt := linalg.LanczosOptions{Tol: eigenmatrixMinTol, MaxBasis: min(r, 100), MaxApplications: 300}
+// triangle read) whose largest is mu1, with how its Lanczos run (options opt, from x0) ended;
+// products counts the products with s or its inverse. Where s is numerically positive definite
+// (a Cholesky factorization s = L L^T, r^3/3 flops), mu_r = 1 / lambda_max(s^{-1}) by Lanczos on
+// x -> L^{-T} L^{-1} x: the top of the inverse spectrum is sparse where the bottom of the
+// spectrum is dense. (On the r = 2048 matrix of BenchmarkTopEigenmatrixShape, G G^T for a
+// square Gaussian G, mu_r / mu_1 = 5.271245426e-08 by the dense eigensolver: this gives
+// 5.271245425e-08 after 75 products, converged; Lanczos on mu1 I - s, the way before, stopped
+// at its limit of 300 products at 4.43e-06.) Otherwise (mu_r at rounding level or below zero)
+// it is mu1 - theta for the top eigenvalue theta of mu1 I - s (at the limit an upper estimate
+// of mu_r, still a proof of indefiniteness when negative).
+func smallestEigenvalue(s []float64, r int, mu1 float64, x0 []float64, opt linalg.LanczosOptions, products *int) (float64, linalg.Status, error) {
 	l := append([]float64(nil), s[:r*r]...)
 	mirrorUpper(l, r) // the Cholesky factorization reads the lower triangle
 	if linalg.PositiveDefinite(r, l) {
