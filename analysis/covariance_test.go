@@ -253,7 +253,7 @@ func TestCovPreconditioner(t *testing.T) {
 			x++
 		}
 	}
-	var pairs []linalg.RitzPair
+	var pairs []linalg.RitzPair[float64]
 	for _, rp := range rep.gen.pairs {
 		if rp.Residual <= covPairResidual*rp.Value {
 			pairs = append(pairs, rp)

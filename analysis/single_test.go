@@ -118,7 +118,7 @@ func TestSingleApplyA(t *testing.T) {
 		if err := o.applyA(got, x); err != nil {
 			t.Fatal(err)
 		}
-		o.unpackUpper(o.s, x, true)
+		unpackUpper(o, o.s, x, true)
 		if err := o.applyD(o.ds, o.s); err != nil {
 			t.Fatal(err)
 		}

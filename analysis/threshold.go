@@ -126,13 +126,13 @@ func (o *operator) applyT(dst, s []float64) error {
 
 // unpack sets m = w o X for the packed x (w = cm12 if scaled, else 1).
 func (o *operator) unpack(m, x []float64, scaled bool) {
-	o.unpackUpper(m, x, scaled)
+	unpackUpper(o, m, x, scaled)
 	mirrorUpper(m, o.r)
 }
 
-// unpackUpper sets the upper triangle of m to that of w o X (the lower one is left alone), the
-// rows split between the cores at large r.
-func (o *operator) unpackUpper(m, x []float64, scaled bool) {
+// unpackUpper sets the upper triangle of m to that of w o X for the packed x (of either
+// precision; the lower triangle is left alone), the rows split between the cores at large r.
+func unpackUpper[T float32 | float64](o *operator, m []float64, x []T, scaled bool) {
 	r := o.r
 	upperRows(o.r, func(a0, a1 int) {
 		k := packedRow(a0, r)
@@ -140,15 +140,15 @@ func (o *operator) unpackUpper(m, x []float64, scaled bool) {
 			row, w := m[a*r:(a+1)*r], o.cm12[a*r:(a+1)*r]
 			xs := x[k : k+r-a]
 			k += r - a
-			row[a] = xs[0]
+			row[a] = float64(xs[0])
 			if scaled {
 				row[a] *= w[a]
 				for j, v := range xs[1:] {
-					row[a+1+j] = v * (math.Sqrt2 / 2) * w[a+1+j]
+					row[a+1+j] = float64(v) * (math.Sqrt2 / 2) * w[a+1+j]
 				}
 			} else {
 				for j, v := range xs[1:] {
-					row[a+1+j] = v * (math.Sqrt2 / 2)
+					row[a+1+j] = float64(v) * (math.Sqrt2 / 2)
 				}
 			}
 		}
@@ -167,9 +167,9 @@ func (o *operator) pack(x, m []float64, scaled bool) {
 	})
 }
 
-// packRow packs the row segment m = M_{a, a..r-1} into x (w = cm12's segment if scaled): the
-// diagonal entry as it is, the others times sqrt 2.
-func packRow(x, m, w []float64, scaled bool) {
+// packRow packs the row segment m = M_{a, a..r-1} into x (w = cm12's segment if scaled; x of
+// either precision): the diagonal entry as it is, the others times sqrt 2.
+func packRow[T float32 | float64](x []T, m, w []float64, scaled bool) {
 	for j, v := range m {
 		if j > 0 {
 			v *= math.Sqrt2
@@ -177,7 +177,7 @@ func packRow(x, m, w []float64, scaled bool) {
 		if scaled {
 			v *= w[j]
 		}
-		x[j] = v
+		x[j] = T(v)
 	}
 }
 
@@ -209,8 +209,16 @@ func triangleRows(r int, half float64, do func(a0, a1 int)) {
 // soon as it is formed (one pass over the matrices instead of two, three with the
 // single-precision sandwich). With the double-precision sandwich o.ds holds D(S) afterwards
 // (the certificate reads it); with the single-precision one it is not written.
-func (o *operator) applyA(dst, x []float64) error {
-	o.unpackUpper(o.s, x, true) // formD reads the upper triangle only
+func (o *operator) applyA(dst, x []float64) error { return applyPacked(o, dst, x) }
+
+// applyA32 is applyA on packed vectors in single precision (the Lanczos basis of the
+// single-precision phase of generalizedSharpness): S is formed in float64 from x, dst is A x
+// rounded to float32.
+func (o *operator) applyA32(dst, x []float32) error { return applyPacked(o, dst, x) }
+
+// applyPacked is applyA and applyA32.
+func applyPacked[T float32 | float64](o *operator, dst, x []T) error {
+	unpackUpper(o, o.s, x, true) // formD reads the upper triangle only
 	r := o.r
 	return o.formD(o.ds, o.s, func(a int, d []float64) {
 		k := packedRow(a, r)
@@ -260,7 +268,7 @@ type genResult struct {
 	converged          bool
 	// pairs are the converged ones (covPairResidual) among the deflatePairs top Ritz pairs of A
 	// from the last Lanczos basis (orthonormal vectors), which the covariance solve deflates
-	pairs  []linalg.RitzPair
+	pairs  []linalg.RitzPair[float64]
 	method string
 }
 
@@ -280,7 +288,8 @@ type genResult struct {
 // that is tightened until (hi - lo)/hi <= relWidth. For factored input a first Lanczos run with
 // D's large products in single precision (factCurv.sandwich32), to the residual singleTol,
 // replaces that start by its Ritz vector: it saves about half of the double-precision
-// applications at half their cost each; lo, hi and the value come from double precision only. At p = 0 the eigenvalues of T are
+// applications at half their cost each (its Lanczos basis is in float32 too, which halves the
+// memory traffic of its passes); lo, hi and the value come from double precision only. At p = 0 the eigenvalues of T are
 // 2 l_a l_b / (l_a + l_b) (App. I), so lambda_gen = l_1 in closed form.
 func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, error) {
 	o := newOperator(pr, p)
@@ -302,15 +311,22 @@ func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, erro
 		// alone gives the Rayleigh quotient and the certificate.
 		o32 := *o // the same scaling and work space (the phases run one after the other)
 		o32.single = c32
-		lz32 := linalg.NewLanczos(dim, o32.applyA, min(maxBasis, singleBasis))
-		if err := lz32.Start(x0); err != nil {
+		// The basis is in single precision too: half the memory traffic of its passes.
+		lz32 := linalg.NewLanczos(dim, o32.applyA32, min(maxBasis, singleBasis))
+		x32 := make([]float32, dim)
+		for i, v := range x0 {
+			x32[i] = float32(v)
+		}
+		if err := lz32.Start(x32); err != nil {
 			return nil, fmt.Errorf("analysis: generalized sharpness: %w", err)
 		}
 		rz, err := lz32.Run(singleTol, opt.MaxApplications)
 		if err != nil {
 			return nil, fmt.Errorf("analysis: generalized sharpness, single-precision phase: %w", err)
 		}
-		x0 = rz.Vector
+		for i, v := range rz.Vector {
+			x0[i] = float64(v)
+		}
 		res.singleApplications = o32.apply
 		// its basis (up to singleBasis vectors of r(r+1)/2) is garbage now: collect it before
 		// the double-precision Lanczos allocates its own

@@ -248,8 +248,8 @@ func TestTopPairs(t *testing.T) {
 
 // randomBasis returns a Lanczos on dimension dim whose basis holds m random normal vectors (not
 // orthogonalized: the basis operations do not need it), and a random normal vector.
-func randomBasis(rng *rand.Rand, dim, m int) (*Lanczos, []float64) {
-	l := NewLanczos(dim, nil, m)
+func randomBasis(rng *rand.Rand, dim, m int) (*Lanczos[float64], []float64) {
+	l := NewLanczos[float64](dim, nil, m)
 	for i := 0; i < m; i++ {
 		q := make([]float64, dim)
 		for j := range q {
@@ -305,7 +305,7 @@ func TestBasisOperations(t *testing.T) {
 		}
 	}
 	for _, scale := range []float64{1e-160, 1e160} {
-		l := NewLanczos(5, nil, 1)
+		l := NewLanczos[float64](5, nil, 1)
 		l.q = append(l.q, []float64{1, 0, 0, 0, 0})
 		x := []float64{3 * scale, 0, 4 * scale, 0, 0}
 		if got := AddCombination(x, l.q, []float64{0}); math.Abs(got-5*scale) > 1e-14*5*scale {
@@ -441,5 +441,162 @@ func TestLanczosOrthogonality(t *testing.T) {
 		if math.Abs(p.Value-ev[n-1-j]) > 1e-12 {
 			t.Errorf("Ritz value %d: %v, dense %v", j, p.Value, ev[n-1-j])
 		}
+	}
+}
+
+// TestBasisOperations32: Dots, AddCombination and subtractDots on float32 vectors agree with the
+// same operations in float64 on the same (float32) numbers to float32 rounding, at dimensions
+// around a float32 chunk and the parallel threshold, on 1 and 3 goroutines; the dot products
+// are float64 sums of the float32 products, so that they agree to float64 rounding.
+func TestBasisOperations32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, procs := range []int{1, 3} {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		for _, dim := range []int{1, 7, basisChunk32 + 5, basisMinParallel + 3*basisChunk32 + 1} {
+			for _, m := range []int{1, 3, 6} {
+				l, x := randomBasis(rng, dim, m)
+				q32 := make([][]float32, m)
+				for i, q := range l.q {
+					q32[i] = make([]float32, dim)
+					for j, v := range q {
+						q32[i][j] = float32(v)
+						q[j] = float64(q32[i][j]) // the float64 reference holds the same numbers
+					}
+				}
+				x32 := make([]float32, dim)
+				for j, v := range x {
+					x32[j] = float32(v)
+					x[j] = float64(x32[j])
+				}
+				h, h32 := make([]float64, m), make([]float64, m)
+				Dots(h, l.q, x)
+				Dots(h32, q32, x32)
+				for i := range h {
+					if math.Abs(h32[i]-h[i]) > 1e-14*float64(dim) {
+						t.Errorf("procs %d dim %d m %d: float32 <q_%d, x> = %v, float64 %v", procs, dim, m, i, h32[i], h[i])
+					}
+				}
+				coef := make([]float64, m)
+				for i := range coef {
+					coef[i] = rng.NormFloat64()
+				}
+				want := append([]float64(nil), x...)
+				wantNrm := AddCombination(want, l.q, coef)
+				y32 := append([]float32(nil), x32...)
+				nrm := AddCombination(y32, q32, coef)
+				worst := 0.0
+				for j := range want {
+					worst = math.Max(worst, math.Abs(float64(y32[j])-want[j])/(1+math.Abs(want[j])))
+				}
+				if worst > 1e-6*float64(m) {
+					t.Errorf("procs %d dim %d m %d: float32 combination off by %.3g (relative)", procs, dim, m, worst)
+				}
+				if math.Abs(nrm-wantNrm) > 1e-6*wantNrm {
+					t.Errorf("procs %d dim %d m %d: float32 norm %v, float64 %v", procs, dim, m, nrm, wantNrm)
+				}
+				// subtractDots: the combination as AddCombination's, the dots as Dots' on it, bit for bit
+				z32 := append([]float32(nil), x32...)
+				got := make([]float64, m)
+				if n2 := subtractDots(z32, q32, coef, got, q32); n2 != nrm {
+					t.Errorf("procs %d dim %d m %d: subtractDots norm %v, AddCombination's %v", procs, dim, m, n2, nrm)
+				}
+				wantDots := make([]float64, m)
+				Dots(wantDots, q32, y32)
+				for j := range z32 {
+					if z32[j] != y32[j] {
+						t.Fatalf("procs %d dim %d m %d: subtractDots entry %d = %v, AddCombination's %v", procs, dim, m, j, z32[j], y32[j])
+					}
+				}
+				for i := range got {
+					if got[i] != wantDots[i] {
+						t.Errorf("procs %d dim %d m %d: subtractDots dot %d = %v, Dots' %v", procs, dim, m, i, got[i], wantDots[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLanczos32: Lanczos with a float32 basis on an operator applied in float32 finds the top
+// eigenvalue of the dense eigensolver to float32 accuracy, keeps its basis orthonormal to
+// float32 rounding, and its Ritz vector and image satisfy A x = theta x to the residual it
+// reports (plus float32 rounding).
+func TestLanczos32(t *testing.T) {
+	const n = 300
+	rng := rand.New(rand.NewPCG(23, 24))
+	a, top := psdWithGap(rng, n, 0.9)
+	a32 := make([]float32, n*n)
+	for i, v := range a {
+		a32[i] = float32(v)
+	}
+	op := func(dst, x []float32) error {
+		for i := 0; i < n; i++ {
+			s := 0.0
+			for j, v := range a32[i*n : (i+1)*n] {
+				s += float64(v) * float64(x[j])
+			}
+			dst[i] = float32(s)
+		}
+		return nil
+	}
+	x0 := make([]float32, n)
+	for i := range x0 {
+		x0[i] = float32(rng.NormFloat64())
+	}
+	// the start vector's norm in float64: a float32 sum of squares of many entries (gonum's Snrm2)
+	// would leave q_0 off unit length by about 1e-4
+	long := make([]float32, 3<<20)
+	for i := range long {
+		long[i] = float32(rng.NormFloat64())
+	}
+	ll := NewLanczos(len(long), op, 1)
+	if err := ll.Start(long); err != nil {
+		t.Fatal(err)
+	}
+	if d := dot(ll.q[0], ll.q[0]) - 1; math.Abs(d) > 1e-6 {
+		t.Errorf("||q_0||^2 - 1 = %.3g for a start vector of %d entries", d, len(long))
+	}
+	lz := NewLanczos(n, op, 60)
+	if err := lz.Start(x0); err != nil {
+		t.Fatal(err)
+	}
+	rz, err := lz.Run(1e-5, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rz.Converged {
+		t.Fatalf("no convergence to 1e-5 in %d applications (residual %.3g)", lz.Applications(), rz.Residual/rz.Value)
+	}
+	if math.Abs(rz.Value-top) > 1e-6*top {
+		t.Errorf("top Ritz value %v, dense %v (relative error %.3g)", rz.Value, top, math.Abs(rz.Value-top)/top)
+	}
+	worst := 0.0
+	for i := 0; i < lz.m; i++ {
+		for j := 0; j <= i; j++ {
+			d := dot(lz.q[i], lz.q[j])
+			if i == j {
+				d--
+			}
+			worst = math.Max(worst, math.Abs(d))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("basis of %d float32 vectors orthonormal only to %.3g", lz.m, worst)
+	}
+	// the Ritz vector against the matrix in float64: ||A x - theta x|| within the estimate
+	res := 0.0
+	for i := 0; i < n; i++ {
+		s := 0.0
+		for j, v := range a[i*n : (i+1)*n] {
+			s += v * float64(rz.Vector[j])
+		}
+		d := s - rz.Value*float64(rz.Vector[i])
+		res += d * d
+		if e := math.Abs(float64(rz.Image[i]) - s); e > rz.Residual+1e-5*top {
+			t.Fatalf("image entry %d: %v, A x %v", i, rz.Image[i], s)
+		}
+	}
+	if math.Sqrt(res) > rz.Residual+1e-5*top {
+		t.Errorf("||A x - theta x|| = %.3g, Lanczos estimate %.3g", math.Sqrt(res), rz.Residual)
 	}
 }
