@@ -289,8 +289,9 @@ type genResult struct {
 // D's large products in single precision (factCurv.sandwich32), to the residual singleTol,
 // replaces that start by its Ritz vector: it saves about half of the double-precision
 // applications at half their cost each (its Lanczos basis is in float32 too, which halves the
-// memory traffic of its passes); lo, hi and the value come from double precision only. At p = 0 the eigenvalues of T are
-// 2 l_a l_b / (l_a + l_b) (App. I), so lambda_gen = l_1 in closed form.
+// memory traffic of its passes); lo, hi and the value come from double precision only. At
+// p = 0 the eigenvalues of T are 2 l_a l_b / (l_a + l_b) (App. I), so lambda_gen = l_1 in
+// closed form.
 func generalizedSharpness(pr *problem, p float64, opt Options) (*genResult, error) {
 	o := newOperator(pr, p)
 	r := pr.r
