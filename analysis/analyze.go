@@ -327,10 +327,6 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	for _, l := range pr.l {
 		dg.TraceH += l * sc
 	}
-	e1 := make([]float64, pr.r)
-	e1[0] = 1
-	rep.TopEigenvector = make([]float64, pr.d)
-	pr.space.toParams(rep.TopEigenvector, e1)
 
 	t := time.Now()
 	rep.Bound15 = bound15(pr, p) * sc
@@ -361,8 +357,12 @@ func analyze(pr *problem, grads [][]float64, batch int, opt Options, basisTime t
 	}
 	rep.Seconds["bound25"] = time.Since(t).Seconds()
 	rep.Bound25 = b.value * sc
-	rep.Bound25Vector = make([]float64, pr.d)
-	pr.space.toParams(rep.Bound25Vector, b.vector)
+	// the top eigenvector of H and bound (25)'s maximizer in parameter space, in one pass over
+	// the factors
+	e1 := make([]float64, pr.r)
+	e1[0] = 1
+	rep.TopEigenvector, rep.Bound25Vector = make([]float64, pr.d), make([]float64, pr.d)
+	pr.space.toParams([][]float64{rep.TopEigenvector, rep.Bound25Vector}, [][]float64{e1, b.vector})
 	dg.Bound25Starts, dg.Bound25Screened, dg.Bound25Iterations, dg.Bound25Converged, dg.Bound25Pruned = b.starts, b.screened, b.iterations, b.converged, b.pruned
 	dg.Bound25TopEigenmatrixValue, dg.Bound25TopEigenmatrixIterations, dg.Bound25BestFromTopEigenmatrix = b.extraValue*sc, b.extraIterations, b.fromExtra
 	// (25) is a certified lower bound on lambda_gen: it can raise the bracket's lower end, and

@@ -60,8 +60,8 @@ type curvature interface {
 
 // paramSpace maps between basis coordinates and parameters (length d).
 type paramSpace interface {
-	// toParams sets x = V y.
-	toParams(x, y []float64)
+	// toParams sets xs[j] = V ys[j] for every j (in one pass over the factors of factored input).
+	toParams(xs, ys [][]float64)
 	// project sets y[i*r:(i+1)*r] = V^T g_i for every g_i (len(g) vectors).
 	project(y []float64, g [][]float64)
 }
@@ -81,9 +81,11 @@ type denseSpace struct {
 	v    []float64 // d x r
 }
 
-func (s *denseSpace) toParams(x, y []float64) {
-	blas64.Gemv(blas.NoTrans, 1, blas64.General{Rows: s.d, Cols: s.r, Stride: s.r, Data: s.v},
-		blas64.Vector{N: s.r, Inc: 1, Data: y}, 0, blas64.Vector{N: s.d, Inc: 1, Data: x})
+func (s *denseSpace) toParams(xs, ys [][]float64) {
+	for j, y := range ys {
+		blas64.Gemv(blas.NoTrans, 1, blas64.General{Rows: s.d, Cols: s.r, Stride: s.r, Data: s.v},
+			blas64.Vector{N: s.r, Inc: 1, Data: y}, 0, blas64.Vector{N: s.d, Inc: 1, Data: xs[j]})
+	}
 }
 
 func (s *denseSpace) project(y []float64, g [][]float64) {
@@ -321,20 +323,57 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 			sm = math.Max(sm, math.Abs(v))
 		}
 	}
+	if path == pathAuto {
+		path = pathGram
+		if hessianPath(n, k, d) {
+			path = pathHessian
+		}
+	}
+	// A given Gram matrix is checked on a random probe u (givenGram), and G^T u is summed in the
+	// pass below: with the roots of M_i / sm, so that G^T u is that sum over sj.
+	var probe, probeW, probeX []float64
+	if path == pathGram && in.Gram != nil {
+		probe = gramProbe(n*k, opt.Seed)
+		probeW = make([]float64, n*k)
+		probeX = make([]float64, d)
+		var r1 []float64
+		for i := 0; i < n; i++ {
+			if i < nm {
+				var err error
+				if r1, err = psdRoot(in.outputHessian(i), k, sm, 1); err != nil {
+					return nil, outputHessianError(i, nm, err)
+				}
+			}
+			for a := 0; a < k; a++ {
+				for b := 0; b < k; b++ {
+					probeW[i*k+a] += r1[a*k+b] * probe[i*k+b] // (M_i / sm)^{1/2} u_i: the root is symmetric
+				}
+			}
+		}
+	}
 	// one pass over the factors (n k d entries, 1.3 GB at the paper's h = 100): the largest
-	// |entry| and the columns that are not identically zero (the factors are finite: Validate)
+	// |entry|, the columns that are not identically zero (the factors are finite: Validate), and
+	// the probe's sum_i J_i^T (M_i / sm)^{1/2} u_i (each row while it is in the cache)
 	used := make([]bool, d)
 	var mu sync.Mutex
 	workers := factorWorkers(n, k, d)
 	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(c0, c1 int) {
 		m := 0.0
-		for _, j := range in.Factors {
+		for i, j := range in.Factors {
 			for a := 0; a < k; a++ {
-				for c, v := range j[a*d+c0 : a*d+c1] {
+				row := j[a*d+c0 : a*d+c1]
+				for c, v := range row {
 					if v != 0 {
 						used[c0+c] = true
 						m = math.Max(m, math.Abs(v))
 					}
+				}
+				if probeX == nil || probeW[i*k+a] == 0 {
+					continue
+				}
+				px, wa := probeX[c0:c1], probeW[i*k+a]
+				for c, v := range row {
+					px[c] += wa * v
 				}
 			}
 		}
@@ -349,10 +388,7 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 	for i := range roots {
 		var err error
 		if roots[i], err = psdRoot(in.outputHessian(i), k, sm, sj); err != nil {
-			if nm > 1 {
-				return nil, fmt.Errorf("analysis: output Hessian %d: %v", i, err)
-			}
-			return nil, fmt.Errorf("analysis: output Hessian: %v", err)
+			return nil, outputHessianError(i, nm, err)
 		}
 	}
 	var cols []int
@@ -365,12 +401,6 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 		return nil, fmt.Errorf("analysis: every factor J_i is zero: H = 0, no curvature, every threshold is infinite")
 	}
 	space := &factSpace{n: n, k: k, d: d, roots: roots, j: in.Factors, cols: cols}
-	if path == pathAuto {
-		path = pathGram
-		if hessianPath(n, k, d) {
-			path = pathHessian
-		}
-	}
 	var p *problem
 	var b []float64
 	var err error
@@ -379,7 +409,10 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 	} else {
 		var gram []float64
 		if in.Gram != nil {
-			if gram, err = space.givenGram(in.Gram, sj*sj*sm, opt.SymTol, opt.Seed); err != nil {
+			for c := range probeX {
+				probeX[c] /= sj
+			}
+			if gram, err = space.givenGram(in.Gram, sj*sj*sm, opt.SymTol, probe, probeX); err != nil {
 				return nil, err
 			}
 		}
@@ -402,6 +435,14 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 	}
 	p.curv = c
 	return p, nil
+}
+
+// outputHessianError is the error of the square root of output Hessian i (of nm given).
+func outputHessianError(i, nm int, err error) error {
+	if nm > 1 {
+		return fmt.Errorf("analysis: output Hessian %d: %v", i, err)
+	}
+	return fmt.Errorf("analysis: output Hessian: %v", err)
 }
 
 // psdRoot returns (m / sm)^{1/2} / sj for a symmetric PSD k x k m (row-major): the symmetric
@@ -581,10 +622,22 @@ func (s *factSpace) gatherRows(dst []float64, i0, i1, c0, w int) {
 	}
 }
 
+// gramProbe is the random probe u (length nk, seeded) on which givenGram checks a given Gram
+// matrix.
+func gramProbe(nk int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 0x6772616d))
+	u := make([]float64, nk)
+	for a := range u {
+		u[a] = rng.NormFloat64()
+	}
+	return u
+}
+
 // givenGram returns a caller's Gram matrix K = G G^T (unscaled G) divided by scale (the scaling
-// of the factors, sj^2 sm), after checking that it is symmetric and agrees with the factors on a
-// random probe u (seeded): ||K u - G (G^T u)|| <= tol ||K||_F ||u||, both to tol relative.
-func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]float64, error) {
+// of the factors, sj^2 sm), after checking that it is symmetric and agrees with the factors on
+// the probe u (gramProbe) with gtu = G^T u: ||K u - G (G^T u)|| <= tol ||K||_F ||u||, both to
+// tol relative.
+func (s *factSpace) givenGram(k []float64, scale, tol float64, u, gtu []float64) ([]float64, error) {
 	nk := s.n * s.k
 	frob := 0.0
 	for a := 0; a < nk; a++ {
@@ -608,15 +661,8 @@ func (s *factSpace) givenGram(k []float64, scale, tol float64, seed uint64) ([]f
 	for a, v := range k[:nk*nk] {
 		gram[a] = v / scale
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x6772616d))
-	u := make([]float64, nk)
-	for a := range u {
-		u[a] = rng.NormFloat64()
-	}
-	x := make([]float64, s.d)
-	s.mulGT(x, u)
 	gu := make([]float64, nk)
-	s.mulG(gu, x)
+	s.mulG(gu, gtu)
 	blas64.Gemv(blas.NoTrans, 1, gen(nk, nk, gram), vec(u), -1, vec(gu))
 	if e, lim := blas64.Nrm2(vec(gu)), tol*frob/scale*blas64.Nrm2(vec(u)); !(e <= lim) {
 		return nil, fmt.Errorf("analysis: the Gram matrix does not match the factors: ||K u - G G^T u|| / (||K||_F ||u||) = %.3g for a random u (tolerance %g); it must be G G^T for G_i = M_i^{1/2} J_i",
@@ -738,49 +784,65 @@ func (s *factSpace) mulG(z, x []float64) {
 	})
 }
 
-// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk, the entries of
-// x split between the cores (each summed over i in order, as on one core).
-func (s *factSpace) mulGT(x, z []float64) {
+// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk.
+func (s *factSpace) mulGT(x, z []float64) { s.mulGTMany([][]float64{x}, [][]float64{z}) }
+
+// mulGTMany sets xs[j] = G^T zs[j] for every j in one pass over the factors (each row of J_i
+// used for all the zs while it is in the cache), the entries of the xs split between the cores
+// (each summed over i in order, as on one core).
+func (s *factSpace) mulGTMany(xs, zs [][]float64) {
 	k, d := s.k, s.d
-	cs := make([]float64, s.n*k) // cs[i k + b] = (root_i^T z_i)_b
-	for i := range s.j {
-		root := s.root(i)
-		for b := 0; b < k; b++ {
-			cb := 0.0
-			for a := 0; a < k; a++ {
-				cb += root[a*k+b] * z[i*k+a]
+	cs := make([][]float64, len(zs)) // cs[j][i k + b] = (root_i^T z_{j,i})_b
+	for j, z := range zs {
+		cs[j] = make([]float64, s.n*k)
+		for i := range s.j {
+			root := s.root(i)
+			for b := 0; b < k; b++ {
+				cb := 0.0
+				for a := 0; a < k; a++ {
+					cb += root[a*k+b] * z[i*k+a]
+				}
+				cs[j][i*k+b] = cb
 			}
-			cs[i*k+b] = cb
 		}
 	}
 	workers := factorWorkers(s.n, k, d)
 	linalg.Parallel(workers, func(w int) int { return w * d / workers }, func(q0, q1 int) {
-		xs := x[q0:q1]
-		clear(xs)
+		for _, x := range xs {
+			clear(x[q0:q1])
+		}
 		for i, ji := range s.j {
-			for b, cb := range cs[i*k : (i+1)*k] {
-				if cb == 0 {
-					continue
-				}
+			for b := 0; b < k; b++ {
 				src := ji[b*d+q0 : b*d+q1]
-				for q, v := range src {
-					xs[q] += cb * v
+				for j, x := range xs {
+					cb := cs[j][i*k+b]
+					if cb == 0 {
+						continue
+					}
+					xq := x[q0:q1]
+					for q, v := range src {
+						xq[q] += cb * v
+					}
 				}
 			}
 		}
 	})
 }
 
-// toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y.
-func (s *factSpace) toParams(x, y []float64) {
+// toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y
+// for every pair (xs[j], ys[j]), in one pass over the factors (mulGTMany).
+func (s *factSpace) toParams(xs, ys [][]float64) {
 	n, k := s.n, s.k
-	z := make([]float64, n*k)
-	ys := make([]float64, s.r)
-	for a := range ys {
-		ys[a] = y[a] / s.s[a]
+	zs := make([][]float64, len(ys))
+	for j, y := range ys {
+		zs[j] = make([]float64, n*k)
+		ysc := make([]float64, s.r)
+		for a := range ysc {
+			ysc[a] = y[a] / s.s[a]
+		}
+		blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ysc}, 0, blas64.Vector{N: n * k, Inc: 1, Data: zs[j]})
 	}
-	blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ys}, 0, blas64.Vector{N: n * k, Inc: 1, Data: z})
-	s.mulGT(x, z)
+	s.mulGTMany(xs, zs)
 }
 
 // project computes V^T g_i = diag(1/s) U_r^T G g_i for all i: G g_i is accumulated over column

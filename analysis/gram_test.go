@@ -185,6 +185,22 @@ func TestFactorPassesParallel(t *testing.T) {
 		if got := len(pr.space.(*factSpace).cols); got != d-dead {
 			t.Errorf("%d goroutines: %d columns kept, want the %d that are not zero", procs, got, d-dead)
 		}
+		// two products in one pass: the bits of two separate ones
+		z2 := make([]float64, n*k)
+		for a := range z2 {
+			z2[a] = float64(a%5) - 2
+		}
+		y2 := make([]float64, d)
+		s.mulGT(y2, z2)
+		many := [][]float64{make([]float64, d), make([]float64, d)}
+		runtime.GOMAXPROCS(procs)
+		s.mulGTMany(many, [][]float64{z, z2})
+		runtime.GOMAXPROCS(prev)
+		for q := range y {
+			if many[0][q] != y[q] || many[1][q] != y2[q] {
+				t.Fatalf("%d goroutines: mulGTMany entry %d = %v, %v; mulGT %v, %v", procs, q, many[0][q], many[1][q], y[q], y2[q])
+			}
+		}
 		gtz, scales, ls = append(gtz, y), append(scales, pr.scale), append(ls, pr.l)
 	}
 	for q := range gtz[0] {
