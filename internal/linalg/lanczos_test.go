@@ -2,6 +2,7 @@ package linalg
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -314,7 +315,32 @@ func TestBasisOperations(t *testing.T) {
 	}
 }
 
-// TestsubtractDots: subtractDots gives the bits of AddCombination followed by Dots (the
+// checkSubtractDots checks that subtractDots(x, u, coef, out, v) gives the bits of
+// AddCombination(x, u, coef) followed by Dots(out, v, x): the combination, its norm and the dot
+// products. x is overwritten.
+func checkSubtractDots[T Float](t *testing.T, label string, x []T, u [][]T, coef []float64, v [][]T) {
+	t.Helper()
+	want := append([]T(nil), x...)
+	wantNrm := AddCombination(want, u, coef)
+	wantDots := make([]float64, len(v))
+	Dots(wantDots, v, want)
+	got := make([]float64, len(v))
+	if nrm := subtractDots(x, u, coef, got, v); nrm != wantNrm {
+		t.Errorf("%s: norm %v, AddCombination's %v", label, nrm, wantNrm)
+	}
+	for j := range x {
+		if x[j] != want[j] {
+			t.Fatalf("%s: x[%d] = %v, AddCombination's %v", label, j, x[j], want[j])
+		}
+	}
+	for i := range got {
+		if got[i] != wantDots[i] {
+			t.Errorf("%s: dot %d = %v, Dots' %v", label, i, got[i], wantDots[i])
+		}
+	}
+}
+
+// TestSubtractDots: subtractDots gives the bits of AddCombination followed by Dots (the
 // combination, its norm and the dot products with another set of vectors), and scaledCopy those
 // of a copy followed by blas64.Scal, at dimensions around a chunk and the parallel threshold, on
 // 1 and 3 goroutines.
@@ -329,24 +355,8 @@ func TestSubtractDots(t *testing.T) {
 				coef := []float64{rng.NormFloat64(), rng.NormFloat64()}
 				u = u[:min(2, m)]
 				want := append([]float64(nil), x...)
-				wantNrm := AddCombination(want, u, coef)
-				wantDots := make([]float64, len(v))
-				Dots(wantDots, v, want)
-				got := make([]float64, len(v))
-				nrm := subtractDots(x, u, coef, got, v)
-				if nrm != wantNrm {
-					t.Errorf("procs %d dim %d m %d: norm %v, AddCombination's %v", procs, dim, m, nrm, wantNrm)
-				}
-				for j := range x {
-					if x[j] != want[j] {
-						t.Fatalf("procs %d dim %d m %d: x[%d] = %v, AddCombination's %v", procs, dim, m, j, x[j], want[j])
-					}
-				}
-				for i := range got {
-					if got[i] != wantDots[i] {
-						t.Errorf("procs %d dim %d m %d: dot %d = %v, Dots' %v", procs, dim, m, i, got[i], wantDots[i])
-					}
-				}
+				checkSubtractDots(t, fmt.Sprintf("procs %d dim %d m %d", procs, dim, m), x, u, coef, v)
+				AddCombination(want, u, coef)
 				s := 1 / (1 + rng.Float64())
 				dst := make([]float64, dim+1)
 				scaledCopy(dst, x, s)
@@ -494,24 +504,7 @@ func TestBasisOperations32(t *testing.T) {
 				if math.Abs(nrm-wantNrm) > 1e-6*wantNrm {
 					t.Errorf("procs %d dim %d m %d: float32 norm %v, float64 %v", procs, dim, m, nrm, wantNrm)
 				}
-				// subtractDots: the combination as AddCombination's, the dots as Dots' on it, bit for bit
-				z32 := append([]float32(nil), x32...)
-				got := make([]float64, m)
-				if n2 := subtractDots(z32, q32, coef, got, q32); n2 != nrm {
-					t.Errorf("procs %d dim %d m %d: subtractDots norm %v, AddCombination's %v", procs, dim, m, n2, nrm)
-				}
-				wantDots := make([]float64, m)
-				Dots(wantDots, q32, y32)
-				for j := range z32 {
-					if z32[j] != y32[j] {
-						t.Fatalf("procs %d dim %d m %d: subtractDots entry %d = %v, AddCombination's %v", procs, dim, m, j, z32[j], y32[j])
-					}
-				}
-				for i := range got {
-					if got[i] != wantDots[i] {
-						t.Errorf("procs %d dim %d m %d: subtractDots dot %d = %v, Dots' %v", procs, dim, m, i, got[i], wantDots[i])
-					}
-				}
+				checkSubtractDots(t, fmt.Sprintf("float32, procs %d dim %d m %d", procs, dim, m), x32, q32, coef, q32)
 			}
 		}
 	}
