@@ -330,9 +330,10 @@ func newFactoredProblem(in *Factored, opt Options, path basisPath) (*problem, er
 		}
 	}
 	// A given Gram matrix is checked on a random probe u (givenGram), and G^T u is summed in the
-	// pass below: with the roots of M_i / sm, so that G^T u is that sum over sj.
+	// pass below: with the roots of M_i / sm, so that G^T u is that sum over sj. (With sm = 0 there
+	// is no curvature, reported below.)
 	var probe, probeW, probeX []float64
-	if path == pathGram && in.Gram != nil {
+	if path == pathGram && in.Gram != nil && sm > 0 {
 		probe = gramProbe(n*k, opt.Seed)
 		probeW = make([]float64, n*k)
 		probeX = make([]float64, d)
