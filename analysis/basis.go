@@ -785,13 +785,11 @@ func (s *factSpace) mulG(z, x []float64) {
 	})
 }
 
-// mulGT sets x = G^T z = sum_i J_i^T root_i^T z_i (length d) for z of length nk.
-func (s *factSpace) mulGT(x, z []float64) { s.mulGTMany([][]float64{x}, [][]float64{z}) }
-
-// mulGTMany sets xs[j] = G^T zs[j] for every j in one pass over the factors (each row of J_i
-// used for all the zs while it is in the cache), the entries of the xs split between the cores
-// (each summed over i in order, as on one core).
-func (s *factSpace) mulGTMany(xs, zs [][]float64) {
+// mulGT sets xs[j] = G^T zs[j] = sum_i J_i^T root_i^T z_{j,i} (length d) for every zs[j] of
+// length nk, in one pass over the factors (each row of J_i used for all the zs while it is in
+// the cache), the entries of the xs split between the cores (each summed over i in order, as on
+// one core).
+func (s *factSpace) mulGT(xs, zs [][]float64) {
 	k, d := s.k, s.d
 	cs := make([][]float64, len(zs)) // cs[j][i k + b] = (root_i^T z_{j,i})_b
 	for j, z := range zs {
@@ -831,7 +829,7 @@ func (s *factSpace) mulGTMany(xs, zs [][]float64) {
 }
 
 // toParams computes x = V y = G^T U_r diag(1/s) y = sum_i J_i^T root^T z_i with z = U_r diag(1/s) y
-// for every pair (xs[j], ys[j]), in one pass over the factors (mulGTMany).
+// for every pair (xs[j], ys[j]), in one pass over the factors (mulGT).
 func (s *factSpace) toParams(xs, ys [][]float64) {
 	n, k := s.n, s.k
 	zs := make([][]float64, len(ys))
@@ -843,7 +841,7 @@ func (s *factSpace) toParams(xs, ys [][]float64) {
 		}
 		blas64.Gemv(blas.NoTrans, 1, gen(n*k, s.r, s.u), blas64.Vector{N: s.r, Inc: 1, Data: ysc}, 0, blas64.Vector{N: n * k, Inc: 1, Data: zs[j]})
 	}
-	s.mulGTMany(xs, zs)
+	s.mulGT(xs, zs)
 }
 
 // project computes V^T g_i = diag(1/s) U_r^T G g_i for all i: G g_i is accumulated over column

@@ -166,7 +166,7 @@ func TestFactorPassesParallel(t *testing.T) {
 		gx := make([]float64, n*k)
 		s.mulG(gx, x)
 		y := make([]float64, d)
-		s.mulGT(y, z)
+		s.mulGT([][]float64{y}, [][]float64{z})
 		pr, err := newFactoredProblem(f, Options{}.WithDefaults(), pathGram)
 		runtime.GOMAXPROCS(prev)
 		if err != nil {
@@ -191,14 +191,14 @@ func TestFactorPassesParallel(t *testing.T) {
 			z2[a] = float64(a%5) - 2
 		}
 		y2 := make([]float64, d)
-		s.mulGT(y2, z2)
+		s.mulGT([][]float64{y2}, [][]float64{z2})
 		many := [][]float64{make([]float64, d), make([]float64, d)}
 		runtime.GOMAXPROCS(procs)
-		s.mulGTMany(many, [][]float64{z, z2})
+		s.mulGT(many, [][]float64{z, z2})
 		runtime.GOMAXPROCS(prev)
 		for q := range y {
 			if many[0][q] != y[q] || many[1][q] != y2[q] {
-				t.Fatalf("%d goroutines: mulGTMany entry %d = %v, %v; mulGT %v, %v", procs, q, many[0][q], many[1][q], y[q], y2[q])
+				t.Fatalf("%d goroutines: two at once, entry %d = %v, %v; one at a time %v, %v", procs, q, many[0][q], many[1][q], y[q], y2[q])
 			}
 		}
 		gtz, scales, ls = append(gtz, y), append(scales, pr.scale), append(ls, pr.l)
